@@ -1,0 +1,18 @@
+//! agentphone's media plane below the 48 kHz frame: SDP offer/answer, RTP/RTCP,
+//! codecs (G.711, Opus, RFC 4733 DTMF), jitter buffer, loss concealment and
+//! 8 kHz ⇄ 48 kHz resampling.
+//!
+//! Boundaries: no sockets, no threads, no clock reads. Packets and "now" go in,
+//! packets, 10 ms frames of 48 kHz mono audio and statistics come out. Buffers are
+//! allocated at construction; the per-packet and per-frame paths do not allocate
+//! beyond what the `rtp`/`rtcp` crates need to (de)serialize.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod dtmf;
+pub mod jitter;
+pub mod offer_answer;
+pub mod plc;
+pub mod resample;
+pub mod rtcp_stats;
+pub mod rtp_stream;
