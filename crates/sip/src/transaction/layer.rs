@@ -1,0 +1,380 @@
+//! The transaction table and its entry points.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace};
+
+use crate::rsip::{Method, Request, Response, SipMessage};
+use crate::transport::{Destination, Transmit};
+
+use super::key::{self, MatchKey, Role, TxKey};
+use super::{
+    build, client_invite, client_non_invite, server_invite, server_non_invite, Output,
+    RequestDisposition, ResponseDisposition, Step, TimerTable, Timers, Transaction, TxError,
+    TxEvent, TxState,
+};
+
+/// The four transaction machines of RFC 3261 §17.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    InviteClient,
+    NonInviteClient,
+    InviteServer,
+    NonInviteServer,
+}
+
+fn kind_of(key: TxKey) -> Kind {
+    match (key.role(), key.method() == Method::Invite) {
+        (Role::Client, true) => Kind::InviteClient,
+        (Role::Client, false) => Kind::NonInviteClient,
+        (Role::Server, true) => Kind::InviteServer,
+        (Role::Server, false) => Kind::NonInviteServer,
+    }
+}
+
+fn status_of(resp: &Response) -> Result<u16, TxError> {
+    let code = resp.status_code.code();
+    if (100..=699).contains(&code) {
+        Ok(code)
+    } else {
+        Err(TxError::BadStatus(code))
+    }
+}
+
+/// Every transaction of one endpoint, sans-IO (see the module docs).
+///
+/// Transactions are kept in id order, so outputs of one `handle_timeout`
+/// come out in a deterministic order; they leave the table when they
+/// terminate, with a [`TxEvent::Terminated`].
+#[derive(Debug)]
+pub struct TransactionLayer {
+    timers: Timers,
+    next_id: u64,
+    txs: BTreeMap<u64, Transaction>,
+    client_index: HashMap<MatchKey, TxKey>,
+    server_index: HashMap<MatchKey, TxKey>,
+    out: Output,
+}
+
+impl Default for TransactionLayer {
+    fn default() -> Self {
+        Self::new(Timers::default())
+    }
+}
+
+impl TransactionLayer {
+    /// An empty layer using `timers` (values below 1 ms are raised to 1 ms).
+    pub fn new(timers: Timers) -> Self {
+        TransactionLayer {
+            timers: timers.sanitized(),
+            next_id: 1,
+            txs: BTreeMap::new(),
+            client_index: HashMap::new(),
+            server_index: HashMap::new(),
+            out: Output::default(),
+        }
+    }
+
+    /// The timer values in use.
+    pub fn timers(&self) -> Timers {
+        self.timers
+    }
+
+    /// Number of live transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// True when no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    fn insert(
+        &mut self,
+        method: Method,
+        role: Role,
+        mk: MatchKey,
+        req: Request,
+        peer: Destination,
+    ) -> TxKey {
+        let key = TxKey::new(self.next_id, method, role);
+        self.next_id += 1;
+        let request_bytes = match role {
+            Role::Client => req.to_bytes(),
+            Role::Server => Vec::new(),
+        };
+        let index = match role {
+            Role::Client => &mut self.client_index,
+            Role::Server => &mut self.server_index,
+        };
+        index.insert(mk.clone(), key);
+        let tx = Transaction {
+            key,
+            match_key: mk,
+            state: TxState::Trying,
+            request: req,
+            peer,
+            request_bytes,
+            resend: None,
+            timers: TimerTable::default(),
+            interval: Duration::ZERO,
+        };
+        self.txs.insert(key.id(), tx);
+        debug!(%key, %peer, "transaction created");
+        key
+    }
+
+    fn get(&self, key: TxKey) -> Option<&Transaction> {
+        self.txs.get(&key.id()).filter(|tx| tx.key == key)
+    }
+
+    fn remove(&mut self, key: TxKey) {
+        let Some(tx) = self.txs.remove(&key.id()) else {
+            return;
+        };
+        let index = match key.role() {
+            Role::Client => &mut self.client_index,
+            Role::Server => &mut self.server_index,
+        };
+        if index.get(&tx.match_key) == Some(&key) {
+            index.remove(&tx.match_key);
+        }
+        debug!(%key, state = ?tx.state, "transaction terminated");
+        self.out.event(TxEvent::Terminated(key));
+    }
+
+    /// Start a client transaction for `req` towards `dest` and queue its first
+    /// transmission. The top Via must carry a fresh `z9hG4bK` branch and the
+    /// CSeq method must match; ACK is refused (send it with
+    /// [`TransactionLayer::send_stateless`]).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        req: Request,
+        dest: Destination,
+    ) -> Result<TxKey, TxError> {
+        if req.method == Method::Ack {
+            return Err(TxError::AckIsNotATransaction);
+        }
+        let mk = key::client_key_for_request(&req)?;
+        if self.client_index.contains_key(&mk) {
+            return Err(TxError::DuplicateBranch {
+                branch: mk.branch,
+                method: mk.method,
+            });
+        }
+        let method = req.method;
+        let key = self.insert(method, Role::Client, mk, req, dest);
+        let timers = self.timers;
+        if let Some(tx) = self.txs.get_mut(&key.id()) {
+            match kind_of(key) {
+                Kind::InviteClient => client_invite::start(tx, now, &timers, &mut self.out),
+                _ => client_non_invite::start(tx, now, &timers, &mut self.out),
+            }
+        }
+        Ok(key)
+    }
+
+    /// A response arrived from `src`. Matched on top Via branch and CSeq
+    /// method (§17.1.3).
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        resp: Response,
+        src: Destination,
+    ) -> Result<ResponseDisposition, TxError> {
+        status_of(&resp)?;
+        let mk = key::client_key_for_response(&resp)?;
+        let Some(&key) = self.client_index.get(&mk) else {
+            trace!(%src, branch = %mk.branch, "response matches no transaction");
+            return Ok(ResponseDisposition::Stray(resp));
+        };
+        let timers = self.timers;
+        let Some(tx) = self.txs.get_mut(&key.id()) else {
+            return Ok(ResponseDisposition::Stray(resp));
+        };
+        Ok(match kind_of(key) {
+            Kind::InviteClient => client_invite::on_response(tx, now, resp, &timers, &mut self.out),
+            _ => client_non_invite::on_response(tx, now, resp, &timers),
+        })
+    }
+
+    /// A request arrived from `src` (responses go back there, on the same
+    /// transport/connection). Matched per §17.2.3; a CANCEL is also matched
+    /// to the INVITE it cancels (§9.2), whatever that INVITE's state: the TU
+    /// checks [`TransactionLayer::state`] to decide between 200 + 487 and a
+    /// plain 200.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        req: Request,
+        src: Destination,
+    ) -> Result<RequestDisposition, TxError> {
+        let mk = key::server_key(&req)?;
+        if let Some(&key) = self.server_index.get(&mk) {
+            let timers = self.timers;
+            if let Some(tx) = self.txs.get_mut(&key.id()) {
+                return Ok(match kind_of(key) {
+                    Kind::InviteServer => {
+                        server_invite::on_request(tx, now, req, &timers, &mut self.out)
+                    }
+                    _ => server_non_invite::on_request(tx, &mut self.out),
+                });
+            }
+        }
+        let method = req.method;
+        match method {
+            Method::Ack => Ok(RequestDisposition::Ack2xxOrStray(req)),
+            Method::Cancel => {
+                let invite_tx = self
+                    .server_index
+                    .get(&mk.with_method(Method::Invite))
+                    .copied();
+                let cancel_tx = self.insert(method, Role::Server, mk, req, src);
+                if let Some(tx) = self.txs.get_mut(&cancel_tx.id()) {
+                    server_non_invite::start(tx);
+                }
+                Ok(RequestDisposition::CancelFor {
+                    cancel_tx,
+                    invite_tx,
+                })
+            }
+            _ => {
+                let key = self.insert(method, Role::Server, mk, req, src);
+                if let Some(tx) = self.txs.get_mut(&key.id()) {
+                    match kind_of(key) {
+                        Kind::InviteServer => server_invite::start(tx, now),
+                        _ => server_non_invite::start(tx),
+                    }
+                }
+                Ok(RequestDisposition::New(key))
+            }
+        }
+    }
+
+    /// Send `resp` on server transaction `key`. The layer keeps it for
+    /// retransmission as the state machine requires; a 2xx to INVITE is sent
+    /// once per call (the TU retransmits it until the ACK, §13.3.1.4).
+    pub fn respond(&mut self, now: Instant, key: TxKey, resp: Response) -> Result<(), TxError> {
+        if key.is_client() {
+            return Err(TxError::NotAServerTransaction(key));
+        }
+        let code = status_of(&resp)?;
+        let timers = self.timers;
+        let out = &mut self.out;
+        let tx = self
+            .txs
+            .get_mut(&key.id())
+            .filter(|tx| tx.key == key)
+            .ok_or(TxError::UnknownTransaction(key))?;
+        let bytes = resp.to_bytes();
+        match kind_of(key) {
+            Kind::InviteServer => server_invite::respond(tx, now, code, bytes, &timers, out),
+            _ => server_non_invite::respond(tx, now, code, bytes, &timers, out),
+        }
+    }
+
+    /// Fire every timer due at `now`: retransmissions, timeouts, terminations.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timers = self.timers;
+        let mut ended = Vec::new();
+        for tx in self.txs.values_mut() {
+            while let Some(kind) = tx.timers.pop_expired(now) {
+                trace!(key = %tx.key, %kind, "timer fired");
+                let step = match kind_of(tx.key) {
+                    Kind::InviteClient => client_invite::on_timer(tx, kind, now, &mut self.out),
+                    Kind::NonInviteClient => {
+                        client_non_invite::on_timer(tx, kind, now, &timers, &mut self.out)
+                    }
+                    Kind::InviteServer => {
+                        server_invite::on_timer(tx, kind, now, &timers, &mut self.out)
+                    }
+                    Kind::NonInviteServer => server_non_invite::on_timer(kind),
+                };
+                if step == Step::Terminate {
+                    ended.push(tx.key);
+                    break;
+                }
+            }
+        }
+        for key in ended {
+            self.remove(key);
+        }
+    }
+
+    /// The earliest instant at which [`TransactionLayer::handle_timeout`]
+    /// has work, if any transaction has an armed timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.txs
+            .values()
+            .filter_map(|tx| tx.timers.next_deadline())
+            .min()
+    }
+
+    /// Next message to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front()
+    }
+
+    /// Next event for the TU.
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.out.events.pop_front()
+    }
+
+    /// Queue a message outside any transaction: the ACK for a 2xx
+    /// (§13.2.2.4), or a 2xx retransmitted by the UAS core (§13.3.1.4).
+    pub fn send_stateless(&mut self, msg: &SipMessage, dest: Destination) {
+        let payload = match msg {
+            SipMessage::Request(r) => r.to_bytes(),
+            SipMessage::Response(r) => r.to_bytes(),
+        };
+        self.out.send(dest, payload);
+    }
+
+    /// The I/O layer could not deliver to `dest` (ICMP error, TCP connection
+    /// refused or reset): every transaction talking to `dest` ends with
+    /// [`TxEvent::TransportError`] (§17.1.4, §17.2.4).
+    pub fn on_transport_error(&mut self, dest: Destination) {
+        let hit: Vec<TxKey> = self
+            .txs
+            .values()
+            .filter(|tx| tx.peer == dest)
+            .map(|tx| tx.key)
+            .collect();
+        for key in hit {
+            self.out.event(TxEvent::TransportError { key });
+            self.remove(key);
+        }
+    }
+
+    /// The request that created transaction `key`.
+    pub fn request(&self, key: TxKey) -> Option<&Request> {
+        self.get(key).map(|tx| &tx.request)
+    }
+
+    /// Current state of transaction `key`; `None` once it has terminated.
+    pub fn state(&self, key: TxKey) -> Option<TxState> {
+        self.get(key).map(|tx| tx.state)
+    }
+
+    /// Where transaction `key` sends: the request's destination (client) or
+    /// the request's source (server).
+    pub fn destination(&self, key: TxKey) -> Option<Destination> {
+        self.get(key).map(|tx| tx.peer)
+    }
+
+    /// CANCEL for INVITE client transaction `key` (§9.1), to be sent with
+    /// [`TransactionLayer::send_request`] to [`TransactionLayer::destination`].
+    /// `None` unless `key` is an INVITE client transaction still waiting for a
+    /// final response: after one, a CANCEL has no effect.
+    pub fn build_cancel(&self, key: TxKey) -> Option<Request> {
+        let tx = self.get(key)?;
+        let waiting = matches!(tx.state, TxState::Calling | TxState::Proceeding);
+        if kind_of(key) != Kind::InviteClient || !waiting {
+            return None;
+        }
+        build::cancel(&tx.request)
+    }
+}
