@@ -269,6 +269,14 @@ impl TransactionLayer {
             .get_mut(&key.id())
             .filter(|tx| tx.key == key)
             .ok_or(TxError::UnknownTransaction(key))?;
+        let (want, got) = (key::cseq(&tx.request)?, key::cseq(&resp)?);
+        if want != got {
+            return Err(TxError::CSeqMismatch {
+                key,
+                want: want.to_string(),
+                got: got.to_string(),
+            });
+        }
         let bytes = resp.to_bytes();
         match kind_of(key) {
             Kind::InviteServer => server_invite::respond(tx, now, code, bytes, &timers, out),

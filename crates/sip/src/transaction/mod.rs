@@ -27,6 +27,9 @@ mod server_invite;
 mod server_non_invite;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -171,6 +174,16 @@ pub enum TxError {
     /// `respond` was called on a client transaction.
     #[error("{0} is a client transaction; only server transactions respond")]
     NotAServerTransaction(TxKey),
+    /// The response's CSeq is not the CSeq of the transaction's request.
+    #[error("response CSeq {got} does not match the request of {key} ({want})")]
+    CSeqMismatch {
+        /// The transaction.
+        key: TxKey,
+        /// CSeq of the request.
+        want: String,
+        /// CSeq of the response.
+        got: String,
+    },
     /// The status code is outside 100..=699.
     #[error("status code {0} is not a valid SIP response code")]
     BadStatus(u16),
