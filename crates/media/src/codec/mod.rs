@@ -1,1 +1,323 @@
-//! (being written)
+//! Audio codecs at the RTP payload level: G.711 µ-law/A-law and Opus.
+//!
+//! Every call leg owns one [`Encoder`] and one [`Decoder`]. Both speak the
+//! internal format on the audio side (48 kHz mono `f32`, ±32768 scale) and
+//! RTP payload bytes on the network side; G.711 is resampled to and from
+//! 8 kHz inside. Buffers are sized at construction for packets up to
+//! [`MAX_PTIME_MS`], so encoding, decoding and concealment never allocate.
+
+pub mod g711;
+mod narrowband;
+mod opus;
+
+use thiserror::Error;
+
+use self::narrowband::{G711Decoder, G711Encoder};
+use self::opus::{OpusDecoder, OpusEncoder};
+
+/// Internal sample rate (Hz).
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Internal samples per millisecond.
+pub const SAMPLES_PER_MS: usize = 48;
+/// Longest packet duration accepted, in milliseconds (Opus' maximum).
+pub const MAX_PTIME_MS: u32 = 120;
+/// Internal samples in the longest packet.
+pub const MAX_PACKET_SAMPLES: usize = MAX_PTIME_MS as usize * SAMPLES_PER_MS;
+/// A payload buffer of this size holds any packet the encoders produce.
+pub const MAX_PAYLOAD_BYTES: usize = 1_500;
+
+/// Errors from encoding and decoding.
+#[derive(Debug, Error)]
+pub enum CodecError {
+    /// The packet duration is not one this codec can produce.
+    #[error("{codec} cannot use a packet time of {ptime_ms} ms")]
+    UnsupportedPtime {
+        /// Codec name.
+        codec: &'static str,
+        /// Requested packet time.
+        ptime_ms: u32,
+    },
+    /// The PCM handed to the encoder is not one packet long.
+    #[error("encoder expects {expected} samples per packet, got {got}")]
+    FrameLength {
+        /// Samples per packet at 48 kHz.
+        expected: usize,
+        /// Samples passed.
+        got: usize,
+    },
+    /// A caller buffer is too small.
+    #[error("buffer holds {got} samples or bytes, {needed} are needed")]
+    BufferTooSmall {
+        /// Required size.
+        needed: usize,
+        /// Size passed.
+        got: usize,
+    },
+    /// Concealment must cover whole 10 ms frames, at most 120 ms.
+    #[error("concealment length {got} is not a multiple of 480 samples from 480 to 5760")]
+    ConcealLength {
+        /// Samples requested.
+        got: usize,
+    },
+    /// A G.711 payload that is empty, longer than 120 ms, or not whole 10 ms
+    /// blocks.
+    #[error("G.711 payload of {len} bytes is not 1 to 12 whole 10 ms blocks")]
+    G711PayloadLength {
+        /// Payload length in bytes.
+        len: usize,
+    },
+    /// An empty payload (Opus needs at least its TOC byte).
+    #[error("empty payload")]
+    EmptyPayload,
+    /// libopus refused the input (corrupt packet, bad argument).
+    #[error("opus: {0}")]
+    Opus(#[from] ::opus::Error),
+}
+
+/// The codecs agentphone speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodecKind {
+    /// G.711 µ-law, static payload type 0.
+    Pcmu,
+    /// G.711 A-law, static payload type 8.
+    Pcma,
+    /// Opus (RFC 7587), dynamic payload type.
+    Opus,
+}
+
+/// What an `a=rtpmap` line says about a codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodecInfo {
+    /// Encoding name as written in SDP.
+    pub name: &'static str,
+    /// RTP clock rate (Hz).
+    pub clock_rate: u32,
+    /// Channel count as written in SDP (Opus always says 2, RFC 7587 §7).
+    pub channels: u8,
+    /// The static payload type, if the codec has one.
+    pub static_payload_type: Option<u8>,
+}
+
+impl CodecKind {
+    /// rtpmap information for this codec.
+    pub const fn info(self) -> CodecInfo {
+        match self {
+            Self::Pcmu => CodecInfo {
+                name: "PCMU",
+                clock_rate: 8_000,
+                channels: 1,
+                static_payload_type: Some(0),
+            },
+            Self::Pcma => CodecInfo {
+                name: "PCMA",
+                clock_rate: 8_000,
+                channels: 1,
+                static_payload_type: Some(8),
+            },
+            Self::Opus => CodecInfo {
+                name: "opus",
+                clock_rate: 48_000,
+                channels: 2,
+                static_payload_type: None,
+            },
+        }
+    }
+
+    /// The codec named by an rtpmap entry (name compared case-insensitively).
+    pub fn from_rtpmap(name: &str, clock_rate: u32) -> Option<Self> {
+        [Self::Pcmu, Self::Pcma, Self::Opus]
+            .into_iter()
+            .find(|k| k.info().name.eq_ignore_ascii_case(name) && k.info().clock_rate == clock_rate)
+    }
+
+    /// The codec with this static payload type (0 or 8).
+    pub fn from_static_payload_type(pt: u8) -> Option<Self> {
+        match pt {
+            0 => Some(Self::Pcmu),
+            8 => Some(Self::Pcma),
+            _ => None,
+        }
+    }
+
+    /// RTP timestamp increment of one packet of `ptime_ms`.
+    pub const fn timestamp_step(self, ptime_ms: u32) -> u32 {
+        self.info().clock_rate / 1_000 * ptime_ms
+    }
+
+    /// Whether a payload carries (near-)silence, judged without decoding
+    /// state: for G.711 every sample below about −54 dBov, for Opus a DTX
+    /// packet (at most 2 bytes). The jitter buffer drops or repeats such
+    /// packets to adapt its delay.
+    pub fn is_silence(self, payload: &[u8]) -> bool {
+        const QUIET: i16 = 64;
+        match self {
+            Self::Pcmu => payload
+                .iter()
+                .all(|&b| g711::ULAW_DECODE[usize::from(b)].unsigned_abs() < QUIET as u16),
+            Self::Pcma => payload
+                .iter()
+                .all(|&b| g711::ALAW_DECODE[usize::from(b)].unsigned_abs() < QUIET as u16),
+            Self::Opus => payload.len() <= 2,
+        }
+    }
+
+    /// [`is_silence`](Self::is_silence) as a plain function, for
+    /// [`JitterConfig::silence`](crate::jitter::JitterConfig::silence).
+    pub fn silence_detector(self) -> fn(&[u8]) -> bool {
+        match self {
+            Self::Pcmu => |p| CodecKind::Pcmu.is_silence(p),
+            Self::Pcma => |p| CodecKind::Pcma.is_silence(p),
+            Self::Opus => |p| CodecKind::Opus.is_silence(p),
+        }
+    }
+}
+
+enum EncoderInner {
+    G711(Box<G711Encoder>),
+    Opus(Box<OpusEncoder>),
+}
+
+/// Encodes 48 kHz audio into RTP payloads of one codec and packet time.
+pub struct Encoder {
+    kind: CodecKind,
+    ptime_ms: u32,
+    inner: EncoderInner,
+}
+
+impl Encoder {
+    /// An encoder for `kind` producing packets of `ptime_ms` (10, 20, 30, 40,
+    /// 60; G.711 also any multiple of 10 up to 120).
+    pub fn new(kind: CodecKind, ptime_ms: u32) -> Result<Self, CodecError> {
+        let inner = match kind {
+            CodecKind::Pcmu | CodecKind::Pcma => EncoderInner::G711(Box::new(G711Encoder::new(
+                kind == CodecKind::Pcma,
+                ptime_ms,
+            )?)),
+            CodecKind::Opus => EncoderInner::Opus(Box::new(OpusEncoder::new(ptime_ms)?)),
+        };
+        Ok(Self {
+            kind,
+            ptime_ms,
+            inner,
+        })
+    }
+
+    /// The codec.
+    pub fn kind(&self) -> CodecKind {
+        self.kind
+    }
+
+    /// Packet time in milliseconds.
+    pub fn ptime_ms(&self) -> u32 {
+        self.ptime_ms
+    }
+
+    /// 48 kHz samples that make one packet.
+    pub fn samples_per_packet(&self) -> usize {
+        self.ptime_ms as usize * SAMPLES_PER_MS
+    }
+
+    /// Encodes one packet's worth of 48 kHz audio into `out`; returns the
+    /// payload length.
+    pub fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
+        let expected = self.samples_per_packet();
+        if pcm.len() != expected {
+            return Err(CodecError::FrameLength {
+                expected,
+                got: pcm.len(),
+            });
+        }
+        match &mut self.inner {
+            EncoderInner::G711(e) => e.encode(pcm, out),
+            EncoderInner::Opus(e) => e.encode(pcm, out),
+        }
+    }
+
+    /// Encodes one 20 ms packet (the common ptime); an encoder built for
+    /// another ptime answers [`CodecError::FrameLength`].
+    pub fn encode_frame(&mut self, pcm: &[f32; 960], out: &mut [u8]) -> Result<usize, CodecError> {
+        self.encode(pcm, out)
+    }
+}
+
+enum DecoderInner {
+    G711(Box<G711Decoder>),
+    Opus(Box<OpusDecoder>),
+}
+
+/// Decodes RTP payloads of one codec into 48 kHz audio, with concealment.
+pub struct Decoder {
+    kind: CodecKind,
+    inner: DecoderInner,
+}
+
+impl Decoder {
+    /// A decoder for `kind`.
+    pub fn new(kind: CodecKind) -> Result<Self, CodecError> {
+        let inner = match kind {
+            CodecKind::Pcmu | CodecKind::Pcma => {
+                DecoderInner::G711(Box::new(G711Decoder::new(kind == CodecKind::Pcma)))
+            }
+            CodecKind::Opus => DecoderInner::Opus(Box::new(OpusDecoder::new()?)),
+        };
+        Ok(Self { kind, inner })
+    }
+
+    /// The codec.
+    pub fn kind(&self) -> CodecKind {
+        self.kind
+    }
+
+    /// Decodes a payload into `out` (48 kHz); returns the samples written.
+    /// `out` must hold the packet ([`MAX_PACKET_SAMPLES`] always does).
+    pub fn decode(&mut self, payload: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
+        match &mut self.inner {
+            DecoderInner::G711(d) => d.decode(payload, out),
+            DecoderInner::Opus(d) => d.decode(payload, out),
+        }
+    }
+
+    /// Fills all of `out` (a multiple of 480 samples) with concealment for a
+    /// packet that did not arrive; returns `out.len()`.
+    pub fn conceal(&mut self, out: &mut [f32]) -> Result<usize, CodecError> {
+        check_conceal_len(out.len())?;
+        match &mut self.inner {
+            DecoderInner::G711(d) => d.conceal(out),
+            DecoderInner::Opus(d) => d.conceal(out),
+        }
+    }
+
+    /// Recovers a lost packet of `out.len()` samples from the forward error
+    /// correction carried in the packet that followed it (`next_payload`).
+    /// Call it before decoding `next_payload` itself. Codecs without FEC, and
+    /// Opus packets without FEC data, fall back to concealment.
+    pub fn decode_fec(
+        &mut self,
+        next_payload: &[u8],
+        out: &mut [f32],
+    ) -> Result<usize, CodecError> {
+        check_conceal_len(out.len())?;
+        match &mut self.inner {
+            DecoderInner::G711(d) => d.conceal(out),
+            DecoderInner::Opus(d) => d.decode_fec(next_payload, out),
+        }
+    }
+
+    /// Forgets the stream history (new SSRC).
+    pub fn reset(&mut self) -> Result<(), CodecError> {
+        match &mut self.inner {
+            DecoderInner::G711(d) => {
+                d.reset();
+                Ok(())
+            }
+            DecoderInner::Opus(d) => d.reset(),
+        }
+    }
+}
+
+fn check_conceal_len(len: usize) -> Result<(), CodecError> {
+    if len == 0 || len % 480 != 0 || len > MAX_PACKET_SAMPLES {
+        return Err(CodecError::ConcealLength { got: len });
+    }
+    Ok(())
+}

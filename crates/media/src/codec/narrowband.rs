@@ -1,0 +1,128 @@
+//! G.711 encoder and decoder on the 48 kHz side: resampling, companding and
+//! Appendix I concealment.
+
+use super::g711::{linear_to_alaw, linear_to_ulaw, to_i16, ALAW_DECODE, ULAW_DECODE};
+use super::{CodecError, MAX_PTIME_MS};
+use crate::plc::{G711Plc, FRAME as PLC_FRAME};
+use crate::resample::{Downsampler, Upsampler, RATIO};
+
+/// 8 kHz samples in the longest packet.
+const MAX_NARROW: usize = MAX_PTIME_MS as usize * 8;
+
+pub(super) struct G711Encoder {
+    alaw: bool,
+    down: Downsampler,
+    narrow: [f32; MAX_NARROW],
+}
+
+impl G711Encoder {
+    pub(super) fn new(alaw: bool, ptime_ms: u32) -> Result<Self, CodecError> {
+        if ptime_ms == 0 || ptime_ms % 10 != 0 || ptime_ms > MAX_PTIME_MS {
+            return Err(CodecError::UnsupportedPtime {
+                codec: if alaw { "PCMA" } else { "PCMU" },
+                ptime_ms,
+            });
+        }
+        Ok(Self {
+            alaw,
+            down: Downsampler::new(),
+            narrow: [0.0; MAX_NARROW],
+        })
+    }
+
+    /// `pcm` length was checked by the caller against the ptime.
+    pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
+        let n = self.down.output_len(pcm.len());
+        if out.len() < n {
+            return Err(CodecError::BufferTooSmall {
+                needed: n,
+                got: out.len(),
+            });
+        }
+        let n =
+            self.down
+                .process(pcm, &mut self.narrow)
+                .map_err(|_| CodecError::BufferTooSmall {
+                    needed: n,
+                    got: MAX_NARROW,
+                })?;
+        let encode = if self.alaw {
+            linear_to_alaw
+        } else {
+            linear_to_ulaw
+        };
+        for (o, &s) in out.iter_mut().zip(&self.narrow[..n]) {
+            *o = encode(to_i16(s));
+        }
+        Ok(n)
+    }
+}
+
+pub(super) struct G711Decoder {
+    table: &'static [i16; 256],
+    plc: G711Plc,
+    up: Upsampler,
+}
+
+impl G711Decoder {
+    pub(super) fn new(alaw: bool) -> Self {
+        Self {
+            table: if alaw { &ALAW_DECODE } else { &ULAW_DECODE },
+            plc: G711Plc::new(),
+            up: Upsampler::new(),
+        }
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.plc.reset();
+        self.up.reset();
+    }
+
+    pub(super) fn decode(&mut self, payload: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
+        let len = payload.len();
+        // Appendix I works on 10 ms blocks; every real-world ptime is one.
+        if len == 0 || len % PLC_FRAME != 0 || len > MAX_NARROW {
+            return Err(CodecError::G711PayloadLength { len });
+        }
+        check_out(len * RATIO, out.len())?;
+        for (bytes, wide) in payload
+            .chunks_exact(PLC_FRAME)
+            .zip(out.chunks_exact_mut(PLC_FRAME * RATIO))
+        {
+            let mut block = [0.0f32; PLC_FRAME];
+            for (s, &b) in block.iter_mut().zip(bytes) {
+                *s = f32::from(self.table[usize::from(b)]);
+            }
+            self.plc.good_frame(&mut block);
+            self.upsample(&block, wide)?;
+        }
+        Ok(len * RATIO)
+    }
+
+    /// `out.len()` was checked to be whole 10 ms frames.
+    pub(super) fn conceal(&mut self, out: &mut [f32]) -> Result<usize, CodecError> {
+        for wide in out.chunks_exact_mut(PLC_FRAME * RATIO) {
+            let mut block = [0.0f32; PLC_FRAME];
+            self.plc.conceal(&mut block);
+            self.upsample(&block, wide)?;
+        }
+        Ok(out.len())
+    }
+
+    fn upsample(&mut self, block: &[f32], wide: &mut [f32]) -> Result<(), CodecError> {
+        self.up
+            .process(block, wide)
+            .map_err(|_| CodecError::BufferTooSmall {
+                needed: block.len() * RATIO,
+                got: wide.len(),
+            })?;
+        Ok(())
+    }
+}
+
+fn check_out(needed: usize, got: usize) -> Result<(), CodecError> {
+    if got < needed {
+        return Err(CodecError::BufferTooSmall { needed, got });
+    }
+    Ok(())
+}

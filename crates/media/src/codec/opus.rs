@@ -1,0 +1,114 @@
+//! Opus (RFC 7587) through libopus: mono 48 kHz encoder with in-band FEC,
+//! decoder with PLC and FEC recovery.
+
+use ::opus::{Application, Bitrate, Channels, Repacketizer};
+
+use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
+
+/// Bit rate of the encoder. In-band FEC (LBRR) exists only in the SILK and
+/// hybrid modes, which libopus keeps choosing for voice at this rate.
+const BITRATE: i32 = 32_000;
+/// Expected loss we tell the encoder; below ~5 % libopus sends no FEC at all.
+const LOSS_PERC: i32 = 10;
+/// Largest single Opus frame (RFC 6716 §3.2.1).
+const MAX_FRAME_BYTES: usize = 1_275;
+
+pub(super) struct OpusEncoder {
+    enc: ::opus::Encoder,
+    /// libopus has no 30 ms frame: 30 ms packets are three 10 ms frames
+    /// joined by the repacketizer.
+    split: Option<Split>,
+}
+
+struct Split {
+    rp: Repacketizer,
+    frames: [[u8; MAX_FRAME_BYTES]; 3],
+}
+
+impl OpusEncoder {
+    pub(super) fn new(ptime_ms: u32) -> Result<Self, CodecError> {
+        let split = match ptime_ms {
+            10 | 20 | 40 | 60 => None,
+            30 => Some(Split {
+                rp: Repacketizer::new()?,
+                frames: [[0; MAX_FRAME_BYTES]; 3],
+            }),
+            _ => {
+                return Err(CodecError::UnsupportedPtime {
+                    codec: "opus",
+                    ptime_ms,
+                })
+            }
+        };
+        // We send mono even though SDP says opus/48000/2 (RFC 7587 §7 allows
+        // it; `sprop-stereo=0` tells the peer).
+        let mut enc = ::opus::Encoder::new(48_000, Channels::Mono, Application::Voip)?;
+        enc.set_bitrate(Bitrate::Bits(BITRATE))?;
+        enc.set_inband_fec(true)?;
+        enc.set_packet_loss_perc(LOSS_PERC)?;
+        Ok(Self { enc, split })
+    }
+
+    pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
+        let Some(split) = &mut self.split else {
+            return Ok(self.enc.encode_float(pcm, out)?);
+        };
+        let mut lens = [0usize; 3];
+        let ten_ms = 10 * SAMPLES_PER_MS;
+        for ((chunk, buf), len) in pcm
+            .chunks_exact(ten_ms)
+            .zip(&mut split.frames)
+            .zip(&mut lens)
+        {
+            *len = self.enc.encode_float(chunk, buf)?;
+        }
+        let [a, b, c] = &split.frames;
+        let parts: [&[u8]; 3] = [&a[..lens[0]], &b[..lens[1]], &c[..lens[2]]];
+        Ok(split.rp.combine(&parts, out)?)
+    }
+}
+
+pub(super) struct OpusDecoder {
+    /// A mono decoder: libopus downmixes stereo packets itself.
+    dec: ::opus::Decoder,
+}
+
+impl OpusDecoder {
+    pub(super) fn new() -> Result<Self, CodecError> {
+        Ok(Self {
+            dec: ::opus::Decoder::new(48_000, Channels::Mono)?,
+        })
+    }
+
+    pub(super) fn reset(&mut self) -> Result<(), CodecError> {
+        Ok(self.dec.reset_state()?)
+    }
+
+    pub(super) fn decode(&mut self, payload: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
+        if payload.is_empty() {
+            // An empty slice means "lost" to libopus; an empty payload on the
+            // wire is malformed (RFC 7587 §4.2 requires the TOC byte).
+            return Err(CodecError::EmptyPayload);
+        }
+        let needed = ::opus::packet::get_nb_samples(payload, 48_000)?;
+        if needed > out.len() || needed > MAX_PACKET_SAMPLES {
+            return Err(CodecError::BufferTooSmall {
+                needed,
+                got: out.len().min(MAX_PACKET_SAMPLES),
+            });
+        }
+        Ok(self.dec.decode_float(payload, out, false)?)
+    }
+
+    /// `out.len()` was checked to be whole 10 ms frames.
+    pub(super) fn conceal(&mut self, out: &mut [f32]) -> Result<usize, CodecError> {
+        Ok(self.dec.decode_float(&[], out, false)?)
+    }
+
+    pub(super) fn decode_fec(&mut self, next: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
+        if next.is_empty() {
+            return self.conceal(out);
+        }
+        Ok(self.dec.decode_float(next, out, true)?)
+    }
+}

@@ -1,0 +1,430 @@
+//! Adaptive jitter buffer for one RTP stream.
+//!
+//! Packets go in with their arrival time ([`JitterBuffer::push`]); the audio
+//! side takes one packet's worth every ptime ([`JitterBuffer::pop`]). Packets
+//! are keyed by sequence number (16-bit, unwrapped) for duplicate, reorder
+//! and loss accounting and played in timestamp order.
+//!
+//! The play-out point is held at `target` after the moment the fastest
+//! recent packet would have made it (see `estimator`). Each pop measures
+//! the error `e` between where play-out is and where it should be:
+//! - `e < 0` (target rose: jitter spike): a concealment frame is inserted
+//!   without advancing, at once, so the delay grows within a few pops;
+//! - small drift either way is absorbed by repeating or dropping a *silent*
+//!   packet (so sender/receiver clock drift costs nothing audible);
+//! - `e ≥ 3 ptime` (far too much delay) packets are skipped whatever they
+//!   hold, which bounds the delay.
+//!
+//! Runs of packets that cannot be played (late, out of range) mean the
+//! sender's timeline moved: the buffer resynchronises on the new one.
+
+mod estimator;
+mod store;
+
+use std::time::{Duration, Instant};
+
+use self::estimator::Estimator;
+use self::store::{Store, StoreError};
+
+/// Consecutive unplayable packets that trigger a resync.
+const RESYNC_RUN: u32 = 4;
+
+/// Jitter buffer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct JitterConfig {
+    /// RTP clock rate of the stream (Hz).
+    pub clock_rate: u32,
+    /// Packet time, also the `pop` cadence.
+    pub ptime: Duration,
+    /// Smallest target delay (default 20 ms).
+    pub min_delay: Duration,
+    /// Largest target delay (default 200 ms).
+    pub max_delay: Duration,
+    /// Packets held at most (default 64).
+    pub capacity: usize,
+    /// Largest payload accepted (default 1500 bytes).
+    pub max_payload: usize,
+    /// Tells whether a payload is silence, so delay can be adjusted by
+    /// dropping or repeating it (see `CodecKind::silence_detector`). Without
+    /// it only the hard limits act.
+    pub silence: Option<fn(&[u8]) -> bool>,
+}
+
+impl JitterConfig {
+    /// Defaults for a stream of `clock_rate` Hz with `ptime_ms` packets.
+    pub fn new(clock_rate: u32, ptime_ms: u32) -> Self {
+        Self {
+            clock_rate,
+            ptime: Duration::from_millis(u64::from(ptime_ms)),
+            min_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            capacity: 64,
+            max_payload: 1_500,
+            silence: None,
+        }
+    }
+}
+
+/// What to play for one ptime.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Playout<'a> {
+    /// Decode this packet.
+    Packet {
+        /// RTP payload.
+        payload: &'a [u8],
+        /// Its RTP timestamp.
+        ts: u32,
+        /// Its RTP sequence number.
+        seq: u16,
+    },
+    /// Nothing for this slot while playing (lost, late, DTX pause, or an
+    /// inserted frame to grow the delay): conceal. `next`, when present, is
+    /// the following packet, whose FEC can rebuild this one (Opus).
+    Missing {
+        /// RTP timestamp of the slot.
+        ts: u32,
+        /// The packet after the gap, if already here.
+        next: Option<&'a [u8]>,
+    },
+    /// Not playing yet (no packet, or still filling to the target delay
+    /// after start, reset or resync): play silence.
+    Empty,
+}
+
+/// Counters and delays, for RTCP and the operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    /// Current delay of the play-out point above the fastest packet (ms).
+    pub delay_ms: u32,
+    /// Target delay (ms).
+    pub target_ms: u32,
+    /// Packets accepted into the buffer.
+    pub received: u64,
+    /// Packets handed out for decoding.
+    pub played: u64,
+    /// Packets that arrived after their play-out time (dropped).
+    pub late: u64,
+    /// Sequence numbers that were due but never arrived.
+    pub lost: u64,
+    /// Duplicate packets (dropped).
+    pub duplicates: u64,
+    /// Packets that arrived after a higher sequence number.
+    pub reordered: u64,
+    /// `Missing` results returned.
+    pub concealed: u64,
+    /// Packets discarded to reduce delay or because the buffer was full.
+    pub dropped: u64,
+    /// Times the buffer resynchronised to a new sender timeline.
+    pub resyncs: u64,
+}
+
+/// The adaptive jitter buffer. All memory is allocated in [`new`](Self::new).
+pub struct JitterBuffer {
+    cfg: JitterConfig,
+    step: i64,
+    step_us: i64,
+    store: Store,
+    est: Estimator,
+    base: Option<Instant>,
+    /// Last raw and extended timestamp / sequence seen (unwrapping).
+    ts_ref: Option<(u32, i64)>,
+    seq_ref: Option<(u16, i64)>,
+    /// Bit i: sequence `highest - i` was received.
+    recv_bits: u128,
+    /// Extended timestamp of the next slot to play; `None` until playing.
+    play_ts: Option<i64>,
+    last_played_seq: Option<i64>,
+    unplayable_run: u32,
+    stats: JitterStats,
+}
+
+impl JitterBuffer {
+    /// A buffer with `cfg` (zero rates, ptime or capacity are raised to 1).
+    pub fn new(cfg: JitterConfig) -> Self {
+        let clock_rate = cfg.clock_rate.max(1);
+        let ptime_us = (cfg.ptime.as_micros() as i64).max(1);
+        let min_us = cfg.min_delay.as_micros() as i64;
+        let max_us = (cfg.max_delay.as_micros() as i64).max(min_us);
+        let mut jb = Self {
+            cfg: JitterConfig { clock_rate, ..cfg },
+            step: (i64::from(clock_rate) * ptime_us / 1_000_000).max(1),
+            step_us: ptime_us,
+            store: Store::new(cfg.capacity.max(1), cfg.max_payload),
+            est: Estimator::new(min_us, max_us),
+            base: None,
+            ts_ref: None,
+            seq_ref: None,
+            recv_bits: 0,
+            play_ts: None,
+            last_played_seq: None,
+            unplayable_run: 0,
+            stats: JitterStats::default(),
+        };
+        jb.stats.target_ms = (jb.est.target_us() / 1_000) as u32;
+        jb
+    }
+
+    /// Forgets all packets and timing (new SSRC, sequence restart). The
+    /// counters and the learned target delay are kept.
+    pub fn reset(&mut self) {
+        self.store.clear();
+        self.est.clear();
+        self.ts_ref = None;
+        self.seq_ref = None;
+        self.recv_bits = 0;
+        self.play_ts = None;
+        self.last_played_seq = None;
+        self.unplayable_run = 0;
+    }
+
+    /// Counters and delays so far.
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// Packets currently held.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether no packet is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Accepts a packet that arrived at `now`.
+    pub fn push(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        let now_us = self.micros(now);
+        let (ext_seq, ext_ts) = (self.unwrap_seq(seq), self.unwrap_ts(ts));
+        match self.classify(ext_seq, ext_ts) {
+            Arrival::Duplicate => {
+                self.stats.duplicates += 1;
+                return;
+            }
+            Arrival::Unplayable { late } => {
+                self.unplayable_run += 1;
+                if self.unplayable_run < RESYNC_RUN {
+                    self.note_unplayable(late, ext_seq, ext_ts, now_us);
+                    return;
+                }
+                tracing::debug!(seq, ts, "jitter buffer: sender timeline moved, resync");
+                self.stats.resyncs += 1;
+                self.reset();
+                return self.push(now, seq, ts, payload);
+            }
+            Arrival::Playable => self.unplayable_run = 0,
+        }
+        match self.store.insert(ext_seq, ext_ts, payload, self.play_ts) {
+            Ok(()) => {
+                self.mark_received(ext_seq);
+                self.stats.received += 1;
+                self.est.push(now_us - self.media_us(ext_ts));
+                self.stats.target_ms = (self.est.target_us() / 1_000) as u32;
+            }
+            Err(StoreError::Duplicate) => self.stats.duplicates += 1,
+            Err(StoreError::TooLarge | StoreError::Full) => self.stats.dropped += 1,
+        }
+    }
+
+    /// What to play for the next ptime, at `now`.
+    pub fn pop(&mut self, now: Instant) -> Playout<'_> {
+        let now_us = self.micros(now);
+        let play_ts = match self.play_ts {
+            Some(p) => p,
+            None => match self.try_start(now_us) {
+                Some(p) => p,
+                None => return Playout::Empty,
+            },
+        };
+        let target = self.est.target_us();
+        let mut play_ts = play_ts;
+        let mut e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
+        self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
+        let silent = |s: &Self, i: usize| s.cfg.silence.is_some_and(|f| f(s.store.payload(i)));
+        let mut due = self.due(play_ts);
+        if e < 0 {
+            // Behind target: stretch by one frame, repeating silence if we can.
+            return match due {
+                Some(i) if silent(self, i) => self.hand_out(i, false),
+                _ => self.missing(play_ts, None),
+            };
+        }
+        if e < self.step_us / 4 && due.is_some_and(|i| silent(self, i)) {
+            return self.hand_out(due.unwrap_or_default(), false);
+        }
+        // Too much delay: drop silence a little above the band, anything far
+        // above it, but never past the newest packet.
+        while e >= self.step_us * 5 / 4
+            && (e >= 3 * self.step_us || due.is_none_or(|i| silent(self, i)))
+            && self.store.has_from(play_ts + self.step)
+        {
+            if let Some(i) = due {
+                self.store.release(i);
+                self.stats.dropped += 1;
+            }
+            play_ts += self.step;
+            e -= self.step_us;
+            due = self.due(play_ts);
+        }
+        self.play_ts = Some(play_ts);
+        match due {
+            Some(i) => self.hand_out(i, true),
+            None => {
+                self.play_ts = Some(play_ts + self.step);
+                let next = self.due(play_ts + self.step);
+                self.missing(play_ts, next)
+            }
+        }
+    }
+
+    /// Starts play-out once the earliest packet has waited the target delay.
+    fn try_start(&mut self, now_us: i64) -> Option<i64> {
+        let first = self.store.earliest_from(None)?;
+        let ts = self.store.slot(first).ts;
+        if self.est.is_empty()
+            || now_us - self.media_us(ts) - self.est.min_offset() < self.est.target_us()
+        {
+            return None;
+        }
+        self.play_ts = Some(ts);
+        Some(ts)
+    }
+
+    /// The stored packet due at `play_ts` (timestamp within one step).
+    fn due(&self, play_ts: i64) -> Option<usize> {
+        self.store
+            .earliest_from(Some(play_ts))
+            .filter(|&i| self.store.slot(i).ts < play_ts + self.step)
+    }
+
+    fn hand_out(&mut self, i: usize, advance: bool) -> Playout<'_> {
+        let (seq, ts) = (self.store.slot(i).seq, self.store.slot(i).ts);
+        if advance {
+            self.count_lost_before(seq);
+            self.last_played_seq = Some(seq);
+            self.play_ts = Some(ts + self.step);
+            self.store.release(i);
+        }
+        self.stats.played += 1;
+        Playout::Packet {
+            payload: self.store.payload(i),
+            ts: ts as u32,
+            seq: seq as u16,
+        }
+    }
+
+    fn missing(&mut self, ts: i64, next: Option<usize>) -> Playout<'_> {
+        self.stats.concealed += 1;
+        Playout::Missing {
+            ts: ts as u32,
+            next: next.map(|i| self.store.payload(i)),
+        }
+    }
+
+    /// Counts sequence numbers skipped between the last played packet and
+    /// `seq` that never arrived.
+    fn count_lost_before(&mut self, seq: i64) {
+        let Some(last) = self.last_played_seq else {
+            return;
+        };
+        let highest = self.seq_ref.map_or(seq, |(_, h)| h);
+        for q in (last + 1)..seq.min(last + 1 + 1_000) {
+            let age = highest - q;
+            if !(0..128).contains(&age) || self.recv_bits & (1u128 << age) == 0 {
+                self.stats.lost += 1;
+            }
+        }
+    }
+
+    fn classify(&self, seq: i64, ts: i64) -> Arrival {
+        let highest = self.seq_ref.map_or(seq, |(_, h)| h);
+        let age = highest - seq;
+        if age >= 128 {
+            return Arrival::Unplayable { late: true };
+        }
+        if age >= 0 && self.recv_bits & (1u128 << age) != 0 {
+            return Arrival::Duplicate;
+        }
+        let Some(play_ts) = self.play_ts else {
+            return Arrival::Playable;
+        };
+        // Further ahead than the buffer could ever hold: a timestamp jump.
+        let horizon = self.step * self.cfg.capacity.max(1) as i64;
+        if ts < play_ts {
+            Arrival::Unplayable { late: true }
+        } else if ts >= play_ts + 2 * horizon {
+            Arrival::Unplayable { late: false }
+        } else {
+            Arrival::Playable
+        }
+    }
+
+    fn note_unplayable(&mut self, late: bool, seq: i64, ts: i64, now_us: i64) {
+        if late {
+            self.stats.late += 1;
+            // It was counted lost when its slot was played without it.
+            if self.last_played_seq.is_some_and(|l| seq < l) {
+                self.stats.lost = self.stats.lost.saturating_sub(1);
+            }
+            // Its lateness is exactly what the delay estimate must learn.
+            self.est.push(now_us - self.media_us(ts));
+            self.stats.target_ms = (self.est.target_us() / 1_000) as u32;
+        } else {
+            self.stats.dropped += 1;
+        }
+        self.mark_received(seq);
+    }
+
+    fn mark_received(&mut self, seq: i64) {
+        let Some((_, highest)) = self.seq_ref else {
+            return;
+        };
+        let age = highest - seq;
+        if (0..128).contains(&age) {
+            self.recv_bits |= 1u128 << age;
+        }
+    }
+
+    fn unwrap_seq(&mut self, seq: u16) -> i64 {
+        let (ext, highest) = match self.seq_ref {
+            None => (i64::from(seq), i64::from(seq)),
+            Some((raw, h)) => (h + i64::from(seq.wrapping_sub(raw) as i16), h),
+        };
+        if self.seq_ref.is_none() || ext > highest {
+            let shift = (ext - highest) as u32;
+            self.recv_bits = if shift >= 128 {
+                0
+            } else {
+                self.recv_bits << shift
+            };
+            self.seq_ref = Some((seq, ext));
+        }
+        ext
+    }
+
+    fn unwrap_ts(&mut self, ts: u32) -> i64 {
+        let ext = match self.ts_ref {
+            None => i64::from(ts),
+            Some((raw, e)) => e + i64::from(ts.wrapping_sub(raw) as i32),
+        };
+        if self.ts_ref.is_none_or(|(_, e)| ext > e) {
+            self.ts_ref = Some((ts, ext));
+        }
+        ext
+    }
+
+    fn micros(&mut self, now: Instant) -> i64 {
+        let base = *self.base.get_or_insert(now);
+        now.saturating_duration_since(base).as_micros() as i64
+    }
+
+    fn media_us(&self, ext_ts: i64) -> i64 {
+        ext_ts * 1_000_000 / i64::from(self.cfg.clock_rate)
+    }
+}
+
+enum Arrival {
+    Playable,
+    Duplicate,
+    Unplayable { late: bool },
+}
