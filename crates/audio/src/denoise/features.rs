@@ -1,0 +1,246 @@
+//! Analysis and synthesis around the network: high-pass input history, windowed
+//! FFTs of the frame and of its pitch-lagged copy, the 42 features, the pitch
+//! comb filter, gains and overlap-add synthesis.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::bands::{self, Tables, BAND_BINS, FRAME, FREQ, WINDOW};
+use super::kernels::Kernels;
+use super::model::{NB_BANDS, NB_FEATURES};
+use super::pitch::{self, PitchFinder};
+
+const CEPS_MEM: usize = 8;
+const NB_DELTA_CEPS: usize = 6;
+
+/// Per-denoiser signal state; boxed by the owner (about 20 KB).
+pub(crate) struct Analysis {
+    t: &'static Tables,
+    /// The last `pitch::BUF` high-passed input samples, oldest first.
+    input: [f32; pitch::BUF],
+    hp_mem: [f32; 2],
+    ceps: [[f32; NB_BANDS]; CEPS_MEM],
+    ceps_pos: usize,
+    synth_mem: [f32; FRAME],
+    buf: [f32; WINDOW],
+    /// Spectrum of the current window, then of the output being built.
+    x: [Complex32; FREQ],
+    /// Spectrum of the window one pitch period earlier.
+    p: [Complex32; FREQ],
+    ex: [f32; NB_BANDS],
+    ep: [f32; NB_BANDS],
+    exp: [f32; NB_BANDS],
+    pub features: [f32; NB_FEATURES],
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    scratch: Vec<Complex32>,
+    pitch: PitchFinder,
+}
+
+impl Analysis {
+    pub fn new() -> Analysis {
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(WINDOW);
+        let inv = planner.plan_fft_inverse(WINDOW);
+        let scratch_len = fwd.get_scratch_len().max(inv.get_scratch_len());
+        Analysis {
+            t: bands::tables(),
+            input: [0.0; pitch::BUF],
+            hp_mem: [0.0; 2],
+            ceps: [[0.0; NB_BANDS]; CEPS_MEM],
+            ceps_pos: 0,
+            synth_mem: [0.0; FRAME],
+            buf: [0.0; WINDOW],
+            x: [Complex32::default(); FREQ],
+            p: [Complex32::default(); FREQ],
+            ex: [0.0; NB_BANDS],
+            ep: [0.0; NB_BANDS],
+            exp: [0.0; NB_BANDS],
+            features: [0.0; NB_FEATURES],
+            fwd,
+            inv,
+            scratch: vec![Complex32::default(); scratch_len],
+            pitch: PitchFinder::new(),
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.input.fill(0.0);
+        self.hp_mem = [0.0; 2];
+        self.ceps = [[0.0; NB_BANDS]; CEPS_MEM];
+        self.ceps_pos = 0;
+        self.synth_mem.fill(0.0);
+        self.pitch.reset();
+    }
+
+    /// Appends a frame to the history through RNNoise's DC-blocking biquad
+    /// (zeros at DC, poles at 0.998).
+    pub fn push_frame(&mut self, frame: &[f32; FRAME]) {
+        const A: [f64; 2] = [-1.99599, 0.99600];
+        const B: [f64; 2] = [-2.0, 1.0];
+        self.input.copy_within(FRAME.., 0);
+        let [mut m0, mut m1] = self.hp_mem;
+        for (y, &x) in self.input[pitch::BUF - FRAME..].iter_mut().zip(frame) {
+            let x = f64::from(x);
+            let out = x + f64::from(m0);
+            m0 = (f64::from(m1) + (B[0] * x - A[0] * out)) as f32;
+            m1 = (B[1] * x - A[1] * out) as f32;
+            *y = out as f32;
+        }
+        self.hp_mem = [m0, m1];
+    }
+
+    /// Windowed FFT of the window ending `lag` samples before the newest sample.
+    fn transform(&mut self, lag: usize, into_p: bool) {
+        let end = pitch::BUF - lag;
+        let src = &self.input[end - WINDOW..end];
+        for ((b, &s), &w) in self.buf.iter_mut().zip(src).zip(&self.t.window) {
+            *b = s * w;
+        }
+        let out = if into_p { &mut self.p } else { &mut self.x };
+        let res = self
+            .fwd
+            .process_with_scratch(&mut self.buf, out, &mut self.scratch);
+        debug_assert!(res.is_ok(), "FFT lengths are fixed at construction");
+        let norm = self.t.wnorm;
+        for v in out.iter_mut() {
+            *v *= norm;
+        }
+    }
+
+    /// Computes the features of the newest frame. Returns `true` when the frame is
+    /// near silent: then the features are zeroed, the cepstral history is left
+    /// alone and the caller should skip the network.
+    pub fn compute_features(&mut self, k: &Kernels) -> bool {
+        self.transform(0, false);
+        bands::band_energy(self.t, &self.x, &mut self.ex);
+        let pitch_input: &[f32; pitch::BUF] = &self.input;
+        let period = self.pitch.process(k, pitch_input);
+        self.transform(period, true);
+        bands::band_energy(self.t, &self.p, &mut self.ep);
+        bands::band_corr(self.t, &self.x, &self.p, &mut self.exp);
+        for ((c, &ex), &ep) in self.exp.iter_mut().zip(&self.ex).zip(&self.ep) {
+            *c /= (0.001 + ex * ep).sqrt();
+        }
+        let f = &mut self.features;
+        let mut tmp = [0.0f32; NB_BANDS];
+        bands::dct(self.t, &self.exp, &mut tmp);
+        let pc = NB_BANDS + 2 * NB_DELTA_CEPS;
+        f[pc..pc + NB_DELTA_CEPS].copy_from_slice(&tmp[..NB_DELTA_CEPS]);
+        f[pc] -= 1.3;
+        f[pc + 1] -= 0.9;
+        f[NB_BANDS + 3 * NB_DELTA_CEPS] = 0.01 * (period as f32 - 300.0);
+
+        let mut ly = [0.0f32; NB_BANDS];
+        let (mut log_max, mut follow, mut e) = (-2.0f32, -2.0f32, 0.0f32);
+        for (l, &ex) in ly.iter_mut().zip(&self.ex) {
+            *l = (1e-2 + ex).log10().max(log_max - 7.0).max(follow - 1.5);
+            log_max = log_max.max(*l);
+            follow = (follow - 1.5).max(*l);
+            e += ex;
+        }
+        if e < 0.04 {
+            f.fill(0.0);
+            return true;
+        }
+        bands::dct(self.t, &ly, &mut f[..NB_BANDS]);
+        f[0] -= 12.0;
+        f[1] -= 4.0;
+        self.cepstral_features();
+        false
+    }
+
+    /// Cepstrum history: smoothed cepstrum, first and second differences, and the
+    /// spectral variability over the last `CEPS_MEM` frames.
+    fn cepstral_features(&mut self) {
+        let pos = self.ceps_pos;
+        let prev1 = (pos + CEPS_MEM - 1) % CEPS_MEM;
+        let prev2 = (pos + CEPS_MEM - 2) % CEPS_MEM;
+        let f = &mut self.features;
+        self.ceps[pos].copy_from_slice(&f[..NB_BANDS]);
+        self.ceps_pos = (pos + 1) % CEPS_MEM;
+        let (c0, c1, c2) = (&self.ceps[pos], &self.ceps[prev1], &self.ceps[prev2]);
+        for i in 0..NB_DELTA_CEPS {
+            f[i] = c0[i] + c1[i] + c2[i];
+            f[NB_BANDS + i] = c0[i] - c2[i];
+            f[NB_BANDS + NB_DELTA_CEPS + i] = c0[i] - 2.0 * c1[i] + c2[i];
+        }
+        let mut variability = 0.0f32;
+        for i in 0..CEPS_MEM {
+            let mut min_dist = 1e15f32;
+            for j in (0..CEPS_MEM).filter(|&j| j != i) {
+                let mut dist = 0.0f32;
+                for (a, b) in self.ceps[i].iter().zip(&self.ceps[j]) {
+                    dist += (a - b) * (a - b);
+                }
+                min_dist = min_dist.min(dist);
+            }
+            variability += min_dist;
+        }
+        f[NB_BANDS + 3 * NB_DELTA_CEPS + 1] = variability / CEPS_MEM as f32 - 2.1;
+    }
+
+    /// Pitch comb filter: mixes in the pitch-lagged spectrum where the network's
+    /// gain says the band is noisier than its pitch correlation explains, then
+    /// renormalises each band to its original energy.
+    pub fn pitch_filter(&mut self, gain: &[f32; NB_BANDS]) {
+        let mut r = [0.0f32; NB_BANDS];
+        for i in 0..NB_BANDS {
+            let (exp, g) = (self.exp[i], gain[i]);
+            let v = if exp > g {
+                1.0
+            } else {
+                let (e2, g2) = (exp * exp, g * g);
+                e2 * (1.0 - g2) / (0.001 + g2 * (1.0 - e2))
+            };
+            r[i] = v.clamp(0.0, 1.0).sqrt() * (self.ex[i] / (1e-8 + self.ep[i])).sqrt();
+        }
+        let mut rf = [0.0f32; FREQ];
+        bands::interp_band_gain(self.t, &r, &mut rf);
+        // nnnoiseless mixes bins 0..=478 (its real-FFT helper leaves out the top
+        // two), and only the real part of bin 0; mixing matches it exactly since
+        // rf is zero above BAND_BINS anyway.
+        self.x[0].re += self.p[0].re * rf[0];
+        for b in 1..BAND_BINS {
+            self.x[b] += self.p[b] * rf[b];
+        }
+        let mut new_e = [0.0f32; NB_BANDS];
+        bands::band_energy(self.t, &self.x, &mut new_e);
+        for i in 0..NB_BANDS {
+            r[i] = (self.ex[i] / (1e-8 + new_e[i])).sqrt();
+        }
+        bands::interp_band_gain(self.t, &r, &mut rf);
+        for (x, &g) in self.x.iter_mut().zip(&rf) {
+            *x *= g;
+        }
+    }
+
+    /// Multiplies the spectrum by per-bin gains.
+    pub fn apply_gain(&mut self, gain: &[f32; FREQ]) {
+        for (x, &g) in self.x.iter_mut().zip(gain) {
+            *x *= g;
+        }
+    }
+
+    /// Inverse FFT, synthesis window and overlap-add: one frame out, one frame late.
+    pub fn synthesise(&mut self, out: &mut [f32; FRAME]) {
+        // A real signal's spectrum has real DC and Nyquist bins; force it so the
+        // inverse transform never sees rounding residue there.
+        self.x[0].im = 0.0;
+        self.x[FREQ - 1].im = 0.0;
+        let res = self
+            .inv
+            .process_with_scratch(&mut self.x, &mut self.buf, &mut self.scratch);
+        debug_assert!(res.is_ok(), "FFT lengths are fixed at construction");
+        // The unnormalised inverse gains WINDOW, the forward norm 1/sum(w^2) ~ 2/WINDOW.
+        for (b, &w) in self.buf.iter_mut().zip(&self.t.window) {
+            *b = *b / 2.0 * w;
+        }
+        for i in 0..FRAME {
+            out[i] = self.buf[i] + self.synth_mem[i];
+        }
+        self.synth_mem.copy_from_slice(&self.buf[FRAME..]);
+    }
+}

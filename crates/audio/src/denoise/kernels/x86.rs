@@ -1,0 +1,193 @@
+//! AVX2+FMA kernels for x86-64.
+//!
+//! Soundness: every `#[target_feature]` function here is reached only through the
+//! table built by [`table`], which checks at run time that the CPU has AVX2 and FMA.
+//! The safe wrappers are private to this module, so nothing else can call them on a
+//! CPU without those features. Pointer arithmetic stays inside the slices: each
+//! function checks its slice lengths before the first load.
+
+use std::arch::x86_64::*;
+
+use super::{Kernel, Kernels};
+
+/// The AVX2 table, or `None` if this CPU lacks AVX2 or FMA.
+pub(super) fn table() -> Option<Kernels> {
+    if !super::avx2_available() {
+        return None;
+    }
+    Some(Kernels {
+        kind: Kernel::Avx2Fma,
+        mat_vec_add,
+        xcorr,
+        dot,
+    })
+}
+
+fn mat_vec_add(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]) {
+    // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
+    unsafe { mat_vec_add_avx2(out, w, stride, input) }
+}
+
+fn xcorr(x: &[f32], y: &[f32], out: &mut [f32]) {
+    // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
+    unsafe { xcorr_avx2(x, y, out) }
+}
+
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
+    unsafe { dot_avx2(x, y) }
+}
+
+/// Lane mask enabling the first `n` (< 8) lanes, for `maskload`/`maskstore`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tail_mask(n: usize) -> __m256i {
+    const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+    // SAFETY: IDX is 8 readable i32s.
+    let idx = unsafe { _mm256_loadu_si256(IDX.as_ptr().cast()) };
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+/// Register-blocked matrix-vector product: 32 outputs stay in registers while the
+/// whole input is streamed, so `out` is read and written once per block.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]) {
+    let (width, rows) = (out.len(), input.len());
+    if rows == 0 || width == 0 {
+        return;
+    }
+    assert!(width <= stride && w.len() >= (rows - 1) * stride + width);
+    let (wp, op, xp) = (w.as_ptr(), out.as_mut_ptr(), input.as_ptr());
+    let mut i = 0;
+    // SAFETY (all loads/stores below): row j's block at column i..i+8 lies at
+    // j*stride+i+7 < (rows-1)*stride+width <= w.len() because i+8 <= width, and
+    // out[i..i+8] is in bounds for the same reason; the masked tail touches only
+    // lanes below `width`.
+    unsafe {
+        while i + 32 <= width {
+            let mut a = [
+                _mm256_loadu_ps(op.add(i)),
+                _mm256_loadu_ps(op.add(i + 8)),
+                _mm256_loadu_ps(op.add(i + 16)),
+                _mm256_loadu_ps(op.add(i + 24)),
+            ];
+            for j in 0..rows {
+                let xb = _mm256_set1_ps(*xp.add(j));
+                let r = wp.add(j * stride + i);
+                a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(r), xb, a[0]);
+                a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(8)), xb, a[1]);
+                a[2] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(16)), xb, a[2]);
+                a[3] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(24)), xb, a[3]);
+            }
+            for (m, v) in a.iter().enumerate() {
+                _mm256_storeu_ps(op.add(i + 8 * m), *v);
+            }
+            i += 32;
+        }
+        while i + 8 <= width {
+            let mut a = _mm256_loadu_ps(op.add(i));
+            for j in 0..rows {
+                let xb = _mm256_set1_ps(*xp.add(j));
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(wp.add(j * stride + i)), xb, a);
+            }
+            _mm256_storeu_ps(op.add(i), a);
+            i += 8;
+        }
+        if i < width {
+            let mask = tail_mask(width - i);
+            let mut a = _mm256_maskload_ps(op.add(i), mask);
+            for j in 0..rows {
+                let xb = _mm256_set1_ps(*xp.add(j));
+                let r = _mm256_maskload_ps(wp.add(j * stride + i), mask);
+                a = _mm256_fmadd_ps(r, xb, a);
+            }
+            _mm256_maskstore_ps(op.add(i), mask, a);
+        }
+    }
+}
+
+/// Cross-correlation vectorised across lags: 8 (or 32) neighbouring lags share
+/// one broadcast of `x[k]` and read `y` with unaligned loads.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
+    let (n, lags) = (x.len(), out.len());
+    if lags == 0 {
+        return;
+    }
+    assert!(y.len() + 1 >= n + lags);
+    let (xp, yp, op) = (x.as_ptr(), y.as_ptr(), out.as_mut_ptr());
+    let mut l = 0;
+    // SAFETY: a block at lag l reads y[l+k .. l+k+8] for k < n, whose last index
+    // l+7+n-1 <= lags-1+n-1 < y.len() since l+8 <= lags; out[l..l+8] likewise.
+    unsafe {
+        while l + 32 <= lags {
+            let mut a = [_mm256_setzero_ps(); 4];
+            for k in 0..n {
+                let xb = _mm256_set1_ps(*xp.add(k));
+                let p = yp.add(l + k);
+                a[0] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p), a[0]);
+                a[1] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(8)), a[1]);
+                a[2] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(16)), a[2]);
+                a[3] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(24)), a[3]);
+            }
+            for (m, v) in a.iter().enumerate() {
+                _mm256_storeu_ps(op.add(l + 8 * m), *v);
+            }
+            l += 32;
+        }
+        while l + 8 <= lags {
+            let mut a = _mm256_setzero_ps();
+            for k in 0..n {
+                a = _mm256_fmadd_ps(
+                    _mm256_set1_ps(*xp.add(k)),
+                    _mm256_loadu_ps(yp.add(l + k)),
+                    a,
+                );
+            }
+            _mm256_storeu_ps(op.add(l), a);
+            l += 8;
+        }
+    }
+    for (lag, o) in out.iter_mut().enumerate().skip(l) {
+        // SAFETY: AVX2 and FMA are enabled in this function's caller chain.
+        *o = unsafe { dot_avx2(x, &y[lag..lag + n]) };
+    }
+}
+
+/// Dot product with four 8-lane accumulators to hide FMA latency.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(x: &[f32], y: &[f32]) -> f32 {
+    let n = x.len().min(y.len());
+    let (xp, yp) = (x.as_ptr(), y.as_ptr());
+    let mut i = 0;
+    // SAFETY: every load covers indices below i+32 (or i+8) <= n <= both lengths.
+    unsafe {
+        let mut a = [_mm256_setzero_ps(); 4];
+        while i + 32 <= n {
+            for (m, acc) in a.iter_mut().enumerate() {
+                let o = i + 8 * m;
+                *acc =
+                    _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(o)), _mm256_loadu_ps(yp.add(o)), *acc);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(i)), _mm256_loadu_ps(yp.add(i)), a[0]);
+            i += 8;
+        }
+        let s = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+        let mut sum = hsum(s);
+        while i < n {
+            sum = (*xp.add(i)).mul_add(*yp.add(i), sum);
+            i += 1;
+        }
+        sum
+    }
+}
