@@ -1,1 +1,197 @@
-//! (being written)
+//! SDP offer/answer for one audio stream (RFC 3264 over RFC 4566 SDP).
+//!
+//! - [`create_offer`] writes our offer; [`answer`] answers a peer's offer;
+//!   [`process_answer`] reads the peer's answer to our offer. Each yields a
+//!   [`NegotiatedMedia`]: where to send RTP/RTCP, with which codec and payload type.
+//! - [`SdpSession`] keeps the `o=` line across a dialog and bumps its version only
+//!   when the body changes (re-INVITE for hold/resume).
+//!
+//! Peers' SDP is parsed with the `sdp` crate, with a normalising fallback for the
+//! line-order liberties real phones take (see `parse`).
+
+mod answer;
+mod format;
+mod parse;
+mod render;
+mod session;
+
+use std::net::{IpAddr, SocketAddr};
+
+pub use answer::{answer, process_answer};
+pub use format::{fmtp_param, Codec, PayloadFormat};
+pub use render::create_offer;
+pub use session::{Origin, SdpSession};
+
+/// Errors from offer/answer. The SIP layer answers `NoCommonCodec` and
+/// `NoAudioStream` with 488 Not Acceptable Here, `Malformed`/`BadAddress` with 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OfferAnswerError {
+    /// The SDP text could not be parsed even leniently.
+    #[error("malformed SDP: {0}")]
+    Malformed(String),
+    /// A `c=` address is not an IP literal (we do not resolve names).
+    #[error("connection address {0:?} is not an IP address")]
+    BadAddress(String),
+    /// An audio stream has no `c=` line at media or session level.
+    #[error("audio stream has no connection address")]
+    MissingConnection,
+    /// No plain RTP audio stream with a usable port was offered/answered.
+    #[error("no usable RTP audio stream in SDP")]
+    NoAudioStream,
+    /// An audio stream exists but shares no codec with us.
+    #[error("no codec in common (offered: {offered})")]
+    NoCommonCodec {
+        /// The format list the peer offered, for the log.
+        offered: String,
+    },
+    /// The answer does not match our offer (m-line count or an unknown payload type).
+    #[error("answer does not match offer: {0}")]
+    AnswerMismatch(String),
+}
+
+/// Media direction attribute (RFC 3264 §5.1, §6.1), from our point of view when used
+/// in [`LocalMedia`] and [`NegotiatedMedia`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    /// Send and receive.
+    #[default]
+    SendRecv,
+    /// Send only (we hold the peer, music on hold style).
+    SendOnly,
+    /// Receive only.
+    RecvOnly,
+    /// Neither.
+    Inactive,
+}
+
+impl Direction {
+    /// The attribute name, e.g. `sendonly`.
+    pub fn as_attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    /// Parses a direction attribute name.
+    pub fn from_attribute(name: &str) -> Option<Direction> {
+        [
+            Direction::SendRecv,
+            Direction::SendOnly,
+            Direction::RecvOnly,
+            Direction::Inactive,
+        ]
+        .into_iter()
+        .find(|d| d.as_attribute().eq_ignore_ascii_case(name))
+    }
+
+    /// The same stream seen from the other end (sendonly ⇄ recvonly).
+    pub fn reversed(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
+        }
+    }
+
+    /// True when this side sends media.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    /// True when this side receives media.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    /// Direction that sends/receives only where both `self` and `other` allow it.
+    pub fn intersect(self, other: Direction) -> Direction {
+        Direction::from_flags(
+            self.sends() && other.sends(),
+            self.receives() && other.receives(),
+        )
+    }
+
+    fn from_flags(send: bool, recv: bool) -> Direction {
+        match (send, recv) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+}
+
+/// What we offer or accept: our address, port, codec preference and direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMedia {
+    /// Address written in `c=` and `o=`.
+    pub addr: IpAddr,
+    /// Our RTP port; RTCP is on `rtp_port + 1`.
+    pub rtp_port: u16,
+    /// Codecs in preference order, telephone-event formats included.
+    pub codecs: Vec<PayloadFormat>,
+    /// Packet time we want to receive, in ms.
+    pub ptime_ms: u32,
+    /// What we want to do (hold = `SendOnly`).
+    pub direction: Direction,
+}
+
+impl LocalMedia {
+    /// Our default preference: PCMU, PCMA, Opus (111) with telephone-event at 8 kHz
+    /// (101) beside G.711 and at 48 kHz (110) beside Opus; 20 ms; sendrecv.
+    pub fn new(addr: IpAddr, rtp_port: u16) -> Self {
+        LocalMedia {
+            addr,
+            rtp_port,
+            codecs: vec![
+                PayloadFormat::pcmu(),
+                PayloadFormat::pcma(),
+                PayloadFormat::opus(111),
+                PayloadFormat::telephone_event(101, 8000),
+                PayloadFormat::telephone_event(110, 48000),
+            ],
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+        }
+    }
+}
+
+/// The outcome of a completed offer/answer for the audio stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiatedMedia {
+    /// Where to send RTP.
+    pub remote_rtp: SocketAddr,
+    /// Where to send RTCP (`a=rtcp`, RFC 3605, else RTP port + 1).
+    pub remote_rtcp: SocketAddr,
+    /// Codec and payload type to send with (the peer's numbering).
+    pub send_codec: PayloadFormat,
+    /// telephone-event format at the send codec's clock rate, if the peer has one.
+    pub telephone_event: Option<PayloadFormat>,
+    /// Every format both sides accepted (peer's numbering), for the receive side.
+    pub accepted: Vec<PayloadFormat>,
+    /// Packet time to send with, in ms (peer's `a=ptime`, else ours).
+    pub ptime_ms: u32,
+    /// Our direction for this stream.
+    pub direction: Direction,
+    /// The peer's direction as it stated it (`c=0.0.0.0` counts as not receiving);
+    /// `SendOnly`/`Inactive` mean the peer holds us (R-HOLD-5).
+    pub remote_direction: Direction,
+    /// The peer's `a=fmtp` for the send codec, verbatim.
+    pub remote_fmtp: Option<String>,
+    /// The peer wants Opus in-band FEC (`useinbandfec=1`).
+    pub remote_inband_fec: bool,
+    /// The peer signalled hold with the RFC 2543 `c=0.0.0.0` idiom.
+    pub remote_zero_addr: bool,
+}
+
+/// Our answer to a peer's offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The SDP body to send.
+    pub sdp: String,
+    /// What was agreed.
+    pub media: NegotiatedMedia,
+}

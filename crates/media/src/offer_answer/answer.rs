@@ -1,0 +1,251 @@
+//! Answering an offer (RFC 3264 §6) and reading the answer to ours (§7).
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::format::{parse_rtpmap, static_format};
+use super::parse::{parse, parse_addr, RemoteMedia, RemoteSdp};
+use super::render::{render_body, render_full, MLine};
+use super::{
+    Answer, Direction, LocalMedia, NegotiatedMedia, OfferAnswerError, Origin, PayloadFormat,
+};
+
+/// Answers `remote_offer` with what `local` supports.
+///
+/// The first plain RTP audio stream that shares a codec with us is accepted; every
+/// other m-line is echoed with port 0 so the m-line count matches the offer. Our
+/// preference decides the order of the answer's formats; the offerer's payload type
+/// numbers are kept.
+pub fn answer(remote_offer: &str, local: &LocalMedia) -> Result<Answer, OfferAnswerError> {
+    let (mlines, media) = negotiate_offer(remote_offer, local)?;
+    let sdp = render_full(&Origin::new(local.addr), &render_body(local.addr, &mlines));
+    Ok(Answer { sdp, media })
+}
+
+/// Works out the answer's m-lines and the agreed media for an offer.
+pub(crate) fn negotiate_offer(
+    remote_offer: &str,
+    local: &LocalMedia,
+) -> Result<(Vec<MLine>, NegotiatedMedia), OfferAnswerError> {
+    let remote = parse(remote_offer)?;
+    let mut mlines = Vec::with_capacity(remote.media.len());
+    let mut agreed = None;
+    let mut seen_audio = None;
+    for m in &remote.media {
+        if agreed.is_none() && m.is_plain_rtp_audio() && m.port != 0 {
+            seen_audio = Some(m.formats.join(" "));
+            let offered = remote_formats(m);
+            let chosen = choose_formats(&offered, local);
+            if chosen.iter().any(|f| f.codec.is_audio()) {
+                let accepted = to_remote_numbering(&chosen, &offered);
+                let media = negotiated(&remote, m, accepted, local.ptime_ms, local.direction)?;
+                mlines.push(MLine::Audio {
+                    port: local.rtp_port,
+                    formats: chosen,
+                    ptime_ms: local.ptime_ms,
+                    direction: media.direction,
+                });
+                agreed = Some(media);
+                continue;
+            }
+        }
+        mlines.push(MLine::Rejected {
+            media: m.media.clone(),
+            proto: m.proto.clone(),
+            formats: m.formats.clone(),
+        });
+    }
+    match (agreed, seen_audio) {
+        (Some(media), _) => Ok((mlines, media)),
+        (None, Some(offered)) => Err(OfferAnswerError::NoCommonCodec { offered }),
+        (None, None) => Err(OfferAnswerError::NoAudioStream),
+    }
+}
+
+/// Reads the peer's answer to our `offer`.
+pub fn process_answer(offer: &str, answer: &str) -> Result<NegotiatedMedia, OfferAnswerError> {
+    let ours = parse(offer)?;
+    let theirs = parse(answer)?;
+    if ours.media.len() != theirs.media.len() {
+        return Err(OfferAnswerError::AnswerMismatch(format!(
+            "{} m-lines offered, {} answered",
+            ours.media.len(),
+            theirs.media.len()
+        )));
+    }
+    let (index, our_m) = ours
+        .media
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.is_plain_rtp_audio() && m.port != 0)
+        .ok_or(OfferAnswerError::NoAudioStream)?;
+    let their_m = &theirs.media[index];
+    let answered = remote_formats(their_m);
+    if their_m.port == 0 || !their_m.is_plain_rtp_audio() {
+        return Err(OfferAnswerError::NoCommonCodec {
+            offered: our_m.formats.join(" "),
+        });
+    }
+    let offered = remote_formats(our_m);
+    let accepted: Vec<PayloadFormat> = answered
+        .into_iter()
+        .filter(|a| offered.iter().any(|o| o.same_format(a)))
+        .collect();
+    if !accepted.iter().any(|f| f.codec.is_audio()) {
+        return Err(OfferAnswerError::NoCommonCodec {
+            offered: our_m.formats.join(" "),
+        });
+    }
+    let our_ptime = ptime(our_m).unwrap_or(20);
+    let our_dir = stream_direction(&ours, our_m);
+    negotiated(&theirs, their_m, accepted, our_ptime, our_dir)
+}
+
+/// Builds the agreed media from the peer's m-line; `local_dir` is what we want.
+fn negotiated(
+    remote: &RemoteSdp,
+    m: &RemoteMedia,
+    accepted: Vec<PayloadFormat>,
+    default_ptime: u32,
+    local_dir: Direction,
+) -> Result<NegotiatedMedia, OfferAnswerError> {
+    let addr_text = m
+        .addr
+        .as_deref()
+        .or(remote.session_addr.as_deref())
+        .ok_or(OfferAnswerError::MissingConnection)?;
+    let ip = parse_addr(addr_text)?;
+    let zero = ip.is_unspecified();
+    // `c=0.0.0.0` is RFC 2543 hold: the peer does not want to receive.
+    let written = stream_direction(remote, m);
+    let remote_direction = if zero {
+        written.intersect(Direction::SendOnly)
+    } else {
+        written
+    };
+    let remote_rtp = SocketAddr::new(ip, m.port);
+    let remote_rtcp = rtcp_addr(m, ip)?;
+    let send_codec = accepted
+        .iter()
+        .find(|f| f.codec.is_audio())
+        .cloned()
+        .ok_or_else(|| OfferAnswerError::NoCommonCodec {
+            offered: m.formats.join(" "),
+        })?;
+    let telephone_event = accepted
+        .iter()
+        .find(|f| !f.codec.is_audio() && f.clock_rate == send_codec.clock_rate)
+        .cloned();
+    Ok(NegotiatedMedia {
+        remote_rtp,
+        remote_rtcp,
+        remote_fmtp: send_codec.fmtp.clone(),
+        remote_inband_fec: send_codec.inband_fec(),
+        send_codec,
+        telephone_event,
+        accepted,
+        ptime_ms: ptime(m).unwrap_or(default_ptime),
+        direction: remote_direction.reversed().intersect(local_dir),
+        remote_direction,
+        remote_zero_addr: zero,
+    })
+}
+
+/// RTCP address: `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605), else RTP port + 1.
+fn rtcp_addr(m: &RemoteMedia, rtp_ip: IpAddr) -> Result<SocketAddr, OfferAnswerError> {
+    let Some(value) = m.attribute("rtcp") else {
+        return Ok(SocketAddr::new(rtp_ip, m.port.saturating_add(1)));
+    };
+    let mut f = value.split_whitespace();
+    let port: u16 = f
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| OfferAnswerError::Malformed(format!("a=rtcp:{value}")))?;
+    let ip = match (f.next(), f.next(), f.next()) {
+        (Some(_net), Some(_addr_type), Some(addr)) => parse_addr(addr)?,
+        _ => rtp_ip,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn ptime(m: &RemoteMedia) -> Option<u32> {
+    let v: f64 = m.attribute("ptime")?.trim().parse().ok()?;
+    // Anything outside what a G.711/Opus packetiser can do is ignored, not obeyed.
+    (10.0..=120.0).contains(&v).then(|| v.round() as u32)
+}
+
+/// Media-level direction, else session-level, else sendrecv (RFC 3264 §5.1).
+fn stream_direction(remote: &RemoteSdp, m: &RemoteMedia) -> Direction {
+    m.direction()
+        .or(remote.session_direction)
+        .unwrap_or_default()
+}
+
+/// The formats of an m-line that we recognise, with the peer's numbers and fmtp.
+fn remote_formats(m: &RemoteMedia) -> Vec<PayloadFormat> {
+    let mut out = Vec::new();
+    for fmt in &m.formats {
+        let Ok(pt) = fmt.parse::<u8>() else { continue };
+        if pt > 127 {
+            continue;
+        }
+        let prefix = |v: &str| -> Option<String> {
+            let (p, rest) = v.trim_start().split_once(char::is_whitespace)?;
+            (p.parse::<u8>().ok() == Some(pt)).then(|| rest.trim().to_owned())
+        };
+        let rtpmap = m.attributes_named("rtpmap").find_map(prefix);
+        let format = match rtpmap {
+            Some(map) => parse_rtpmap(pt, &map),
+            // Static payload types need no rtpmap (RFC 3551 §6).
+            None => static_format(pt),
+        };
+        if let Some(mut f) = format {
+            f.fmtp = m.attributes_named("fmtp").find_map(prefix);
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Our formats that the offer also has, in our order, numbered like the offer.
+fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadFormat> {
+    let mut chosen: Vec<PayloadFormat> = Vec::new();
+    for ours in local.codecs.iter().filter(|f| f.codec.is_audio()) {
+        if let Some(o) = offered.iter().find(|o| o.same_format(ours)) {
+            if !chosen.iter().any(|c| c.payload_type == o.payload_type) {
+                chosen.push(PayloadFormat {
+                    payload_type: o.payload_type,
+                    ..ours.clone()
+                });
+            }
+        }
+    }
+    // Events only at a clock rate of an accepted audio codec: RFC 4733 §2.1 shares
+    // the audio stream's clock.
+    for ours in local.codecs.iter().filter(|f| !f.codec.is_audio()) {
+        let rate_used = chosen
+            .iter()
+            .any(|c| c.codec.is_audio() && c.clock_rate == ours.clock_rate);
+        if let Some(o) = offered.iter().find(|o| o.same_format(ours)) {
+            if rate_used && !chosen.iter().any(|c| c.payload_type == o.payload_type) {
+                chosen.push(PayloadFormat {
+                    payload_type: o.payload_type,
+                    ..ours.clone()
+                });
+            }
+        }
+    }
+    chosen
+}
+
+/// The offer's own entries (with the offerer's fmtp) for the chosen formats.
+fn to_remote_numbering(chosen: &[PayloadFormat], offered: &[PayloadFormat]) -> Vec<PayloadFormat> {
+    chosen
+        .iter()
+        .filter_map(|c| {
+            offered
+                .iter()
+                .find(|o| o.payload_type == c.payload_type)
+                .cloned()
+        })
+        .collect()
+}
