@@ -254,9 +254,14 @@ impl TransactionLayer {
         }
     }
 
-    /// Send `resp` on server transaction `key`. The layer keeps it for
-    /// retransmission as the state machine requires; a 2xx to INVITE is sent
-    /// once per call (the TU retransmits it until the ACK, §13.3.1.4).
+    /// Send `resp` on server transaction `key`, back to the request's source.
+    /// The layer keeps it for retransmission as the state machine requires;
+    /// a 2xx to INVITE is sent once per call (the TU retransmits it until the
+    /// ACK, §13.3.1.4, and may do so through this method while the
+    /// transaction is Accepted). Refused, with no state change, when `key` is
+    /// a client or dead transaction, the status is outside 100..=699, the
+    /// response's CSeq is not the request's, or the state allows no such
+    /// response (e.g. a second final response).
     pub fn respond(&mut self, now: Instant, key: TxKey, resp: Response) -> Result<(), TxError> {
         if key.is_client() {
             return Err(TxError::NotAServerTransaction(key));
