@@ -97,7 +97,8 @@ impl SdpSession {
     /// Re-offer putting the peer on hold: `a=sendonly`, or `a=inactive` when the
     /// peer already holds us (R-HOLD-1).
     pub fn hold(&mut self) -> String {
-        self.local.direction = if self.remote_direction.sends() {
+        // The peer holds us when it no longer wants to receive (sendonly/inactive).
+        self.local.direction = if self.remote_direction.receives() {
             Direction::SendOnly
         } else {
             Direction::Inactive
