@@ -3,6 +3,7 @@
 
 mod edges;
 mod loss;
+mod robust;
 
 use std::net::SocketAddr;
 
