@@ -13,7 +13,8 @@
 //! - small drift either way is absorbed by repeating or dropping a *silent*
 //!   packet (so sender/receiver clock drift costs nothing audible);
 //! - `e ≥ 3 ptime` (far too much delay) packets are skipped whatever they
-//!   hold, which bounds the delay.
+//!   hold, which bounds the delay; so is one packet every 2 s while the delay
+//!   stays above the band with no silence to drop.
 //!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
@@ -28,6 +29,9 @@ use self::store::{Store, StoreError};
 
 /// Consecutive unplayable packets that trigger a resync.
 const RESYNC_RUN: u32 = 4;
+/// How long delay may stay above the band without any silence to drop
+/// before a speech packet is dropped instead (one per period).
+const STALE_EXCESS_US: i64 = 2_000_000;
 
 /// Jitter buffer settings.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +139,8 @@ pub struct JitterBuffer {
     play_ts: Option<i64>,
     last_played_seq: Option<i64>,
     unplayable_run: u32,
+    /// Since when the delay has been above the band (µs).
+    excess_since: Option<i64>,
     stats: JitterStats,
 }
 
@@ -158,6 +164,7 @@ impl JitterBuffer {
             play_ts: None,
             last_played_seq: None,
             unplayable_run: 0,
+            excess_since: None,
             stats: JitterStats::default(),
         };
         jb.stats.target_ms = (jb.est.target_us() / 1_000) as u32;
@@ -175,6 +182,7 @@ impl JitterBuffer {
         self.play_ts = None;
         self.last_played_seq = None;
         self.unplayable_run = 0;
+        self.excess_since = None;
     }
 
     /// Counters and delays so far.
@@ -253,19 +261,30 @@ impl JitterBuffer {
             return self.hand_out(due.unwrap_or_default(), false);
         }
         // Too much delay: drop silence a little above the band, anything far
-        // above it, but never past the newest packet.
+        // above it or after seconds without silence, but never past the
+        // newest packet.
+        if e < self.step_us * 5 / 4 {
+            self.excess_since = None;
+        }
+        let since = *self.excess_since.get_or_insert(now_us);
+        let stale = now_us - since >= STALE_EXCESS_US;
         while e >= self.step_us * 5 / 4
-            && (e >= 3 * self.step_us || due.is_none_or(|i| silent(self, i)))
+            && (stale || e >= 3 * self.step_us || due.is_none_or(|i| silent(self, i)))
             && self.store.has_from(play_ts + self.step)
         {
             if let Some(i) = due {
                 self.store.release(i);
                 self.stats.dropped += 1;
+                self.excess_since = None;
             }
             play_ts += self.step;
             e -= self.step_us;
             due = self.due(play_ts);
+            if stale {
+                break;
+            }
         }
+        self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         self.play_ts = Some(play_ts);
         match due {
             Some(i) => self.hand_out(i, true),
@@ -336,7 +355,7 @@ impl JitterBuffer {
         }
     }
 
-    fn classify(&self, seq: i64, ts: i64) -> Arrival {
+    fn classify(&mut self, seq: i64, ts: i64) -> Arrival {
         let highest = self.seq_ref.map_or(seq, |(_, h)| h);
         let age = highest - seq;
         if age >= 128 {
@@ -344,6 +363,9 @@ impl JitterBuffer {
         }
         if age >= 0 && self.recv_bits & (1u128 << age) != 0 {
             return Arrival::Duplicate;
+        }
+        if age > 0 {
+            self.stats.reordered += 1;
         }
         let Some(play_ts) = self.play_ts else {
             return Arrival::Playable;

@@ -1,0 +1,484 @@
+//! Jitter buffer scenarios on a fake clock: scripted arrivals, a pop every
+//! 20 ms, and checks of what a listener would notice (order, gaps, delay).
+
+use std::time::{Duration, Instant};
+
+use agentphone_media::jitter::{JitterBuffer, JitterConfig, Playout};
+
+const STEP_TS: u32 = 160; // 20 ms at 8 kHz
+
+/// One scripted arrival.
+#[derive(Clone, Copy)]
+struct Arrival {
+    at_us: i64,
+    seq: u16,
+    ts: u32,
+    silent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Out {
+    Packet { seq: u16, silent: bool },
+    Missing,
+    Empty,
+}
+
+struct Run {
+    outs: Vec<Out>,
+    /// `stats().delay_ms` after each pop.
+    delays: Vec<u32>,
+    jb: JitterBuffer,
+}
+
+impl Run {
+    fn played(&self) -> Vec<u16> {
+        self.outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Packet { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Missing results after play-out started.
+    fn missing_after(&self, from_pop: usize) -> usize {
+        self.outs[from_pop..]
+            .iter()
+            .filter(|o| **o == Out::Missing)
+            .count()
+    }
+
+    fn first_packet_pop(&self) -> usize {
+        self.outs
+            .iter()
+            .position(|o| matches!(o, Out::Packet { .. }))
+            .expect("something played")
+    }
+}
+
+fn silence(p: &[u8]) -> bool {
+    p.first() == Some(&0)
+}
+
+fn config() -> JitterConfig {
+    JitterConfig {
+        silence: Some(silence),
+        ..JitterConfig::new(8_000, 20)
+    }
+}
+
+/// Feeds `arrivals` (any order) and pops every 20 ms (phase 7 ms) until
+/// `end_us`.
+fn simulate(cfg: JitterConfig, arrivals: &[Arrival], end_us: i64) -> Run {
+    let mut arrivals = arrivals.to_vec();
+    arrivals.sort_by_key(|a| a.at_us);
+    let t0 = Instant::now();
+    let at = |us: i64| t0 + Duration::from_micros(us as u64);
+    let mut jb = JitterBuffer::new(cfg);
+    let (mut outs, mut delays) = (Vec::new(), Vec::new());
+    let mut next = 0;
+    let mut pop_us = 7_000;
+    while pop_us <= end_us {
+        while next < arrivals.len() && arrivals[next].at_us <= pop_us {
+            let a = arrivals[next];
+            jb.push(
+                at(a.at_us),
+                a.seq,
+                a.ts,
+                &[u8::from(!a.silent), a.seq as u8],
+            );
+            next += 1;
+        }
+        let out = match jb.pop(at(pop_us)) {
+            Playout::Packet { payload, seq, ts } => {
+                assert_eq!(payload[1], seq as u8, "payload belongs to its seq");
+                let _ = ts;
+                Out::Packet {
+                    seq,
+                    silent: payload[0] == 0,
+                }
+            }
+            Playout::Missing { .. } => Out::Missing,
+            Playout::Empty => Out::Empty,
+        };
+        outs.push(out);
+        delays.push(jb.stats().delay_ms);
+        pop_us += 20_000;
+    }
+    Run { outs, delays, jb }
+}
+
+/// Packets `0..n` sent every 20 ms, each arriving `delay(k)` µs later.
+fn stream(n: usize, mut delay: impl FnMut(usize) -> i64) -> Vec<Arrival> {
+    (0..n)
+        .map(|k| Arrival {
+            at_us: k as i64 * 20_000 + delay(k),
+            seq: k as u16,
+            ts: k as u32 * STEP_TS,
+            silent: false,
+        })
+        .collect()
+}
+
+/// Deterministic uniform noise in [-1, 1).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+fn assert_strictly_increasing(seqs: &[u16]) {
+    for w in seqs.windows(2) {
+        assert!(w[1] > w[0], "out of order: {} then {}", w[0], w[1]);
+    }
+}
+
+#[test]
+fn steady_stream_plays_everything_with_small_delay() {
+    let run = simulate(config(), &stream(500, |_| 30_000), 10_200_000);
+    assert_eq!(run.played(), (0..500).collect::<Vec<u16>>());
+    let start = run.first_packet_pop();
+    assert_eq!(run.missing_after(start) - run.missing_after(start + 500), 0);
+    assert!(start <= 3, "playback starts within 60 ms, at pop {start}");
+    assert!(
+        run.delays[start..500].iter().all(|&d| d <= 40),
+        "{:?}",
+        &run.delays[..20]
+    );
+}
+
+#[test]
+fn loss_bursts_are_concealed_exactly() {
+    let lost = |k: usize| (100..106).contains(&k) || (300..303).contains(&k) || k == 400;
+    let arrivals: Vec<_> = stream(500, |_| 30_000)
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate(config(), &arrivals, 10_200_000);
+    let expect: Vec<u16> = (0..500).filter(|&k| !lost(k as usize)).collect();
+    assert_eq!(run.played(), expect);
+    let start = run.first_packet_pop();
+    // The last pop after the stream ends conceals too; count within it.
+    let within = run.outs[start..start + 500]
+        .iter()
+        .filter(|o| **o == Out::Missing)
+        .count();
+    assert_eq!(within, 10);
+    let s = run.jb.stats();
+    assert_eq!(s.lost, 10);
+    assert_eq!(s.late, 0);
+    // Each gap is concealed in place: the packet after it keeps its slot.
+    let pos_106 = run
+        .outs
+        .iter()
+        .position(|o| matches!(o, Out::Packet { seq: 106, .. }));
+    let pos_99 = run
+        .outs
+        .iter()
+        .position(|o| matches!(o, Out::Packet { seq: 99, .. }));
+    assert_eq!(pos_106.unwrap() - pos_99.unwrap(), 7);
+}
+
+#[test]
+fn reordered_packets_play_in_order() {
+    // Every tenth packet is overtaken by its successor (28 ms extra delay).
+    let run = simulate(
+        config(),
+        &stream(600, |k| if k % 10 == 3 { 58_000 } else { 30_000 }),
+        12_200_000,
+    );
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    let s = run.jb.stats();
+    assert_eq!(s.reordered, 60);
+    // The very first overtaken packet teaches the buffer the delay it needs
+    // and may come too late; none after it.
+    assert!(s.late <= 1, "late {}", s.late);
+    assert_eq!(played.len() as u64, 600 - s.late);
+    let start = run.first_packet_pop();
+    let after_first = run.missing_after(start + 10) - run.missing_after(start + 590);
+    assert_eq!(after_first, 0);
+}
+
+#[test]
+fn duplicates_are_dropped_and_counted() {
+    let mut arrivals = stream(300, |_| 25_000);
+    let dups: Vec<_> = arrivals
+        .iter()
+        .filter(|a| a.seq % 7 == 0)
+        .map(|a| Arrival {
+            at_us: a.at_us + 3_000,
+            ..*a
+        })
+        .collect();
+    arrivals.extend(dups);
+    let run = simulate(config(), &arrivals, 6_200_000);
+    assert_eq!(run.played(), (0..300).collect::<Vec<u16>>());
+    assert_eq!(run.jb.stats().duplicates, 43);
+}
+
+#[test]
+fn forty_ms_jitter_is_absorbed_after_warm_up() {
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let arrivals = stream(3_000, |_| 50_000 + (noise.next() * 40_000.0) as i64);
+    let run = simulate(config(), &arrivals, 60_200_000);
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    // Warm-up: the buffer learns the jitter in the first seconds.
+    let warm = 150;
+    let late_after_warm = run.outs[warm..3_000]
+        .iter()
+        .filter(|o| **o == Out::Missing)
+        .count();
+    assert!(
+        late_after_warm <= 15,
+        "{late_after_warm} concealed after warm-up"
+    );
+    assert!(played.len() >= 2_950, "played {}", played.len());
+    let max_delay = run.delays[warm..].iter().copied().max().unwrap_or(0);
+    let s = run.jb.stats();
+    assert!(
+        (70..=130).contains(&s.target_ms),
+        "target {} ms",
+        s.target_ms
+    );
+    assert!(max_delay <= 150, "delay reached {max_delay} ms");
+}
+
+/// A sender whose clock runs `ppm` parts per million fast (positive) or
+/// slow, with talk spurts of 1 s followed by 0.4 s of silence packets.
+fn drifting(n: usize, ppm: i64) -> Vec<Arrival> {
+    (0..n)
+        .map(|k| {
+            let sent = k as i64 * 20_000 * (1_000_000 - ppm) / 1_000_000;
+            Arrival {
+                at_us: sent + 30_000,
+                seq: k as u16,
+                ts: k as u32 * STEP_TS,
+                silent: k % 70 >= 50,
+            }
+        })
+        .collect()
+}
+
+fn check_slow_drift(ppm: i64) {
+    // Five minutes of audio.
+    let n = 15_000;
+    let run = simulate(config(), &drifting(n, ppm), n as i64 * 20_000);
+    let start = run.first_packet_pop();
+    let last = run.outs.len() - 5;
+    assert_eq!(
+        run.missing_after(start)
+            .saturating_sub(run.missing_after(last)),
+        0
+    );
+    let max_delay = run.delays[start..last].iter().copied().max().unwrap_or(0);
+    assert!(max_delay <= 50, "delay drifted to {max_delay} ms");
+    // Every adjustment fell on silence: skipped or repeated packets are
+    // silent ones.
+    let played = run.played();
+    for w in played.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if b == a {
+            assert!(a % 70 >= 50, "speech packet {a} repeated");
+        } else {
+            assert_eq!(b, a + 1, "gap {a}..{b}");
+        }
+    }
+    // 0.1 % of 300 s is 300 ms: about 15 silent packets played twice.
+    let repeats = played.windows(2).filter(|w| w[0] == w[1]).count();
+    assert!((10..=20).contains(&repeats), "repeated {repeats}");
+}
+
+#[test]
+fn fast_sender_clock_keeps_delay_bounded() {
+    let n = 15_000;
+    let run = simulate(config(), &drifting(n, 1_000), n as i64 * 20_000);
+    let start = run.first_packet_pop();
+    // The fast sender finishes 300 ms early: leave out the end.
+    let last = run.outs.len() - 30;
+    let max_delay = run.delays[start..last].iter().copied().max().unwrap_or(0);
+    assert!(max_delay <= 50, "delay drifted to {max_delay} ms");
+    assert_eq!(
+        run.outs[start..last]
+            .iter()
+            .filter(|o| **o == Out::Missing)
+            .count(),
+        0
+    );
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    for w in played.windows(2) {
+        for skipped in w[0] as usize + 1..w[1] as usize {
+            assert!(skipped % 70 >= 50, "speech packet {skipped} dropped");
+        }
+    }
+    let dropped = run.jb.stats().dropped;
+    assert!((10..=20).contains(&dropped), "dropped {dropped}");
+}
+
+#[test]
+fn slow_sender_clock_keeps_delay_bounded() {
+    check_slow_drift(-1_000);
+}
+
+#[test]
+fn network_outage_of_500_ms_is_concealed_then_play_resumes() {
+    let arrivals: Vec<_> = stream(500, |_| 30_000)
+        .into_iter()
+        .filter(|a| !(200..225).contains(&a.seq))
+        .collect();
+    let run = simulate(config(), &arrivals, 10_200_000);
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    assert_eq!(played.len(), 475);
+    let start = run.first_packet_pop();
+    assert_eq!(
+        run.outs[start..start + 500]
+            .iter()
+            .filter(|o| **o == Out::Missing)
+            .count(),
+        25
+    );
+    assert_eq!(run.jb.stats().lost, 25);
+    assert!(run.delays[start..].iter().all(|&d| d <= 40));
+}
+
+#[test]
+fn stall_of_500_ms_resyncs_without_unbounded_delay() {
+    // Packets 200..225 are held by the network and delivered in one burst.
+    let arrivals = stream(1_500, |k| {
+        if (200..225).contains(&k) {
+            30_000 + (225 - k as i64) * 20_000
+        } else {
+            30_000
+        }
+    });
+    let run = simulate(config(), &arrivals, 30_200_000);
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    // Everything from the end of the stall on is played.
+    // After the resync everything plays in order, nothing is concealed, and
+    // the delay, raised by the stall, is brought down by dropping a few
+    // packets (the stream has no silence to drop instead).
+    let resumed = run
+        .outs
+        .iter()
+        .position(|o| matches!(o, Out::Packet { seq, .. } if *seq >= 225))
+        .unwrap_or(0);
+    assert_eq!(
+        run.missing_after(resumed) - run.missing_after(resumed + 1_200),
+        0
+    );
+    let first_after = played.iter().position(|&s| s >= 225).unwrap_or(0);
+    let after = &played[first_after..];
+    assert!(
+        after.len() >= 1_260,
+        "played {} of 1275 after the stall",
+        after.len()
+    );
+    let s = run.jb.stats();
+    assert_eq!(s.resyncs, 1);
+    // About 12 stale burst packets skipped at the resync, and 9 to bring
+    // 200 ms of delay back to 20.
+    assert!(s.dropped <= 25, "dropped {}", s.dropped);
+    let max_delay = run.delays.iter().copied().max().unwrap_or(0);
+    assert!(max_delay <= 260, "delay reached {max_delay} ms");
+    // Long after the stall the delay has come back down.
+    let tail = *run.delays.last().unwrap_or(&0);
+    assert!(tail <= 60, "delay still {tail} ms at the end");
+}
+
+#[test]
+fn sequence_and_timestamp_wrap_are_seamless() {
+    let arrivals: Vec<_> = stream(400, |_| 30_000)
+        .into_iter()
+        .map(|a| Arrival {
+            seq: a.seq.wrapping_add(65_400),
+            ts: a.ts.wrapping_add(u32::MAX - 20 * STEP_TS + 1),
+            ..a
+        })
+        .collect();
+    let run = simulate(config(), &arrivals, 8_200_000);
+    let expect: Vec<u16> = (0..400u16).map(|k| k.wrapping_add(65_400)).collect();
+    assert_eq!(run.played(), expect);
+    assert_eq!(run.jb.stats().lost, 0);
+}
+
+#[test]
+fn reset_starts_over_on_a_new_stream() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut jb = JitterBuffer::new(config());
+    for k in 0..10u16 {
+        jb.push(
+            at(u64::from(k) * 20),
+            1_000 + k,
+            50_000 + u32::from(k) * 160,
+            &[1, 1],
+        );
+    }
+    assert!(matches!(jb.pop(at(25)), Playout::Packet { seq: 1_000, .. }));
+    jb.reset();
+    assert!(jb.is_empty());
+    // The new stream: unrelated numbering.
+    jb.push(at(210), 7, 9_999_999, &[1, 2]);
+    assert_eq!(
+        jb.pop(at(215)),
+        Playout::Empty,
+        "waits for the target delay"
+    );
+    jb.push(at(230), 8, 9_999_999 + 160, &[1, 3]);
+    let out = jb.pop(at(235));
+    assert!(matches!(out, Playout::Packet { seq: 7, .. }), "{out:?}");
+    assert!(matches!(jb.pop(at(255)), Playout::Packet { seq: 8, .. }));
+}
+
+#[test]
+fn timestamp_jump_without_reset_resyncs() {
+    let mut arrivals = stream(200, |_| 30_000);
+    for a in arrivals.iter_mut().skip(100) {
+        a.ts = a.ts.wrapping_add(80_000_000);
+    }
+    let run = simulate(config(), &arrivals, 4_200_000);
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    assert!(
+        played.ends_with(&(110..200).collect::<Vec<u16>>()),
+        "{played:?}"
+    );
+    assert_eq!(run.jb.stats().resyncs, 1);
+}
+
+#[test]
+fn missing_hands_over_the_next_packet_for_fec() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut jb = JitterBuffer::new(config());
+    jb.push(at(0), 1, 160, &[1, 1]);
+    jb.push(at(40), 3, 480, &[1, 3]);
+    assert!(matches!(jb.pop(at(25)), Playout::Packet { seq: 1, .. }));
+    assert_eq!(
+        jb.pop(at(45)),
+        Playout::Missing {
+            ts: 320,
+            next: Some(&[1u8, 3][..])
+        }
+    );
+    assert!(matches!(jb.pop(at(65)), Playout::Packet { seq: 3, .. }));
+    assert_eq!(jb.stats().lost, 1);
+}
+
+#[test]
+fn oversized_payload_is_refused() {
+    let mut jb = JitterBuffer::new(config());
+    jb.push(Instant::now(), 1, 0, &[0u8; 2_000]);
+    assert!(jb.is_empty());
+    assert_eq!(jb.stats().dropped, 1);
+}
