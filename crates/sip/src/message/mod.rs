@@ -52,3 +52,6 @@ pub enum MessageError {
         reason: &'static str,
     },
 }
+
+#[cfg(test)]
+mod tests;
