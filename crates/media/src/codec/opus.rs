@@ -1,7 +1,7 @@
 //! Opus (RFC 7587) through libopus: mono 48 kHz encoder with in-band FEC,
 //! decoder with PLC and FEC recovery.
 
-use ::opus::{Application, Bitrate, Channels, Repacketizer};
+use ::opus::{Application, Bandwidth, Bitrate, Channels, Repacketizer, Signal};
 
 use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
 
@@ -12,9 +12,13 @@ const BITRATE: i32 = 32_000;
 const LOSS_PERC: i32 = 10;
 /// Largest single Opus frame (RFC 6716 §3.2.1).
 const MAX_FRAME_BYTES: usize = 1_275;
+/// libopus' float API works in ±1.0; the internal format is ±32768.
+const SCALE: f32 = 32_768.0;
 
 pub(super) struct OpusEncoder {
     enc: ::opus::Encoder,
+    /// Input rescaled to ±1.0.
+    scaled: [f32; MAX_PACKET_SAMPLES],
     /// libopus has no 30 ms frame: 30 ms packets are three 10 ms frames
     /// joined by the repacketizer.
     split: Option<Split>,
@@ -46,10 +50,30 @@ impl OpusEncoder {
         enc.set_bitrate(Bitrate::Bits(BITRATE))?;
         enc.set_inband_fec(true)?;
         enc.set_packet_loss_perc(LOSS_PERC)?;
-        Ok(Self { enc, split })
+        if split.is_some() {
+            // Frames joined into one packet must share mode and bandwidth
+            // (RFC 6716 §3.2): SILK wideband voice keeps them constant.
+            enc.set_bandwidth(Bandwidth::Wideband)?;
+            enc.set_signal(Signal::Voice)?;
+        }
+        Ok(Self {
+            enc,
+            scaled: [0.0; MAX_PACKET_SAMPLES],
+            split,
+        })
     }
 
     pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
+        let Some(scaled) = self.scaled.get_mut(..pcm.len()) else {
+            return Err(CodecError::FrameLength {
+                expected: MAX_PACKET_SAMPLES,
+                got: pcm.len(),
+            });
+        };
+        for (d, &s) in scaled.iter_mut().zip(pcm) {
+            *d = s / SCALE;
+        }
+        let pcm = &*scaled;
         let Some(split) = &mut self.split else {
             return Ok(self.enc.encode_float(pcm, out)?);
         };
@@ -97,18 +121,29 @@ impl OpusDecoder {
                 got: out.len().min(MAX_PACKET_SAMPLES),
             });
         }
-        Ok(self.dec.decode_float(payload, out, false)?)
+        let n = self.dec.decode_float(payload, out, false)?;
+        Ok(rescale(out, n))
     }
 
     /// `out.len()` was checked to be whole 10 ms frames.
     pub(super) fn conceal(&mut self, out: &mut [f32]) -> Result<usize, CodecError> {
-        Ok(self.dec.decode_float(&[], out, false)?)
+        let n = self.dec.decode_float(&[], out, false)?;
+        Ok(rescale(out, n))
     }
 
     pub(super) fn decode_fec(&mut self, next: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
         if next.is_empty() {
             return self.conceal(out);
         }
-        Ok(self.dec.decode_float(next, out, true)?)
+        let n = self.dec.decode_float(next, out, true)?;
+        Ok(rescale(out, n))
     }
+}
+
+/// Brings `n` decoded samples from ±1.0 to the internal ±32768 scale.
+fn rescale(out: &mut [f32], n: usize) -> usize {
+    for s in out.iter_mut().take(n) {
+        *s *= SCALE;
+    }
+    n
 }

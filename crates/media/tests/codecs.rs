@@ -1,0 +1,349 @@
+//! Codec behaviour seen from the call's audio path: 48 kHz in, payload
+//! bytes on the wire, 48 kHz out, with loss.
+
+use agentphone_media::codec::{
+    CodecError, CodecKind, Decoder, Encoder, MAX_PACKET_SAMPLES, MAX_PAYLOAD_BYTES,
+};
+use agentphone_media::resample::DELAY_48K;
+
+const PI2: f64 = 2.0 * std::f64::consts::PI;
+
+fn tone(freq: f64, len: usize, amp: f64, phase0: usize) -> Vec<f32> {
+    (0..len)
+        .map(|n| (amp * (PI2 * freq * (n + phase0) as f64 / 48_000.0).sin()) as f32)
+        .collect()
+}
+
+/// A voice-like test signal: a 140 Hz buzz with harmonics whose pitch moves.
+fn voice(len: usize) -> Vec<f32> {
+    let mut phase = 0.0f64;
+    (0..len)
+        .map(|n| {
+            let t = n as f64 / 48_000.0;
+            let f0 = 140.0 + 40.0 * (PI2 * 1.3 * t).sin();
+            phase += PI2 * f0 / 48_000.0;
+            let v: f64 = (1..8).map(|h| (h as f64 * phase).sin() / h as f64).sum();
+            (6_000.0 * v) as f32
+        })
+        .collect()
+}
+
+fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+/// Encodes and decodes `pcm` packet by packet; returns the decoded stream.
+fn round_trip(kind: CodecKind, ptime: u32, pcm: &[f32]) -> Vec<f32> {
+    let mut enc = Encoder::new(kind, ptime).unwrap();
+    let mut dec = Decoder::new(kind).unwrap();
+    let mut out = Vec::new();
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let mut buf = vec![0.0f32; MAX_PACKET_SAMPLES];
+    for chunk in pcm.chunks_exact(enc.samples_per_packet()) {
+        let len = enc.encode(chunk, &mut payload).unwrap();
+        let n = dec.decode(&payload[..len], &mut buf).unwrap();
+        assert_eq!(n, chunk.len());
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// SNR (dB) of `out` against `input` delayed by the best lag in `lags`.
+fn best_snr(input: &[f32], out: &[f32], lags: std::ops::Range<usize>, skip: usize) -> (f64, usize) {
+    let mut best = (f64::MIN, 0);
+    for lag in lags {
+        let n = out.len() - skip;
+        let sig = &input[skip - lag..skip - lag + n];
+        let err: Vec<f32> = sig.iter().zip(&out[skip..]).map(|(a, b)| a - b).collect();
+        let snr = 20.0 * (rms(sig) / rms(&err)).log10();
+        if snr > best.0 {
+            best = (snr, lag);
+        }
+    }
+    best
+}
+
+#[test]
+fn g711_round_trip_keeps_a_tone_clean() {
+    // Resampler down, Appendix I delay, resampler up.
+    let delay = 2 * DELAY_48K + 30 * 6;
+    let input = tone(1_000.0, 48_000, 12_000.0, 0);
+    for kind in [CodecKind::Pcmu, CodecKind::Pcma] {
+        let out = round_trip(kind, 20, &input);
+        let (snr, lag) = best_snr(&input, &out, delay - 2..delay + 3, 4_800);
+        assert_eq!(lag, delay, "{kind:?}");
+        // G.711 quantisation alone allows ~38 dB on a tone this loud.
+        assert!(snr > 30.0, "{kind:?}: SNR {snr:.1} dB");
+    }
+}
+
+#[test]
+fn g711_payload_sizes_follow_ptime() {
+    for (ptime, bytes) in [(10, 80), (20, 160), (30, 240), (40, 320)] {
+        let mut enc = Encoder::new(CodecKind::Pcma, ptime).unwrap();
+        let mut out = [0u8; MAX_PAYLOAD_BYTES];
+        let pcm = vec![0.0; ptime as usize * 48];
+        assert_eq!(enc.encode(&pcm, &mut out).unwrap(), bytes);
+        assert!(out[..bytes].iter().all(|&b| b == 0xD5), "A-law silence");
+        assert!(CodecKind::Pcma.is_silence(&out[..bytes]));
+        let mut dec = Decoder::new(CodecKind::Pcma).unwrap();
+        let mut pcm_out = vec![0.0; MAX_PACKET_SAMPLES];
+        assert_eq!(dec.decode(&out[..bytes], &mut pcm_out).unwrap(), pcm.len());
+    }
+}
+
+#[test]
+fn g711_concealment_continues_then_fades() {
+    let mut enc = Encoder::new(CodecKind::Pcmu, 20).unwrap();
+    let mut dec = Decoder::new(CodecKind::Pcmu).unwrap();
+    let input = tone(300.0, 48_000, 10_000.0, 0);
+    let mut payload = [0u8; 160];
+    let mut buf = [0.0f32; 960];
+    for chunk in input.chunks_exact(960).take(20) {
+        let len = enc
+            .encode_frame(chunk.try_into().unwrap(), &mut payload)
+            .unwrap();
+        dec.decode(&payload[..len], &mut buf).unwrap();
+    }
+    let mut lost = [0.0f32; 960];
+    assert_eq!(dec.conceal(&mut lost).unwrap(), 960);
+    assert!(
+        rms(&lost) > 5_000.0,
+        "first lost packet still carries the tone"
+    );
+    for _ in 0..3 {
+        dec.conceal(&mut lost).unwrap();
+    }
+    assert!(rms(&lost[480..]) < 1.0, "silent after 60 ms of loss");
+    assert_eq!(
+        dec.decode_fec(&payload, &mut lost).unwrap(),
+        960,
+        "G.711 has no FEC: conceals"
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let mut enc = Encoder::new(CodecKind::Pcmu, 20).unwrap();
+    let mut out = [0u8; MAX_PAYLOAD_BYTES];
+    assert!(matches!(
+        enc.encode(&[0.0; 480], &mut out),
+        Err(CodecError::FrameLength {
+            expected: 960,
+            got: 480
+        })
+    ));
+    assert!(matches!(
+        enc.encode(&[0.0; 960], &mut out[..100]),
+        Err(CodecError::BufferTooSmall {
+            needed: 160,
+            got: 100
+        })
+    ));
+    let mut dec = Decoder::new(CodecKind::Pcmu).unwrap();
+    let mut pcm = [0.0f32; MAX_PACKET_SAMPLES];
+    for len in [0, 7, 161, 1_040] {
+        assert!(matches!(
+            dec.decode(&vec![0xFF; len], &mut pcm),
+            Err(CodecError::G711PayloadLength { .. })
+        ));
+    }
+    assert!(matches!(
+        dec.decode(&[0xFF; 160], &mut pcm[..100]),
+        Err(CodecError::BufferTooSmall { .. })
+    ));
+    assert!(matches!(
+        dec.conceal(&mut pcm[..100]),
+        Err(CodecError::ConcealLength { got: 100 })
+    ));
+
+    let mut opus = Decoder::new(CodecKind::Opus).unwrap();
+    assert!(matches!(
+        opus.decode(&[], &mut pcm),
+        Err(CodecError::EmptyPayload)
+    ));
+    // A TOC claiming code 3 with a frame count of 0 is malformed.
+    assert!(opus.decode(&[0x03, 0x00], &mut pcm).is_err());
+    // Code 2 whose first frame length runs past the end.
+    assert!(opus.decode(&[0x02, 0xFF], &mut pcm).is_err());
+    assert!(matches!(
+        Encoder::new(CodecKind::Opus, 25),
+        Err(CodecError::UnsupportedPtime {
+            codec: "opus",
+            ptime_ms: 25
+        })
+    ));
+    assert!(Encoder::new(CodecKind::Pcmu, 15).is_err());
+}
+
+/// Normalised cross-correlation of `out` with `input` delayed by `lag`.
+fn correlation(input: &[f32], out: &[f32], lag: usize, skip: usize) -> f64 {
+    let pairs = input[skip - lag..].iter().zip(&out[skip..]);
+    let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
+    for (&x, &y) in pairs {
+        let (x, y) = (f64::from(x), f64::from(y));
+        xy += x * y;
+        xx += x * x;
+        yy += y * y;
+    }
+    xy / (xx * yy).sqrt()
+}
+
+#[test]
+fn opus_round_trip_keeps_voice() {
+    let input = voice(48_000 * 2);
+    let out = round_trip(CodecKind::Opus, 20, &input);
+    // A speech codec keeps level and waveform shape, not every sample.
+    let level_db = 20.0 * (rms(&out[9_600..]) / rms(&input[9_600..])).log10();
+    assert!(level_db.abs() < 2.0, "level changed by {level_db:.1} dB");
+    let best = (0..960)
+        .map(|lag| correlation(&input, &out, lag, 9_600))
+        .fold(f64::MIN, f64::max);
+    assert!(best > 0.7, "best correlation {best:.2}");
+}
+
+#[test]
+fn opus_keeps_a_tone_at_its_frequency() {
+    let input = tone(1_000.0, 48_000, 8_000.0, 0);
+    let out = round_trip(CodecKind::Opus, 20, &input);
+    let span = &out[9_600..];
+    let at = |freq: f64| -> f64 {
+        let (mut re, mut im) = (0.0, 0.0);
+        for (n, &v) in span.iter().enumerate() {
+            let ph = PI2 * freq * n as f64 / 48_000.0;
+            re += f64::from(v) * ph.cos();
+            im += f64::from(v) * ph.sin();
+        }
+        2.0 * (re * re + im * im).sqrt() / span.len() as f64
+    };
+    let amp = at(1_000.0);
+    assert!(
+        (6_500.0..9_500.0).contains(&amp),
+        "1 kHz amplitude {amp:.0}"
+    );
+    // What is left over is small: the tone is not smeared or shifted.
+    let residual = (rms(span).powi(2) - amp * amp / 2.0).max(0.0).sqrt();
+    assert!(residual < 0.1 * rms(span), "residual {residual:.0}");
+}
+
+#[test]
+fn opus_supports_every_sdp_ptime() {
+    for ptime in [10, 20, 30, 40, 60] {
+        let input = voice(48 * ptime as usize * 20);
+        let out = round_trip(CodecKind::Opus, ptime, &input);
+        assert_eq!(out.len(), input.len(), "ptime {ptime}");
+        assert!(
+            rms(&out[out.len() / 2..]) > 1_000.0,
+            "ptime {ptime} decodes to audio"
+        );
+    }
+}
+
+/// Encodes a voice signal, loses packet `lost`, and returns the error
+/// (dB below the signal) of the recovered packet against a loss-free decode.
+fn recovery_error(use_fec: bool, lost: usize) -> f64 {
+    let input = voice(48_000 * 2);
+    let mut enc = Encoder::new(CodecKind::Opus, 20).unwrap();
+    let mut packets = Vec::new();
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    for chunk in input.chunks_exact(960) {
+        let len = enc.encode(chunk, &mut payload).unwrap();
+        packets.push(payload[..len].to_vec());
+    }
+    let reference = {
+        let mut dec = Decoder::new(CodecKind::Opus).unwrap();
+        let mut buf = [0.0f32; 960];
+        let mut frames = Vec::new();
+        for p in &packets {
+            dec.decode(p, &mut buf).unwrap();
+            frames.push(buf);
+        }
+        frames
+    };
+    let mut dec = Decoder::new(CodecKind::Opus).unwrap();
+    let mut buf = [0.0f32; 960];
+    for p in &packets[..lost] {
+        dec.decode(p, &mut buf).unwrap();
+    }
+    if use_fec {
+        dec.decode_fec(&packets[lost + 1], &mut buf).unwrap();
+    } else {
+        dec.conceal(&mut buf).unwrap();
+    }
+    let err: Vec<f32> = buf
+        .iter()
+        .zip(&reference[lost])
+        .map(|(a, b)| a - b)
+        .collect();
+    20.0 * (rms(&reference[lost]) / rms(&err)).log10()
+}
+
+#[test]
+fn opus_fec_is_sent_and_beats_plain_concealment() {
+    // Averaged over several losses so one lucky PLC guess does not decide.
+    let lost = [30, 45, 61, 77];
+    let fec: f64 = lost.iter().map(|&k| recovery_error(true, k)).sum::<f64>() / 4.0;
+    let plc: f64 = lost.iter().map(|&k| recovery_error(false, k)).sum::<f64>() / 4.0;
+    assert!(fec > plc + 3.0, "FEC {fec:.1} dB vs PLC {plc:.1} dB");
+}
+
+#[test]
+fn opus_stereo_packets_are_downmixed() {
+    // A peer sending real stereo: tone on the left, silence on the right.
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Stereo, opus::Application::Audio).unwrap();
+    let mono = tone(500.0, 960 * 50, 10_000.0, 0);
+    let mut dec = Decoder::new(CodecKind::Opus).unwrap();
+    let mut out = Vec::new();
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let mut buf = [0.0f32; 960];
+    for chunk in mono.chunks_exact(960) {
+        // The raw libopus API takes ±1.0 samples.
+        let interleaved: Vec<f32> = chunk.iter().flat_map(|&s| [s / 32_768.0, 0.0]).collect();
+        let len = enc.encode_float(&interleaved, &mut payload).unwrap();
+        assert_eq!(dec.decode(&payload[..len], &mut buf).unwrap(), 960);
+        out.extend_from_slice(&buf);
+    }
+    let level = rms(&out[960 * 10..]) / rms(&mono);
+    assert!(
+        (0.4..0.6).contains(&level),
+        "downmix level {level:.2}, expected 0.5"
+    );
+}
+
+#[test]
+fn opus_concealment_fills_the_requested_length() {
+    let mut dec = Decoder::new(CodecKind::Opus).unwrap();
+    let mut enc = Encoder::new(CodecKind::Opus, 20).unwrap();
+    let input = voice(960 * 10);
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let mut buf = [0.0f32; 1_920];
+    for chunk in input.chunks_exact(960) {
+        let len = enc.encode(chunk, &mut payload).unwrap();
+        dec.decode(&payload[..len], &mut buf).unwrap();
+    }
+    assert_eq!(dec.conceal(&mut buf[..960]).unwrap(), 960);
+    assert!(rms(&buf[..960]) > 100.0, "PLC continues the voice");
+    assert_eq!(dec.conceal(&mut buf).unwrap(), 1_920);
+    dec.reset().unwrap();
+}
+
+#[test]
+fn rtpmap_lookup() {
+    assert_eq!(CodecKind::from_rtpmap("pcmu", 8_000), Some(CodecKind::Pcmu));
+    assert_eq!(
+        CodecKind::from_rtpmap("OPUS", 48_000),
+        Some(CodecKind::Opus)
+    );
+    assert_eq!(CodecKind::from_rtpmap("opus", 16_000), None);
+    assert_eq!(
+        CodecKind::from_static_payload_type(8),
+        Some(CodecKind::Pcma)
+    );
+    assert_eq!(CodecKind::Opus.info().channels, 2);
+    assert_eq!(CodecKind::Pcmu.timestamp_step(20), 160);
+    assert_eq!(CodecKind::Opus.timestamp_step(20), 960);
+    assert!(CodecKind::Opus.is_silence(&[0x78]));
+    assert!(!CodecKind::Pcmu.is_silence(&[0x80; 160]));
+    assert!((CodecKind::Pcmu.silence_detector())(&[0xFF; 160]));
+}
