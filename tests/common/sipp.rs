@@ -258,7 +258,7 @@ impl SippStats {
     pub fn parse(csv: &str) -> Option<Self> {
         let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<&str> = lines.next()?.split(';').collect();
-        let last: Vec<&str> = lines.last()?.split(';').collect();
+        let last: Vec<&str> = lines.next_back()?.split(';').collect();
         let row: HashMap<&str, &str> = header.into_iter().zip(last).collect();
         let count = |key: &str| row.get(key)?.trim().parse::<u64>().ok();
         // Times look like "2024-01-01\t12:00:00.000000\t1704110400.000000".
