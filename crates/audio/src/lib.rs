@@ -9,6 +9,7 @@ pub mod denoise;
 pub mod frame;
 pub mod meter;
 pub mod mixer;
+pub mod sink;
 pub mod source;
 pub mod wav;
 

@@ -10,6 +10,9 @@ pub(crate) struct Ramp {
     value: f32,
     target: f32,
     step: f32,
+    /// Steps left; counted rather than compared so float rounding cannot stretch
+    /// the ramp by a sample.
+    remaining: u32,
 }
 
 impl Ramp {
@@ -19,6 +22,7 @@ impl Ramp {
             value,
             target: value,
             step: 0.0,
+            remaining: 0,
         }
     }
 
@@ -30,6 +34,7 @@ impl Ramp {
         }
         self.target = target;
         self.step = (target - self.value) / RAMP_SAMPLES as f32;
+        self.remaining = RAMP_SAMPLES as u32;
     }
 
     /// At rest at zero: multiplying by it gives silence.
@@ -63,11 +68,12 @@ impl Ramp {
     }
 
     fn advance(&mut self) {
-        let next = self.value + self.step;
-        let passed = (self.step > 0.0 && next >= self.target)
-            || (self.step < 0.0 && next <= self.target)
-            || self.step == 0.0;
-        self.value = if passed { self.target } else { next };
+        self.remaining = self.remaining.saturating_sub(1);
+        self.value = if self.remaining == 0 {
+            self.target
+        } else {
+            self.value + self.step
+        };
     }
 }
 
