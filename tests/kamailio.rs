@@ -15,6 +15,7 @@ use common::agentphone::{self, arg, Account};
 use common::kamailio::{Algorithm, Kamailio, DOMAIN};
 use common::ports::free_port;
 use common::process::call_lines;
+use common::raw_register;
 use common::sipp::{Scenario, SippCmd};
 use common::{require_peer, WorkDir};
 
@@ -358,4 +359,33 @@ fn harness_kamailio_md5_serves_sipp_register_and_call() {
         "{}",
         s.kamailio.report()
     );
+}
+
+/// The fixture's digest check for both algorithms, with a raw client hashing via
+/// coreutils: right password 401 then 200, wrong password 401 then 401.
+fn fixture_digest_check(algorithm: Algorithm) {
+    let test = format!("harness_digest_{}", algorithm.name());
+    let Some(s) = setup(&test, algorithm) else {
+        return;
+    };
+    let port = s.kamailio.port();
+    let right = raw_register::register(port, "alice", DOMAIN, s.kamailio.password(), algorithm);
+    let wrong = raw_register::register(port, "bob", DOMAIN, "wrong", algorithm);
+    let expected = |answer| raw_register::Outcome {
+        challenge: 401,
+        answer,
+        algorithm: algorithm.name().to_string(),
+    };
+    assert_eq!(right, expected(200), "{}", s.kamailio.report());
+    assert_eq!(wrong, expected(401), "{}", s.kamailio.report());
+}
+
+#[test]
+fn harness_kamailio_md5_digest_check() {
+    fixture_digest_check(Algorithm::Md5);
+}
+
+#[test]
+fn harness_kamailio_sha256_digest_check() {
+    fixture_digest_check(Algorithm::Sha256);
 }

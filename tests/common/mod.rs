@@ -14,6 +14,7 @@ pub mod agentphone;
 pub mod kamailio;
 pub mod ports;
 pub mod process;
+pub mod raw_register;
 pub mod sipp;
 
 use std::path::{Path, PathBuf};
