@@ -31,7 +31,7 @@ struct Setup {
     dir: WorkDir,
 }
 
-fn setup(test: &str, algorithm: Algorithm) -> Option<Setup> {
+fn setup(test: &str, algorithm: Algorithm, transport: &str) -> Option<Setup> {
     let bin = require_peer("kamailio")?;
     let dir = WorkDir::new(test);
     let kamailio = Kamailio::start(&bin, &dir, algorithm);
@@ -41,7 +41,7 @@ fn setup(test: &str, algorithm: Algorithm) -> Option<Setup> {
         registrar: &registrar,
         domain: DOMAIN,
         password_env,
-        transport: "udp",
+        transport,
     };
     let config =
         agentphone::write_config(&dir, &[account("alice", ALICE_PW), account("bob", BOB_PW)]);
@@ -52,9 +52,9 @@ fn setup(test: &str, algorithm: Algorithm) -> Option<Setup> {
     })
 }
 
-fn register_with_right_password(algorithm: Algorithm) {
-    let test = format!("register_ok_{}", algorithm.name());
-    let Some(s) = setup(&test, algorithm) else {
+fn register_with_right_password(algorithm: Algorithm, transport: &str) {
+    let test = format!("register_ok_{}_{transport}", algorithm.name());
+    let Some(s) = setup(&test, algorithm, transport) else {
         return;
     };
     let mut reg = agentphone::spawn(
@@ -99,7 +99,7 @@ fn register_with_right_password(algorithm: Algorithm) {
 
 fn register_with_wrong_password(algorithm: Algorithm) {
     let test = format!("register_wrong_{}", algorithm.name());
-    let Some(s) = setup(&test, algorithm) else {
+    let Some(s) = setup(&test, algorithm, "udp") else {
         return;
     };
     let mut reg = agentphone::spawn(
@@ -146,7 +146,7 @@ fn register_with_wrong_password(algorithm: Algorithm) {
 
 fn call_through_proxy(algorithm: Algorithm) {
     let test = format!("call_proxy_{}", algorithm.name());
-    let Some(s) = setup(&test, algorithm) else {
+    let Some(s) = setup(&test, algorithm, "udp") else {
         return;
     };
     let password = s.kamailio.password();
@@ -237,12 +237,17 @@ fn call_through_proxy(algorithm: Algorithm) {
 
 #[test]
 fn register_md5_right_password_registers_and_unregisters() {
-    register_with_right_password(Algorithm::Md5);
+    register_with_right_password(Algorithm::Md5, "udp");
 }
 
 #[test]
 fn register_sha256_right_password_registers_and_unregisters() {
-    register_with_right_password(Algorithm::Sha256);
+    register_with_right_password(Algorithm::Sha256, "udp");
+}
+
+#[test]
+fn register_md5_over_tcp_registers_and_unregisters() {
+    register_with_right_password(Algorithm::Md5, "tcp");
 }
 
 #[test]
@@ -272,7 +277,7 @@ fn harness_kamailio_md5_serves_sipp_register_and_call() {
     let (Some(sipp), Some(_)) = (require_peer("sipp"), require_peer("kamailio")) else {
         return;
     };
-    let Some(s) = setup("harness_kamailio", Algorithm::Md5) else {
+    let Some(s) = setup("harness_kamailio", Algorithm::Md5, "udp") else {
         return;
     };
     let proxy = s.kamailio.address();
@@ -365,7 +370,7 @@ fn harness_kamailio_md5_serves_sipp_register_and_call() {
 /// coreutils: right password 401 then 200, wrong password 401 then 401.
 fn fixture_digest_check(algorithm: Algorithm) {
     let test = format!("harness_digest_{}", algorithm.name());
-    let Some(s) = setup(&test, algorithm) else {
+    let Some(s) = setup(&test, algorithm, "udp") else {
         return;
     };
     let port = s.kamailio.port();
