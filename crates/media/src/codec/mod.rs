@@ -316,7 +316,7 @@ impl Decoder {
 }
 
 fn check_conceal_len(len: usize) -> Result<(), CodecError> {
-    if len == 0 || len % 480 != 0 || len > MAX_PACKET_SAMPLES {
+    if len == 0 || !len.is_multiple_of(480) || len > MAX_PACKET_SAMPLES {
         return Err(CodecError::ConcealLength { got: len });
     }
     Ok(())

@@ -17,7 +17,7 @@ pub(super) struct G711Encoder {
 
 impl G711Encoder {
     pub(super) fn new(alaw: bool, ptime_ms: u32) -> Result<Self, CodecError> {
-        if ptime_ms == 0 || ptime_ms % 10 != 0 || ptime_ms > MAX_PTIME_MS {
+        if ptime_ms == 0 || !ptime_ms.is_multiple_of(10) || ptime_ms > MAX_PTIME_MS {
             return Err(CodecError::UnsupportedPtime {
                 codec: if alaw { "PCMA" } else { "PCMU" },
                 ptime_ms,
@@ -81,7 +81,7 @@ impl G711Decoder {
     pub(super) fn decode(&mut self, payload: &[u8], out: &mut [f32]) -> Result<usize, CodecError> {
         let len = payload.len();
         // Appendix I works on 10 ms blocks; every real-world ptime is one.
-        if len == 0 || len % PLC_FRAME != 0 || len > MAX_NARROW {
+        if len == 0 || !len.is_multiple_of(PLC_FRAME) || len > MAX_NARROW {
             return Err(CodecError::G711PayloadLength { len });
         }
         check_out(len * RATIO, out.len())?;

@@ -237,39 +237,55 @@ impl JitterBuffer {
     /// What to play for the next ptime, at `now`.
     pub fn pop(&mut self, now: Instant) -> Playout<'_> {
         let now_us = self.micros(now);
-        let play_ts = match self.play_ts {
-            Some(p) => p,
-            None => match self.try_start(now_us) {
-                Some(p) => p,
-                None => return Playout::Empty,
-            },
+        let Some(play_ts) = self.play_ts.or_else(|| self.try_start(now_us)) else {
+            return Playout::Empty;
         };
         let target = self.est.target_us();
-        let mut play_ts = play_ts;
-        let mut e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
+        let e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
-        let silent = |s: &Self, i: usize| s.cfg.silence.is_some_and(|f| f(s.store.payload(i)));
-        let mut due = self.due(play_ts);
+        let due = self.due(play_ts);
+        let due_silent = due.filter(|&i| self.is_silent(i));
         if e < 0 {
             // Behind target: stretch by one frame, repeating silence if we can.
-            return match due {
-                Some(i) if silent(self, i) => self.hand_out(i, false),
-                _ => self.missing(play_ts, None),
+            return match due_silent {
+                Some(i) => self.hand_out(i, false),
+                None => self.missing(play_ts, None),
             };
         }
-        if e < self.step_us / 4 && due.is_some_and(|i| silent(self, i)) {
-            return self.hand_out(due.unwrap_or_default(), false);
+        if let Some(i) = due_silent.filter(|_| e < self.step_us / 4) {
+            return self.hand_out(i, false);
         }
-        // Too much delay: drop silence a little above the band, anything far
-        // above it or after seconds without silence, but never past the
-        // newest packet.
-        if e < self.step_us * 5 / 4 {
+        let (play_ts, e, due) = self.shrink(now_us, play_ts, e, due);
+        self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
+        match due {
+            Some(i) => self.hand_out(i, true),
+            None => {
+                self.play_ts = Some(play_ts + self.step);
+                let next = self.due(play_ts + self.step);
+                self.missing(play_ts, next)
+            }
+        }
+    }
+
+    /// Too much delay: drops silence a little above the band, anything far
+    /// above it or after seconds without silence, but never past the newest
+    /// packet. Returns the new play-out timestamp, error and due packet.
+    fn shrink(
+        &mut self,
+        now_us: i64,
+        mut play_ts: i64,
+        mut e: i64,
+        mut due: Option<usize>,
+    ) -> (i64, i64, Option<usize>) {
+        let band = self.step_us * 5 / 4;
+        if e < band {
             self.excess_since = None;
+            return (play_ts, e, due);
         }
         let since = *self.excess_since.get_or_insert(now_us);
         let stale = now_us - since >= STALE_EXCESS_US;
-        while e >= self.step_us * 5 / 4
-            && (stale || e >= 3 * self.step_us || due.is_none_or(|i| silent(self, i)))
+        while e >= band
+            && (stale || e >= 3 * self.step_us || due.is_none_or(|i| self.is_silent(i)))
             && self.store.has_from(play_ts + self.step)
         {
             if let Some(i) = due {
@@ -284,16 +300,12 @@ impl JitterBuffer {
                 break;
             }
         }
-        self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         self.play_ts = Some(play_ts);
-        match due {
-            Some(i) => self.hand_out(i, true),
-            None => {
-                self.play_ts = Some(play_ts + self.step);
-                let next = self.due(play_ts + self.step);
-                self.missing(play_ts, next)
-            }
-        }
+        (play_ts, e, due)
+    }
+
+    fn is_silent(&self, i: usize) -> bool {
+        self.cfg.silence.is_some_and(|f| f(self.store.payload(i)))
     }
 
     /// Starts play-out once the earliest packet has waited the target delay.
