@@ -84,7 +84,7 @@ pub struct LevelMeter {
 /// per 10 ms frame.
 fn frame_coefficient(time_ms: f32) -> f32 {
     let frame_ms = FRAME_SAMPLES as f32 * 1000.0 / SAMPLE_RATE as f32;
-    if !(time_ms > 0.0) {
+    if time_ms.is_nan() || time_ms <= 0.0 {
         return 1.0;
     }
     1.0 - (-frame_ms / time_ms).exp()

@@ -60,7 +60,7 @@ impl Tone {
         if !(freq > 0.0 && freq < nyquist) {
             return Err(SourceError::Frequency(freq));
         }
-        if !(level_dbfs <= 0.0) {
+        if level_dbfs.is_nan() || level_dbfs > 0.0 {
             return Err(SourceError::Level(level_dbfs));
         }
         Ok(Tone {
