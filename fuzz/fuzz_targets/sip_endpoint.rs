@@ -1,3 +1,55 @@
 #![no_main]
-// (being written)
-libfuzzer_sys::fuzz_target!(|_data: &[u8]| {});
+//! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
+//! and a registration in progress, and drains every output. Nothing may panic
+//! and the endpoint must keep answering.
+
+use agentphone_sip::rsip::parse_uri;
+use agentphone_sip::transport::Destination;
+use agentphone_sip::{CallRequest, Endpoint, EndpointConfig, RegisterRequest};
+use libfuzzer_sys::fuzz_target;
+use std::time::{Duration, Instant};
+
+fuzz_target!(|data: &[u8]| {
+    let me = "127.0.0.1:5060".parse().unwrap();
+    let peer = Destination::udp("127.0.0.1:5070".parse().unwrap());
+    let mut ep = Endpoint::new(EndpointConfig::new(me), 7);
+    let mut now = Instant::now();
+    let _ = ep.call(
+        now,
+        CallRequest {
+            target: parse_uri("sip:bob@127.0.0.1:5070").unwrap(),
+            from: "<sip:alice@127.0.0.1>".into(),
+            via_proxy: None,
+            credentials: None,
+            sdp_offer: b"v=0\r\n".to_vec(),
+            tcp: false,
+            extra_headers: Vec::new(),
+        },
+    );
+    ep.register(
+        now,
+        RegisterRequest {
+            registrar: peer,
+            domain: "127.0.0.1".into(),
+            user: "alice".into(),
+            credentials: None,
+            expires: 60,
+        },
+    );
+    // Input: chunks of [delay_ms: u16][len: u16][bytes...].
+    let mut rest = data;
+    let mut steps = 0;
+    while rest.len() >= 4 && steps < 64 {
+        steps += 1;
+        let delay = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]])).min(rest.len() - 4);
+        let msg = &rest[4..4 + len];
+        rest = &rest[4 + len..];
+        now += Duration::from_millis(u64::from(delay));
+        ep.handle_timeout(now);
+        ep.handle_input(now, peer, msg);
+        while ep.poll_transmit().is_some() {}
+        while ep.poll_event().is_some() {}
+        let _ = ep.poll_timeout();
+    }
+});

@@ -13,8 +13,16 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod dialog;
+pub mod endpoint;
 pub mod message;
+pub mod register;
+pub mod session;
 pub mod transaction;
 pub mod transport;
+
+pub use endpoint::{Credentials, Endpoint, EndpointConfig, EndpointError, Event};
+pub use register::{RegId, RegisterError, RegisterRequest};
+pub use session::{CallId, CallRequest, CallState, EndReason};
 
 pub use rsipstack::sip as rsip;

@@ -1,0 +1,103 @@
+//! What an endpoint needs to know about itself and the peers it talks to.
+
+use crate::rsip::{Host, Param, Transport as UriTransport, Uri};
+use crate::transaction::Timers;
+use crate::transport::{Destination, Transport};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Digest credentials of an account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Passwords must not end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// Static configuration of an [`Endpoint`](super::Endpoint).
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Address of the UDP socket (also used in Via and Contact).
+    pub udp_addr: SocketAddr,
+    /// Address of the TCP listener, when there is one.
+    pub tcp_addr: Option<SocketAddr>,
+    /// User part of our Contact URI.
+    pub contact_user: String,
+    /// Value of User-Agent / Server headers.
+    pub user_agent: String,
+    /// Transaction timers (T1, T2, T4).
+    pub timers: Timers,
+    /// Host names the sans-IO core may resolve: the I/O layer resolves them
+    /// (DNS is I/O) and hands the results in. `localhost` is always known.
+    pub hosts: HashMap<String, IpAddr>,
+}
+
+impl EndpointConfig {
+    /// A configuration bound to `udp_addr` (and TCP on the same address).
+    pub fn new(udp_addr: SocketAddr) -> Self {
+        EndpointConfig {
+            udp_addr,
+            tcp_addr: Some(udp_addr),
+            contact_user: "agentphone".into(),
+            user_agent: concat!("agentphone/", env!("CARGO_PKG_VERSION")).into(),
+            timers: Timers::default(),
+            hosts: HashMap::new(),
+        }
+    }
+
+    /// Our Contact header value for requests and responses sent on `transport`.
+    pub fn contact(&self, transport: Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}@{}>", self.contact_user, self.udp_addr),
+            Transport::Tcp(_) => {
+                let addr = self.tcp_addr.unwrap_or(self.udp_addr);
+                format!("<sip:{}@{};transport=tcp>", self.contact_user, addr)
+            }
+        }
+    }
+
+    /// The sent-by of our Via for `transport`.
+    pub fn sent_by(&self, transport: Transport) -> SocketAddr {
+        match transport {
+            Transport::Udp => self.udp_addr,
+            Transport::Tcp(_) => self.tcp_addr.unwrap_or(self.udp_addr),
+        }
+    }
+
+    /// Resolves a URI to the destination a request for it is sent to
+    /// (RFC 3263 reduced to what a sans-IO core can do: literal addresses and
+    /// names the I/O layer resolved beforehand; `maddr` is not supported).
+    pub fn resolve(&self, uri: &Uri) -> Option<Destination> {
+        let tcp = uri.params.iter().any(|p| {
+            matches!(p, Param::Transport(UriTransport::Tcp))
+                || matches!(p, Param::Other(k, Some(v)) if k.value().eq_ignore_ascii_case("transport") && v.value().eq_ignore_ascii_case("tcp"))
+        });
+        let ip = match uri.host() {
+            Host::IpAddr(ip) => *ip,
+            Host::Domain(d) => self.lookup(&d.0)?,
+        };
+        let port = uri.host_with_port.port.as_ref().map(|p| p.0).unwrap_or(5060);
+        Some(Destination {
+            transport: if tcp { Transport::Tcp(None) } else { Transport::Udp },
+            addr: SocketAddr::new(ip, port),
+        })
+    }
+
+    fn lookup(&self, name: &str) -> Option<IpAddr> {
+        if let Ok(ip) = name.trim_matches(|c| c == '[' || c == ']').parse() {
+            return Some(ip);
+        }
+        if name.eq_ignore_ascii_case("localhost") {
+            return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        self.hosts.get(&name.to_ascii_lowercase()).copied()
+    }
+}

@@ -1,0 +1,373 @@
+//! The user agent: one value that owns all SIP state of a softphone — the
+//! transaction layer, registrations and calls — and is driven from outside.
+//!
+//! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
+//! stream message, the user commands (`register`, `call`, `answer`, `hangup`, …)
+//! and `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
+//! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
+//! fake clock by shuttling their transmits.
+
+mod build;
+mod config;
+mod inbound;
+mod registrar;
+mod uac;
+mod uas;
+
+pub use config::{Credentials, EndpointConfig};
+
+use crate::message;
+use crate::register::{RegId, RegisterError, Registration};
+use crate::rsip::{Request, Response, SipMessage};
+use crate::session::{Call, CallId, CallState, EndReason};
+use crate::transaction::{TransactionLayer, TxEvent, TxKey};
+use crate::transport::{Destination, Transmit};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Something the user (or the layer above) should know about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The registrar accepted our binding.
+    Registered {
+        /// Which registration.
+        reg: RegId,
+        /// The Contact bound.
+        contact: String,
+        /// Lifetime granted.
+        expires: Duration,
+    },
+    /// The binding was removed (Expires: 0 answered).
+    Unregistered {
+        /// Which registration.
+        reg: RegId,
+    },
+    /// Registering failed; the registration is gone.
+    RegistrationFailed {
+        /// Which registration.
+        reg: RegId,
+        /// Why.
+        error: RegisterError,
+    },
+    /// A new INVITE arrived.
+    IncomingCall {
+        /// Handle to answer/reject it with.
+        call: CallId,
+        /// The caller (From value).
+        from: String,
+        /// The callee (To value).
+        to: String,
+        /// The SDP offer, if any.
+        offer: Option<Vec<u8>>,
+        /// All headers of the INVITE as `(name, value)`, for call variables.
+        headers: Vec<(String, String)>,
+    },
+    /// A provisional response (180, 183) arrived for our call.
+    Progress {
+        /// Which call.
+        call: CallId,
+        /// Status code.
+        code: u16,
+        /// Early-media SDP (183 with a body).
+        sdp: Option<Vec<u8>>,
+    },
+    /// The call is up: 2xx received and ACKed (UAC), or ACK received (UAS).
+    Established {
+        /// Which call.
+        call: CallId,
+        /// The peer's SDP.
+        remote_sdp: Option<Vec<u8>>,
+    },
+    /// The peer sent a re-INVITE with this offer; we answered with our current SDP.
+    ReInvite {
+        /// Which call.
+        call: CallId,
+        /// The new offer.
+        offer: Option<Vec<u8>>,
+    },
+    /// The call is over.
+    Ended {
+        /// Which call.
+        call: CallId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// A message was sent or received (for `-v` logs and the demo summary).
+    Trace {
+        /// Direction: true when sent.
+        sent: bool,
+        /// Peer.
+        peer: Destination,
+        /// First line of the message.
+        first_line: String,
+    },
+}
+
+/// A user command that could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// No such call (ended or never existed).
+    #[error("no such call: {0}")]
+    NoSuchCall(CallId),
+    /// No such registration.
+    #[error("no such registration: {0:?}")]
+    NoSuchRegistration(RegId),
+    /// The command does not fit the call's state.
+    #[error("{call}: cannot {action} while {state:?}")]
+    WrongState {
+        /// Which call.
+        call: CallId,
+        /// What was asked.
+        action: &'static str,
+        /// Where the call stands.
+        state: CallState,
+    },
+    /// The transaction layer refused the request.
+    #[error("cannot send: {0}")]
+    Transaction(String),
+    /// The target cannot be reached from here.
+    #[error("cannot resolve {0}: give an IP address or a host the I/O layer resolved")]
+    Unresolvable(String),
+}
+
+/// Who owns a client transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Call(CallId),
+    Reg(RegId),
+    /// Requests whose outcome nobody waits for (e.g. BYE after a crossed CANCEL).
+    Nobody,
+}
+
+/// The SIP user agent. See the module documentation.
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    tx: TransactionLayer,
+    rng: StdRng,
+    calls: BTreeMap<CallId, Call>,
+    regs: BTreeMap<RegId, Registration>,
+    owners: HashMap<TxKey, Owner>,
+    /// Server INVITE transactions → calls, to route CANCEL.
+    server_invites: HashMap<TxKey, CallId>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    next_id: u64,
+}
+
+impl Endpoint {
+    /// A new endpoint. `seed` feeds tags, branches and Call-IDs: tests pass a
+    /// fixed seed for reproducible messages, the binary passes entropy.
+    pub fn new(cfg: EndpointConfig, seed: u64) -> Self {
+        let tx = TransactionLayer::new(cfg.timers);
+        Endpoint {
+            cfg,
+            tx,
+            rng: StdRng::seed_from_u64(seed),
+            calls: BTreeMap::new(),
+            regs: BTreeMap::new(),
+            owners: HashMap::new(),
+            server_invites: HashMap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// Number of calls not yet ended.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// State of a call, if it exists.
+    pub fn call_state(&self, call: CallId) -> Option<CallState> {
+        self.calls.get(&call).map(|c| c.state)
+    }
+
+    /// A received datagram (UDP) or one framed message (TCP) from `src`.
+    pub fn handle_input(&mut self, now: Instant, src: Destination, bytes: &[u8]) {
+        let msg = match message::parse_datagram(bytes) {
+            Ok(m) => m,
+            Err(failure) => {
+                tracing::debug!(%src, error = %failure, "unparseable SIP message");
+                if let Some(resp) = failure.error_response() {
+                    self.out.push_back(Transmit {
+                        dest: src,
+                        payload: resp,
+                    });
+                }
+                return;
+            }
+        };
+        self.events.push_back(Event::Trace {
+            sent: false,
+            peer: src,
+            first_line: first_line(&msg),
+        });
+        match msg {
+            SipMessage::Request(req) => self.on_request(now, src, req),
+            SipMessage::Response(resp) => self.on_response(now, src, resp),
+        }
+        self.pump(now);
+    }
+
+    /// Time has advanced to `now`: fire due timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.core_timers(now);
+        self.pump(now);
+    }
+
+    /// The next instant `handle_timeout` wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let core = self
+            .calls
+            .values()
+            .filter_map(|c| c.retransmit.map(|r| r.next.min(r.give_up)))
+            .chain(self.regs.values().filter_map(|r| r.refresh_at));
+        core.chain(self.tx.poll_timeout()).min()
+    }
+
+    /// The next message to put on the wire.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let t = self.out.pop_front().or_else(|| self.tx.poll_transmit())?;
+        if let Ok(msg) = message::parse_datagram(&t.payload) {
+            self.events.push_back(Event::Trace {
+                sent: true,
+                peer: t.dest,
+                first_line: first_line(&msg),
+            });
+        }
+        Some(t)
+    }
+
+    /// The next event for the user.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Drains transaction-layer events into the UA core.
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TxEvent::Timeout { key, .. } => self.on_tx_timeout(now, key),
+                TxEvent::TransportError { key, .. } => self.on_tx_failure(now, key),
+                TxEvent::Terminated(key) => {
+                    self.owners.remove(&key);
+                    self.server_invites.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn on_tx_timeout(&mut self, now: Instant, key: TxKey) {
+        match self.owners.get(&key).copied() {
+            Some(Owner::Call(call)) => self.uac_timeout(now, call, key),
+            Some(Owner::Reg(reg)) => {
+                let wait = self.cfg.timers.t1 * 64;
+                self.reg_failed(reg, RegisterError::Timeout(wait));
+            }
+            Some(Owner::Nobody) | None => {
+                // A server INVITE whose non-2xx was never ACKed: nothing to tell.
+            }
+        }
+    }
+
+    fn on_tx_failure(&mut self, now: Instant, key: TxKey) {
+        match self.owners.get(&key).copied() {
+            Some(Owner::Call(call)) => self.end_call(call, EndReason::TransportError),
+            Some(Owner::Reg(reg)) => self.reg_failed(
+                reg,
+                RegisterError::Refused {
+                    code: 503,
+                    phrase: "transport error".into(),
+                },
+            ),
+            _ => {}
+        }
+        let _ = now;
+    }
+
+    fn on_response(&mut self, now: Instant, src: Destination, resp: Response) {
+        use crate::transaction::ResponseDisposition as D;
+        match self.tx.on_response(now, resp, src) {
+            Ok(D::Deliver(key, resp)) => match self.owners.get(&key).copied() {
+                Some(Owner::Call(call)) => self.uac_response(now, call, key, resp),
+                Some(Owner::Reg(reg)) => self.reg_response(now, reg, resp),
+                Some(Owner::Nobody) | None => {}
+            },
+            Ok(D::Absorbed) => {}
+            Ok(D::Stray(resp)) => self.stray_response(now, resp),
+            Err(e) => tracing::debug!(%src, error = %e, "response dropped"),
+        }
+    }
+
+    /// Ends a call, reporting it once, and forgets it.
+    fn end_call(&mut self, call: CallId, reason: EndReason) {
+        if let Some(c) = self.calls.remove(&call) {
+            if let Some(k) = c.invite_tx {
+                self.server_invites.remove(&k);
+            }
+            self.events.push_back(Event::Ended { call, reason });
+        }
+    }
+
+    fn core_timers(&mut self, now: Instant) {
+        let due: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.retransmit.is_some_and(|r| r.next <= now || r.give_up <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for call in due {
+            self.uas_retransmit_2xx(now, call);
+        }
+        let refresh: Vec<RegId> = self
+            .regs
+            .iter()
+            .filter(|(_, r)| r.refresh_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for reg in refresh {
+            self.reg_refresh(now, reg);
+        }
+    }
+}
+
+fn first_line(msg: &SipMessage) -> String {
+    match msg {
+        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
+        SipMessage::Response(r) => {
+            let cseq = r
+                .headers
+                .iter()
+                .find_map(|h| match h {
+                    crate::rsip::Header::CSeq(c) => Some(c.value().to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            format!(
+                "{} {} ({cseq})",
+                u16::from(r.status_code.clone()),
+                r.reason_phrase().unwrap_or("")
+            )
+        }
+    }
+}
+
+/// The first line of a request, for logs.
+pub fn describe_request(r: &Request) -> String {
+    format!("{} {}", r.method, r.uri)
+}

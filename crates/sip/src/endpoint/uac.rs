@@ -1,0 +1,382 @@
+//! Calls we place: INVITE, challenges, provisional and final responses, ACK for
+//! 2xx, CANCEL (only after a provisional, §9.1) and the 2xx/CANCEL race.
+
+use super::build::{finish_request, set_body};
+use super::{Endpoint, EndpointError, Event, Owner};
+use crate::dialog::{tag_of, Dialog};
+use crate::rsip::{Header, HeadersExt, Method, Request, Response};
+use crate::session::{Call, CallId, CallRequest, CallState, EndReason, Role};
+use crate::transaction::TxKey;
+use crate::transport::{Destination, Transport};
+use std::time::Instant;
+
+impl Endpoint {
+    /// Places a call. Events follow: `Progress`, `Established`, `Ended`.
+    pub fn call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, EndpointError> {
+        let transport = if req.tcp {
+            Transport::Tcp(None)
+        } else {
+            Transport::Udp
+        };
+        let dest = match req.via_proxy {
+            Some(d) => d,
+            None => self
+                .cfg
+                .resolve(&req.target)
+                .ok_or_else(|| EndpointError::Unresolvable(req.target.to_string()))?,
+        };
+        let dest = Destination {
+            transport: if req.tcp || dest.transport.is_reliable() {
+                Transport::Tcp(None)
+            } else {
+                transport
+            },
+            addr: dest.addr,
+        };
+        let local_tag = self.token(10);
+        let call_id = self.new_call_id();
+        let from = format!("{};tag={local_tag}", req.from);
+        let to = format!("<{}>", req.target);
+        let mut invite = self.new_request(
+            Method::Invite,
+            req.target.clone(),
+            &from,
+            &to,
+            &call_id,
+            1,
+            dest.transport,
+        );
+        for (name, value) in &req.extra_headers {
+            invite
+                .headers
+                .push(Header::Other(name.clone(), value.clone()));
+        }
+        invite.headers.push(Header::Supported("replaces".into()));
+        set_body(
+            &mut invite.headers,
+            &mut invite.body,
+            "application/sdp",
+            &req.sdp_offer,
+        );
+        let id = CallId(self.alloc_id());
+        let key = self
+            .tx
+            .send_request(now, invite.clone(), dest)
+            .map_err(|e| EndpointError::Transaction(e.to_string()))?;
+        self.owners.insert(key, Owner::Call(id));
+        self.calls.insert(
+            id,
+            Call {
+                role: Role::Uac,
+                state: CallState::Calling,
+                invite,
+                peer: dest,
+                invite_tx: Some(key),
+                dialog: None,
+                local_tag,
+                credentials: req.credentials,
+                answered_nonces: Vec::new(),
+                cancel_pending: false,
+                bye_on_answer: false,
+                last_2xx: None,
+                retransmit: None,
+                ack: None,
+                local_sdp: req.sdp_offer,
+                remote_sdp: None,
+                end_tx: None,
+                end_reason: None,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Hangs up: CANCEL before the answer, BYE after, reject for an unanswered
+    /// incoming call.
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), EndpointError> {
+        let c = self.calls.get_mut(&call).ok_or(EndpointError::NoSuchCall(call))?;
+        match (c.role, c.state) {
+            (Role::Uas, CallState::Calling | CallState::Ringing) => {
+                self.reject(now, call, 603)
+            }
+            (Role::Uac, CallState::Calling) => {
+                // §9.1: no CANCEL before a provisional response has arrived.
+                c.cancel_pending = true;
+                Ok(())
+            }
+            (Role::Uac, CallState::Ringing) => {
+                self.send_cancel(now, call);
+                Ok(())
+            }
+            (_, CallState::Confirmed | CallState::Answered) => {
+                self.send_bye(now, call, EndReason::LocalHangup);
+                Ok(())
+            }
+            (_, state) => Err(EndpointError::WrongState {
+                call,
+                action: "hang up",
+                state,
+            }),
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(invite_tx) = c.invite_tx else {
+            return;
+        };
+        c.state = CallState::Terminating;
+        c.end_reason = Some(EndReason::Cancelled);
+        let peer = c.peer;
+        if let Some(mut cancel) = self.tx.build_cancel(invite_tx) {
+            finish_request(&mut cancel);
+            match self.tx.send_request(now, cancel, peer) {
+                Ok(key) => {
+                    self.owners.insert(key, Owner::Nobody);
+                }
+                Err(e) => tracing::warn!(%call, error = %e, "CANCEL not sent"),
+            }
+        }
+    }
+
+    /// Sends BYE in the call's dialog; the call ends when the BYE completes.
+    pub(super) fn send_bye(&mut self, now: Instant, call: CallId, reason: EndReason) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let transport = c.peer.transport;
+        let via = self.via(transport);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
+        let mut bye = dialog.request(Method::Bye, &via, None);
+        finish_request(&mut bye);
+        let dest = self.in_dialog_destination(call);
+        let key = match self.tx.send_request(now, bye, dest) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(%call, error = %e, "BYE not sent");
+                return self.end_call(call, reason);
+            }
+        };
+        self.owners.insert(key, Owner::Call(call));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Terminating;
+            c.retransmit = None;
+            c.end_tx = Some(key);
+            c.end_reason = Some(reason);
+        }
+    }
+
+    /// Where in-dialog requests of `call` go: on a TCP call the connection the
+    /// dialog was set up on; over UDP the dialog's next hop.
+    pub(super) fn in_dialog_destination(&self, call: CallId) -> Destination {
+        let c = &self.calls[&call];
+        if c.peer.transport.is_reliable() {
+            return c.peer;
+        }
+        c.dialog
+            .as_ref()
+            .and_then(|d| self.cfg.resolve(&d.next_hop()))
+            .map(|d| Destination {
+                transport: c.peer.transport,
+                addr: d.addr,
+            })
+            .unwrap_or(c.peer)
+    }
+
+    pub(super) fn uac_response(&mut self, now: Instant, call: CallId, key: TxKey, resp: Response) {
+        let code = u16::from(resp.status_code.clone());
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.end_tx == Some(key) {
+            // The BYE completed (whatever its status): the call is over.
+            let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
+            self.end_call(call, reason);
+            return;
+        }
+        if c.invite_tx != Some(key) {
+            return;
+        }
+        match code {
+            100 => {}
+            101..=199 => self.uac_provisional(now, call, code, resp),
+            200..=299 => self.uac_success(now, call, resp),
+            401 | 407 => self.uac_challenge(now, call, code, resp),
+            _ => {
+                let phrase = resp.reason_phrase().unwrap_or("").to_string();
+                let reason = match self.calls.get(&call).map(|c| c.state) {
+                    Some(CallState::Terminating) if code == 487 => EndReason::Cancelled,
+                    _ => EndReason::from_status(code, &phrase),
+                };
+                self.end_call(call, reason);
+            }
+        }
+    }
+
+    fn uac_provisional(&mut self, now: Instant, call: CallId, code: u16, resp: Response) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state == CallState::Calling {
+            c.state = CallState::Ringing;
+        }
+        if c.cancel_pending {
+            c.cancel_pending = false;
+            self.send_cancel(now, call);
+            return;
+        }
+        let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
+        self.events.push_back(Event::Progress { call, code, sdp });
+    }
+
+    fn uac_success(&mut self, now: Instant, call: CallId, resp: Response) {
+        let contact = self.cfg.contact(self.calls[&call].peer.transport);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.dialog.is_some() {
+            // Retransmitted 2xx: our ACK was lost; send it again (§13.2.2.4).
+            if let Some(ack) = c.ack.clone() {
+                self.send_direct(call, ack);
+            }
+            return;
+        }
+        let dialog = match Dialog::from_uac(&c.invite, &resp, &contact) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(%call, error = %e, "unusable 2xx; hanging up");
+                return self.end_call(call, EndReason::Rejected(502, e.to_string()));
+            }
+        };
+        let crossed = c.state == CallState::Terminating || c.bye_on_answer;
+        c.dialog = Some(dialog);
+        c.remote_sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
+        self.send_ack(call);
+        if crossed {
+            // §15: a 2xx that crossed our CANCEL still makes a dialog; end it.
+            self.send_bye(now, call, EndReason::Cancelled);
+            return;
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Confirmed;
+            let remote_sdp = c.remote_sdp.clone();
+            self.events.push_back(Event::Established { call, remote_sdp });
+        }
+    }
+
+    fn send_ack(&mut self, call: CallId) {
+        let transport = self.calls[&call].peer.transport;
+        let via = self.via(transport);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let cseq = c.dialog.as_ref().map(|d| d.local_seq()).unwrap_or(1);
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
+        let mut ack = dialog.request(Method::Ack, &via, Some(cseq));
+        finish_request(&mut ack);
+        c.ack = Some(ack.clone());
+        self.send_direct(call, ack);
+    }
+
+    fn send_direct(&mut self, call: CallId, req: Request) {
+        let dest = self.in_dialog_destination(call);
+        self.out.push_back(crate::transport::Transmit {
+            dest,
+            payload: req.to_bytes(),
+        });
+    }
+
+    fn uac_challenge(&mut self, now: Instant, call: CallId, code: u16, resp: Response) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.state == CallState::Terminating {
+            return self.end_call(call, EndReason::Cancelled);
+        }
+        let Some(creds) = c.credentials.clone() else {
+            return self.end_call(
+                call,
+                EndReason::AuthFailed(format!("{code} challenge but no password configured")),
+            );
+        };
+        let mut invite = c.invite.clone();
+        let answered = c.answered_nonces.clone();
+        let peer = c.peer;
+        match self.answer_challenge(&mut invite, &resp, &creds, &answered) {
+            Ok(nonce) => {
+                let via = self.via(peer.transport);
+                bump_for_retry(&mut invite, &via);
+                let key = match self.tx.send_request(now, invite.clone(), peer) {
+                    Ok(k) => k,
+                    Err(e) => return self.end_call(call, EndReason::AuthFailed(e.to_string())),
+                };
+                self.owners.insert(key, Owner::Call(call));
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.answered_nonces.push(nonce);
+                    c.invite = invite;
+                    c.invite_tx = Some(key);
+                }
+            }
+            Err(why) => self.end_call(call, EndReason::AuthFailed(why)),
+        }
+    }
+
+    pub(super) fn uac_timeout(&mut self, _now: Instant, call: CallId, key: TxKey) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.end_tx == Some(key) {
+            let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
+            return self.end_call(call, reason);
+        }
+        if c.invite_tx == Some(key) && c.dialog.is_none() {
+            self.end_call(call, EndReason::NoAnswer(408));
+        }
+    }
+
+    /// A 2xx that no transaction claims (after Timer M, or from a second fork):
+    /// ACK it if it belongs to a call we know, so the peer stops retransmitting.
+    pub(super) fn stray_response(&mut self, _now: Instant, resp: Response) {
+        let code = u16::from(resp.status_code.clone());
+        if !(200..300).contains(&code) {
+            return;
+        }
+        let call_id = resp.call_id_header().map(|c| c.value().to_string()).ok();
+        let to_tag = resp.to_header().ok().and_then(|t| tag_of(t.value()));
+        let found = self.calls.iter().find(|(_, c)| {
+            c.dialog.as_ref().is_some_and(|d| {
+                Some(&d.id.call_id) == call_id.as_ref() && Some(&d.id.remote_tag) == to_tag.as_ref()
+            })
+        });
+        if let Some((&id, c)) = found {
+            if let Some(ack) = c.ack.clone() {
+                self.send_direct(id, ack);
+            }
+        }
+    }
+}
+
+/// A re-sent request after a challenge: same Call-ID and tags, CSeq + 1, new
+/// branch (§22.2).
+pub(super) fn bump_for_retry(req: &mut Request, via: &str) {
+    for h in req.headers.iter_mut() {
+        match h {
+            Header::Via(v) => *v = via.to_string().into(),
+            Header::CSeq(c) => {
+                let mut parts = c.value().split_whitespace();
+                let n: u32 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+                let m = parts.next().unwrap_or("INVITE").to_string();
+                *c = format!("{} {m}", n.saturating_add(1)).into();
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Calls we receive: ringing, answering (with 2xx retransmission until the ACK,
+//! §13.3.1.4), rejecting.
+
+use super::{Endpoint, EndpointError, Event};
+use crate::dialog::Dialog;
+use crate::session::{CallId, CallState, EndReason, Retransmit2xx, Role};
+use std::time::Instant;
+
+impl Endpoint {
+    fn incoming(&mut self, call: CallId, action: &'static str) -> Result<(), EndpointError> {
+        let c = self.calls.get(&call).ok_or(EndpointError::NoSuchCall(call))?;
+        if c.role != Role::Uas || !matches!(c.state, CallState::Calling | CallState::Ringing) {
+            return Err(EndpointError::WrongState {
+                call,
+                action,
+                state: c.state,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends 180 Ringing for an incoming call.
+    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), EndpointError> {
+        self.incoming(call, "ring")?;
+        let c = &self.calls[&call];
+        let resp = self.response(&c.invite, 180, Some(&c.local_tag), c.peer.transport, None);
+        if let Some(key) = c.invite_tx {
+            if let Err(e) = self.tx.respond(now, key, resp) {
+                tracing::debug!(%call, error = %e, "180 not sent");
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Ringing;
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Answers an incoming call with 200 OK carrying `sdp`. The call is
+    /// `Established` when the ACK arrives.
+    pub fn answer(&mut self, now: Instant, call: CallId, sdp: Vec<u8>) -> Result<(), EndpointError> {
+        self.incoming(call, "answer")?;
+        let first_seq = 1 + u32::from(rand::Rng::random::<u16>(&mut self.rng));
+        let c = &self.calls[&call];
+        let contact = self.cfg.contact(c.peer.transport);
+        let dialog = Dialog::from_uas(&c.invite, &c.local_tag, &contact, first_seq);
+        let resp = self.response(&c.invite, 200, Some(&c.local_tag), c.peer.transport, Some(&sdp));
+        let key = c.invite_tx;
+        let reliable = c.peer.transport.is_reliable();
+        let dialog = match dialog {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(%call, error = %e, "cannot answer: bad INVITE");
+                return self.reject(now, call, 400);
+            }
+        };
+        if let Some(key) = key {
+            if let Err(e) = self.tx.respond(now, key, resp.clone()) {
+                tracing::debug!(%call, error = %e, "200 not sent");
+            }
+        }
+        let t1 = self.cfg.timers.t1;
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Answered;
+            c.dialog = Some(dialog);
+            c.local_sdp = sdp;
+            c.last_2xx = Some(resp);
+            // Over TCP the transport is reliable: no retransmission, but the
+            // ACK still has to come within 64·T1.
+            c.retransmit = Some(Retransmit2xx {
+                next: if reliable { now + t1 * 64 } else { now + t1 },
+                interval: t1,
+                give_up: now + t1 * 64,
+            });
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Rejects an incoming call with a final status (486, 603, 480, …).
+    pub fn reject(&mut self, now: Instant, call: CallId, code: u16) -> Result<(), EndpointError> {
+        self.incoming(call, "reject")?;
+        let c = &self.calls[&call];
+        let resp = self.response(&c.invite, code, Some(&c.local_tag), c.peer.transport, None);
+        if let Some(key) = c.invite_tx {
+            if let Err(e) = self.tx.respond(now, key, resp) {
+                tracing::debug!(%call, error = %e, "rejection not sent");
+            }
+        }
+        self.end_call(call, EndReason::LocalReject(code));
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Retransmits our 2xx (T1 doubling, capped at T2) until the ACK arrives;
+    /// after 64·T1 gives up and ends the dialog with BYE.
+    pub(super) fn uas_retransmit_2xx(&mut self, now: Instant, call: CallId) {
+        let t2 = self.cfg.timers.t2;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(mut rt) = c.retransmit else {
+            return;
+        };
+        if rt.give_up <= now {
+            c.retransmit = None;
+            tracing::warn!(%call, "no ACK for our 2xx; hanging up");
+            self.send_bye(now, call, EndReason::NoAck);
+            return;
+        }
+        let (Some(resp), Some(key)) = (c.last_2xx.clone(), c.invite_tx) else {
+            return;
+        };
+        rt.interval = (rt.interval * 2).min(t2);
+        rt.next = now + rt.interval;
+        c.retransmit = Some(rt);
+        if self.tx.respond(now, key, resp.clone()).is_err() {
+            // The server transaction is gone (Timer L): the core sends alone.
+            let dest = c.peer;
+            self.out.push_back(crate::transport::Transmit {
+                dest,
+                payload: resp.to_bytes(),
+            });
+        }
+    }
+
+    /// The ACK for our 2xx arrived: the call is up.
+    pub(super) fn uas_acked(&mut self, call: CallId, ack_sdp: Option<Vec<u8>>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.retransmit = None;
+        if c.state != CallState::Answered {
+            return;
+        }
+        c.state = CallState::Confirmed;
+        if ack_sdp.is_some() {
+            c.remote_sdp = ack_sdp;
+        }
+        let remote_sdp = c.remote_sdp.clone();
+        self.events.push_back(Event::Established { call, remote_sdp });
+    }
+}

@@ -1,0 +1,187 @@
+//! REGISTER usage (RFC 3261 §10): bind our Contact to an address of record,
+//! keep the binding refreshed before it expires, remove it on the way out.
+//!
+//! This module keeps the per-registration state and decides what to do with each
+//! response; the endpoint builds and sends the requests.
+
+use crate::endpoint::Credentials;
+use crate::transport::Destination;
+use std::time::{Duration, Instant};
+
+/// Handle of a registration inside an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegId(pub u64);
+
+/// What the user asks for.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    /// Where REGISTER requests are sent.
+    pub registrar: Destination,
+    /// The registrar's domain, used as Request-URI (`sip:DOMAIN`).
+    pub domain: String,
+    /// The user part of the address of record (`sip:USER@DOMAIN`).
+    pub user: String,
+    /// Digest credentials, if the registrar challenges.
+    pub credentials: Option<Credentials>,
+    /// Requested binding lifetime in seconds.
+    pub expires: u32,
+}
+
+/// Where a registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegState {
+    /// REGISTER sent, no final answer yet.
+    Registering,
+    /// Bound until the given instant; refreshed before that.
+    Registered {
+        /// When the registrar drops the binding unless refreshed.
+        expires_at: Instant,
+    },
+    /// Unregister (Expires: 0) sent.
+    Unregistering,
+    /// Finished (unregistered or failed); the endpoint forgets it.
+    Done,
+}
+
+/// Why a registration failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The registrar refused our credentials.
+    #[error("registrar refused the credentials for '{user}' ({code} {phrase}): wrong user or password")]
+    AuthRejected {
+        /// User we authenticated as.
+        user: String,
+        /// Status code of the final refusal.
+        code: u16,
+        /// Reason phrase.
+        phrase: String,
+    },
+    /// The registrar challenged us but no credentials were configured.
+    #[error("registrar requires authentication ({code}) but no password is configured")]
+    NoCredentials {
+        /// 401 or 407.
+        code: u16,
+    },
+    /// Any other final failure.
+    #[error("registrar answered {code} {phrase}")]
+    Refused {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        phrase: String,
+    },
+    /// No answer (Timer F).
+    #[error("registrar did not answer (timeout after {0:?})")]
+    Timeout(Duration),
+    /// The challenge could not be answered.
+    #[error("cannot answer the registrar's challenge: {0}")]
+    Challenge(String),
+}
+
+/// One registration.
+#[derive(Debug)]
+pub struct Registration {
+    /// What was asked for.
+    pub req: RegisterRequest,
+    /// Current state.
+    pub state: RegState,
+    /// Call-ID kept for every REGISTER of this binding (§10.2.4).
+    pub call_id: String,
+    /// From tag kept likewise.
+    pub from_tag: String,
+    /// Last CSeq used.
+    pub cseq: u32,
+    /// Nonce we last answered, to detect a refused answer (no loop).
+    pub answered_nonce: Option<String>,
+    /// Nonce count for `answered_nonce`.
+    pub nc: u32,
+    /// When to send the next refresh.
+    pub refresh_at: Option<Instant>,
+    /// Contact header value we register.
+    pub contact: String,
+}
+
+impl Registration {
+    /// A new registration in state `Registering`.
+    pub fn new(req: RegisterRequest, call_id: String, from_tag: String, contact: String) -> Self {
+        Registration {
+            req,
+            state: RegState::Registering,
+            call_id,
+            from_tag,
+            cseq: 0,
+            answered_nonce: None,
+            nc: 0,
+            refresh_at: None,
+            contact,
+        }
+    }
+
+    /// Records a successful (re-)registration granted for `granted` seconds and
+    /// schedules the refresh. Refreshing at half the lifetime, capped at 5 min
+    /// early, mirrors what baresip and pjsua do and survives a lost refresh.
+    pub fn registered(&mut self, now: Instant, granted: u32) -> Instant {
+        let lifetime = Duration::from_secs(u64::from(granted.max(1)));
+        let margin = (lifetime / 2).min(Duration::from_secs(300));
+        let expires_at = now + lifetime;
+        self.state = RegState::Registered { expires_at };
+        self.refresh_at = Some(now + lifetime - margin);
+        self.answered_nonce = None;
+        expires_at
+    }
+}
+
+/// The lifetime the registrar granted us: our Contact's `expires` parameter in
+/// the 200 (the registrar lists all bindings of the AoR; ours is the one whose
+/// URI matches), else the Expires header, else what we asked for.
+pub fn granted_expires(contacts: &[(String, Option<u32>)], our_contact_uri: &str, expires_header: Option<u32>, asked: u32) -> u32 {
+    contacts
+        .iter()
+        .find(|(uri, _)| uri_matches(uri, our_contact_uri))
+        .and_then(|(_, e)| *e)
+        .or(expires_header)
+        .unwrap_or(asked)
+}
+
+fn uri_matches(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        let s = s.trim().trim_start_matches('<').trim_end_matches('>');
+        let s = s.split(';').next().unwrap_or(s);
+        s.to_ascii_lowercase()
+    };
+    strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_lifetime_prefers_our_contact() {
+        let c = vec![
+            ("<sip:other@1.2.3.4>".to_string(), Some(10)),
+            ("<sip:agentphone@127.0.0.1:5060>".to_string(), Some(120)),
+        ];
+        assert_eq!(granted_expires(&c, "<sip:agentphone@127.0.0.1:5060>", Some(3600), 600), 120);
+        assert_eq!(granted_expires(&[], "<sip:x@y>", Some(300), 600), 300);
+        assert_eq!(granted_expires(&[], "<sip:x@y>", None, 600), 600);
+    }
+
+    #[test]
+    fn refresh_is_scheduled_before_expiry() {
+        let now = Instant::now();
+        let req = RegisterRequest {
+            registrar: Destination::udp("127.0.0.1:5060".parse().unwrap()),
+            domain: "example.org".into(),
+            user: "alice".into(),
+            credentials: None,
+            expires: 3600,
+        };
+        let mut r = Registration::new(req, "c".into(), "t".into(), "<sip:a@b>".into());
+        let exp = r.registered(now, 3600);
+        assert_eq!(exp, now + Duration::from_secs(3600));
+        assert_eq!(r.refresh_at, Some(now + Duration::from_secs(3300)));
+        r.registered(now, 60);
+        assert_eq!(r.refresh_at, Some(now + Duration::from_secs(30)));
+    }
+}

@@ -1,0 +1,220 @@
+//! INVITE sessions (RFC 3261 §13–15): one call, from INVITE to BYE, as seen by
+//! the user agent core. The endpoint drives these values; this module holds the
+//! call state and the typed outcomes a user sees.
+
+use crate::endpoint::Credentials;
+use crate::dialog::Dialog;
+use crate::rsip::{Request, Response, Uri};
+use crate::transaction::TxKey;
+use crate::transport::Destination;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Handle of a call inside an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
+
+/// Who started the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We sent the INVITE.
+    Uac,
+    /// We received the INVITE.
+    Uas,
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// INVITE sent (UAC) or received (UAS), no provisional response yet.
+    Calling,
+    /// A provisional response was sent or received.
+    Ringing,
+    /// 2xx sent, waiting for the ACK (UAS).
+    Answered,
+    /// The dialog is confirmed: the call is up.
+    Confirmed,
+    /// CANCEL or BYE sent, waiting for it to complete.
+    Terminating,
+    /// Over; the endpoint forgets the call after reporting it.
+    Ended,
+}
+
+/// How a call ended: the typed outcome a user or test checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up an established call (BYE sent).
+    LocalHangup,
+    /// The peer hung up (BYE received).
+    RemoteHangup,
+    /// We cancelled before the answer.
+    Cancelled,
+    /// The caller cancelled before we answered.
+    RemoteCancelled,
+    /// 486 Busy Here / 600 Busy Everywhere.
+    Busy(u16),
+    /// 603 Decline.
+    Declined,
+    /// 404 Not Found / 604 Does Not Exist Anywhere.
+    NotFound(u16),
+    /// 408, 480 or no answer at all (Timer B).
+    NoAnswer(u16),
+    /// The peer refused our credentials or we had none.
+    AuthFailed(String),
+    /// 488/606: no common media.
+    NotAcceptable(u16),
+    /// Any other final response.
+    Rejected(u16, String),
+    /// We rejected an incoming call with this code.
+    LocalReject(u16),
+    /// Our 2xx was never acknowledged (§13.3.1.4): BYE sent.
+    NoAck,
+    /// A transport failure ended the call.
+    TransportError,
+}
+
+impl EndReason {
+    /// Maps a final non-2xx response to the outcome a user understands.
+    pub fn from_status(code: u16, phrase: &str) -> Self {
+        match code {
+            486 | 600 => EndReason::Busy(code),
+            603 => EndReason::Declined,
+            404 | 604 => EndReason::NotFound(code),
+            408 | 480 => EndReason::NoAnswer(code),
+            488 | 606 => EndReason::NotAcceptable(code),
+            487 => EndReason::Cancelled,
+            _ => EndReason::Rejected(code, phrase.to_string()),
+        }
+    }
+
+    /// Whether a user would call this a normal end of an answered call.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, EndReason::LocalHangup | EndReason::RemoteHangup)
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::LocalHangup => write!(f, "hung up"),
+            EndReason::RemoteHangup => write!(f, "remote hung up"),
+            EndReason::Cancelled => write!(f, "cancelled"),
+            EndReason::RemoteCancelled => write!(f, "caller cancelled"),
+            EndReason::Busy(c) => write!(f, "busy here ({c})"),
+            EndReason::Declined => write!(f, "declined (603)"),
+            EndReason::NotFound(c) => write!(f, "not found ({c})"),
+            EndReason::NoAnswer(408) => write!(f, "no answer (408 request timeout)"),
+            EndReason::NoAnswer(c) => write!(f, "no answer ({c})"),
+            EndReason::AuthFailed(why) => write!(f, "authentication failed: {why}"),
+            EndReason::NotAcceptable(c) => write!(f, "no common media ({c} not acceptable)"),
+            EndReason::Rejected(c, p) => write!(f, "rejected ({c} {p})"),
+            EndReason::LocalReject(c) => write!(f, "rejected locally ({c})"),
+            EndReason::NoAck => write!(f, "no ACK for our 200 OK"),
+            EndReason::TransportError => write!(f, "transport error"),
+        }
+    }
+}
+
+/// What the user asks for when placing a call.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// Request-URI: who to call.
+    pub target: Uri,
+    /// Our From value without tag (e.g. `<sip:alice@example.org>`).
+    pub from: String,
+    /// Where to send the INVITE (outbound proxy); `None` resolves `target`.
+    pub via_proxy: Option<Destination>,
+    /// Digest credentials for 401/407 challenges.
+    pub credentials: Option<Credentials>,
+    /// SDP offer (opaque to SIP).
+    pub sdp_offer: Vec<u8>,
+    /// Use TCP instead of UDP.
+    pub tcp: bool,
+    /// Extra headers `(name, value)`, e.g. call variables.
+    pub extra_headers: Vec<(String, String)>,
+}
+
+/// UAS 2xx retransmission schedule (§13.3.1.4).
+#[derive(Debug, Clone, Copy)]
+pub struct Retransmit2xx {
+    /// Next retransmission.
+    pub next: Instant,
+    /// Current interval (T1 doubling up to T2).
+    pub interval: Duration,
+    /// When to give up and hang up (64·T1 after the first 2xx).
+    pub give_up: Instant,
+}
+
+/// One call.
+#[derive(Debug)]
+pub struct Call {
+    /// Who started it.
+    pub role: Role,
+    /// Current state.
+    pub state: CallState,
+    /// The INVITE (as last sent, for a UAC; as received, for a UAS).
+    pub invite: Request,
+    /// Where the INVITE went / came from.
+    pub peer: Destination,
+    /// The INVITE's transaction.
+    pub invite_tx: Option<TxKey>,
+    /// Set once the dialog exists (2xx received, or 2xx sent).
+    pub dialog: Option<Dialog>,
+    /// Our tag (UAS: chosen when we first answer; UAC: From tag).
+    pub local_tag: String,
+    /// Credentials for challenges (UAC).
+    pub credentials: Option<Credentials>,
+    /// Nonces answered so far, so a refused answer ends the call instead of looping.
+    pub answered_nonces: Vec<String>,
+    /// The user hung up before any provisional response: CANCEL waits for one.
+    pub cancel_pending: bool,
+    /// Hang up as soon as the 2xx arrives (a 2xx crossed our CANCEL).
+    pub bye_on_answer: bool,
+    /// The last 2xx we sent (UAS) for retransmission.
+    pub last_2xx: Option<Response>,
+    /// UAS 2xx retransmission timer.
+    pub retransmit: Option<Retransmit2xx>,
+    /// The ACK we sent for the 2xx (UAC), resent when the 2xx is retransmitted.
+    pub ack: Option<Request>,
+    /// Our current SDP (offer as UAC, answer as UAS) for re-INVITE answers.
+    pub local_sdp: Vec<u8>,
+    /// The peer's SDP.
+    pub remote_sdp: Option<Vec<u8>>,
+    /// The call's BYE/CANCEL transaction, while terminating.
+    pub end_tx: Option<TxKey>,
+    /// Outcome to report when the terminating transaction completes.
+    pub end_reason: Option<EndReason>,
+}
+
+impl Call {
+    /// Whether the dialog is confirmed (call up).
+    pub fn is_up(&self) -> bool {
+        self.state == CallState::Confirmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_map_to_typed_outcomes() {
+        assert_eq!(EndReason::from_status(486, "Busy Here"), EndReason::Busy(486));
+        assert_eq!(EndReason::from_status(486, "Busy Here").to_string(), "busy here (486)");
+        assert_eq!(EndReason::from_status(603, "Decline"), EndReason::Declined);
+        assert_eq!(EndReason::from_status(404, "Not Found"), EndReason::NotFound(404));
+        assert_eq!(EndReason::from_status(408, "Request Timeout"), EndReason::NoAnswer(408));
+        assert_eq!(
+            EndReason::from_status(500, "Server Error"),
+            EndReason::Rejected(500, "Server Error".into())
+        );
+        assert!(!EndReason::Busy(486).is_clean());
+        assert!(EndReason::RemoteHangup.is_clean());
+    }
+}

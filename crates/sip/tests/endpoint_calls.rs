@@ -1,0 +1,329 @@
+//! Two endpoints in memory on a fake clock: whole call flows, with chosen
+//! datagrams dropped. Runs in milliseconds of real time.
+
+use agentphone_sip::rsip::parse_uri;
+use agentphone_sip::transport::{Destination, Transmit};
+use agentphone_sip::{CallId, CallRequest, CallState, EndReason, Endpoint, EndpointConfig, Event};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const A: &str = "127.0.0.1:5061";
+const B: &str = "127.0.0.1:5062";
+
+struct Pair {
+    now: Instant,
+    a: Endpoint,
+    b: Endpoint,
+    /// Every datagram that crossed, with its first line and whether it was dropped.
+    wire: Vec<(bool, String, bool)>,
+    /// Drop the n-th datagram (counting from 0) whose first line starts with the
+    /// given text.
+    drops: Vec<(String, usize)>,
+    /// Drop every datagram whose first line starts with one of these.
+    drop_every: Vec<String>,
+    seen: std::collections::HashMap<String, usize>,
+    a_events: Vec<Event>,
+    b_events: Vec<Event>,
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+impl Pair {
+    fn new() -> Self {
+        Pair {
+            now: Instant::now(),
+            a: Endpoint::new(EndpointConfig::new(addr(A)), 1),
+            b: Endpoint::new(EndpointConfig::new(addr(B)), 2),
+            wire: Vec::new(),
+            drops: Vec::new(),
+            drop_every: Vec::new(),
+            seen: Default::default(),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+        }
+    }
+
+    fn drop_nth(&mut self, prefix: &str, n: usize) {
+        self.drops.push((prefix.to_string(), n));
+    }
+
+    fn drop_all(&mut self, prefix: &str) {
+        self.drop_every.push(prefix.to_string());
+    }
+
+    fn deliver(&mut self, from_a: bool, t: Transmit) {
+        let text = String::from_utf8_lossy(&t.payload).to_string();
+        let line = text.lines().next().unwrap_or("").to_string();
+        let mut dropped = self.drop_every.iter().any(|p| line.starts_with(p.as_str()));
+        for (prefix, n) in &self.drops {
+            if line.starts_with(prefix.as_str()) {
+                let count = self.seen.entry(prefix.clone()).or_insert(0);
+                if *count == *n {
+                    dropped = true;
+                }
+                *count += 1;
+            }
+        }
+        self.wire.push((from_a, line, dropped));
+        if dropped {
+            return;
+        }
+        let src = Destination::udp(addr(if from_a { A } else { B }));
+        if from_a {
+            self.b.handle_input(self.now, src, &t.payload);
+        } else {
+            self.a.handle_input(self.now, src, &t.payload);
+        }
+    }
+
+    /// Moves all pending datagrams until both sides are quiet.
+    fn shuttle(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            while let Some(t) = self.a.poll_transmit() {
+                self.deliver(true, t);
+                moved = true;
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                self.deliver(false, t);
+                moved = true;
+            }
+            while let Some(e) = self.a.poll_event() {
+                if !matches!(e, Event::Trace { .. }) {
+                    self.a_events.push(e);
+                }
+            }
+            while let Some(e) = self.b.poll_event() {
+                if !matches!(e, Event::Trace { .. }) {
+                    self.b_events.push(e);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("endpoints never went quiet");
+    }
+
+    /// Advances the fake clock to the next timer of either side (bounded).
+    fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        self.shuttle();
+        for _ in 0..10_000 {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                    self.shuttle();
+                }
+                _ => {
+                    self.now = end;
+                    return;
+                }
+            }
+        }
+        panic!("timer storm");
+    }
+
+    fn call(&mut self) -> CallId {
+        let req = CallRequest {
+            target: parse_uri(&format!("sip:bob@{B}")).unwrap(),
+            from: format!("<sip:alice@{A}>"),
+            via_proxy: None,
+            credentials: None,
+            sdp_offer: b"v=0\r\n".to_vec(),
+            tcp: false,
+            extra_headers: vec![("X-CAD-Account".into(), "42".into())],
+        };
+        let id = self.a.call(self.now, req).unwrap();
+        self.shuttle();
+        id
+    }
+
+    fn incoming(&self) -> CallId {
+        self.b_events
+            .iter()
+            .find_map(|e| match e {
+                Event::IncomingCall { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("bob saw no incoming call")
+    }
+
+    fn ended(events: &[Event]) -> Option<EndReason> {
+        events.iter().find_map(|e| match e {
+            Event::Ended { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.wire
+            .iter()
+            .filter(|(_, _, dropped)| !dropped)
+            .map(|(a, l, _)| format!("{} {}", if *a { "A>" } else { "B>" }, l))
+            .collect()
+    }
+}
+
+#[test]
+fn call_answered_and_hung_up_by_caller() {
+    let mut p = Pair::new();
+    let call = p.call();
+    let inc = p.incoming();
+    p.b.ring(p.now, inc).unwrap();
+    p.b.answer(p.now, inc, b"v=0\r\nanswer".to_vec()).unwrap();
+    p.run_for(Duration::from_millis(10));
+    assert!(p.a_events.iter().any(|e| matches!(e, Event::Established { remote_sdp: Some(s), .. } if s.ends_with(b"answer"))));
+    assert!(p.b_events.iter().any(|e| matches!(e, Event::Established { .. })));
+    assert_eq!(p.a.call_state(call), Some(CallState::Confirmed));
+    p.a.hangup(p.now, call).unwrap();
+    p.run_for(Duration::from_secs(40));
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::LocalHangup));
+    assert_eq!(Pair::ended(&p.b_events), Some(EndReason::RemoteHangup));
+    let lines = p.lines();
+    let starts: Vec<&str> = lines.iter().map(|l| l.split(" sip:").next().unwrap_or(l)).collect();
+    assert_eq!(
+        starts,
+        // Bob rings at once, so no 100 Trying is due (§17.2.1: within 200 ms).
+        [
+            "A> INVITE",
+            "B> SIP/2.0 180 Ringing",
+            "B> SIP/2.0 200 OK",
+            "A> ACK",
+            "A> BYE",
+            "B> SIP/2.0 200 OK"
+        ],
+        "{lines:#?}"
+    );
+    assert_eq!(p.a.active_calls(), 0);
+    assert_eq!(p.b.active_calls(), 0);
+}
+
+#[test]
+fn busy_is_a_typed_outcome_and_acked() {
+    let mut p = Pair::new();
+    let _call = p.call();
+    let inc = p.incoming();
+    p.b.reject(p.now, inc, 486).unwrap();
+    p.run_for(Duration::from_secs(40));
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::Busy(486)));
+    let lines = p.lines();
+    assert!(lines.iter().any(|l| l.starts_with("B> SIP/2.0 486")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("A> ACK")), "non-2xx must be ACKed: {lines:#?}");
+}
+
+#[test]
+fn lost_invite_200_and_ack_are_recovered_by_retransmission() {
+    let mut p = Pair::new();
+    p.drop_nth("INVITE", 0);
+    p.drop_nth("SIP/2.0 200 OK", 0);
+    p.drop_nth("ACK", 0);
+    let call = p.call();
+    p.run_for(Duration::from_millis(600));
+    let inc = p.incoming();
+    p.b.answer(p.now, inc, b"v=0\r\n".to_vec()).unwrap();
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.a.call_state(call), Some(CallState::Confirmed));
+    assert!(p.b_events.iter().any(|e| matches!(e, Event::Established { .. })), "bob never confirmed");
+    let invites = p.wire.iter().filter(|(_, l, _)| l.starts_with("INVITE")).count();
+    let oks = p.wire.iter().filter(|(_, l, _)| l.starts_with("SIP/2.0 200")).count();
+    assert_eq!(invites, 2, "one INVITE lost, one retransmitted");
+    assert!(oks >= 3, "200 lost, retransmitted, and sent again after the lost ACK");
+    p.b.hangup(p.now, inc).unwrap();
+    p.run_for(Duration::from_secs(40));
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::RemoteHangup));
+    assert_eq!(Pair::ended(&p.b_events), Some(EndReason::LocalHangup));
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_and_ends_with_487() {
+    let mut p = Pair::new();
+    p.drop_nth("SIP/2.0 100", 0);
+    let call = p.call();
+    p.a.hangup(p.now, call).unwrap();
+    p.shuttle();
+    assert!(
+        !p.wire.iter().any(|(_, l, _)| l.starts_with("CANCEL")),
+        "CANCEL must not precede a provisional response"
+    );
+    let inc = p.incoming();
+    p.b.ring(p.now, inc).unwrap();
+    p.run_for(Duration::from_secs(40));
+    let lines = p.lines();
+    assert!(lines.iter().any(|l| l.starts_with("A> CANCEL")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("B> SIP/2.0 487")), "{lines:#?}");
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::Cancelled));
+    assert_eq!(Pair::ended(&p.b_events), Some(EndReason::RemoteCancelled));
+}
+
+#[test]
+fn a_200_crossing_the_cancel_is_acked_then_byed() {
+    let mut p = Pair::new();
+    let call = p.call();
+    let inc = p.incoming();
+    p.b.ring(p.now, inc).unwrap();
+    p.shuttle();
+    // Bob answers while Alice's CANCEL is in flight: answer first, then let
+    // Alice cancel before she has seen the 200.
+    p.b.answer(p.now, inc, b"v=0\r\n".to_vec()).unwrap();
+    p.a.hangup(p.now, call).unwrap();
+    p.run_for(Duration::from_secs(40));
+    let lines = p.lines();
+    assert!(lines.iter().any(|l| l.starts_with("A> ACK")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("A> BYE")), "{lines:#?}");
+    assert_eq!(p.a.active_calls(), 0);
+    assert_eq!(p.b.active_calls(), 0);
+}
+
+#[test]
+fn silent_callee_times_out_after_timer_b() {
+    let mut p = Pair::new();
+    p.drop_all("INVITE");
+    let start = p.now;
+    let _call = p.call();
+    p.run_for(Duration::from_secs(40));
+    let ended_at = p.now;
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::NoAnswer(408)));
+    let sent = p.wire.iter().filter(|(a, l, _)| *a && l.starts_with("INVITE")).count();
+    assert_eq!(sent, 7, "INVITE at 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
+    assert!(ended_at - start >= Duration::from_secs(32));
+}
+
+#[test]
+fn options_is_answered_and_unknown_dialog_gets_481() {
+    let mut p = Pair::new();
+    let opt = format!(
+        "OPTIONS sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKopt1\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@{A}>;tag=1\r\nTo: <sip:bob@{B}>\r\nCall-ID: opt@x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    p.b.handle_input(p.now, Destination::udp(addr(A)), opt.as_bytes());
+    let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
+    assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
+    assert!(resp.contains("Allow: INVITE"), "{resp}");
+    let bye = opt.replace("OPTIONS sip", "BYE sip").replace("1 OPTIONS", "2 BYE").replace("To: <sip:bob@127.0.0.1:5062>", "To: <sip:bob@127.0.0.1:5062>;tag=nope").replace("opt1", "bye1");
+    p.b.handle_input(p.now, Destination::udp(addr(A)), bye.as_bytes());
+    let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
+    assert!(resp.starts_with("SIP/2.0 481"), "{resp}");
+}
+
+#[test]
+fn malformed_request_gets_400_naming_the_fault() {
+    let mut p = Pair::new();
+    let bad = format!(
+        "INVITE sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKbad\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@{A}>;tag=1\r\nTo: <sip:bob@{B}>\r\nCall-ID: bad@x\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    p.b.handle_input(p.now, Destination::udp(addr(A)), bad.as_bytes());
+    let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
+    assert!(resp.starts_with("SIP/2.0 400"), "{resp}");
+    assert!(resp.to_lowercase().contains("cseq"), "reason names the fault: {resp}");
+    assert_eq!(p.b.active_calls(), 0);
+}
