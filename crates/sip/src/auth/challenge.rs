@@ -138,9 +138,7 @@ impl Challenge {
 /// Splits `Digest k=v, k="v"` into unquoted pairs.
 pub(crate) fn digest_params(value: &str) -> Result<Vec<(String, String)>, AuthError> {
     let value = value.trim();
-    let (scheme, rest) = value
-        .split_once(|c: char| c == ' ' || c == '\t')
-        .unwrap_or((value, ""));
+    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("Digest") {
         return Err(AuthError::NotDigest(scheme.to_string()));
     }

@@ -83,9 +83,14 @@ impl DialogHeaders {
 }
 
 /// An inbound message that cannot be used, with what is needed to answer it.
+///
+/// Boxed inside so that `Result<SipMessage, ParseFailure>` stays small.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub struct ParseFailure {
+#[error("{}", .0.reason)]
+pub struct ParseFailure(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
     kind: FailureKind,
     is_request: bool,
     reason: String,
@@ -103,65 +108,65 @@ impl ParseFailure {
         // A reason phrase must stay on one line of printable text.
         let fault: String = fault.chars().filter(|c| !c.is_control()).collect();
         let reason = format!("{} - {}", kind.standard_phrase(), fault);
-        Self {
+        Self(Box::new(Inner {
             kind,
             is_request,
             reason,
             method: None,
             headers,
-        }
+        }))
     }
 
     pub(crate) fn with_method(mut self, method: &str) -> Self {
-        self.method = Some(method.to_string());
+        self.0.method = Some(method.to_string());
         self
     }
 
     /// What kind of fault this is.
     pub fn kind(&self) -> FailureKind {
-        self.kind
+        self.0.kind
     }
 
     /// True when the bytes were a request, i.e. the sender expects an answer.
     pub fn is_request(&self) -> bool {
-        self.is_request
+        self.0.is_request
     }
 
     /// Human reason phrase naming the fault, e.g.
     /// `Bad Request - CSeq method does not match request method`.
     pub fn reason(&self) -> &str {
-        &self.reason
+        &self.0.reason
     }
 
     /// The request method as written, when the start line could be read.
     pub fn method(&self) -> Option<&str> {
-        self.method.as_deref()
+        self.0.method.as_deref()
     }
 
     /// Raw Via/From/To/Call-ID/CSeq values found in the message.
     pub fn dialog_headers(&self) -> &DialogHeaders {
-        &self.headers
+        &self.0.headers
     }
 
     /// Bytes of the stateless error response (RFC 3261 §8.2.6), or `None`
     /// when this was not a request or the headers needed to route and match
     /// a response (Via, From, To, Call-ID, CSeq) are missing.
     pub fn error_response(&self) -> Option<Vec<u8>> {
-        let status = self.kind.status()?;
-        if !self.is_request || self.headers.vias.is_empty() {
+        let status = self.0.kind.status()?;
+        if !self.0.is_request || self.0.headers.vias.is_empty() {
             return None;
         }
-        let h = &self.headers;
+        let h = &self.0.headers;
         let (from, to) = (h.from.as_ref()?, h.to.as_ref()?);
         let (call_id, cseq) = (h.call_id.as_ref()?, h.cseq.as_ref()?);
-        let mut out = format!("SIP/2.0 {status} {}\r\n", self.reason);
+        let mut out = format!("SIP/2.0 {status} {}\r\n", self.0.reason);
         for via in &h.vias {
             out.push_str(&format!("Via: {via}\r\n"));
         }
         out.push_str(&format!("From: {from}\r\n"));
         out.push_str(&format!("To: {}\r\n", to_with_tag(to, call_id, cseq)));
         out.push_str(&format!("Call-ID: {call_id}\r\nCSeq: {cseq}\r\n"));
-        if self.kind == FailureKind::UnknownMethod {
+        if self.0.kind == FailureKind::UnknownMethod {
             out.push_str(&format!("Allow: {}\r\n", super::ALLOWED_METHODS));
         }
         out.push_str("Content-Length: 0\r\n\r\n");

@@ -77,9 +77,7 @@ pub(crate) fn check_call_id(v: &str) -> Result<(), &'static str> {
 /// Parses a CSeq value into its number and method text.
 pub(crate) fn parse_cseq(v: &str) -> Result<(u32, &str), &'static str> {
     let v = v.trim();
-    let split = v
-        .find(|c: char| c == ' ' || c == '\t')
-        .ok_or("malformed CSeq")?;
+    let split = v.find([' ', '\t']).ok_or("malformed CSeq")?;
     let (num, method) = (&v[..split], v[split..].trim());
     if num.is_empty() || !num.bytes().all(|c| c.is_ascii_digit()) || !is_token(method) {
         return Err("malformed CSeq");
