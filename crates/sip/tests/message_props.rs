@@ -8,6 +8,7 @@ use agentphone_sip::message::{
     call_id, cseq, from_tag, parse_datagram, parse_stream_message, to_bytes, top_via, vias,
     FailureKind, HasHeaders, SipMessage, StreamFramer,
 };
+use agentphone_sip::rsip::prelude::{HeadersExt, ToTypedHeader};
 use proptest::prelude::*;
 
 const KNOWN: &[&str] = &[
@@ -276,6 +277,15 @@ fn exercise(data: &[u8]) {
     match parse_datagram(data) {
         Ok(msg) => {
             let _ = (call_id(&msg), cseq(&msg), vias(&msg), from_tag(&msg));
+            // rsipstack's typed views must not panic on what we accept.
+            let _ = msg.top_via_header().and_then(|v| v.typed());
+            let _ = (msg.has_multiple_vias(), msg.transaction_id());
+            let _ = msg.from_header().and_then(|f| f.tag());
+            let _ = msg.cseq_header().and_then(|c| c.typed());
+            let _ = (
+                msg.typed_contact_headers(),
+                msg.typed_record_route_headers(),
+            );
             assert!(
                 parse_datagram(&to_bytes(&msg)).is_ok(),
                 "accepted message must round trip"
