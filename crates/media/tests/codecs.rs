@@ -347,3 +347,39 @@ fn rtpmap_lookup() {
     assert!(!CodecKind::Pcmu.is_silence(&[0x80; 160]));
     assert!((CodecKind::Pcmu.silence_detector())(&[0xFF; 160]));
 }
+
+mod robustness {
+    use super::*;
+    use agentphone_media::dtmf::DtmfReceiver;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever arrives from the wire, decoding answers Ok or Err.
+        #[test]
+        fn decoders_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..1_600)) {
+            let mut pcm = vec![0.0f32; MAX_PACKET_SAMPLES];
+            for kind in [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus] {
+                let mut dec = Decoder::new(kind).unwrap();
+                if let Ok(n) = dec.decode(&payload, &mut pcm) {
+                    prop_assert!(n <= MAX_PACKET_SAMPLES);
+                    prop_assert!(pcm[..n].iter().all(|v| v.is_finite()));
+                }
+                let _ = dec.decode_fec(&payload, &mut pcm[..960]);
+            }
+        }
+
+        #[test]
+        fn dtmf_receiver_never_panics(
+            packets in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..8)), 0..50)
+        ) {
+            let mut rx = DtmfReceiver::new();
+            for (ts, payload) in packets {
+                if let Ok(Some(d)) = rx.on_payload(ts, &payload) {
+                    prop_assert!("0123456789*#ABCD".contains(d.digit));
+                }
+            }
+        }
+    }
+}

@@ -482,3 +482,42 @@ fn oversized_payload_is_refused() {
     assert!(jb.is_empty());
     assert_eq!(jb.stats().dropped, 1);
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any arrival script: no panic, only pushed packets come out, a
+        /// speech packet is never handed out twice in a row, and the buffer
+        /// never holds more than its capacity.
+        #[test]
+        fn arbitrary_arrivals_are_handled(
+            events in proptest::collection::vec((0u64..30_000, any::<u16>(), any::<u32>(), any::<bool>()), 1..300)
+        ) {
+            let t0 = Instant::now();
+            let mut jb = JitterBuffer::new(config());
+            let mut now_us = 0u64;
+            let mut pushed = std::collections::HashSet::new();
+            let mut last_played: Option<(u16, u8)> = None;
+            for (i, (dt, seq, ts, pop)) in events.into_iter().enumerate() {
+                now_us += dt;
+                let at = t0 + Duration::from_micros(now_us);
+                if pop {
+                    if let Playout::Packet { payload, seq, .. } = jb.pop(at) {
+                        // Payload is [speech flag, push index].
+                        prop_assert!(pushed.contains(&(seq, payload[1])), "never pushed");
+                        prop_assert_ne!(last_played, Some((seq, payload[1])), "speech repeated");
+                        last_played = Some((seq, payload[1]));
+                    }
+                } else {
+                    jb.push(at, seq, ts, &[1, i as u8]);
+                    pushed.insert((seq, i as u8));
+                }
+                prop_assert!(jb.len() <= 64);
+            }
+        }
+    }
+}

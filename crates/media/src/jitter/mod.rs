@@ -288,13 +288,24 @@ impl JitterBuffer {
             && (stale || e >= 3 * self.step_us || due.is_none_or(|i| self.is_silent(i)))
             && self.store.has_from(play_ts + self.step)
         {
-            if let Some(i) = due {
-                self.store.release(i);
-                self.stats.dropped += 1;
-                self.excess_since = None;
-            }
-            play_ts += self.step;
-            e -= self.step_us;
+            let next_ts = match due {
+                Some(i) => {
+                    self.store.release(i);
+                    self.stats.dropped += 1;
+                    self.excess_since = None;
+                    play_ts + self.step
+                }
+                // A hole: jump to the next packet in one go (the timeline may
+                // have moved far), but not so far that delay goes negative.
+                None => {
+                    let limit = play_ts + (e / self.step_us).max(1) * self.step;
+                    self.store
+                        .earliest_from(Some(play_ts + self.step))
+                        .map_or(limit, |i| self.store.slot(i).ts.min(limit))
+                }
+            };
+            e -= self.media_us(next_ts) - self.media_us(play_ts);
+            play_ts = next_ts;
             due = self.due(play_ts);
             if stale {
                 break;
