@@ -72,7 +72,8 @@ impl JitterConfig {
 /// What to play for one ptime.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
-    /// Decode this packet.
+    /// Decode this packet. A silent packet may be handed out twice in a row
+    /// (same `seq`): that is the buffer stretching its delay through silence.
     Packet {
         /// RTP payload.
         payload: &'a [u8],
