@@ -29,9 +29,10 @@ const TANSIG_TABLE: [f32; 201] = [
     1.000000, 1.000000, 1.000000,
 ];
 
-/// Approximate tanh. Comparisons are written so NaN maps to 1 instead of indexing
+/// Approximate tanh, one value at a time: the reference the slice versions are
+/// tested against. Comparisons are written so NaN maps to 1 instead of indexing
 /// the table with garbage.
-#[inline]
+#[cfg(test)]
 pub(crate) fn tansig(x: f32) -> f32 {
     if !(x < 8.0) {
         return 1.0;
@@ -50,9 +51,39 @@ pub(crate) fn tansig(x: f32) -> f32 {
 }
 
 /// Approximate logistic sigmoid.
-#[inline]
+#[cfg(test)]
 pub(crate) fn sigmoid(x: f32) -> f32 {
     0.5 + 0.5 * tansig(0.5 * x)
+}
+
+/// [`tansig`] over a slice, branch-free so the sign (random in a network layer)
+/// costs no mispredictions; same result as the scalar function for finite input.
+pub(crate) fn tansig_slice(xs: &mut [f32]) {
+    for v in xs.iter_mut() {
+        let x = *v;
+        let ax = x.abs().min(8.0);
+        let i = (0.5 + 25.0 * ax).floor();
+        let r = ax - 0.04 * i;
+        let y = TANSIG_TABLE[(i as usize).min(200)];
+        let dy = 1.0 - y * y;
+        *v = (y + r * dy * (1.0 - y * r)).copysign(x);
+    }
+}
+
+/// [`sigmoid`] over a slice.
+pub(crate) fn sigmoid_slice(xs: &mut [f32]) {
+    for v in xs.iter_mut() {
+        *v *= 0.5;
+    }
+    tansig_slice(xs);
+    for v in xs.iter_mut() {
+        *v = 0.5 + 0.5 * *v;
+    }
+}
+
+/// The table, for SIMD gathers.
+pub(crate) fn tansig_table() -> &'static [f32; 201] {
+    &TANSIG_TABLE
 }
 
 /// Rectified linear unit.
@@ -75,5 +106,18 @@ mod tests {
         assert_eq!(tansig(f32::NEG_INFINITY), -1.0);
         assert!((sigmoid(0.0) - 0.5).abs() < 1e-6);
         assert_eq!(relu(-3.0), 0.0);
+    }
+
+    #[test]
+    fn slice_versions_equal_the_scalar_functions() {
+        let xs: Vec<f32> = (-2100..=2100).map(|i| i as f32 / 250.0).collect();
+        let mut t = xs.clone();
+        tansig_slice(&mut t);
+        let mut s = xs.clone();
+        sigmoid_slice(&mut s);
+        for ((x, t), s) in xs.iter().zip(&t).zip(&s) {
+            assert_eq!(*t, tansig(*x), "tansig {x}");
+            assert_eq!(*s, sigmoid(*x), "sigmoid {x}");
+        }
     }
 }

@@ -78,40 +78,72 @@ fn build() -> Tables {
     }
 }
 
-/// Band-interpolated correlation `sum Re(x * conj(p))` (band energy when `x == p`).
-/// Edge bands get double weight because they have a neighbour on one side only.
-pub(crate) fn band_corr(
+/// Sums `term(bin)` into bands with triangular weights: bin `b` of band `i`
+/// contributes `(1 - frac)` to band `i` and `frac` to band `i + 1`. Edge bands
+/// get double weight (they have a neighbour on one side only). Each band's two
+/// sums live in registers and are added in bin order, the same order as a
+/// bin-by-bin scatter, so results are bit-identical to nnnoiseless's.
+#[inline(always)]
+fn band_sum<const K: usize>(
+    t: &Tables,
+    term: impl Fn(usize) -> [f32; K],
+    out: &mut [[f32; NB_BANDS]; K],
+) {
+    let mut carry = [0.0f32; K];
+    let mut b = 0;
+    for band in 0..NB_BANDS - 1 {
+        let mut lo = carry;
+        let mut hi = [0.0f32; K];
+        let end = EBAND_5MS[band + 1] * 4;
+        while b < end {
+            let frac = t.bin_frac[b];
+            let v = term(b);
+            for k in 0..K {
+                lo[k] += (1.0 - frac) * v[k];
+                hi[k] += frac * v[k];
+            }
+            b += 1;
+        }
+        for k in 0..K {
+            out[k][band] = lo[k];
+        }
+        carry = hi;
+    }
+    for k in 0..K {
+        out[k][NB_BANDS - 1] = carry[k];
+        out[k][0] *= 2.0;
+        out[k][NB_BANDS - 1] *= 2.0;
+    }
+}
+
+/// Band energies of `x` and `p` and their band correlation `sum Re(x conj(p))`,
+/// in one pass over the bins.
+pub(crate) fn band_stats(
     t: &Tables,
     x: &[Complex32; FREQ],
     p: &[Complex32; FREQ],
-    out: &mut [f32; NB_BANDS],
-) {
-    let mut acc = [0.0f32; NB_BANDS + 1];
-    for b in 0..BAND_BINS {
-        let corr = x[b].re * p[b].re + x[b].im * p[b].im;
-        let band = t.bin_band[b] as usize;
-        let frac = t.bin_frac[b];
-        acc[band] += (1.0 - frac) * corr;
-        acc[band + 1] += frac * corr;
-    }
-    out.copy_from_slice(&acc[..NB_BANDS]);
-    out[0] *= 2.0;
-    out[NB_BANDS - 1] *= 2.0;
+) -> [[f32; NB_BANDS]; 3] {
+    let mut out = [[0.0f32; NB_BANDS]; 3];
+    band_sum(
+        t,
+        |b| {
+            let (x, p) = (x[b], p[b]);
+            [
+                x.re * x.re + x.im * x.im,
+                p.re * p.re + p.im * p.im,
+                x.re * p.re + x.im * p.im,
+            ]
+        },
+        &mut out,
+    );
+    out
 }
 
-/// Band energy: [`band_corr`] of a spectrum with itself.
+/// Band energy of one spectrum.
 pub(crate) fn band_energy(t: &Tables, x: &[Complex32; FREQ], out: &mut [f32; NB_BANDS]) {
-    let mut acc = [0.0f32; NB_BANDS + 1];
-    for (b, v) in x[..BAND_BINS].iter().enumerate() {
-        let e = v.re * v.re + v.im * v.im;
-        let band = t.bin_band[b] as usize;
-        let frac = t.bin_frac[b];
-        acc[band] += (1.0 - frac) * e;
-        acc[band + 1] += frac * e;
-    }
-    out.copy_from_slice(&acc[..NB_BANDS]);
-    out[0] *= 2.0;
-    out[NB_BANDS - 1] *= 2.0;
+    let mut o = [[0.0f32; NB_BANDS]; 1];
+    band_sum(t, |b| [x[b].re * x[b].re + x[b].im * x[b].im], &mut o);
+    *out = o[0];
 }
 
 /// Spreads per-band values over the bins below [`BAND_BINS`] by linear
@@ -155,6 +187,8 @@ mod tests {
         let x = [Complex32::new(1.0, 0.0); FREQ];
         let mut e = [0.0; NB_BANDS];
         band_energy(t, &x, &mut e);
+        let [ex, ep, exp] = band_stats(t, &x, &x);
+        assert_eq!((ex, ep, exp), (e, e, e));
         // Interior band i collects half of each neighbouring band span.
         assert!((e[1] - 4.0).abs() < 1e-5);
         assert!((e[10] - 0.5 * (8.0 + 8.0)).abs() < 1e-5);

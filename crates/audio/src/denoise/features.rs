@@ -20,7 +20,7 @@ pub(crate) struct Analysis {
     t: &'static Tables,
     /// The last `pitch::BUF` high-passed input samples, oldest first.
     input: [f32; pitch::BUF],
-    hp_mem: [f32; 2],
+    hp_mem: [f64; 4],
     ceps: [[f32; NB_BANDS]; CEPS_MEM],
     ceps_pos: usize,
     synth_mem: [f32; FRAME],
@@ -48,7 +48,7 @@ impl Analysis {
         Analysis {
             t: bands::tables(),
             input: [0.0; pitch::BUF],
-            hp_mem: [0.0; 2],
+            hp_mem: [0.0; 4],
             ceps: [[0.0; NB_BANDS]; CEPS_MEM],
             ceps_pos: 0,
             synth_mem: [0.0; FRAME],
@@ -68,7 +68,7 @@ impl Analysis {
 
     pub fn reset(&mut self) {
         self.input.fill(0.0);
-        self.hp_mem = [0.0; 2];
+        self.hp_mem = [0.0; 4];
         self.ceps = [[0.0; NB_BANDS]; CEPS_MEM];
         self.ceps_pos = 0;
         self.synth_mem.fill(0.0);
@@ -79,17 +79,20 @@ impl Analysis {
     /// (zeros at DC, poles at 0.998).
     pub fn push_frame(&mut self, frame: &[f32; FRAME]) {
         const A: [f64; 2] = [-1.99599, 0.99600];
-        const B: [f64; 2] = [-2.0, 1.0];
         self.input.copy_within(FRAME.., 0);
-        let [mut m0, mut m1] = self.hp_mem;
+        // Direct form I in f64: y[n] = x[n] - 2x[n-1] + x[n-2] - a0 y[n-1] - a1 y[n-2].
+        // The zeros' part is computed off the recursion, so each sample waits on
+        // one multiply-add only (the transposed form nnnoiseless uses chains five
+        // dependent operations a sample). Differences are at f32 rounding level.
+        let [mut x1, mut x2, mut y1, mut y2] = self.hp_mem;
         for (y, &x) in self.input[pitch::BUF - FRAME..].iter_mut().zip(frame) {
             let x = f64::from(x);
-            let out = x + f64::from(m0);
-            m0 = (f64::from(m1) + (B[0] * x - A[0] * out)) as f32;
-            m1 = (B[1] * x - A[1] * out) as f32;
+            let v = x - 2.0 * x1 + x2 - A[1] * y2;
+            let out = v - A[0] * y1;
+            (x2, x1, y2, y1) = (x1, x, y1, out);
             *y = out as f32;
         }
-        self.hp_mem = [m0, m1];
+        self.hp_mem = [x1, x2, y1, y2];
     }
 
     /// Windowed FFT of the window ending `lag` samples before the newest sample.
@@ -115,12 +118,10 @@ impl Analysis {
     /// alone and the caller should skip the network.
     pub fn compute_features(&mut self, k: &Kernels) -> bool {
         self.transform(0, false);
-        bands::band_energy(self.t, &self.x, &mut self.ex);
         let pitch_input: &[f32; pitch::BUF] = &self.input;
         let period = self.pitch.process(k, pitch_input);
         self.transform(period, true);
-        bands::band_energy(self.t, &self.p, &mut self.ep);
-        bands::band_corr(self.t, &self.x, &self.p, &mut self.exp);
+        [self.ex, self.ep, self.exp] = bands::band_stats(self.t, &self.x, &self.p);
         for ((c, &ex), &ep) in self.exp.iter_mut().zip(&self.ex).zip(&self.ep) {
             *c /= (0.001 + ex * ep).sqrt();
         }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::activation::{relu, sigmoid, tansig};
+use super::activation::relu;
 use super::kernels::Kernels;
 use super::model::{Activation, Dense, Gru, Model, NB_FEATURES};
 
@@ -101,20 +101,18 @@ impl Rnn {
     }
 }
 
-fn activate(a: Activation, x: f32) -> f32 {
+fn activate(k: &Kernels, a: Activation, xs: &mut [f32]) {
     match a {
-        Activation::Tanh => tansig(x),
-        Activation::Sigmoid => sigmoid(x),
-        Activation::Relu => relu(x),
+        Activation::Tanh => (k.tansig)(xs),
+        Activation::Sigmoid => (k.sigmoid)(xs),
+        Activation::Relu => xs.iter_mut().for_each(|x| *x = relu(*x)),
     }
 }
 
 fn dense(k: &Kernels, layer: &Dense, input: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&layer.bias);
     (k.mat_vec_add)(out, &layer.weights, layer.nb_neurons, input);
-    for o in out.iter_mut() {
-        *o = activate(layer.activation, *o);
-    }
+    activate(k, layer.activation, out);
 }
 
 /// One GRU step. The input part of all three gates is one product over rows of
@@ -134,15 +132,16 @@ fn gru(
     gates.copy_from_slice(&layer.bias);
     (k.mat_vec_add)(gates, &layer.input_weights, stride, input);
     (k.mat_vec_add)(&mut gates[..2 * n], &layer.recurrent_weights, stride, state);
+    (k.sigmoid)(&mut gates[..2 * n]);
     let (zr, h) = gates.split_at_mut(2 * n);
     let (z, r) = zr.split_at_mut(n);
     let rs = &mut rs[..n];
     for ((rs, r), s) in rs.iter_mut().zip(r.iter()).zip(state.iter()) {
-        *rs = s * sigmoid(*r);
+        *rs = s * r;
     }
     (k.mat_vec_add)(h, &layer.recurrent_weights[2 * n..], stride, rs);
+    activate(k, layer.activation, h);
     for ((s, z), h) in state.iter_mut().zip(z.iter()).zip(h.iter()) {
-        let z = sigmoid(*z);
-        *s = z * *s + (1.0 - z) * activate(layer.activation, *h);
+        *s = z * *s + (1.0 - z) * h;
     }
 }

@@ -57,6 +57,9 @@ pub(crate) type Xcorr = fn(x: &[f32], y: &[f32], out: &mut [f32]);
 /// `sum_k x[k] * y[k]` over the shorter of the two.
 pub(crate) type Dot = fn(x: &[f32], y: &[f32]) -> f32;
 
+/// An activation applied in place to a slice.
+pub(crate) type Activate = fn(xs: &mut [f32]);
+
 /// The kernel table a denoiser calls through.
 #[derive(Clone, Copy)]
 pub(crate) struct Kernels {
@@ -64,6 +67,8 @@ pub(crate) struct Kernels {
     pub mat_vec_add: MatVecAdd,
     pub xcorr: Xcorr,
     pub dot: Dot,
+    pub tansig: Activate,
+    pub sigmoid: Activate,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -81,6 +86,8 @@ impl Kernels {
                 mat_vec_add: portable::mat_vec_add,
                 xcorr: portable::xcorr,
                 dot: portable::dot,
+                tansig: super::activation::tansig_slice,
+                sigmoid: super::activation::sigmoid_slice,
             }),
             Kernel::Avx2Fma => avx2_table(),
             Kernel::Auto => None,
@@ -148,6 +155,17 @@ mod tests {
             let d = (p.dot)(&x, &y);
             let e = (k.dot)(&x, &y);
             assert!(close(d, e, n as f32), "{d} vs {e}");
+        }
+        // Activations are exact: same operations, no FMA contraction.
+        let xs: Vec<f32> = (-1200..1200).map(|i| i as f32 / 97.0).collect();
+        for f in [
+            |k: &Kernels, v: &mut [f32]| (k.tansig)(v),
+            |k: &Kernels, v: &mut [f32]| (k.sigmoid)(v),
+        ] {
+            let (mut a, mut b) = (xs.clone(), xs.clone());
+            f(&p, &mut a);
+            f(&k, &mut b);
+            assert_eq!(a, b);
         }
     }
 
