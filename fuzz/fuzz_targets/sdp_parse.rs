@@ -1,3 +1,18 @@
 #![no_main]
-// (being written)
-libfuzzer_sys::fuzz_target!(|_data: &[u8]| {});
+//! Arbitrary text as a peer's offer and as a peer's answer to our offer.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use agentphone_media::offer_answer::{answer, process_answer, LocalMedia, SdpSession};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 40000);
+    let _ = answer(text, &local);
+    let mut session = SdpSession::new(local);
+    let offer = session.offer();
+    let _ = process_answer(&offer, text);
+    let _ = session.answer(text);
+});

@@ -24,7 +24,9 @@ fn formats() -> Vec<PayloadFormat> {
 /// Packetises one 20 ms PCMU frame and returns the datagram.
 fn pcmu_packet(tx: &mut RtpSender) -> Vec<u8> {
     let mut buf = [0u8; 200];
-    let n = tx.packetize(&[0xff; 160], 160, false, &mut buf).expect("fits");
+    let n = tx
+        .packetize(&[0xff; 160], 160, false, &mut buf)
+        .expect("fits");
     buf[..n].to_vec()
 }
 
@@ -36,19 +38,34 @@ fn sequence_and_timestamp_continue_across_codec_change_and_hold() {
     for _ in 0..3 {
         let n = tx.packetize(&[0; 160], 160, false, &mut buf).expect("fits");
         let p = parse_rtp(&buf[..n]).expect("valid");
-        seen.push((p.header.sequence, p.header.timestamp, p.header.marker, p.header.payload_type));
+        seen.push((
+            p.header.sequence,
+            p.header.timestamp,
+            p.header.marker,
+            p.header.payload_type,
+        ));
     }
     tx.set_codec(111, 48000);
     for _ in 0..2 {
         let n = tx.packetize(&[1; 60], 960, false, &mut buf).expect("fits");
         let p = parse_rtp(&buf[..n]).expect("valid");
-        seen.push((p.header.sequence, p.header.timestamp, p.header.marker, p.header.payload_type));
+        seen.push((
+            p.header.sequence,
+            p.header.timestamp,
+            p.header.marker,
+            p.header.payload_type,
+        ));
     }
     // Hold: 2.5 s without sending; the clock keeps running at 48 kHz.
     tx.advance(Duration::from_millis(2500));
     let n = tx.packetize(&[1; 60], 960, false, &mut buf).expect("fits");
     let p = parse_rtp(&buf[..n]).expect("valid");
-    seen.push((p.header.sequence, p.header.timestamp, p.header.marker, p.header.payload_type));
+    seen.push((
+        p.header.sequence,
+        p.header.timestamp,
+        p.header.marker,
+        p.header.payload_type,
+    ));
 
     let t0 = u32::MAX - 100;
     assert_eq!(
@@ -81,7 +98,10 @@ fn dtmf_event_keeps_its_timestamp_and_the_clock_runs_on() {
         stamps.push((p.header.sequence, p.header.timestamp, p.header.marker));
         tx.advance(PTIME);
     }
-    assert_eq!(stamps, vec![(101, 1160, true), (102, 1160, false), (103, 1160, false)]);
+    assert_eq!(
+        stamps,
+        vec![(101, 1160, true), (102, 1160, false), (103, 1160, false)]
+    );
     let p = pcmu_packet(&mut tx);
     let p = parse_rtp(&p).expect("valid");
     assert_eq!((p.header.sequence, p.header.timestamp), (104, 1160 + 480));
@@ -97,7 +117,8 @@ fn ssrc_change_is_reported_not_dropped() {
     let p1 = pcmu_packet(&mut a);
     let first = rx.receive(now, peer, &p1).expect("accepted");
     assert!(!first.ssrc_changed);
-    rx.receive(now + PTIME, peer, &pcmu_packet(&mut a)).expect("accepted");
+    rx.receive(now + PTIME, peer, &pcmu_packet(&mut a))
+        .expect("accepted");
     let p3 = pcmu_packet(&mut b);
     let switched = rx
         .receive(now + 2 * PTIME, peer, &p3)
@@ -105,7 +126,10 @@ fn ssrc_change_is_reported_not_dropped() {
     assert!(switched.ssrc_changed);
     assert_eq!(switched.packet.header.ssrc, 0x2222);
     let stats = rx.stats().expect("stats");
-    assert_eq!((stats.ssrc(), stats.received(), stats.cumulative_lost()), (0x2222, 1, 0));
+    assert_eq!(
+        (stats.ssrc(), stats.received(), stats.cumulative_lost()),
+        (0x2222, 1, 0)
+    );
 }
 
 #[test]
@@ -116,10 +140,19 @@ fn latching_ignores_a_third_address_and_relatch_moves_it() {
     let moved = addr("198.51.100.2:5000");
     let mut rx = RtpReceiver::new(&formats());
     let mut tx = RtpSender::with_start(7, 0, 0, 0, 8000);
-    rx.receive(now, peer, &pcmu_packet(&mut tx)).expect("latches");
+    rx.receive(now, peer, &pcmu_packet(&mut tx))
+        .expect("latches");
     assert_eq!(rx.latched(), Some(peer));
-    let err = rx.receive(now, intruder, &pcmu_packet(&mut tx)).unwrap_err();
-    assert_eq!(err, RtpDrop::OtherSource { from: intruder, latched: peer });
+    let err = rx
+        .receive(now, intruder, &pcmu_packet(&mut tx))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RtpDrop::OtherSource {
+            from: intruder,
+            latched: peer
+        }
+    );
     assert_eq!(rx.drops().other_source, 1);
 
     rx.relatch(moved);
@@ -129,7 +162,8 @@ fn latching_ignores_a_third_address_and_relatch_moves_it() {
         rx.receive(now, peer, &pcmu_packet(&mut tx)),
         Err(RtpDrop::OtherSource { .. })
     ));
-    rx.receive(now, moved, &pcmu_packet(&mut tx)).expect("new address latches");
+    rx.receive(now, moved, &pcmu_packet(&mut tx))
+        .expect("new address latches");
     assert_eq!(rx.latched(), Some(moved));
     assert!(rx.receive(now, peer, &pcmu_packet(&mut tx)).is_err());
 }
@@ -145,7 +179,10 @@ fn unknown_payload_types_and_garbage_are_dropped() {
         Err(RtpDrop::UnknownPayloadType(18))
     );
     assert_eq!(rx.latched(), None, "an invalid packet must not latch");
-    assert!(matches!(rx.receive(now, peer, b"\x80"), Err(RtpDrop::Malformed(_))));
+    assert!(matches!(
+        rx.receive(now, peer, b"\x80"),
+        Err(RtpDrop::Malformed(_))
+    ));
     assert_eq!(rx.drops().malformed, 1);
     assert_eq!(rx.drops().unknown_payload_type, 1);
 }
@@ -171,7 +208,8 @@ fn ten_of_a_hundred_lost_gives_the_rfc_fraction() {
     assert_eq!(block.jitter, 0, "constant transit time means no jitter");
     // Next interval without loss reports 0 while the cumulative count stays.
     for i in 100..110u32 {
-        rx.receive(t0 + PTIME * i, peer, &pcmu_packet(&mut tx)).expect("accepted");
+        rx.receive(t0 + PTIME * i, peer, &pcmu_packet(&mut tx))
+            .expect("accepted");
     }
     let block = rx.stats_mut().expect("stats").take_report_block();
     assert_eq!((block.fraction_lost, block.cumulative_lost), (0, 10));
@@ -187,7 +225,8 @@ fn alternating_transit_gives_the_a8_recurrence() {
     for i in 0..n {
         // Transit alternates +10 ms / -10 ms around a constant: |D| = 20 ms = 160 units.
         let arrival = t0 + PTIME * i + Duration::from_millis(if i % 2 == 0 { 20 } else { 0 });
-        rx.receive(arrival, peer, &pcmu_packet(&mut tx)).expect("accepted");
+        rx.receive(arrival, peer, &pcmu_packet(&mut tx))
+            .expect("accepted");
     }
     // J_i = J_{i-1} + (|D| - J_{i-1}) / 16 over n - 1 differences, from J_0 = 0.
     let mut j = 0.0f64;
@@ -226,7 +265,8 @@ fn rtt_and_remote_loss_from_an_sr_rr_exchange() {
     for i in 0..100u32 {
         let p = pcmu_packet(&mut a.tx);
         if i % 10 != 5 {
-            b.rx.receive(t0 + PTIME * i + one_way, a_addr, &p).expect("accepted");
+            b.rx.receive(t0 + PTIME * i + one_way, a_addr, &p)
+                .expect("accepted");
         }
     }
     // A's SR at t1, reaching B 30 ms later. B's wall clock is off by 7 s: RTT must
@@ -234,14 +274,20 @@ fn rtt_and_remote_loss_from_an_sr_rr_exchange() {
     let t1 = t0 + Duration::from_secs(2);
     let a_ntp = |t: Instant| NtpTime::from_system_time(wall + (t - t0));
     let b_ntp = |t: Instant| NtpTime::from_system_time(wall + (t - t0) + Duration::from_secs(7));
-    let sr = a.rtcp.build_report(t1, a_ntp(t1), &a.tx, &mut a.rx).expect("SR");
+    let sr = a
+        .rtcp
+        .build_report(t1, a_ntp(t1), &a.tx, &mut a.rx)
+        .expect("SR");
     assert_eq!(sr[1], 200, "A sent RTP, so its report is an SR");
     b.rtcp
         .handle_packet(t1 + one_way, b_ntp(t1 + one_way), b.tx.ssrc(), &sr)
         .expect("B parses the SR");
     // B answers 1 s later with an RR (it sent no RTP); A gets it 30 ms after that.
     let t2 = t1 + one_way + Duration::from_secs(1);
-    let rr = b.rtcp.build_report(t2, b_ntp(t2), &b.tx, &mut b.rx).expect("RR");
+    let rr = b
+        .rtcp
+        .build_report(t2, b_ntp(t2), &b.tx, &mut b.rx)
+        .expect("RR");
     assert_eq!(rr[1], 201, "B sent no RTP, so its report is an RR");
     a.rtcp
         .handle_packet(t2 + one_way, a_ntp(t2 + one_way), a.tx.ssrc(), &rr)
@@ -253,7 +299,10 @@ fn rtt_and_remote_loss_from_an_sr_rr_exchange() {
     let q = a.rtcp.quality(&a.tx, &a.rx);
     assert_eq!(q.packets_sent, 100);
     let remote_loss = q.remote_loss_pct.expect("B reported");
-    assert!((remote_loss - 25.0 * 100.0 / 256.0).abs() < 1e-9, "{remote_loss}");
+    assert!(
+        (remote_loss - 25.0 * 100.0 / 256.0).abs() < 1e-9,
+        "{remote_loss}"
+    );
     assert_eq!(a.rtcp.remote_report().map(|r| r.cumulative_lost), Some(10));
     let qb = b.rtcp.quality(&b.tx, &b.rx);
     assert_eq!((qb.packets_received, qb.packets_lost), (90, 10));

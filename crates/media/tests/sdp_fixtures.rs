@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use agentphone_media::offer_answer::{
-    answer, create_offer, process_answer, Codec, Direction, LocalMedia, OfferAnswerError,
-    Origin, PayloadFormat, SdpSession,
+    answer, create_offer, process_answer, Codec, Direction, LocalMedia, OfferAnswerError, Origin,
+    PayloadFormat, SdpSession,
 };
 
 fn fixture(name: &str) -> String {
@@ -66,7 +66,10 @@ fn baresip_offer_follows_our_order_with_its_numbers() {
     assert!(a.sdp.contains("a=rtpmap:96 opus/48000/2\r\n"));
     assert!(a.sdp.contains("a=fmtp:96 useinbandfec=1\r\n"));
     let m = a.media;
-    assert_eq!((m.send_codec.codec, m.send_codec.payload_type), (Codec::Pcmu, 0));
+    assert_eq!(
+        (m.send_codec.codec, m.send_codec.payload_type),
+        (Codec::Pcmu, 0)
+    );
     assert_eq!(m.remote_rtp, sock("192.168.1.50:10060"));
     assert_eq!(m.remote_rtcp, sock("192.168.1.50:10061"));
     assert_eq!(m.telephone_event.map(|t| t.payload_type), Some(101));
@@ -78,14 +81,20 @@ fn linphone_ipv6_offer_rejects_video_and_keeps_mline_count() {
     let mlines: Vec<&str> = a.sdp.lines().filter(|l| l.starts_with("m=")).collect();
     assert_eq!(
         mlines,
-        vec!["m=audio 40000 RTP/AVP 0 8 96 100 101", "m=video 0 RTP/AVP 96"]
+        vec![
+            "m=audio 40000 RTP/AVP 0 8 96 100 101",
+            "m=video 0 RTP/AVP 96"
+        ]
     );
     let m = a.media;
     assert_eq!(m.remote_rtp, sock("[2001:db8::20]:7078"));
     assert_eq!(m.remote_rtcp, sock("[2001:db8::20]:7079"));
     assert_eq!(m.send_codec.codec, Codec::Pcmu);
     // telephone-event at PCMU's clock, not Linphone's 48 kHz one.
-    assert_eq!(m.telephone_event.map(|t| (t.payload_type, t.clock_rate)), Some((100, 8000)));
+    assert_eq!(
+        m.telephone_event.map(|t| (t.payload_type, t.clock_rate)),
+        Some((100, 8000))
+    );
 }
 
 #[test]
@@ -99,10 +108,16 @@ fn opus_preferred_picks_linphone_opus_with_its_fec_and_48k_events() {
     ];
     let a = answer(&fixture("linphone-offer-ipv6-video.sdp"), &l).expect("answerable");
     let m = a.media;
-    assert_eq!((m.send_codec.codec, m.send_codec.payload_type), (Codec::Opus, 96));
+    assert_eq!(
+        (m.send_codec.codec, m.send_codec.payload_type),
+        (Codec::Opus, 96)
+    );
     assert!(m.remote_inband_fec);
     assert_eq!(m.remote_fmtp.as_deref(), Some("useinbandfec=1"));
-    assert_eq!(m.telephone_event.map(|t| (t.payload_type, t.clock_rate)), Some((101, 48000)));
+    assert_eq!(
+        m.telephone_event.map(|t| (t.payload_type, t.clock_rate)),
+        Some((101, 48000))
+    );
 }
 
 #[test]
@@ -119,7 +134,10 @@ fn asterisk_hold_is_answered_recvonly() {
 #[test]
 fn asterisk_g729_only_offer_has_no_common_codec() {
     let err = answer(&fixture("asterisk-g729-only-offer.sdp"), &local()).unwrap_err();
-    assert!(matches!(err, OfferAnswerError::NoCommonCodec { .. }), "{err:?}");
+    assert!(
+        matches!(err, OfferAnswerError::NoCommonCodec { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -171,7 +189,10 @@ fn offer_then_answer_round_trip() {
                        t=0 0\r\nm=audio 5004 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
                        a=rtcp:6000 IN IP4 198.51.100.10\r\na=ptime:40\r\n";
     let m = process_answer(&offer, peer_answer).expect("answer matches offer");
-    assert_eq!((m.send_codec.codec, m.send_codec.payload_type), (Codec::Pcma, 8));
+    assert_eq!(
+        (m.send_codec.codec, m.send_codec.payload_type),
+        (Codec::Pcma, 8)
+    );
     assert_eq!(m.remote_rtp, sock("198.51.100.9:5004"));
     assert_eq!(m.remote_rtcp, sock("198.51.100.10:6000"));
     assert_eq!(m.ptime_ms, 40);
@@ -195,10 +216,16 @@ fn session_version_changes_only_with_the_body() {
     let mut s = SdpSession::with_origin(origin, local());
     let first = s.offer();
     assert!(first.contains("o=- 7 100 ") && first.contains("a=sendrecv"));
-    assert!(s.re_offer().contains("o=- 7 100 "), "unchanged body keeps the version");
+    assert!(
+        s.re_offer().contains("o=- 7 100 "),
+        "unchanged body keeps the version"
+    );
     let hold = s.hold();
     assert!(hold.contains("o=- 7 101 ") && hold.contains("a=sendonly\r\n"));
-    assert!(s.hold().contains("o=- 7 101 "), "repeated hold is the same body");
+    assert!(
+        s.hold().contains("o=- 7 101 "),
+        "repeated hold is the same body"
+    );
     let resume = s.resume();
     assert!(resume.contains("o=- 7 102 ") && resume.contains("a=sendrecv\r\n"));
 }

@@ -249,3 +249,33 @@ fn to_remote_numbering(chosen: &[PayloadFormat], offered: &[PayloadFormat]) -> V
         })
         .collect()
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    fn local() -> LocalMedia {
+        LocalMedia::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 40000)
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            let _ = answer(&text, &local());
+        }
+
+        /// SDP-shaped lines in random order and content: the lenient path's territory.
+        #[test]
+        fn sdp_shaped_lines_never_panic(
+            lines in proptest::collection::vec(
+                ("[vosctmab]", "[ -~]{0,40}"), 0..20,
+            )
+        ) {
+            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\r\n")).collect();
+            let _ = answer(&text, &local());
+            let _ = process_answer(&text, &text);
+        }
+    }
+}

@@ -227,11 +227,12 @@ fn sanitise_origin(line: &str) -> String {
 type RawMLine = (String, String, Vec<String>);
 
 fn convert(desc: SessionDescription, raw: &[RawMLine]) -> Result<RemoteSdp, OfferAnswerError> {
-    let session_direction = desc
-        .attributes
-        .iter()
-        .rev()
-        .find_map(|a| a.value.is_none().then(|| Direction::from_attribute(&a.key)).flatten());
+    let session_direction = desc.attributes.iter().rev().find_map(|a| {
+        a.value
+            .is_none()
+            .then(|| Direction::from_attribute(&a.key))
+            .flatten()
+    });
     let session_addr = desc
         .connection_information
         .as_ref()
@@ -258,7 +259,11 @@ fn convert(desc: SessionDescription, raw: &[RawMLine]) -> Result<RemoteSdp, Offe
                 .connection_information
                 .and_then(|c| c.address)
                 .map(|a| a.address),
-            attributes: md.attributes.into_iter().map(|a| (a.key, a.value)).collect(),
+            attributes: md
+                .attributes
+                .into_iter()
+                .map(|a| (a.key, a.value))
+                .collect(),
         });
     }
     Ok(RemoteSdp {
@@ -314,7 +319,14 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         // A panic inside the parser fails this test; the results themselves vary.
-        for s in ["", "hello", "v=1\r\n", "m=audio x RTP/AVP\r\n", "\u{0}=\u{0}", "o=\r\nm="] {
+        for s in [
+            "",
+            "hello",
+            "v=1\r\n",
+            "m=audio x RTP/AVP\r\n",
+            "\u{0}=\u{0}",
+            "o=\r\nm=",
+        ] {
             let _ = parse(s);
         }
         // An m-line with an impossible port is kept (for the echo) but disabled.

@@ -43,7 +43,11 @@ fn addr_type(addr: IpAddr) -> &'static str {
 pub(crate) fn render_body(addr: IpAddr, mlines: &[MLine]) -> String {
     let mut s = String::with_capacity(256);
     // Writing to a String cannot fail, hence the ignored fmt::Results.
-    let _ = write!(s, "s=agentphone\r\nc=IN {} {addr}\r\nt=0 0\r\n", addr_type(addr));
+    let _ = write!(
+        s,
+        "s=agentphone\r\nc=IN {} {addr}\r\nt=0 0\r\n",
+        addr_type(addr)
+    );
     for m in mlines {
         match m {
             MLine::Audio {

@@ -25,7 +25,7 @@ impl NtpTime {
     }
 
     /// This time plus `d` (wrapping at the era boundary like the field does).
-    pub fn add(self, d: Duration) -> NtpTime {
+    pub fn after(self, d: Duration) -> NtpTime {
         NtpTime(self.0.wrapping_add(duration_to_ntp(d)))
     }
 }
@@ -60,6 +60,12 @@ mod tests {
             half.middle_32(),
             ((NTP_UNIX_OFFSET as u32) << 16).wrapping_add(0x8000)
         );
+    }
+
+    #[test]
+    fn after_adds_in_fixed_point() {
+        let t = NtpTime(5 << 32).after(Duration::from_millis(1500));
+        assert_eq!(t.0, (6 << 32) | (1 << 31));
     }
 
     #[test]

@@ -186,7 +186,13 @@ impl RtcpSession {
         Ok(())
     }
 
-    fn take_blocks(&mut self, now: Instant, ntp: NtpTime, local_ssrc: u32, blocks: &[ReceptionReport]) {
+    fn take_blocks(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        local_ssrc: u32,
+        blocks: &[ReceptionReport],
+    ) {
         let Some(b) = blocks.iter().find(|b| b.ssrc == local_ssrc) else {
             return;
         };

@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn malformed_inputs_are_typed_errors() {
-        assert!(matches!(parse_rtp(&[0x80; 5]), Err(RtpError::Truncated { .. })));
+        assert!(matches!(
+            parse_rtp(&[0x80; 5]),
+            Err(RtpError::Truncated { .. })
+        ));
         let mut v1 = [0u8; 12];
         v1[0] = 0x40;
         assert_eq!(parse_rtp(&v1), Err(RtpError::BadVersion(1)));

@@ -66,7 +66,9 @@ enum Latch {
     Open,
     /// After a re-INVITE: latch to the first valid packet from anywhere except the
     /// old address (late packets of the old leg must not win the race).
-    Moving { old: SocketAddr },
+    Moving {
+        old: SocketAddr,
+    },
     Latched(SocketAddr),
 }
 
@@ -238,5 +240,38 @@ impl RtpReceiver {
         let nanos = now.saturating_duration_since(epoch).as_nanos();
         // Wrapping to 32 bits is harmless: A.8 only uses differences.
         (nanos * u128::from(clock_rate) / 1_000_000_000) as u32
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever arrives, from wherever, the receiver answers with a typed result.
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            datagrams in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..64), 0u8..3, 0u64..10_000),
+                1..40,
+            )
+        ) {
+            let t0 = Instant::now();
+            let mut rx = RtpReceiver::new(&[PayloadFormat::pcmu(), PayloadFormat::telephone_event(101, 8000)]);
+            for (bytes, who, ms) in datagrams {
+                let from = SocketAddr::from(([192, 0, 2, who], 4000));
+                let mut data = bytes;
+                // Bias half the inputs towards valid-looking headers to reach the stats code.
+                if data.len() >= 2 && data[0] & 1 == 0 {
+                    data[0] = 0x80 | (data[0] & 0x3f);
+                    data[1] &= 0x80;
+                }
+                let _ = rx.receive(t0 + Duration::from_millis(ms), from, &data);
+            }
+            if let Some(s) = rx.stats_mut() {
+                let _ = s.take_report_block();
+            }
+        }
     }
 }
