@@ -53,6 +53,31 @@ fn randomised(interval: Duration) -> Duration {
     interval.mul_f64(rand::rng().random_range(0.5..1.5))
 }
 
+/// Splits the first packet off a compound RTCP datagram (RFC 3550 §6.4 header:
+/// version 2, length in 32-bit words minus one).
+fn split_packet(data: &[u8]) -> Result<(&[u8], &[u8]), RtcpError> {
+    if data.len() < 4 {
+        return Err(RtcpError::Malformed(format!(
+            "{}-byte RTCP header",
+            data.len()
+        )));
+    }
+    if data[0] >> 6 != 2 {
+        return Err(RtcpError::Malformed(format!(
+            "RTCP version {}",
+            data[0] >> 6
+        )));
+    }
+    let len = (usize::from(u16::from_be_bytes([data[2], data[3]])) + 1) * 4;
+    if len > data.len() {
+        return Err(RtcpError::Malformed(format!(
+            "RTCP packet of {len} bytes in a {}-byte datagram",
+            data.len()
+        )));
+    }
+    Ok(data.split_at(len))
+}
+
 impl RtcpSession {
     /// A session whose first report is due about half an interval from `now`
     /// (RFC 3550 §6.2: the first report may go out sooner).
@@ -166,24 +191,47 @@ impl RtcpSession {
         local_ssrc: u32,
         datagram: &[u8],
     ) -> Result<(), RtcpError> {
-        let mut buf = datagram;
-        let packets =
-            rtcp::packet::unmarshal(&mut buf).map_err(|e| RtcpError::Malformed(e.to_string()))?;
-        for p in &packets {
-            let any = p.as_any();
-            if let Some(sr) = any.downcast_ref::<SenderReport>() {
-                self.remote_ssrc = Some(sr.ssrc);
-                self.last_sr = Some((NtpTime(sr.ntp_time).middle_32(), now));
-                self.take_blocks(now, ntp, local_ssrc, &sr.reports);
-            } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
-                self.take_blocks(now, ntp, local_ssrc, &rr.reports);
-            } else if let Some(bye) = any.downcast_ref::<Goodbye>() {
-                if self.remote_ssrc.is_some_and(|s| bye.sources.contains(&s)) {
-                    self.remote_bye = true;
-                }
+        let mut rest = datagram;
+        if rest.is_empty() {
+            return Err(RtcpError::Malformed("empty datagram".into()));
+        }
+        while !rest.is_empty() {
+            let (packet, tail) = split_packet(rest)?;
+            rest = tail;
+            // Only SR, RR and BYE matter here. Other types (SDES, APP, feedback, XR)
+            // are skipped unparsed: fuzzing found the rtcp crate panicking on
+            // malformed feedback packets, and we have no use for them.
+            if !matches!(packet[1], 200 | 201 | 203) {
+                continue;
+            }
+            let mut buf = packet;
+            let parsed = rtcp::packet::unmarshal(&mut buf)
+                .map_err(|e| RtcpError::Malformed(e.to_string()))?;
+            for p in &parsed {
+                self.take_packet(now, ntp, local_ssrc, p.as_any());
             }
         }
         Ok(())
+    }
+
+    fn take_packet(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        local_ssrc: u32,
+        any: &(dyn std::any::Any + Send + Sync),
+    ) {
+        if let Some(sr) = any.downcast_ref::<SenderReport>() {
+            self.remote_ssrc = Some(sr.ssrc);
+            self.last_sr = Some((NtpTime(sr.ntp_time).middle_32(), now));
+            self.take_blocks(now, ntp, local_ssrc, &sr.reports);
+        } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+            self.take_blocks(now, ntp, local_ssrc, &rr.reports);
+        } else if let Some(bye) = any.downcast_ref::<Goodbye>() {
+            if self.remote_ssrc.is_some_and(|s| bye.sources.contains(&s)) {
+                self.remote_bye = true;
+            }
+        }
     }
 
     fn take_blocks(
@@ -250,5 +298,24 @@ impl RtcpSession {
             packets_received: stats.map_or(0, |s| s.received()),
             packets_lost: stats.map_or(0, |s| s.cumulative_lost()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_feedback_found_by_fuzzing_is_skipped_not_a_panic() {
+        // A payload-specific feedback (FIR) packet that made the rtcp crate panic.
+        let data = [0x84, 0xce, 0x00, 0x01, 0, 0, 0, 0];
+        let mut s = RtcpSession::new(Instant::now(), "x");
+        let now = Instant::now();
+        assert!(s.handle_packet(now, NtpTime(0), 1, &data).is_ok());
+        assert!(matches!(
+            s.handle_packet(now, NtpTime(0), 1, &[0x81, 0xc9, 0x00, 0x07]),
+            Err(RtcpError::Malformed(_))
+        ));
+        assert!(s.handle_packet(now, NtpTime(0), 1, &[]).is_err());
     }
 }
