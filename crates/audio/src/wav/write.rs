@@ -126,7 +126,11 @@ pub fn write_wav_spec(
             spec.channels, spec.rate
         )));
     }
-    if samples.len() % usize::from(spec.channels) != 0 {
+    if !samples
+        .chunks_exact(usize::from(spec.channels))
+        .remainder()
+        .is_empty()
+    {
         return Err(invalid(format!(
             "{} samples do not divide into {} channels",
             samples.len(),
