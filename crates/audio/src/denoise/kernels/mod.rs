@@ -50,8 +50,9 @@ fn avx2_available() -> bool {
     false
 }
 
-/// `out[i] += sum_j w[j * stride + i] * input[j]` for `i < out.len()`, `j` in order.
-pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]);
+/// `out[i] += sum_j (w[j * stride + i] / 256) * input[j]` for `i < out.len()`, `j`
+/// in order: weights in the model's byte units (see `model::WEIGHT_SCALE`).
+pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]);
 /// `out[l] = sum_k x[k] * y[l + k]` for every lag `l < out.len()`.
 pub(crate) type Xcorr = fn(x: &[f32], y: &[f32], out: &mut [f32]);
 /// `sum_k x[k] * y[k]` over the shorter of the two.
@@ -131,8 +132,18 @@ mod tests {
         let Some(k) = Kernels::new(Kernel::Auto) else {
             panic!("Auto must always resolve");
         };
-        for &(rows, width, stride) in &[(42, 24, 24), (90, 144, 144), (96, 22, 22), (7, 13, 29)] {
-            let w = pseudo_random(rows * stride, 1);
+        for &(rows, width, stride) in &[
+            (42, 24, 24),
+            (90, 144, 144),
+            (96, 22, 22),
+            (24, 1, 1),
+            (7, 13, 29),
+            (114, 96, 288),
+        ] {
+            let w: Vec<i8> = pseudo_random(rows * stride, 1)
+                .iter()
+                .map(|v| (v * 127.0) as i8)
+                .collect();
             let x = pseudo_random(rows, 2);
             let mut a = pseudo_random(width, 3);
             let mut b = a.clone();
@@ -173,8 +184,8 @@ mod tests {
     fn portable_kernels_compute_the_definitions() {
         let p = Kernels::new(Kernel::Portable).unwrap();
         let mut out = [1.0, 2.0];
-        // w rows: [1, 2, _], [3, 4, _]; input [10, 100].
-        (p.mat_vec_add)(&mut out, &[1.0, 2.0, 9.0, 3.0, 4.0, 9.0], 3, &[10.0, 100.0]);
+        // w rows: [1, 2, _], [3, 4, _] (units of 1/256); input [2560, 25600].
+        (p.mat_vec_add)(&mut out, &[1, 2, 9, 3, 4, 9], 3, &[2560.0, 25600.0]);
         assert_eq!(out, [1.0 + 10.0 + 300.0, 2.0 + 20.0 + 400.0]);
         let mut xc = [0.0; 2];
         (p.xcorr)(&[1.0, 2.0], &[1.0, 10.0, 100.0], &mut xc);

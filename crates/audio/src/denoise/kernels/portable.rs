@@ -5,13 +5,17 @@
 //! of `xcorr` is summed input by input in order, and `dot` keeps four partial sums,
 //! so this path reproduces the reference bit for bit where the algorithm matches.
 
+use crate::denoise::model::WEIGHT_SCALE;
+
 /// See [`super::MatVecAdd`].
-pub(crate) fn mat_vec_add(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]) {
+pub(crate) fn mat_vec_add(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]) {
     let width = out.len();
     for (j, &x) in input.iter().enumerate() {
+        // Exact: scaling by a power of two moves the 1/256 from weight to input.
+        let x = x * WEIGHT_SCALE;
         let row = &w[j * stride..j * stride + width];
         for (o, &wv) in out.iter_mut().zip(row) {
-            *o += wv * x;
+            *o += f32::from(wv) * x;
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::{Kernel, Kernels};
+use crate::denoise::model::WEIGHT_SCALE;
 
 /// The AVX2 table, or `None` if this CPU lacks AVX2 or FMA.
 pub(super) fn table() -> Option<Kernels> {
@@ -35,7 +36,7 @@ fn sigmoid(xs: &mut [f32]) {
     unsafe { sigmoid_avx2(xs) }
 }
 
-fn mat_vec_add(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]) {
+fn mat_vec_add(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]) {
     // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
     unsafe { mat_vec_add_avx2(out, w, stride, input) }
 }
@@ -67,10 +68,19 @@ unsafe fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// Register-blocked matrix-vector product: 32 outputs stay in registers while the
-/// whole input is streamed, so `out` is read and written once per block.
+/// Eight weights widened from bytes to `f32`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[f32], stride: usize, input: &[f32]) {
+unsafe fn load_w8(p: *const i8) -> __m256 {
+    // SAFETY: the caller guarantees 8 readable bytes at `p`.
+    let b = unsafe { _mm_loadl_epi64(p.cast()) };
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))
+}
+
+/// Register-blocked matrix-vector product over byte weights: 32 outputs stay in
+/// registers while the whole input is streamed, so `out` is read and written once
+/// per block and each weight byte is loaded once.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]) {
     let (width, rows) = (out.len(), input.len());
     if rows == 0 || width == 0 {
         return;
@@ -80,8 +90,7 @@ unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[f32], stride: usize, input: &[f
     let mut i = 0;
     // SAFETY (all loads/stores below): row j's block at column i..i+8 lies at
     // j*stride+i+7 < (rows-1)*stride+width <= w.len() because i+8 <= width, and
-    // out[i..i+8] is in bounds for the same reason; the masked tail touches only
-    // lanes below `width`.
+    // out[i..i+8] is in bounds for the same reason; the tail is handled apart.
     unsafe {
         while i + 32 <= width {
             let mut a = [
@@ -91,12 +100,12 @@ unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[f32], stride: usize, input: &[f
                 _mm256_loadu_ps(op.add(i + 24)),
             ];
             for j in 0..rows {
-                let xb = _mm256_set1_ps(*xp.add(j));
+                let xb = _mm256_set1_ps(*xp.add(j) * WEIGHT_SCALE);
                 let r = wp.add(j * stride + i);
-                a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(r), xb, a[0]);
-                a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(8)), xb, a[1]);
-                a[2] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(16)), xb, a[2]);
-                a[3] = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(24)), xb, a[3]);
+                a[0] = _mm256_fmadd_ps(load_w8(r), xb, a[0]);
+                a[1] = _mm256_fmadd_ps(load_w8(r.add(8)), xb, a[1]);
+                a[2] = _mm256_fmadd_ps(load_w8(r.add(16)), xb, a[2]);
+                a[3] = _mm256_fmadd_ps(load_w8(r.add(24)), xb, a[3]);
             }
             for (m, v) in a.iter().enumerate() {
                 _mm256_storeu_ps(op.add(i + 8 * m), *v);
@@ -106,22 +115,42 @@ unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[f32], stride: usize, input: &[f
         while i + 8 <= width {
             let mut a = _mm256_loadu_ps(op.add(i));
             for j in 0..rows {
-                let xb = _mm256_set1_ps(*xp.add(j));
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(wp.add(j * stride + i)), xb, a);
+                let xb = _mm256_set1_ps(*xp.add(j) * WEIGHT_SCALE);
+                a = _mm256_fmadd_ps(load_w8(wp.add(j * stride + i)), xb, a);
             }
             _mm256_storeu_ps(op.add(i), a);
             i += 8;
         }
-        if i < width {
-            let mask = tail_mask(width - i);
-            let mut a = _mm256_maskload_ps(op.add(i), mask);
-            for j in 0..rows {
-                let xb = _mm256_set1_ps(*xp.add(j));
-                let r = _mm256_maskload_ps(wp.add(j * stride + i), mask);
-                a = _mm256_fmadd_ps(r, xb, a);
-            }
-            _mm256_maskstore_ps(op.add(i), mask, a);
+    }
+    if i < width {
+        // SAFETY: AVX2 and FMA are enabled in this function.
+        unsafe { mat_vec_tail(&mut out[i..], w, i, stride, input) };
+    }
+}
+
+/// The last `out.len()` (< 8) columns, starting at column `col`. Eight bytes are
+/// loaded per row and the lanes past the end are never stored; the final rows,
+/// where those 8 bytes would run past the matrix, go through a padded copy.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mat_vec_tail(out: &mut [f32], w: &[i8], col: usize, stride: usize, input: &[f32]) {
+    // SAFETY: tail_mask enables only the out.len() lanes that exist in `out`.
+    unsafe {
+        let mask = tail_mask(out.len());
+        let mut a = _mm256_maskload_ps(out.as_ptr(), mask);
+        for (j, &x) in input.iter().enumerate() {
+            let off = j * stride + col;
+            let wv = if off + 8 <= w.len() {
+                // SAFETY: 8 bytes at off are inside `w` (checked just above).
+                load_w8(w.as_ptr().add(off))
+            } else {
+                let mut pad = [0i8; 8];
+                let n = w.len() - off;
+                pad[..n].copy_from_slice(&w[off..]);
+                load_w8(pad.as_ptr())
+            };
+            a = _mm256_fmadd_ps(wv, _mm256_set1_ps(x * WEIGHT_SCALE), a);
         }
+        _mm256_maskstore_ps(out.as_mut_ptr(), mask, a);
     }
 }
 
