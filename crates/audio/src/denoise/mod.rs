@@ -18,6 +18,7 @@ mod activation;
 mod bands;
 mod features;
 mod kernels;
+mod matrix;
 mod model;
 mod pitch;
 mod rnn;

@@ -11,7 +11,7 @@
 //!
 //! Weights stay signed bytes in memory (87 k of them: 85 KB instead of 340 KB as
 //! `f32`, so the whole network sits in L2 and the mat-vec kernels stream 4x less
-//! data); the kernels widen them to `f32` and apply the format's scale of 1/256 to
+//! data), repacked at load into the kernels' panel layout (`matrix.rs`); the kernels widen them to `f32` and apply the format's scale of 1/256 to
 //! the input value instead of to each weight. Scaling by a power of two is exact,
 //! so the sums are bit for bit the ones `f32` weights of `w / 256` would give.
 //! Biases are few and are stored as scaled `f32`.
@@ -19,6 +19,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use super::matrix::Matrix;
 use super::DenoiseError;
 
 /// Number of input features the network takes (22 band cepstra, 18 deltas and
@@ -42,26 +43,28 @@ pub(crate) enum Activation {
     Relu,
 }
 
-/// A fully connected layer; `weights` is input-major, `nb_neurons` per row, in
-/// units of [`WEIGHT_SCALE`].
+/// A fully connected layer: `nb_inputs x nb_neurons` weights, units of
+/// [`WEIGHT_SCALE`].
 #[derive(Clone, Debug)]
 pub(crate) struct Dense {
     pub nb_inputs: usize,
     pub nb_neurons: usize,
     pub activation: Activation,
-    pub weights: Vec<i8>,
+    pub weights: Matrix,
     pub bias: Vec<f32>,
 }
 
-/// A GRU layer. Rows of both weight matrices hold `3 * nb_neurons` values:
-/// update gate, reset gate, candidate output (in units of [`WEIGHT_SCALE`]).
+/// A GRU layer. The input matrix has `3 * nb_neurons` outputs: update gate,
+/// reset gate, candidate. The recurrent matrix is split in the update and reset
+/// part and the candidate part, which must wait for the reset gate.
 #[derive(Clone, Debug)]
 pub(crate) struct Gru {
     pub nb_inputs: usize,
     pub nb_neurons: usize,
     pub activation: Activation,
-    pub input_weights: Vec<i8>,
-    pub recurrent_weights: Vec<i8>,
+    pub input_weights: Matrix,
+    pub recurrent_zr: Matrix,
+    pub recurrent_h: Matrix,
     pub bias: Vec<f32>,
 }
 
@@ -246,7 +249,8 @@ impl Reader<'_> {
 
     fn dense(&mut self, layer: &'static str) -> Result<Dense, DenoiseError> {
         let (nb_inputs, nb_neurons, activation) = self.header(layer)?;
-        let weights = self.weights(layer, nb_inputs * nb_neurons)?;
+        let w = self.weights(layer, nb_inputs * nb_neurons)?;
+        let weights = Matrix::pack(&w, nb_inputs, nb_neurons, 0, nb_neurons);
         let bias = self.biases(layer, nb_neurons)?;
         Ok(Dense {
             nb_inputs,
@@ -259,15 +263,20 @@ impl Reader<'_> {
 
     fn gru(&mut self, layer: &'static str) -> Result<Gru, DenoiseError> {
         let (nb_inputs, nb_neurons, activation) = self.header(layer)?;
-        let input_weights = self.weights(layer, 3 * nb_inputs * nb_neurons)?;
-        let recurrent_weights = self.weights(layer, 3 * nb_neurons * nb_neurons)?;
+        let n = nb_neurons;
+        let w = self.weights(layer, 3 * nb_inputs * n)?;
+        let input_weights = Matrix::pack(&w, nb_inputs, 3 * n, 0, 3 * n);
+        let w = self.weights(layer, 3 * n * n)?;
+        let recurrent_zr = Matrix::pack(&w, n, 3 * n, 0, 2 * n);
+        let recurrent_h = Matrix::pack(&w, n, 3 * n, 2 * n, n);
         let bias = self.biases(layer, 3 * nb_neurons)?;
         Ok(Gru {
             nb_inputs,
             nb_neurons,
             activation,
             input_weights,
-            recurrent_weights,
+            recurrent_zr,
+            recurrent_h,
             bias,
         })
     }

@@ -111,7 +111,7 @@ fn activate(k: &Kernels, a: Activation, xs: &mut [f32]) {
 
 fn dense(k: &Kernels, layer: &Dense, input: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&layer.bias);
-    (k.mat_vec_add)(out, &layer.weights, layer.nb_neurons, input);
+    (k.mat_vec_add)(out, &layer.weights, input);
     activate(k, layer.activation, out);
 }
 
@@ -127,11 +127,10 @@ fn gru(
     rs: &mut [f32],
 ) {
     let n = layer.nb_neurons;
-    let stride = 3 * n;
-    let gates = &mut gates[..stride];
+    let gates = &mut gates[..3 * n];
     gates.copy_from_slice(&layer.bias);
-    (k.mat_vec_add)(gates, &layer.input_weights, stride, input);
-    (k.mat_vec_add)(&mut gates[..2 * n], &layer.recurrent_weights, stride, state);
+    (k.mat_vec_add)(gates, &layer.input_weights, input);
+    (k.mat_vec_add)(&mut gates[..2 * n], &layer.recurrent_zr, state);
     (k.sigmoid)(&mut gates[..2 * n]);
     let (zr, h) = gates.split_at_mut(2 * n);
     let (z, r) = zr.split_at_mut(n);
@@ -139,7 +138,7 @@ fn gru(
     for ((rs, r), s) in rs.iter_mut().zip(r.iter()).zip(state.iter()) {
         *rs = s * r;
     }
-    (k.mat_vec_add)(h, &layer.recurrent_weights[2 * n..], stride, rs);
+    (k.mat_vec_add)(h, &layer.recurrent_h, rs);
     activate(k, layer.activation, h);
     for ((s, z), h) in state.iter_mut().zip(z.iter()).zip(h.iter()) {
         *s = z * *s + (1.0 - z) * h;

@@ -5,6 +5,8 @@
 //! denoiser is built, so the per-frame path pays one indirect call per kernel call
 //! and never re-detects CPU features.
 
+use super::matrix::Matrix;
+
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -50,9 +52,10 @@ fn avx2_available() -> bool {
     false
 }
 
-/// `out[i] += sum_j (w[j * stride + i] / 256) * input[j]` for `i < out.len()`, `j`
-/// in order: weights in the model's byte units (see `model::WEIGHT_SCALE`).
-pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]);
+/// `out[i] += sum_j (w[j, i] / 256) * input[j]` for every output `i`, `j` in
+/// order: weights in the model's byte units (see `model::WEIGHT_SCALE`).
+/// Panics unless `out.len() == w.cols` and `input.len() == w.rows`.
+pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &Matrix, input: &[f32]);
 /// `out[l] = sum_k x[k] * y[l + k]` for every lag `l < out.len()`.
 pub(crate) type Xcorr = fn(x: &[f32], y: &[f32], out: &mut [f32]);
 /// `sum_k x[k] * y[k]` over the shorter of the two.
@@ -139,16 +142,18 @@ mod tests {
             (24, 1, 1),
             (7, 13, 29),
             (114, 96, 288),
+            (3, 136, 136),
         ] {
-            let w: Vec<i8> = pseudo_random(rows * stride, 1)
+            let raw: Vec<i8> = pseudo_random(rows * stride, 1)
                 .iter()
                 .map(|v| (v * 127.0) as i8)
                 .collect();
+            let w = Matrix::pack(&raw, rows, stride, stride - width, width);
             let x = pseudo_random(rows, 2);
             let mut a = pseudo_random(width, 3);
             let mut b = a.clone();
-            (p.mat_vec_add)(&mut a, &w, stride, &x);
-            (k.mat_vec_add)(&mut b, &w, stride, &x);
+            (p.mat_vec_add)(&mut a, &w, &x);
+            (k.mat_vec_add)(&mut b, &w, &x);
             for (a, b) in a.iter().zip(&b) {
                 assert!(close(*a, *b, rows as f32), "{a} vs {b}");
             }
@@ -185,7 +190,8 @@ mod tests {
         let p = Kernels::new(Kernel::Portable).unwrap();
         let mut out = [1.0, 2.0];
         // w rows: [1, 2, _], [3, 4, _] (units of 1/256); input [2560, 25600].
-        (p.mat_vec_add)(&mut out, &[1, 2, 9, 3, 4, 9], 3, &[2560.0, 25600.0]);
+        let w = Matrix::pack(&[1, 2, 9, 3, 4, 9], 2, 3, 0, 2);
+        (p.mat_vec_add)(&mut out, &w, &[2560.0, 25600.0]);
         assert_eq!(out, [1.0 + 10.0 + 300.0, 2.0 + 20.0 + 400.0]);
         let mut xc = [0.0; 2];
         (p.xcorr)(&[1.0, 2.0], &[1.0, 10.0, 100.0], &mut xc);

@@ -9,6 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::{Kernel, Kernels};
+use crate::denoise::matrix::{Matrix, PANEL};
 use crate::denoise::model::WEIGHT_SCALE;
 
 /// The AVX2 table, or `None` if this CPU lacks AVX2 or FMA.
@@ -36,9 +37,9 @@ fn sigmoid(xs: &mut [f32]) {
     unsafe { sigmoid_avx2(xs) }
 }
 
-fn mat_vec_add(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]) {
+fn mat_vec_add(out: &mut [f32], w: &Matrix, input: &[f32]) {
     // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
-    unsafe { mat_vec_add_avx2(out, w, stride, input) }
+    unsafe { mat_vec_add_avx2(out, w, input) }
 }
 
 fn xcorr(x: &[f32], y: &[f32], out: &mut [f32]) {
@@ -49,15 +50,6 @@ fn xcorr(x: &[f32], y: &[f32], out: &mut [f32]) {
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
     unsafe { dot_avx2(x, y) }
-}
-
-/// Lane mask enabling the first `n` (< 8) lanes, for `maskload`/`maskstore`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tail_mask(n: usize) -> __m256i {
-    const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
-    // SAFETY: IDX is 8 readable i32s.
-    let idx = unsafe { _mm256_loadu_si256(IDX.as_ptr().cast()) };
-    _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -76,81 +68,68 @@ unsafe fn load_w8(p: *const i8) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))
 }
 
-/// Register-blocked matrix-vector product over byte weights: 32 outputs stay in
-/// registers while the whole input is streamed, so `out` is read and written once
-/// per block and each weight byte is loaded once.
+/// Register-blocked matrix-vector product over byte weights in panel layout:
+/// up to 8 panels (64 outputs) stay in registers while their weights stream by
+/// once, front to back.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &[i8], stride: usize, input: &[f32]) {
-    let (width, rows) = (out.len(), input.len());
-    if rows == 0 || width == 0 {
+unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &Matrix, input: &[f32]) {
+    assert!(out.len() == w.cols && input.len() == w.rows);
+    let panel_len = w.rows * PANEL;
+    if panel_len == 0 {
         return;
     }
-    assert!(width <= stride && w.len() >= (rows - 1) * stride + width);
-    let (wp, op, xp) = (w.as_ptr(), out.as_mut_ptr(), input.as_ptr());
-    let mut i = 0;
-    // SAFETY (all loads/stores below): row j's block at column i..i+8 lies at
-    // j*stride+i+7 < (rows-1)*stride+width <= w.len() because i+8 <= width, and
-    // out[i..i+8] is in bounds for the same reason; the tail is handled apart.
+    let full = w.cols / PANEL;
+    let mut p = 0;
+    // SAFETY (all calls): AVX2 and FMA are enabled in this function.
     unsafe {
-        while i + 32 <= width {
-            let mut a = [
-                _mm256_loadu_ps(op.add(i)),
-                _mm256_loadu_ps(op.add(i + 8)),
-                _mm256_loadu_ps(op.add(i + 16)),
-                _mm256_loadu_ps(op.add(i + 24)),
-            ];
-            for j in 0..rows {
-                let xb = _mm256_set1_ps(*xp.add(j) * WEIGHT_SCALE);
-                let r = wp.add(j * stride + i);
-                a[0] = _mm256_fmadd_ps(load_w8(r), xb, a[0]);
-                a[1] = _mm256_fmadd_ps(load_w8(r.add(8)), xb, a[1]);
-                a[2] = _mm256_fmadd_ps(load_w8(r.add(16)), xb, a[2]);
-                a[3] = _mm256_fmadd_ps(load_w8(r.add(24)), xb, a[3]);
-            }
-            for (m, v) in a.iter().enumerate() {
-                _mm256_storeu_ps(op.add(i + 8 * m), *v);
-            }
-            i += 32;
+        while p + 8 <= full {
+            panels::<8>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
+            p += 8;
         }
-        while i + 8 <= width {
-            let mut a = _mm256_loadu_ps(op.add(i));
-            for j in 0..rows {
-                let xb = _mm256_set1_ps(*xp.add(j) * WEIGHT_SCALE);
-                a = _mm256_fmadd_ps(load_w8(wp.add(j * stride + i)), xb, a);
-            }
-            _mm256_storeu_ps(op.add(i), a);
-            i += 8;
+        while p + 2 <= full {
+            panels::<2>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
+            p += 2;
         }
-    }
-    if i < width {
-        // SAFETY: AVX2 and FMA are enabled in this function.
-        unsafe { mat_vec_tail(&mut out[i..], w, i, stride, input) };
+        if p < full {
+            panels::<1>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
+            p += 1;
+        }
+        if p * PANEL < w.cols {
+            // The zero-padded last panel, through a full-width scratch.
+            let mut o = [0.0f32; PANEL];
+            let tail = &mut out[p * PANEL..];
+            o[..tail.len()].copy_from_slice(tail);
+            panels::<1>(&mut o, &w.panels[p * panel_len..], input);
+            tail.copy_from_slice(&o[..tail.len()]);
+        }
     }
 }
 
-/// The last `out.len()` (< 8) columns, starting at column `col`. Eight bytes are
-/// loaded per row and the lanes past the end are never stored; the final rows,
-/// where those 8 bytes would run past the matrix, go through a padded copy.
+/// The first `N` panels of `w` (panels of `input.len()` rows) added into the
+/// first `N * PANEL` values of `out`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mat_vec_tail(out: &mut [f32], w: &[i8], col: usize, stride: usize, input: &[f32]) {
-    // SAFETY: tail_mask enables only the out.len() lanes that exist in `out`.
+#[inline]
+unsafe fn panels<const N: usize>(out: &mut [f32], w: &[i8], input: &[f32]) {
+    let panel_len = input.len() * PANEL;
+    assert!(out.len() >= N * PANEL && w.len() >= N * panel_len);
+    let (wp, op) = (w.as_ptr(), out.as_mut_ptr());
+    // SAFETY: panel k's row j is the 8 bytes at k * panel_len + j * PANEL, below
+    // N * panel_len <= w.len(); outputs touched are below N * PANEL <= out.len().
     unsafe {
-        let mask = tail_mask(out.len());
-        let mut a = _mm256_maskload_ps(out.as_ptr(), mask);
-        for (j, &x) in input.iter().enumerate() {
-            let off = j * stride + col;
-            let wv = if off + 8 <= w.len() {
-                // SAFETY: 8 bytes at off are inside `w` (checked just above).
-                load_w8(w.as_ptr().add(off))
-            } else {
-                let mut pad = [0i8; 8];
-                let n = w.len() - off;
-                pad[..n].copy_from_slice(&w[off..]);
-                load_w8(pad.as_ptr())
-            };
-            a = _mm256_fmadd_ps(wv, _mm256_set1_ps(x * WEIGHT_SCALE), a);
+        let mut a = [_mm256_setzero_ps(); N];
+        for (k, acc) in a.iter_mut().enumerate() {
+            *acc = _mm256_loadu_ps(op.add(k * PANEL));
         }
-        _mm256_maskstore_ps(out.as_mut_ptr(), mask, a);
+        for (j, &x) in input.iter().enumerate() {
+            let xb = _mm256_set1_ps(x * WEIGHT_SCALE);
+            let r = wp.add(j * PANEL);
+            for (k, acc) in a.iter_mut().enumerate() {
+                *acc = _mm256_fmadd_ps(load_w8(r.add(k * panel_len)), xb, *acc);
+            }
+        }
+        for (k, acc) in a.iter().enumerate() {
+            _mm256_storeu_ps(op.add(k * PANEL), *acc);
+        }
     }
 }
 
