@@ -1,2 +1,8 @@
-//! Subcommands.
+//! Subcommands: each file is one verb of the CLI.
+pub mod account;
+pub mod answer;
+pub mod call;
+pub mod demo;
 pub mod denoise;
+pub mod register;
+pub mod signals;

@@ -74,7 +74,7 @@ pub fn with_tag(value: &str, tag: &str) -> String {
     }
 }
 
-fn header_value<'a>(msg: &'a impl HeadersExt, name: &str) -> Option<String> {
+fn header_value(msg: &impl HeadersExt, name: &str) -> Option<String> {
     msg.header_value(name)
 }
 

@@ -77,7 +77,14 @@ impl Endpoint {
         sdp: Option<&[u8]>,
     ) -> Response {
         let mut resp = message::response_to(req, StatusCode::from(code), None, to_tag);
-        if req.method == Method::Invite && (100..300).contains(&code) && code != 100 {
+        if req.method == Method::Invite && (101..300).contains(&code) {
+            // §12.1.1: responses that make a dialog carry the Record-Route set
+            // back, or proxies drop the in-dialog requests that follow.
+            for h in req.headers.iter() {
+                if let Header::RecordRoute(rr) = h {
+                    resp.headers.push(Header::RecordRoute(rr.clone()));
+                }
+            }
             resp.headers.push(Header::Contact(self.cfg.contact(transport).into()));
         }
         resp.headers.push(Header::Server(self.cfg.user_agent.clone().into()));
@@ -89,7 +96,7 @@ impl Endpoint {
 }
 
 /// Methods we accept, advertised in Allow.
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub(super) const ALLOW: &str = crate::message::ALLOWED_METHODS;
 
 /// Sets a message body with its Content-Type and a correct Content-Length.
 pub(super) fn set_body(

@@ -350,19 +350,8 @@ fn first_line(msg: &SipMessage) -> String {
     match msg {
         SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
         SipMessage::Response(r) => {
-            let cseq = r
-                .headers
-                .iter()
-                .find_map(|h| match h {
-                    crate::rsip::Header::CSeq(c) => Some(c.value().to_string()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            format!(
-                "{} {} ({cseq})",
-                u16::from(r.status_code.clone()),
-                r.reason_phrase().unwrap_or("")
-            )
+            let cseq = crate::message::header(r, "CSeq").unwrap_or("");
+            format!("{} ({cseq})", r.status_code)
         }
     }
 }

@@ -10,6 +10,15 @@ use crate::register::{granted_expires, RegId, RegState, RegisterError, RegisterR
 use crate::rsip::{Header, HeadersExt, Method, Request, Response, Uri};
 use std::time::{Duration, Instant};
 
+/// Why a challenge was not answered.
+#[derive(Debug)]
+pub(super) enum ChallengeError {
+    /// The server challenged a request that already carried our answer.
+    Refused,
+    /// The challenge cannot be answered (bad header, unsupported algorithm).
+    Unusable(String),
+}
+
 impl Endpoint {
     /// Starts registering. Events follow: `Registered` (and again on every
     /// refresh), `RegistrationFailed`, `Unregistered`.
@@ -28,7 +37,7 @@ impl Endpoint {
         let r = self.regs.get_mut(&reg).ok_or(EndpointError::NoSuchRegistration(reg))?;
         r.state = RegState::Unregistering;
         r.refresh_at = None;
-        r.answered_nonce = None;
+        r.answered_nonces.clear();
         self.send_register(now, reg, None);
         Ok(())
     }
@@ -83,25 +92,23 @@ impl Endpoint {
                 let code = u16::from(resp.status_code.clone());
                 return self.reg_failed(reg, RegisterError::NoCredentials { code });
             };
-            let answered: Vec<String> = r.answered_nonce.iter().cloned().collect();
+            let answered = r.answered_nonces.clone();
             match self.answer_challenge(&mut req, resp, &creds, &answered) {
                 Ok(nonce) => {
                     if let Some(r) = self.regs.get_mut(&reg) {
-                        r.answered_nonce = Some(nonce);
+                        r.answered_nonces.push(nonce);
                     }
                 }
-                Err(why) => {
-                    let code = u16::from(resp.status_code.clone());
-                    let err = if why.contains("already answered") {
-                        RegisterError::AuthRejected {
-                            user: creds.user.clone(),
-                            code,
-                            phrase: resp.reason_phrase().unwrap_or("").to_string(),
-                        }
-                    } else {
-                        RegisterError::Challenge(why)
+                Err(ChallengeError::Refused) => {
+                    let err = RegisterError::AuthRejected {
+                        user: creds.user.clone(),
+                        code: u16::from(resp.status_code.clone()),
+                        phrase: resp.reason_phrase().unwrap_or("").to_string(),
                     };
                     return self.reg_failed(reg, err);
+                }
+                Err(ChallengeError::Unusable(why)) => {
+                    return self.reg_failed(reg, RegisterError::Challenge(why));
                 }
             }
         }
@@ -114,31 +121,34 @@ impl Endpoint {
     }
 
     /// Adds an Authorization (401) or Proxy-Authorization (407) header answering
-    /// the challenge in `resp`. Returns the nonce answered. A nonce we already
-    /// answered means the server refused our credentials: an error, unless the
-    /// server marked it `stale` (RFC 7616 §3.3: retry with the new nonce).
+    /// the challenge in `resp`. Returns the nonce answered. A challenge to a
+    /// request that already carried our answer means the server refused the
+    /// credentials (servers issue a fresh nonce each time, so comparing nonces
+    /// alone would loop): an error, unless the server marked the old nonce
+    /// `stale` (RFC 7616 §3.3), which is honoured twice at most.
     pub(super) fn answer_challenge(
         &mut self,
         req: &mut Request,
         resp: &Response,
         creds: &Credentials,
         answered: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<String, ChallengeError> {
         // RFC 8760: a server may offer several algorithms; take the strongest.
         let (origin, challenge) = Challenge::from_response(resp)
             .into_iter()
             .max_by_key(|(_, c)| matches!(c.algorithm, Algorithm::Sha256 | Algorithm::Sha256Sess))
             .ok_or_else(|| {
-                format!(
+                ChallengeError::Unusable(format!(
                     "{} without a usable Digest challenge",
                     u16::from(resp.status_code.clone())
-                )
+                ))
             })?;
-        if answered.iter().any(|n| *n == challenge.nonce) && !challenge.stale {
-            return Err(format!(
-                "credentials for '{}' were refused (nonce already answered)",
-                creds.user
-            ));
+        let refused = match answered.last() {
+            None => false,
+            Some(last) => !challenge.stale || *last == challenge.nonce || answered.len() >= 3,
+        };
+        if refused {
+            return Err(ChallengeError::Refused);
         }
         let cnonce = self.token(16);
         let uri = req.uri.to_string();
@@ -152,7 +162,8 @@ impl Endpoint {
             nc: 1,
             body: &req.body,
         };
-        let header = auth::authorization(&challenge, &input).map_err(|e| e.to_string())?;
+        let header = auth::authorization(&challenge, &input)
+            .map_err(|e| ChallengeError::Unusable(e.to_string()))?;
         let proxy = origin == ChallengeOrigin::Proxy;
         req.headers.retain(|h| !matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)));
         req.headers.push(if proxy {
@@ -220,7 +231,7 @@ impl Endpoint {
     pub(super) fn reg_refresh(&mut self, now: Instant, reg: RegId) {
         if let Some(r) = self.regs.get_mut(&reg) {
             r.refresh_at = None;
-            r.answered_nonce = None;
+            r.answered_nonces.clear();
             self.send_register(now, reg, None);
         }
     }

@@ -2,6 +2,7 @@
 //! 2xx, CANCEL (only after a provisional, §9.1) and the 2xx/CANCEL race.
 
 use super::build::{finish_request, set_body};
+use super::registrar::ChallengeError;
 use super::{Endpoint, EndpointError, Event, Owner};
 use crate::dialog::{tag_of, Dialog};
 use crate::rsip::{Header, HeadersExt, Method, Request, Response};
@@ -325,7 +326,14 @@ impl Endpoint {
                     c.invite_tx = Some(key);
                 }
             }
-            Err(why) => self.end_call(call, EndReason::AuthFailed(why)),
+            Err(ChallengeError::Refused) => self.end_call(
+                call,
+                EndReason::AuthFailed(format!(
+                    "{code}: credentials for '{}' refused (wrong user or password)",
+                    creds.user
+                )),
+            ),
+            Err(ChallengeError::Unusable(why)) => self.end_call(call, EndReason::AuthFailed(why)),
         }
     }
 

@@ -91,10 +91,9 @@ pub struct Registration {
     pub from_tag: String,
     /// Last CSeq used.
     pub cseq: u32,
-    /// Nonce we last answered, to detect a refused answer (no loop).
-    pub answered_nonce: Option<String>,
-    /// Nonce count for `answered_nonce`.
-    pub nc: u32,
+    /// Nonces answered since the last success, to detect refused
+    /// credentials instead of looping on fresh challenges.
+    pub answered_nonces: Vec<String>,
     /// When to send the next refresh.
     pub refresh_at: Option<Instant>,
     /// Contact header value we register.
@@ -110,8 +109,7 @@ impl Registration {
             call_id,
             from_tag,
             cseq: 0,
-            answered_nonce: None,
-            nc: 0,
+            answered_nonces: Vec::new(),
             refresh_at: None,
             contact,
         }
@@ -126,7 +124,7 @@ impl Registration {
         let expires_at = now + lifetime;
         self.state = RegState::Registered { expires_at };
         self.refresh_at = Some(now + lifetime - margin);
-        self.answered_nonce = None;
+        self.answered_nonces.clear();
         expires_at
     }
 }

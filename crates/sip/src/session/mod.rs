@@ -170,7 +170,8 @@ pub struct Call {
     pub local_tag: String,
     /// Credentials for challenges (UAC).
     pub credentials: Option<Credentials>,
-    /// Nonces answered so far, so a refused answer ends the call instead of looping.
+    /// Nonces answered for this INVITE, so refused credentials end the call
+    /// instead of looping on fresh challenges.
     pub answered_nonces: Vec<String>,
     /// The user hung up before any provisional response: CANCEL waits for one.
     pub cancel_pending: bool,

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: unit and property tests, RFC 4475 torture
+# messages, interop tests against SIPp and Kamailio (and baresip for media),
+# formatting and lint checks, and short fuzz runs.
+# Under CI=true a missing peer is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup-build.sh
+bash scripts/install-peers.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace --all-targets 2>&1 | tee /tmp/agentphone-test.log
+bash scripts/fuzz-smoke.sh
+echo "== all done in $(( $(date +%s) - start )) s"

@@ -1,0 +1,109 @@
+//! `agentphone demo`: two endpoints on loopback, no server needed. Alice calls
+//! Bob, Bob answers, the call stays up, Alice hangs up, and the SIP exchange is
+//! summarised on one screen.
+
+use crate::media::MediaLeg;
+use crate::net::SipDriver;
+use agentphone_sip::transport::Destination;
+use agentphone_sip::{CallRequest, EndReason, Event};
+use anyhow::{anyhow, bail, Result};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+/// Flags of `agentphone demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Seconds the call stays up.
+    #[arg(long, default_value_t = 3.0)]
+    pub duration: f64,
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> Result<()> {
+    let mut bob = SipDriver::bind((LOOPBACK, 0).into(), "bob", Vec::new()).await?;
+    let bob_addr = bob.local_addr();
+    let bob_task = tokio::spawn(async move { answer_one(&mut bob).await });
+
+    let mut alice = SipDriver::bind((LOOPBACK, 0).into(), "alice", Vec::new()).await?;
+    let media = MediaLeg::bind(LOOPBACK).await?;
+    let started = Instant::now();
+    let target = agentphone_sip::rsip::parse_uri(&format!("sip:bob@{bob_addr}"))
+        .map_err(|e| anyhow!("bad demo URI: {e}"))?;
+    let alice_addr = alice.local_addr();
+    println!("alice ({alice_addr}) calls bob ({bob_addr})");
+    let call = alice.ep().call(
+        Instant::now(),
+        CallRequest {
+            target,
+            from: format!("<sip:alice@{alice_addr}>"),
+            via_proxy: Some(Destination::udp(bob_addr)),
+            credentials: None,
+            sdp_offer: media.sdp(),
+            tcp: false,
+            extra_headers: Vec::new(),
+        },
+    )?;
+    let mut trace = Vec::new();
+    let mut hangup_at: Option<tokio::time::Instant> = None;
+    let reason = loop {
+        let sleep = async {
+            match hangup_at {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ev = alice.next_event() => match ev? {
+                Event::Trace { sent, first_line, .. } => trace.push((started.elapsed(), sent, first_line)),
+                Event::Established { .. } => {
+                    println!("answered; talking for {:.1} s", args.duration);
+                    hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
+                }
+                Event::Ended { call: c, reason } if c == call => break reason,
+                _ => {}
+            },
+            _ = sleep => {
+                hangup_at = None;
+                alice.ep().hangup(Instant::now(), call)?;
+            }
+        }
+    };
+    // Let the last transmit (200 to BYE) reach Bob before summarising.
+    let bob_reason = tokio::time::timeout(Duration::from_secs(5), bob_task).await??;
+    print_summary(&trace);
+    println!("alice: {reason}; bob: {}", bob_reason?);
+    if reason != EndReason::LocalHangup {
+        bail!("demo call did not end cleanly: {reason}");
+    }
+    Ok(())
+}
+
+async fn answer_one(bob: &mut SipDriver) -> Result<EndReason> {
+    let mut media = None;
+    loop {
+        match bob.next_event().await? {
+            Event::IncomingCall { call, .. } => {
+                let leg = MediaLeg::bind(LOOPBACK).await?;
+                bob.ep().ring(Instant::now(), call)?;
+                bob.ep().answer(Instant::now(), call, leg.sdp())?;
+                media = Some(leg);
+            }
+            Event::Ended { reason, .. } => {
+                drop(media);
+                return Ok(reason);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn print_summary(trace: &[(Duration, bool, String)]) {
+    println!("\nSIP exchange seen by alice:");
+    println!("  {:>8}  {:<3}  message", "time", "dir");
+    for (t, sent, line) in trace {
+        let dir = if *sent { "->" } else { "<-" };
+        println!("  {:>7.3}s  {dir:<3}  {line}", t.as_secs_f64());
+    }
+}

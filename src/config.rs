@@ -1,0 +1,200 @@
+//! Accounts in a TOML file. Passwords come from an environment variable or a
+//! file, never from the command line alone. Errors name the file, line and key.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Accounts by name.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+}
+
+/// One SIP account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// SIP user (AoR user part, digest user name).
+    pub user: String,
+    /// Registrar / outbound proxy: `host[:port]`.
+    pub registrar: String,
+    /// SIP domain; defaults to the registrar's host.
+    pub domain: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (first line).
+    pub password_file: Option<PathBuf>,
+    /// `udp` (default) or `tcp`.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// Registration lifetime in seconds (default 600).
+    pub expires: Option<u32>,
+}
+
+/// A resolved account, ready to use.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// SIP user.
+    pub user: String,
+    /// Password, if any.
+    pub password: Option<String>,
+    /// Registrar address.
+    pub registrar: std::net::SocketAddr,
+    /// SIP domain.
+    pub domain: String,
+    /// Use TCP.
+    pub tcp: bool,
+    /// Registration lifetime.
+    pub expires: u32,
+}
+
+/// The default config path: `$XDG_CONFIG_HOME/agentphone/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("agentphone").join("config.toml"))
+}
+
+/// Loads a config file; a missing default file is an empty config.
+pub fn load(path: Option<&Path>) -> Result<Config> {
+    let (path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_path() {
+            Some(p) => (p, false),
+            None => return Ok(Config::default()),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => bail!("{}: cannot read config: {e}", path.display()),
+    };
+    parse(&text, &path)
+}
+
+/// Parses config text; `path` is only for messages.
+pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(l) => anyhow!("{}:{l}: {}", path.display(), e.message()),
+            None => anyhow!("{}: {}", path.display(), e.message()),
+        }
+    })
+}
+
+impl AccountConfig {
+    /// Resolves the password and addresses; `name` and `path` are for messages.
+    pub fn resolve(&self, name: &str, path: &str) -> Result<Account> {
+        let password = match (&self.password_env, &self.password_file) {
+            (Some(var), _) => Some(std::env::var(var).map_err(|_| {
+                anyhow!("{path}: account '{name}', key 'password_env': environment variable {var} is not set")
+            })?),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("{path}: account '{name}', key 'password_file': cannot read {}", file.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        let registrar = resolve_host_port(&self.registrar)
+            .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
+        let tcp = match self.transport.as_deref() {
+            None | Some("udp") => false,
+            Some("tcp") => true,
+            Some(other) => bail!("{path}: account '{name}', key 'transport': '{other}' is not udp or tcp"),
+        };
+        let domain = self
+            .domain
+            .clone()
+            .unwrap_or_else(|| host_part(&self.registrar).to_string());
+        Ok(Account {
+            user: self.user.clone(),
+            password,
+            registrar,
+            domain,
+            tcp,
+            expires: self.expires.unwrap_or(600),
+        })
+    }
+}
+
+fn host_part(hostport: &str) -> &str {
+    if let Some(rest) = hostport.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => hostport,
+    }
+}
+
+/// Resolves `host[:port]` (default port 5060) to a socket address.
+pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let with_port = if s.parse::<std::net::SocketAddr>().is_ok() || s.rsplit_once(':').is_some_and(|(h, p)| !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':')) {
+        s.to_string()
+    } else if s.starts_with('[') && s.ends_with(']') {
+        format!("{s}:5060")
+    } else if s.contains(':') {
+        format!("[{s}]:5060")
+    } else {
+        format!("{s}:5060")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| anyhow!("cannot resolve '{s}': {e}"))?
+        .next()
+        .ok_or_else(|| anyhow!("'{s}' resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\nbogus = 1\n";
+        let err = parse(text, Path::new("cfg.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("cfg.toml:4:"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+        let text = "[accounts.a]\nuser = 5\nregistrar = \"x\"\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn account_resolves_password_from_env_and_defaults() {
+        let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1:5099\"\npassword_env = \"AP_TEST_PW_1\"\n";
+        let cfg = parse(text, Path::new("c.toml")).unwrap();
+        let acc = &cfg.accounts["a"];
+        let err = acc.resolve("a", "c.toml").unwrap_err().to_string();
+        assert!(err.contains("AP_TEST_PW_1 is not set") && err.contains("password_env"), "{err}");
+        std::env::set_var("AP_TEST_PW_1", "secret");
+        let a = acc.resolve("a", "c.toml").unwrap();
+        assert_eq!(a.password.as_deref(), Some("secret"));
+        assert_eq!(a.registrar.port(), 5099);
+        assert_eq!(a.domain, "127.0.0.1");
+        assert_eq!(a.expires, 600);
+        assert!(!a.tcp);
+    }
+
+    #[test]
+    fn host_port_defaults_to_5060() {
+        assert_eq!(resolve_host_port("127.0.0.1").unwrap().port(), 5060);
+        assert_eq!(resolve_host_port("127.0.0.1:7000").unwrap().port(), 7000);
+        assert_eq!(resolve_host_port("[::1]:7000").unwrap().port(), 7000);
+        assert_eq!(resolve_host_port("localhost").unwrap().port(), 5060);
+    }
+}

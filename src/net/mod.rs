@@ -1,0 +1,125 @@
+//! The I/O shell around the sans-IO SIP endpoint: a UDP socket, a TCP
+//! listener with its connections, and the endpoint's timer, all on one tokio
+//! task. No protocol logic lives here.
+
+mod tcp;
+
+use agentphone_sip::message::StreamFramer;
+use agentphone_sip::transport::{Destination, Transmit, Transport};
+use agentphone_sip::{Endpoint, EndpointConfig, Event};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tracing::debug;
+
+pub use tcp::TcpPool;
+
+/// A SIP endpoint bound to real sockets.
+pub struct SipDriver {
+    ep: Endpoint,
+    udp: Arc<UdpSocket>,
+    tcp: TcpPool,
+    buf: Vec<u8>,
+}
+
+impl SipDriver {
+    /// Binds UDP and TCP on `listen` (port 0 picks a free port, the same for both
+    /// when possible) and creates the endpoint.
+    pub async fn bind(listen: SocketAddr, contact_user: &str, hosts: Vec<(String, std::net::IpAddr)>) -> Result<Self> {
+        let udp = UdpSocket::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind UDP {listen}"))?;
+        let udp_addr = udp.local_addr()?;
+        let tcp = TcpPool::bind(udp_addr)
+            .await
+            .with_context(|| format!("cannot listen on TCP {udp_addr}"))?;
+        let mut cfg = EndpointConfig::new(udp_addr);
+        cfg.tcp_addr = Some(tcp.local_addr());
+        cfg.contact_user = contact_user.to_string();
+        cfg.hosts.extend(hosts);
+        let seed = rand::random::<u64>();
+        Ok(SipDriver {
+            ep: Endpoint::new(cfg, seed),
+            udp: Arc::new(udp),
+            tcp,
+            buf: vec![0u8; 65_536],
+        })
+    }
+
+    /// The UDP address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.ep.config().udp_addr
+    }
+
+    /// The endpoint, for commands. Their output is flushed by `next_event`.
+    pub fn ep(&mut self) -> &mut Endpoint {
+        &mut self.ep
+    }
+
+    /// Runs I/O until the endpoint has an event. Cancel-safe: every await point
+    /// leaves the endpoint consistent.
+    pub async fn next_event(&mut self) -> Result<Event> {
+        loop {
+            self.flush().await;
+            if let Some(ev) = self.ep.poll_event() {
+                return Ok(ev);
+            }
+            let deadline = self.ep.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = self.udp.recv_from(&mut self.buf) => {
+                    let (n, from) = r.context("UDP receive failed")?;
+                    let data = self.buf[..n].to_vec();
+                    log_message(false, &Destination::udp(from), &data);
+                    self.ep.handle_input(Instant::now(), Destination::udp(from), &data);
+                }
+                Some((conn, from, msg)) = self.tcp.recv() => {
+                    let dest = Destination { transport: Transport::Tcp(Some(conn)), addr: from };
+                    log_message(false, &dest, &msg);
+                    self.ep.handle_input(Instant::now(), dest, &msg);
+                }
+                _ = sleep => self.ep.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(t) = self.ep.poll_transmit() {
+            self.send(t).await;
+        }
+    }
+
+    async fn send(&mut self, t: Transmit) {
+        log_message(true, &t.dest, &t.payload);
+        match t.dest.transport {
+            Transport::Udp => {
+                if let Err(e) = self.udp.send_to(&t.payload, t.dest.addr).await {
+                    tracing::warn!(dest = %t.dest, error = %e, "UDP send failed");
+                }
+            }
+            Transport::Tcp(conn) => {
+                if let Err(e) = self.tcp.send(conn, t.dest.addr, t.payload).await {
+                    tracing::warn!(dest = %t.dest, error = %e, "TCP send failed");
+                }
+            }
+        }
+    }
+}
+
+/// `-v` shows every SIP message; without it only first lines at debug level.
+fn log_message(sent: bool, peer: &Destination, bytes: &[u8]) {
+    let arrow = if sent { "sent to" } else { "received from" };
+    debug!(target: "agentphone::sip", "{arrow} {peer}:\n{}", String::from_utf8_lossy(bytes));
+}
+
+/// Frames TCP bytes into SIP messages (kept here so `tcp.rs` stays about sockets).
+pub(crate) fn new_framer() -> StreamFramer {
+    StreamFramer::new()
+}
