@@ -27,9 +27,8 @@ pub(crate) struct Tables {
     pub window: [f32; WINDOW],
     /// `1 / sum(window^2)`: normalises the forward FFT as RNNoise's does.
     pub wnorm: f32,
-    /// For bin `b < BAND_BINS`: the lower band index and the weight of the upper
-    /// band (linear interpolation between band centres).
-    pub bin_band: [u8; BAND_BINS],
+    /// For bin `b < BAND_BINS`: the weight of the upper of its two bands (linear
+    /// interpolation between band starts).
     pub bin_frac: [f32; BAND_BINS],
     /// DCT-II basis, `dct[j * NB_BANDS + i]`, with the first column scaled by sqrt(1/2).
     pub dct: [f32; NB_BANDS * NB_BANDS],
@@ -50,12 +49,10 @@ fn build() -> Tables {
         window[WINDOW - 1 - i] = w;
     }
     let wnorm = 1.0 / window.iter().map(|x| x * x).sum::<f32>();
-    let mut bin_band = [0u8; BAND_BINS];
     let mut bin_frac = [0.0f32; BAND_BINS];
     for i in 0..NB_BANDS - 1 {
         let size = (EBAND_5MS[i + 1] - EBAND_5MS[i]) * 4;
         for j in 0..size {
-            bin_band[EBAND_5MS[i] * 4 + j] = i as u8;
             bin_frac[EBAND_5MS[i] * 4 + j] = j as f32 / size as f32;
         }
     }
@@ -72,87 +69,93 @@ fn build() -> Tables {
     Tables {
         window,
         wnorm,
-        bin_band,
         bin_frac,
         dct,
     }
 }
 
-/// Sums `term(bin)` into bands with triangular weights: bin `b` of band `i`
-/// contributes `(1 - frac)` to band `i` and `frac` to band `i + 1`. Edge bands
-/// get double weight (they have a neighbour on one side only). Each band's two
-/// sums live in registers and are added in bin order, the same order as a
-/// bin-by-bin scatter, so results are bit-identical to nnnoiseless's.
-#[inline(always)]
-fn band_sum<const K: usize>(
-    t: &Tables,
-    term: impl Fn(usize) -> [f32; K],
-    out: &mut [[f32; NB_BANDS]; K],
-) {
-    let mut carry = [0.0f32; K];
-    let mut b = 0;
-    for band in 0..NB_BANDS - 1 {
-        let mut lo = carry;
-        let mut hi = [0.0f32; K];
-        let end = EBAND_5MS[band + 1] * 4;
-        while b < end {
-            let frac = t.bin_frac[b];
-            let v = term(b);
-            for k in 0..K {
-                lo[k] += (1.0 - frac) * v[k];
-                hi[k] += frac * v[k];
-            }
-            b += 1;
-        }
-        for k in 0..K {
-            out[k][band] = lo[k];
-        }
-        carry = hi;
-    }
-    for k in 0..K {
-        out[k][NB_BANDS - 1] = carry[k];
-        out[k][0] *= 2.0;
-        out[k][NB_BANDS - 1] *= 2.0;
-    }
+/// First bin of each band, then [`BAND_BINS`].
+fn band_start(band: usize) -> usize {
+    EBAND_5MS[band] * 4
 }
 
-/// Band energies of `x` and `p` and their band correlation `sum Re(x conj(p))`,
-/// in one pass over the bins.
+/// `(sum (1 - frac) e, sum frac e)` over one band's bins, in four lanes (every
+/// band is a multiple of 4 bins wide) so the sums do not wait on each other.
+#[inline(always)]
+fn weighted_sums(e: &[f32], frac: &[f32]) -> (f32, f32) {
+    let (mut lo, mut hi) = ([0.0f32; 4], [0.0f32; 4]);
+    for (e, f) in e.chunks_exact(4).zip(frac.chunks_exact(4)) {
+        for l in 0..4 {
+            lo[l] += (1.0 - f[l]) * e[l];
+            hi[l] += f[l] * e[l];
+        }
+    }
+    (
+        (lo[0] + lo[1]) + (lo[2] + lo[3]),
+        (hi[0] + hi[1]) + (hi[2] + hi[3]),
+    )
+}
+
+/// Sums per-bin values into bands with triangular weights: bin `b` of band `i`
+/// contributes `(1 - frac)` to band `i` and `frac` to band `i + 1`. Edge bands
+/// get double weight (they have a neighbour on one side only).
+fn band_reduce(t: &Tables, e: &[f32; BAND_BINS]) -> [f32; NB_BANDS] {
+    let mut out = [0.0f32; NB_BANDS];
+    for band in 0..NB_BANDS - 1 {
+        let bins = band_start(band)..band_start(band + 1);
+        let (lo, hi) = weighted_sums(&e[bins.clone()], &t.bin_frac[bins]);
+        out[band] += lo;
+        out[band + 1] += hi;
+    }
+    out[0] *= 2.0;
+    out[NB_BANDS - 1] *= 2.0;
+    out
+}
+
+/// Band energies of `x` and `p` and their band correlation `sum Re(x conj(p))`.
 pub(crate) fn band_stats(
     t: &Tables,
     x: &[Complex32; FREQ],
     p: &[Complex32; FREQ],
 ) -> [[f32; NB_BANDS]; 3] {
-    let mut out = [[0.0f32; NB_BANDS]; 3];
-    band_sum(
-        t,
-        |b| {
-            let (x, p) = (x[b], p[b]);
-            [
-                x.re * x.re + x.im * x.im,
-                p.re * p.re + p.im * p.im,
-                x.re * p.re + x.im * p.im,
-            ]
-        },
-        &mut out,
-    );
-    out
+    let mut ex = [0.0f32; BAND_BINS];
+    let mut ep = [0.0f32; BAND_BINS];
+    let mut exp = [0.0f32; BAND_BINS];
+    for (((ex, ep), exp), (x, p)) in ex
+        .iter_mut()
+        .zip(ep.iter_mut())
+        .zip(exp.iter_mut())
+        .zip(x.iter().zip(p.iter()))
+    {
+        *ex = x.re * x.re + x.im * x.im;
+        *ep = p.re * p.re + p.im * p.im;
+        *exp = x.re * p.re + x.im * p.im;
+    }
+    [
+        band_reduce(t, &ex),
+        band_reduce(t, &ep),
+        band_reduce(t, &exp),
+    ]
 }
 
 /// Band energy of one spectrum.
-pub(crate) fn band_energy(t: &Tables, x: &[Complex32; FREQ], out: &mut [f32; NB_BANDS]) {
-    let mut o = [[0.0f32; NB_BANDS]; 1];
-    band_sum(t, |b| [x[b].re * x[b].re + x[b].im * x[b].im], &mut o);
-    *out = o[0];
+pub(crate) fn band_energy(t: &Tables, x: &[Complex32; FREQ]) -> [f32; NB_BANDS] {
+    let mut e = [0.0f32; BAND_BINS];
+    for (e, x) in e.iter_mut().zip(x.iter()) {
+        *e = x.re * x.re + x.im * x.im;
+    }
+    band_reduce(t, &e)
 }
 
 /// Spreads per-band values over the bins below [`BAND_BINS`] by linear
-/// interpolation; bins above are left as they are.
-pub(crate) fn interp_band_gain(t: &Tables, bands: &[f32; NB_BANDS], out: &mut [f32; FREQ]) {
-    for b in 0..BAND_BINS {
-        let band = t.bin_band[b] as usize;
-        let frac = t.bin_frac[b];
-        out[b] = (1.0 - frac) * bands[band] + frac * bands[band + 1];
+/// interpolation between band starts.
+pub(crate) fn interp_band_gain(t: &Tables, bands: &[f32; NB_BANDS], out: &mut [f32; BAND_BINS]) {
+    for band in 0..NB_BANDS - 1 {
+        let bins = band_start(band)..band_start(band + 1);
+        let (lo, hi) = (bands[band], bands[band + 1]);
+        for (o, &f) in out[bins.clone()].iter_mut().zip(&t.bin_frac[bins]) {
+            *o = (1.0 - f) * lo + f * hi;
+        }
     }
 }
 
@@ -185,15 +188,14 @@ mod tests {
     fn flat_spectrum_gives_energy_proportional_to_band_width() {
         let t = tables();
         let x = [Complex32::new(1.0, 0.0); FREQ];
-        let mut e = [0.0; NB_BANDS];
-        band_energy(t, &x, &mut e);
+        let e = band_energy(t, &x);
         let [ex, ep, exp] = band_stats(t, &x, &x);
         assert_eq!((ex, ep, exp), (e, e, e));
         // Interior band i collects half of each neighbouring band span.
         assert!((e[1] - 4.0).abs() < 1e-5);
         assert!((e[10] - 0.5 * (8.0 + 8.0)).abs() < 1e-5);
-        let mut g = [0.0; FREQ];
+        let mut g = [0.0; BAND_BINS];
         interp_band_gain(t, &[0.5; NB_BANDS], &mut g);
-        assert!(g[..BAND_BINS].iter().all(|&v| (v - 0.5).abs() < 1e-6));
+        assert!(g.iter().all(|&v| (v - 0.5).abs() < 1e-6));
     }
 }

@@ -183,13 +183,15 @@ impl Analysis {
         f[NB_BANDS + 3 * NB_DELTA_CEPS + 1] = variability / CEPS_MEM as f32 - 2.1;
     }
 
-    /// Pitch comb filter: mixes in the pitch-lagged spectrum where the network's
-    /// gain says the band is noisier than its pitch correlation explains, then
-    /// renormalises each band to its original energy.
-    pub fn pitch_filter(&mut self, gain: &[f32; NB_BANDS]) {
+    /// Pitch comb filter, then the band gains: mixes in the pitch-lagged spectrum
+    /// where the network's gain `net` says the band is noisier than its pitch
+    /// correlation explains, renormalises each band to its original energy and
+    /// applies `gain`, the last two in one pass. Bins above [`BAND_BINS`] (20 kHz
+    /// and up) belong to no band and are cleared, as in RNNoise.
+    pub fn filter_and_gain(&mut self, net: &[f32; NB_BANDS], gain: &[f32; NB_BANDS]) {
         let mut r = [0.0f32; NB_BANDS];
         for i in 0..NB_BANDS {
-            let (exp, g) = (self.exp[i], gain[i]);
+            let (exp, g) = (self.exp[i], net[i]);
             let v = if exp > g {
                 1.0
             } else {
@@ -198,31 +200,29 @@ impl Analysis {
             };
             r[i] = v.clamp(0.0, 1.0).sqrt() * (self.ex[i] / (1e-8 + self.ep[i])).sqrt();
         }
-        let mut rf = [0.0f32; FREQ];
+        let mut rf = [0.0f32; BAND_BINS];
         bands::interp_band_gain(self.t, &r, &mut rf);
-        // nnnoiseless mixes bins 0..=478 (its real-FFT helper leaves out the top
-        // two), and only the real part of bin 0; mixing matches it exactly since
-        // rf is zero above BAND_BINS anyway.
+        // Only the real part of bin 0, as nnnoiseless does.
         self.x[0].re += self.p[0].re * rf[0];
-        for b in 1..BAND_BINS {
-            self.x[b] += self.p[b] * rf[b];
+        for ((x, p), &g) in self.x[1..BAND_BINS]
+            .iter_mut()
+            .zip(&self.p[1..])
+            .zip(&rf[1..])
+        {
+            *x += *p * g;
         }
-        let mut new_e = [0.0f32; NB_BANDS];
-        bands::band_energy(self.t, &self.x, &mut new_e);
-        for i in 0..NB_BANDS {
-            r[i] = (self.ex[i] / (1e-8 + new_e[i])).sqrt();
+        let new_e = bands::band_energy(self.t, &self.x);
+        for ((r, &ex), &ne) in r.iter_mut().zip(&self.ex).zip(&new_e) {
+            *r = (ex / (1e-8 + ne)).sqrt();
         }
+        let mut gf = [0.0f32; BAND_BINS];
         bands::interp_band_gain(self.t, &r, &mut rf);
-        for (x, &g) in self.x.iter_mut().zip(&rf) {
-            *x *= g;
+        bands::interp_band_gain(self.t, gain, &mut gf);
+        let (low, high) = self.x.split_at_mut(BAND_BINS);
+        for ((x, &a), &b) in low.iter_mut().zip(&rf).zip(&gf) {
+            *x *= a * b;
         }
-    }
-
-    /// Multiplies the spectrum by per-bin gains.
-    pub fn apply_gain(&mut self, gain: &[f32; FREQ]) {
-        for (x, &g) in self.x.iter_mut().zip(gain) {
-            *x *= g;
-        }
+        high.fill(Complex32::default());
     }
 
     /// Inverse FFT, synthesis window and overlap-add: one frame out, one frame late.

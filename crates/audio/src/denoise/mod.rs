@@ -30,7 +30,6 @@ pub use kernels::Kernel;
 pub use model::{Model, NB_BANDS, NB_FEATURES};
 
 use crate::frame::{Frame, FRAME_SAMPLES};
-use bands::FREQ;
 use features::Analysis;
 use kernels::Kernels;
 use rnn::Rnn;
@@ -178,14 +177,12 @@ impl Denoiser {
             vad = self
                 .rnn
                 .compute(&self.kernels, &self.analysis.features, &mut g);
-            self.analysis.pitch_filter(&g);
-            for (g, last) in g.iter_mut().zip(self.last_gain.iter_mut()) {
-                *g = g.max(0.6 * *last);
-                *last = *g;
+            let mut smoothed = g;
+            for (s, last) in smoothed.iter_mut().zip(self.last_gain.iter_mut()) {
+                *s = s.max(0.6 * *last);
+                *last = *s;
             }
-            let mut gf = [1.0f32; FREQ];
-            bands::interp_band_gain(bands::tables(), &g, &mut gf);
-            self.analysis.apply_gain(&gf);
+            self.analysis.filter_and_gain(&g, &smoothed);
         }
         self.analysis.synthesise(output);
         if !output.iter().all(|s| s.is_finite()) {
