@@ -15,6 +15,9 @@ const FRAME: usize = 960;
 pub(crate) const BUF: usize = MAX_PERIOD + FRAME;
 /// Highest lag searched, at full rate.
 const MAX_PITCH: usize = MAX_PERIOD - 3 * MIN_PERIOD;
+/// Lags computed in the coarse search: `MAX_PITCH / 4` (147) rounded up to the
+/// AVX2 kernel's block of 32.
+const COARSE_LAGS: usize = 160;
 const SECOND_CHECK: [usize; 16] = [0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2];
 
 /// Pitch tracker state and scratch (no allocation after construction).
@@ -25,7 +28,7 @@ pub(crate) struct PitchFinder {
     /// Whitened input decimated by 2.
     lp: [f32; BUF / 2],
     x_lp4: [f32; FRAME / 4],
-    y_lp4: [f32; FRAME / 4 + MAX_PITCH / 4],
+    y_lp4: [f32; FRAME / 4 + COARSE_LAGS],
     xcorr: [f32; MAX_PITCH / 2],
     yy: [f32; MAX_PERIOD / 2 + 1],
 }
@@ -37,7 +40,7 @@ impl PitchFinder {
             last_gain: 0.0,
             lp: [0.0; BUF / 2],
             x_lp4: [0.0; FRAME / 4],
-            y_lp4: [0.0; FRAME / 4 + MAX_PITCH / 4],
+            y_lp4: [0.0; FRAME / 4 + COARSE_LAGS],
             xcorr: [0.0; MAX_PITCH / 2],
             yy: [0.0; MAX_PERIOD / 2 + 1],
         }
@@ -70,19 +73,30 @@ impl PitchFinder {
         for (d, s) in self.y_lp4.iter_mut().zip(y.iter().step_by(2)) {
             *d = *s;
         }
-        let coarse = &mut self.xcorr[..MAX_PITCH / 4];
+        // The kernel runs whole blocks of 32 lags, so compute COARSE_LAGS and
+        // search the first MAX_PITCH / 4.
+        let coarse = &mut self.xcorr[..COARSE_LAGS];
         (k.xcorr)(&self.x_lp4, &self.y_lp4, coarse);
-        let (best, second) = find_best_pitch(coarse, &self.y_lp4, FRAME / 4);
+        let (best, second) = find_best_pitch(&coarse[..MAX_PITCH / 4], &self.y_lp4, FRAME / 4);
 
-        // Refine at 2x decimation, only next to the two coarse candidates.
-        for (i, c) in self.xcorr.iter_mut().enumerate() {
-            *c = 0.0;
-            let near = |p: usize| (i as isize - 2 * p as isize).abs() <= 2;
-            if near(best) || near(second) {
-                *c = (k.dot)(&x_lp[..FRAME / 2], &y[i..i + FRAME / 2]).max(-1.0);
+        // Refine at 2x decimation, only within 2 lags of the two coarse candidates
+        // (elsewhere the correlation counts as 0, as in RNNoise).
+        let mut lags = [0usize; 10];
+        let mut n_lags = 0;
+        for p in [best.min(second), best.max(second)] {
+            for i in (2 * p).saturating_sub(2)..(2 * p + 3).min(MAX_PITCH / 2) {
+                if n_lags == 0 || lags[n_lags - 1] < i {
+                    lags[n_lags] = i;
+                    n_lags += 1;
+                }
             }
         }
-        let (best, _) = find_best_pitch(&self.xcorr, y, FRAME / 2);
+        let lags = &lags[..n_lags];
+        self.xcorr.fill(0.0);
+        for &i in lags {
+            self.xcorr[i] = (k.dot)(&x_lp[..FRAME / 2], &y[i..i + FRAME / 2]).max(-1.0);
+        }
+        let best = find_best_pitch_at(k, &self.xcorr, y, FRAME / 2, lags);
 
         // Pseudo-interpolation between neighbouring lags.
         let offset: isize = if best > 0 && best < MAX_PITCH / 2 - 1 {
@@ -217,6 +231,37 @@ fn find_best_pitch(xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
         syy = syy.max(1.0);
     }
     (best, second)
+}
+
+/// [`find_best_pitch`]'s best lag when only `lags` (ascending) can have a positive
+/// correlation: the window energies are computed at those lags alone (directly,
+/// then sliding along a run of neighbours) instead of sliding over every lag.
+fn find_best_pitch_at(k: &Kernels, xcorr: &[f32], y: &[f32], len: usize, lags: &[usize]) -> usize {
+    let (mut best_num, mut second_num) = (-1.0f32, -1.0f32);
+    let (mut best_den, mut second_den) = (0.0f32, 0.0f32);
+    let mut best = 0usize;
+    let mut syy = 1.0f32;
+    let mut prev: Option<usize> = None;
+    for &i in lags {
+        syy = match prev {
+            Some(p) if p + 1 == i => (syy + y[p + len] * y[p + len] - y[p] * y[p]).max(1.0),
+            _ => 1.0 + (k.dot)(&y[i..i + len], &y[i..i + len]),
+        };
+        prev = Some(i);
+        let corr = xcorr[i];
+        if corr > 0.0 {
+            let num = corr * corr;
+            if num * second_den > second_num * syy {
+                if num * best_den > best_num * syy {
+                    (second_num, second_den) = (best_num, best_den);
+                    (best_num, best_den, best) = (num, syy, i);
+                } else {
+                    (second_num, second_den) = (num, syy);
+                }
+            }
+        }
+    }
+    best
 }
 
 /// Low-pass, decimate by 2, and whiten with a 4th-order LPC (plus a zero) fitted
