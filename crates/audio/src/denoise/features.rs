@@ -78,21 +78,9 @@ impl Analysis {
     /// Appends a frame to the history through RNNoise's DC-blocking biquad
     /// (zeros at DC, poles at 0.998).
     pub fn push_frame(&mut self, frame: &[f32; FRAME]) {
-        const A: [f64; 2] = [-1.99599, 0.99600];
         self.input.copy_within(FRAME.., 0);
-        // Direct form I in f64: y[n] = x[n] - 2x[n-1] + x[n-2] - a0 y[n-1] - a1 y[n-2].
-        // The zeros' part is computed off the recursion, so each sample waits on
-        // one multiply-add only (the transposed form nnnoiseless uses chains five
-        // dependent operations a sample). Differences are at f32 rounding level.
-        let [mut x1, mut x2, mut y1, mut y2] = self.hp_mem;
-        for (y, &x) in self.input[pitch::BUF - FRAME..].iter_mut().zip(frame) {
-            let x = f64::from(x);
-            let v = x - 2.0 * x1 + x2 - A[1] * y2;
-            let out = v - A[0] * y1;
-            (x2, x1, y2, y1) = (x1, x, y1, out);
-            *y = out as f32;
-        }
-        self.hp_mem = [x1, x2, y1, y2];
+        let dst = &mut self.input[pitch::BUF - FRAME..];
+        high_pass(&mut self.hp_mem, frame, dst);
     }
 
     /// Windowed FFT of the window ending `lag` samples before the newest sample.
@@ -243,5 +231,83 @@ impl Analysis {
             out[i] = self.buf[i] + self.synth_mem[i];
         }
         self.synth_mem.copy_from_slice(&self.buf[FRAME..]);
+    }
+}
+
+/// Poles of RNNoise's high-pass: `y[n] = u[n] - A[0] y[n-1] - A[1] y[n-2]`, with
+/// `u[n] = x[n] - 2 x[n-1] + x[n-2]`.
+const HP_A: [f64; 2] = [-1.99599, 0.99600];
+
+/// How the two previous outputs reach the next four: `y[n+k]` gains
+/// `HP_STATE[k].0 * y[n-1] + HP_STATE[k].1 * y[n-2]` on top of its zero-state part.
+const HP_STATE: [(f64, f64); 4] = {
+    let [a0, a1] = HP_A;
+    let s0 = (-a0, -a1);
+    let s1 = (-a0 * s0.0 - a1, -a0 * s0.1);
+    let s2 = (-a0 * s1.0 - a1 * s0.0, -a0 * s1.1 - a1 * s0.1);
+    let s3 = (-a0 * s2.0 - a1 * s1.0, -a0 * s2.1 - a1 * s1.1);
+    [s0, s1, s2, s3]
+};
+
+/// The high-pass in f64, four samples per step: each block's zero-state part does
+/// not depend on the previous block, so the only serial chain is the state
+/// update, one multiply-add per four samples (the transposed biquad nnnoiseless
+/// uses chains five dependent operations per sample). Differences are at f32
+/// rounding level. `mem` is `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
+fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
+    let [a0, a1] = HP_A;
+    let [mut x1, mut x2, mut y1, mut y2] = *mem;
+    for (xs, ys) in input.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+        let x = [xs[0], xs[1], xs[2], xs[3]].map(f64::from);
+        let u = [
+            x[0] - 2.0 * x1 + x2,
+            x[1] - 2.0 * x[0] + x1,
+            x[2] - 2.0 * x[1] + x[0],
+            x[3] - 2.0 * x[2] + x[1],
+        ];
+        let w0 = u[0];
+        let w1 = u[1] - a0 * w0;
+        let w2 = u[2] - a0 * w1 - a1 * w0;
+        let w3 = u[3] - a0 * w2 - a1 * w1;
+        let mut y = [w0, w1, w2, w3];
+        for (y, &(c1, c2)) in y.iter_mut().zip(&HP_STATE) {
+            *y += c1 * y1 + c2 * y2;
+        }
+        for (o, &y) in ys.iter_mut().zip(&y) {
+            *o = y as f32;
+        }
+        (x1, x2, y1, y2) = (x[3], x[2], y[3], y[2]);
+    }
+    *mem = [x1, x2, y1, y2];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The four-at-a-time high-pass is the plain per-sample recursion.
+    #[test]
+    fn block_high_pass_matches_the_direct_recursion() {
+        let mut mem = [0.0f64; 4];
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let mut seed = 7u32;
+        for _ in 0..5 {
+            let mut frame = [0.0f32; FRAME];
+            for v in frame.iter_mut() {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *v = (seed >> 8) as f32 / 512.0 - 16384.0 + 3000.0;
+            }
+            let mut out = [0.0f32; FRAME];
+            high_pass(&mut mem, &frame, &mut out);
+            for (&x, &got) in frame.iter().zip(&out) {
+                let x = f64::from(x);
+                let y = x - 2.0 * x1 + x2 - HP_A[0] * y1 - HP_A[1] * y2;
+                (x2, x1, y2, y1) = (x1, x, y1, y);
+                assert!(
+                    (f64::from(got) - y).abs() <= 1e-3 + 1e-5 * y.abs(),
+                    "{got} vs {y}"
+                );
+            }
+        }
     }
 }

@@ -129,10 +129,24 @@ impl PitchFinder {
 
         let xx = (k.dot)(cur, cur);
         self.yy[0] = xx;
-        let mut yy = xx;
-        for i in 1..=MAXP {
-            yy += x[MAXP - i] * x[MAXP - i] - x[MAXP + N - i] * x[MAXP + N - i];
-            self.yy[i] = yy.max(0.0);
+        // yy[i]: energy of the window i samples back, slid one sample at a time.
+        // The differences are independent; the running sum goes four at a time
+        // so the dependency chain is a quarter as long.
+        let mut d = [0.0f32; MAXP];
+        for (m, d) in d.iter_mut().enumerate() {
+            let (a, b) = (x[MAXP - 1 - m], x[MAXP + N - 1 - m]);
+            *d = a * a - b * b;
+        }
+        let mut carry = xx;
+        for (d, yy) in d.chunks_exact(4).zip(self.yy[1..].chunks_exact_mut(4)) {
+            let p1 = d[0] + d[1];
+            let p2 = p1 + d[2];
+            let p3 = p2 + d[3];
+            yy[0] = (carry + d[0]).max(0.0);
+            yy[1] = (carry + p1).max(0.0);
+            yy[2] = (carry + p2).max(0.0);
+            yy[3] = (carry + p3).max(0.0);
+            carry += p3;
         }
         let yy_t0 = self.yy[t0];
         let xy_t0 = xcorr_at(t0);
@@ -335,17 +349,13 @@ fn lpc4(ac: &[f32; 5]) -> [f32; 4] {
     lpc
 }
 
-fn fir5_in_place(xs: &mut [f32], num: &[f32; 5]) {
-    let mut mem = [0.0f32; 5];
-    for x in xs.iter_mut() {
-        let out = *x
-            + num[0] * mem[0]
-            + num[1] * mem[1]
-            + num[2] * mem[2]
-            + num[3] * mem[3]
-            + num[4] * mem[4];
-        mem = [*x, mem[0], mem[1], mem[2], mem[3]];
-        *x = out;
+fn fir5_in_place(xs: &mut [f32; BUF / 2], num: &[f32; 5]) {
+    // Out of place from a copy with the filter memory (zeros) in front, so every
+    // output is independent and the loop vectorises.
+    let mut src = [0.0f32; BUF / 2 + 5];
+    src[5..].copy_from_slice(xs);
+    for (x, w) in xs.iter_mut().zip(src.windows(6)) {
+        *x = w[5] + num[0] * w[4] + num[1] * w[3] + num[2] * w[2] + num[3] * w[1] + num[4] * w[0];
     }
 }
 

@@ -5,20 +5,21 @@
 //! of `xcorr` is summed input by input in order, and `dot` keeps four partial sums,
 //! so this path reproduces the reference bit for bit where the algorithm matches.
 
-use crate::denoise::matrix::{Matrix, PANEL};
+use crate::denoise::matrix::{Matrix, BLOCK};
 use crate::denoise::model::WEIGHT_SCALE;
 
 /// See [`super::MatVecAdd`].
 pub(crate) fn mat_vec_add(out: &mut [f32], w: &Matrix, input: &[f32]) {
     assert!(out.len() == w.cols && input.len() == w.rows);
-    let panels = w.panels.chunks_exact(w.rows * PANEL);
-    for (o, panel) in out.chunks_mut(PANEL).zip(panels) {
-        let mut acc = [0.0f32; PANEL];
+    for (first, width, block) in w.blocks() {
+        let o = &mut out[first..w.cols.min(first + width)];
+        let mut acc = [0.0f32; BLOCK];
         acc[..o.len()].copy_from_slice(o);
-        for (row, &x) in panel.chunks_exact(PANEL).zip(input) {
+        let acc_w = &mut acc[..width];
+        for (row, &x) in block.chunks_exact(width).zip(input) {
             // Exact: scaling by a power of two moves the 1/256 from weight to input.
             let x = x * WEIGHT_SCALE;
-            for (a, &wv) in acc.iter_mut().zip(row) {
+            for (a, &wv) in acc_w.iter_mut().zip(row) {
                 *a += f32::from(wv) * x;
             }
         }

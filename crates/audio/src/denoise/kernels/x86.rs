@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::{Kernel, Kernels};
-use crate::denoise::matrix::{Matrix, PANEL};
+use crate::denoise::matrix::{Matrix, BLOCK, LANES};
 use crate::denoise::model::WEIGHT_SCALE;
 
 /// The AVX2 table, or `None` if this CPU lacks AVX2 or FMA.
@@ -68,67 +68,67 @@ unsafe fn load_w8(p: *const i8) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))
 }
 
-/// Register-blocked matrix-vector product over byte weights in panel layout:
-/// up to 8 panels (64 outputs) stay in registers while their weights stream by
-/// once, front to back.
+/// Register-blocked matrix-vector product over byte weights in block layout:
+/// a block of up to 64 outputs stays in registers while its weights stream by
+/// once, front to back, each row's at fixed offsets.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &Matrix, input: &[f32]) {
-    assert!(out.len() == w.cols && input.len() == w.rows);
-    let panel_len = w.rows * PANEL;
-    if panel_len == 0 {
-        return;
+    assert!(out.len() == w.cols && input.len() == w.rows && w.rows <= MAX_ROWS);
+    // The scale goes on the input once, not on every row of every block.
+    let mut scaled = [0.0f32; MAX_ROWS];
+    let scaled = &mut scaled[..input.len()];
+    for (s, &x) in scaled.iter_mut().zip(input) {
+        *s = x * WEIGHT_SCALE;
     }
-    let full = w.cols / PANEL;
-    let mut p = 0;
-    // SAFETY (all calls): AVX2 and FMA are enabled in this function.
-    unsafe {
-        while p + 8 <= full {
-            panels::<8>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
-            p += 8;
+    for (first, width, block) in w.blocks() {
+        let n = w.cols.min(first + width) - first;
+        let mut o = [0.0f32; BLOCK];
+        o[..n].copy_from_slice(&out[first..first + n]);
+        // SAFETY: AVX2 and FMA are enabled here; `block` holds `rows` rows of
+        // `width` = 8 * N bytes and `o` has BLOCK >= width values.
+        unsafe {
+            match width / LANES {
+                8 => block_avx2::<8>(&mut o, block, scaled),
+                7 => block_avx2::<7>(&mut o, block, scaled),
+                6 => block_avx2::<6>(&mut o, block, scaled),
+                5 => block_avx2::<5>(&mut o, block, scaled),
+                4 => block_avx2::<4>(&mut o, block, scaled),
+                3 => block_avx2::<3>(&mut o, block, scaled),
+                2 => block_avx2::<2>(&mut o, block, scaled),
+                _ => block_avx2::<1>(&mut o, block, scaled),
+            }
         }
-        while p + 2 <= full {
-            panels::<2>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
-            p += 2;
-        }
-        if p < full {
-            panels::<1>(&mut out[p * PANEL..], &w.panels[p * panel_len..], input);
-            p += 1;
-        }
-        if p * PANEL < w.cols {
-            // The zero-padded last panel, through a full-width scratch.
-            let mut o = [0.0f32; PANEL];
-            let tail = &mut out[p * PANEL..];
-            o[..tail.len()].copy_from_slice(tail);
-            panels::<1>(&mut o, &w.panels[p * panel_len..], input);
-            tail.copy_from_slice(&o[..tail.len()]);
-        }
+        out[first..first + n].copy_from_slice(&o[..n]);
     }
 }
 
-/// The first `N` panels of `w` (panels of `input.len()` rows) added into the
-/// first `N * PANEL` values of `out`.
+/// Largest layer input: the model format stores counts as positive `i8`.
+const MAX_ROWS: usize = 127;
+
+/// One block of `N` registers: `o[..8N] += w^T x` with `w` row-major, `8N` wide.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn panels<const N: usize>(out: &mut [f32], w: &[i8], input: &[f32]) {
-    let panel_len = input.len() * PANEL;
-    assert!(out.len() >= N * PANEL && w.len() >= N * panel_len);
-    let (wp, op) = (w.as_ptr(), out.as_mut_ptr());
-    // SAFETY: panel k's row j is the 8 bytes at k * panel_len + j * PANEL, below
-    // N * panel_len <= w.len(); outputs touched are below N * PANEL <= out.len().
+unsafe fn block_avx2<const N: usize>(o: &mut [f32; BLOCK], w: &[i8], x: &[f32]) {
+    let width = N * LANES;
+    assert!(w.len() >= x.len() * width);
+    let (wp, op) = (w.as_ptr(), o.as_mut_ptr());
+    // SAFETY: row j's bytes are j * width .. (j + 1) * width <= w.len() (assert);
+    // o has BLOCK >= width values.
     unsafe {
         let mut a = [_mm256_setzero_ps(); N];
         for (k, acc) in a.iter_mut().enumerate() {
-            *acc = _mm256_loadu_ps(op.add(k * PANEL));
+            *acc = _mm256_loadu_ps(op.add(k * LANES));
         }
-        for (j, &x) in input.iter().enumerate() {
-            let xb = _mm256_set1_ps(x * WEIGHT_SCALE);
-            let r = wp.add(j * PANEL);
+        let mut r = wp;
+        for xj in x {
+            let xb = _mm256_broadcast_ss(xj);
             for (k, acc) in a.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(load_w8(r.add(k * panel_len)), xb, *acc);
+                *acc = _mm256_fmadd_ps(load_w8(r.add(k * LANES)), xb, *acc);
             }
+            r = r.add(width);
         }
         for (k, acc) in a.iter().enumerate() {
-            _mm256_storeu_ps(op.add(k * PANEL), *acc);
+            _mm256_storeu_ps(op.add(k * LANES), *acc);
         }
     }
 }
