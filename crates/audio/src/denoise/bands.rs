@@ -75,6 +75,7 @@ fn build() -> Tables {
 }
 
 /// First bin of each band, then [`BAND_BINS`].
+#[inline(always)]
 fn band_start(band: usize) -> usize {
     EBAND_5MS[band] * 4
 }
@@ -99,6 +100,7 @@ fn weighted_sums(e: &[f32], frac: &[f32]) -> (f32, f32) {
 /// Sums per-bin values into bands with triangular weights: bin `b` of band `i`
 /// contributes `(1 - frac)` to band `i` and `frac` to band `i + 1`. Edge bands
 /// get double weight (they have a neighbour on one side only).
+#[inline(always)]
 fn band_reduce(t: &Tables, e: &[f32; BAND_BINS]) -> [f32; NB_BANDS] {
     let mut out = [0.0f32; NB_BANDS];
     for band in 0..NB_BANDS - 1 {
@@ -113,6 +115,7 @@ fn band_reduce(t: &Tables, e: &[f32; BAND_BINS]) -> [f32; NB_BANDS] {
 }
 
 /// Band energies of `x` and `p` and their band correlation `sum Re(x conj(p))`.
+#[inline(always)]
 pub(crate) fn band_stats(
     t: &Tables,
     x: &[Complex32; FREQ],
@@ -139,6 +142,7 @@ pub(crate) fn band_stats(
 }
 
 /// Band energy of one spectrum.
+#[inline(always)]
 pub(crate) fn band_energy(t: &Tables, x: &[Complex32; FREQ]) -> [f32; NB_BANDS] {
     let mut e = [0.0f32; BAND_BINS];
     for (e, x) in e.iter_mut().zip(x.iter()) {
@@ -149,6 +153,7 @@ pub(crate) fn band_energy(t: &Tables, x: &[Complex32; FREQ]) -> [f32; NB_BANDS] 
 
 /// Spreads per-band values over the bins below [`BAND_BINS`] by linear
 /// interpolation between band starts.
+#[inline(always)]
 pub(crate) fn interp_band_gain(t: &Tables, bands: &[f32; NB_BANDS], out: &mut [f32; BAND_BINS]) {
     for band in 0..NB_BANDS - 1 {
         let bins = band_start(band)..band_start(band + 1);
@@ -160,6 +165,7 @@ pub(crate) fn interp_band_gain(t: &Tables, bands: &[f32; NB_BANDS], out: &mut [f
 }
 
 /// Orthonormal DCT-II of the 22 band values.
+#[inline(always)]
 pub(crate) fn dct(t: &Tables, x: &[f32; NB_BANDS], out: &mut [f32]) {
     let scale = (2.0 / NB_BANDS as f64).sqrt();
     for (i, o) in out.iter_mut().take(NB_BANDS).enumerate() {

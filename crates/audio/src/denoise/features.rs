@@ -77,6 +77,7 @@ impl Analysis {
 
     /// Appends a frame to the history through RNNoise's DC-blocking biquad
     /// (zeros at DC, poles at 0.998).
+    #[inline(always)]
     pub fn push_frame(&mut self, frame: &[f32; FRAME]) {
         self.input.copy_within(FRAME.., 0);
         let dst = &mut self.input[pitch::BUF - FRAME..];
@@ -84,6 +85,7 @@ impl Analysis {
     }
 
     /// Windowed FFT of the window ending `lag` samples before the newest sample.
+    #[inline(always)]
     fn transform(&mut self, lag: usize, into_p: bool) {
         let end = pitch::BUF - lag;
         let src = &self.input[end - WINDOW..end];
@@ -104,6 +106,7 @@ impl Analysis {
     /// Computes the features of the newest frame. Returns `true` when the frame is
     /// near silent: then the features are zeroed, the cepstral history is left
     /// alone and the caller should skip the network.
+    #[inline(always)]
     pub fn compute_features(&mut self, k: &Kernels) -> bool {
         self.transform(0, false);
         let pitch_input: &[f32; pitch::BUF] = &self.input;
@@ -143,6 +146,7 @@ impl Analysis {
 
     /// Cepstrum history: smoothed cepstrum, first and second differences, and the
     /// spectral variability over the last `CEPS_MEM` frames.
+    #[inline(always)]
     fn cepstral_features(&mut self) {
         let pos = self.ceps_pos;
         let prev1 = (pos + CEPS_MEM - 1) % CEPS_MEM;
@@ -176,6 +180,7 @@ impl Analysis {
     /// correlation explains, renormalises each band to its original energy and
     /// applies `gain`, the last two in one pass. Bins above [`BAND_BINS`] (20 kHz
     /// and up) belong to no band and are cleared, as in RNNoise.
+    #[inline(always)]
     pub fn filter_and_gain(&mut self, net: &[f32; NB_BANDS], gain: &[f32; NB_BANDS]) {
         let mut r = [0.0f32; NB_BANDS];
         for i in 0..NB_BANDS {
@@ -214,6 +219,7 @@ impl Analysis {
     }
 
     /// Inverse FFT, synthesis window and overlap-add: one frame out, one frame late.
+    #[inline(always)]
     pub fn synthesise(&mut self, out: &mut [f32; FRAME]) {
         // A real signal's spectrum has real DC and Nyquist bins; force it so the
         // inverse transform never sees rounding residue there.
@@ -254,6 +260,7 @@ const HP_STATE: [(f64, f64); 4] = {
 /// update, one multiply-add per four samples (the transposed biquad nnnoiseless
 /// uses chains five dependent operations per sample). Differences are at f32
 /// rounding level. `mem` is `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
+#[inline(always)]
 fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
     let [a0, a1] = HP_A;
     let [mut x1, mut x2, mut y1, mut y2] = *mem;

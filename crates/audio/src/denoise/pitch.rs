@@ -53,6 +53,7 @@ impl PitchFinder {
 
     /// Pitch period in samples (in `MIN_PERIOD..MAX_PERIOD`) of `input`, the last
     /// [`BUF`] samples.
+    #[inline(always)]
     pub fn process(&mut self, k: &Kernels, input: &[f32; BUF]) -> usize {
         downsample(k, input, &mut self.lp);
         let idx = MAX_PERIOD - self.search(k);
@@ -64,6 +65,7 @@ impl PitchFinder {
 
     /// Returns the lag (at full rate, counted back from the buffer end) of the
     /// best correlation between the last frame and the history.
+    #[inline(always)]
     fn search(&mut self, k: &Kernels) -> usize {
         let x_lp = &self.lp[MAX_PERIOD / 2..];
         let y = &self.lp[..];
@@ -116,6 +118,7 @@ impl PitchFinder {
 
     /// Checks submultiples of the period found by [`Self::search`]; returns the
     /// period and its pitch gain.
+    #[inline(always)]
     fn remove_doubling(&mut self, k: &Kernels, pitch_idx: usize) -> (usize, f32) {
         const MIN: usize = MIN_PERIOD / 2;
         const MAXP: usize = MAX_PERIOD / 2;
@@ -216,11 +219,13 @@ impl PitchFinder {
     }
 }
 
+#[inline(always)]
 fn pitch_gain(xy: f32, xx: f32, yy: f32) -> f32 {
     xy / (1.0 + xx * yy).sqrt()
 }
 
 /// The two lags with the largest normalised correlation `xcorr^2 / |y window|^2`.
+#[inline(always)]
 fn find_best_pitch(xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
     let (mut best_num, mut second_num) = (-1.0f32, -1.0f32);
     let (mut best_den, mut second_den) = (0.0f32, 0.0f32);
@@ -250,6 +255,7 @@ fn find_best_pitch(xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
 /// [`find_best_pitch`]'s best lag when only `lags` (ascending) can have a positive
 /// correlation: the window energies are computed at those lags alone (directly,
 /// then sliding along a run of neighbours) instead of sliding over every lag.
+#[inline(always)]
 fn find_best_pitch_at(k: &Kernels, xcorr: &[f32], y: &[f32], len: usize, lags: &[usize]) -> usize {
     let (mut best_num, mut second_num) = (-1.0f32, -1.0f32);
     let (mut best_den, mut second_den) = (0.0f32, 0.0f32);
@@ -280,6 +286,7 @@ fn find_best_pitch_at(k: &Kernels, xcorr: &[f32], y: &[f32], len: usize, lags: &
 
 /// Low-pass, decimate by 2, and whiten with a 4th-order LPC (plus a zero) fitted
 /// to this buffer.
+#[inline(always)]
 fn downsample(k: &Kernels, x: &[f32; BUF], lp: &mut [f32; BUF / 2]) {
     lp[0] = (x[1] / 2.0 + x[0]) / 2.0;
     for i in 1..BUF / 2 {
@@ -308,6 +315,7 @@ fn downsample(k: &Kernels, x: &[f32; BUF], lp: &mut [f32; BUF / 2]) {
     fir5_in_place(lp, &num);
 }
 
+#[inline(always)]
 fn autocorr(k: &Kernels, x: &[f32], ac: &mut [f32; 5]) {
     let n = x.len();
     let fast_n = n - (ac.len() - 1);
@@ -322,6 +330,7 @@ fn autocorr(k: &Kernels, x: &[f32], ac: &mut [f32; 5]) {
 }
 
 /// Levinson-Durbin recursion for 4 coefficients; stops early at 30 dB prediction gain.
+#[inline(always)]
 fn lpc4(ac: &[f32; 5]) -> [f32; 4] {
     let mut lpc = [0.0f32; 4];
     let mut error = ac[0];
@@ -349,6 +358,7 @@ fn lpc4(ac: &[f32; 5]) -> [f32; 4] {
     lpc
 }
 
+#[inline(always)]
 fn fir5_in_place(xs: &mut [f32; BUF / 2], num: &[f32; 5]) {
     // Out of place from a copy with the filter memory (zeros) in front, so every
     // output is independent and the loop vectorises.

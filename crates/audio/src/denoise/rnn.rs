@@ -50,6 +50,7 @@ impl Rnn {
     }
 
     /// One network step; writes one gain per band and returns the VAD probability.
+    #[inline(always)]
     pub fn compute(
         &mut self,
         k: &Kernels,
@@ -101,6 +102,7 @@ impl Rnn {
     }
 }
 
+#[inline(always)]
 fn activate(k: &Kernels, a: Activation, xs: &mut [f32]) {
     match a {
         Activation::Tanh => (k.tansig)(xs),
@@ -109,6 +111,7 @@ fn activate(k: &Kernels, a: Activation, xs: &mut [f32]) {
     }
 }
 
+#[inline(always)]
 fn dense(k: &Kernels, layer: &Dense, input: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&layer.bias);
     (k.mat_vec_add)(out, &layer.weights, input);
@@ -118,6 +121,7 @@ fn dense(k: &Kernels, layer: &Dense, input: &[f32], out: &mut [f32]) {
 /// One GRU step. The input part of all three gates is one product over rows of
 /// `3n`; the recurrent part of the update and reset gates shares another; the
 /// candidate's recurrent part needs the reset gate first.
+#[inline(always)]
 fn gru(
     k: &Kernels,
     layer: &Gru,
