@@ -2,15 +2,16 @@
 //!
 //! The model file stores each layer input-major (all outputs of input 0, then of
 //! input 1, ...). The kernels keep a block of up to [`BLOCK`] outputs in registers
-//! and walk the inputs, so here the outputs are cut into blocks of `BLOCK`
-//! columns (the last one narrower, rounded up to [`LANES`]) and each block is
-//! stored row after row: a block is one contiguous run of bytes read front to
-//! back, every cache line used whole, the weights of one row at fixed offsets,
-//! and the padding columns hold zero weights so no kernel needs a column tail.
+//! and walk the inputs two at a time, so here the outputs are cut into blocks of
+//! `BLOCK` columns (the last one narrower, rounded up to [`LANES`]) and each block
+//! is stored pair of rows after pair of rows, the two rows' weights for one output
+//! side by side (`w[j][c], w[j + 1][c]`): the layout `vpmaddwd` consumes, and one
+//! contiguous run of bytes per block read front to back. Padding columns and the
+//! padding row of an odd row count hold zero weights, so no kernel needs a tail.
 
-/// Columns handled together by the kernels (8 AVX2 registers of `f32`).
+/// Columns handled together by the kernels (8 AVX2 registers of 32-bit lanes).
 pub(crate) const BLOCK: usize = 64;
-/// Block widths are multiples of this (one AVX2 register of `f32`).
+/// Block widths are multiples of this (one AVX2 register of 32-bit lanes).
 pub(crate) const LANES: usize = 8;
 
 /// A `rows x cols` matrix of byte weights (units of `model::WEIGHT_SCALE`) in
@@ -27,31 +28,36 @@ impl Matrix {
     /// `stride` bytes apart.
     pub fn pack(src: &[i8], rows: usize, stride: usize, col0: usize, cols: usize) -> Matrix {
         let padded = cols.div_ceil(LANES) * LANES;
-        let mut data = vec![0i8; padded * rows];
+        let pairs = rows.div_ceil(2);
+        let mut data = vec![0i8; padded * pairs * 2];
         let mut at = 0;
         for first in (0..padded).step_by(BLOCK) {
             let width = BLOCK.min(padded - first);
             let n = width.min(cols - first);
-            for j in 0..rows {
-                let s = j * stride + col0 + first;
-                data[at..at + n].copy_from_slice(&src[s..s + n]);
-                at += width;
+            for p in 0..pairs {
+                for j in (2 * p..2 * p + 2).filter(|&j| j < rows) {
+                    let row = &src[j * stride + col0 + first..][..n];
+                    for (c, &v) in row.iter().enumerate() {
+                        data[at + 2 * c + j % 2] = v;
+                    }
+                }
+                at += 2 * width;
             }
         }
         Matrix { rows, cols, data }
     }
 
     /// The blocks in order: `(first column, width, weights)`, `weights` holding
-    /// `rows` rows of `width` bytes.
+    /// `rows.div_ceil(2)` row pairs of `2 * width` bytes.
     pub fn blocks(&self) -> impl Iterator<Item = (usize, usize, &[i8])> {
         let padded = self.cols.div_ceil(LANES) * LANES;
-        let rows = self.rows;
+        let pair_rows = self.rows.div_ceil(2) * 2;
         (0..padded).step_by(BLOCK).map(move |first| {
             let width = BLOCK.min(padded - first);
             (
                 first,
                 width,
-                &self.data[first * rows..(first + width) * rows],
+                &self.data[first * pair_rows..(first + width) * pair_rows],
             )
         })
     }
@@ -60,7 +66,7 @@ impl Matrix {
     #[cfg(test)]
     pub fn get(&self, j: usize, i: usize) -> i8 {
         let (first, width, w) = self.blocks().find(|&(f, w, _)| i < f + w).unwrap();
-        w[j * width + i - first]
+        w[(j / 2) * 2 * width + 2 * (i - first) + j % 2]
     }
 }
 
@@ -70,19 +76,23 @@ mod tests {
 
     #[test]
     fn packing_keeps_every_weight_and_pads_with_zeros() {
-        let rows = 5;
-        for cols in [19, 64, 70, 130] {
-            let stride = cols + 11;
-            let src: Vec<i8> = (0..rows * stride).map(|v| (v % 251) as i8).collect();
-            let m = Matrix::pack(&src, rows, stride, 7, cols);
-            let padded = cols.div_ceil(LANES) * LANES;
-            assert_eq!(m.data.len(), padded * rows);
-            for j in 0..rows {
-                for i in 0..cols {
-                    assert_eq!(m.get(j, i), src[j * stride + 7 + i]);
+        for rows in [5, 6] {
+            for cols in [19, 64, 70, 130] {
+                let stride = cols + 11;
+                let src: Vec<i8> = (0..rows * stride).map(|v| (v % 251) as i8).collect();
+                let m = Matrix::pack(&src, rows, stride, 7, cols);
+                let padded = cols.div_ceil(LANES) * LANES;
+                assert_eq!(m.data.len(), padded * rows.div_ceil(2) * 2);
+                for j in 0..rows {
+                    for i in 0..cols {
+                        assert_eq!(m.get(j, i), src[j * stride + 7 + i]);
+                    }
+                    for i in cols..padded {
+                        assert_eq!(m.get(j, i), 0);
+                    }
                 }
-                for i in cols..padded {
-                    assert_eq!(m.get(j, i), 0);
+                if rows % 2 == 1 {
+                    assert!((0..padded).all(|i| m.get(rows, i) == 0));
                 }
             }
         }
