@@ -8,6 +8,8 @@
 //! side by side (`w[j][c], w[j + 1][c]`): the layout `vpmaddwd` consumes, and one
 //! contiguous run of bytes per block read front to back. Padding columns and the
 //! padding row of an odd row count hold zero weights, so no kernel needs a tail.
+//! The portable kernel gets a copy with plain rows per block (`plain`): without
+//! byte shuffles (baseline SSE2) splitting row pairs costs more than the maths.
 
 /// Columns handled together by the kernels (8 AVX2 registers of 32-bit lanes).
 pub(crate) const BLOCK: usize = 64;
@@ -20,7 +22,10 @@ pub(crate) const LANES: usize = 8;
 pub(crate) struct Matrix {
     pub rows: usize,
     pub cols: usize,
+    /// Row-pair layout (the AVX2 kernel's).
     pub data: Vec<i8>,
+    /// Same blocks, one row after another (the portable kernel's).
+    pub plain: Vec<i8>,
 }
 
 impl Matrix {
@@ -30,10 +35,16 @@ impl Matrix {
         let padded = cols.div_ceil(LANES) * LANES;
         let pairs = rows.div_ceil(2);
         let mut data = vec![0i8; padded * pairs * 2];
-        let mut at = 0;
+        let mut plain = vec![0i8; padded * rows];
+        let (mut at, mut plain_at) = (0, 0);
         for first in (0..padded).step_by(BLOCK) {
             let width = BLOCK.min(padded - first);
             let n = width.min(cols - first);
+            for j in 0..rows {
+                let row = &src[j * stride + col0 + first..][..n];
+                plain[plain_at..plain_at + n].copy_from_slice(row);
+                plain_at += width;
+            }
             for p in 0..pairs {
                 for j in (2 * p..2 * p + 2).filter(|&j| j < rows) {
                     let row = &src[j * stride + col0 + first..][..n];
@@ -44,7 +55,12 @@ impl Matrix {
                 at += 2 * width;
             }
         }
-        Matrix { rows, cols, data }
+        Matrix {
+            rows,
+            cols,
+            data,
+            plain,
+        }
     }
 
     /// The blocks in order: `(first column, width, weights)`, `weights` holding
@@ -62,11 +78,31 @@ impl Matrix {
         })
     }
 
+    /// The blocks of `plain`: `(first column, width, weights)`, `weights`
+    /// holding `rows` rows of `width` bytes.
+    pub fn plain_blocks(&self) -> impl Iterator<Item = (usize, usize, &[i8])> {
+        let padded = self.cols.div_ceil(LANES) * LANES;
+        let rows = self.rows;
+        (0..padded).step_by(BLOCK).map(move |first| {
+            let width = BLOCK.min(padded - first);
+            (
+                first,
+                width,
+                &self.plain[first * rows..(first + width) * rows],
+            )
+        })
+    }
+
     /// The weight from input `j` to output `i`.
     #[cfg(test)]
     pub fn get(&self, j: usize, i: usize) -> i8 {
         let (first, width, w) = self.blocks().find(|&(f, w, _)| i < f + w).unwrap();
-        w[(j / 2) * 2 * width + 2 * (i - first) + j % 2]
+        let pair = w[(j / 2) * 2 * width + 2 * (i - first) + j % 2];
+        if j < self.rows {
+            let (first, width, p) = self.plain_blocks().find(|&(f, w, _)| i < f + w).unwrap();
+            assert_eq!(p[j * width + i - first], pair, "layouts disagree");
+        }
+        pair
     }
 }
 

@@ -11,18 +11,16 @@ use crate::denoise::model::WEIGHT_SCALE;
 /// See [`super::MatVecAdd`].
 pub(crate) fn mat_vec_add(out: &mut [f32], w: &Matrix, input: &[f32]) {
     assert!(out.len() == w.cols && input.len() == w.rows);
-    for (first, width, block) in w.blocks() {
+    for (first, width, block) in w.plain_blocks() {
         let o = &mut out[first..w.cols.min(first + width)];
         let mut acc = [0.0f32; BLOCK];
         acc[..o.len()].copy_from_slice(o);
         let acc_w = &mut acc[..width];
-        for (pair, xs) in block.chunks_exact(2 * width).zip(input.chunks(2)) {
+        for (row, &x) in block.chunks_exact(width).zip(input) {
             // Exact: scaling by a power of two moves the 1/256 from weight to input.
-            let x0 = xs[0] * WEIGHT_SCALE;
-            let x1 = xs.get(1).map_or(0.0, |&x| x * WEIGHT_SCALE);
-            for (a, wv) in acc_w.iter_mut().zip(pair.chunks_exact(2)) {
-                *a += f32::from(wv[0]) * x0;
-                *a += f32::from(wv[1]) * x1;
+            let x = x * WEIGHT_SCALE;
+            for (a, &wv) in acc_w.iter_mut().zip(row) {
+                *a += f32::from(wv) * x;
             }
         }
         o.copy_from_slice(&acc[..o.len()]);
