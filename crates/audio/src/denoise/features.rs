@@ -244,48 +244,70 @@ impl Analysis {
 /// `u[n] = x[n] - 2 x[n-1] + x[n-2]`.
 const HP_A: [f64; 2] = [-1.99599, 0.99600];
 
-/// How the two previous outputs reach the next four: `y[n+k]` gains
-/// `HP_STATE[k].0 * y[n-1] + HP_STATE[k].1 * y[n-2]` on top of its zero-state part.
-const HP_STATE: [(f64, f64); 4] = {
+/// Samples per step of the high-pass.
+const HP_BLOCK: usize = 8;
+
+/// `(h, c1, c2)`: `h` the filter's impulse response (the zero-state output of one
+/// block is `w[k] = sum_m h[m] u[k - m]`), and `y[n+k]` gains
+/// `c1[k] * y[n-1] + c2[k] * y[n-2]` from the two outputs before the block.
+const HP_COEFS: ([f64; HP_BLOCK], [f64; HP_BLOCK], [f64; HP_BLOCK]) = {
     let [a0, a1] = HP_A;
-    let s0 = (-a0, -a1);
-    let s1 = (-a0 * s0.0 - a1, -a0 * s0.1);
-    let s2 = (-a0 * s1.0 - a1 * s0.0, -a0 * s1.1 - a1 * s0.1);
-    let s3 = (-a0 * s2.0 - a1 * s1.0, -a0 * s2.1 - a1 * s1.1);
-    [s0, s1, s2, s3]
+    let mut h = [0.0; HP_BLOCK];
+    let (mut c1, mut c2) = ([0.0; HP_BLOCK], [0.0; HP_BLOCK]);
+    h[0] = 1.0;
+    h[1] = -a0;
+    c1[0] = -a0;
+    c2[0] = -a1;
+    c1[1] = -a0 * c1[0] - a1;
+    c2[1] = -a0 * c2[0];
+    let mut k = 2;
+    while k < HP_BLOCK {
+        h[k] = -a0 * h[k - 1] - a1 * h[k - 2];
+        c1[k] = -a0 * c1[k - 1] - a1 * c1[k - 2];
+        c2[k] = -a0 * c2[k - 1] - a1 * c2[k - 2];
+        k += 1;
+    }
+    (h, c1, c2)
 };
 
-/// The high-pass in f64, four samples per step: each block's zero-state part does
-/// not depend on the previous block, so the only serial chain is the state
-/// update, one multiply-add per four samples (the transposed biquad nnnoiseless
-/// uses chains five dependent operations per sample). Differences are at f32
-/// rounding level. `mem` is `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
+/// The high-pass in f64, eight samples per step. Each block's zero-state part is
+/// a short FIR of `u` (independent of every other block), so the only serial
+/// chain is carrying the last two outputs across blocks: two multiply-adds per
+/// eight samples (a per-sample recursion waits on a multiply and an add every
+/// sample). Differences are at f64 rounding level. `mem` is
+/// `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
 #[inline(always)]
 fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
-    let [a0, a1] = HP_A;
-    let [mut x1, mut x2, mut y1, mut y2] = *mem;
-    for (xs, ys) in input.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
-        let x = [xs[0], xs[1], xs[2], xs[3]].map(f64::from);
-        let u = [
-            x[0] - 2.0 * x1 + x2,
-            x[1] - 2.0 * x[0] + x1,
-            x[2] - 2.0 * x[1] + x[0],
-            x[3] - 2.0 * x[2] + x[1],
-        ];
-        let w0 = u[0];
-        let w1 = u[1] - a0 * w0;
-        let w2 = u[2] - a0 * w1 - a1 * w0;
-        let w3 = u[3] - a0 * w2 - a1 * w1;
-        let mut y = [w0, w1, w2, w3];
-        for (y, &(c1, c2)) in y.iter_mut().zip(&HP_STATE) {
-            *y += c1 * y1 + c2 * y2;
-        }
-        for (o, &y) in ys.iter_mut().zip(&y) {
-            *o = y as f32;
-        }
-        (x1, x2, y1, y2) = (x[3], x[2], y[3], y[2]);
+    let (h, c1, c2) = HP_COEFS;
+    let [x1, x2, mut y1, mut y2] = *mem;
+    // x with its two predecessors in front, then u = x - 2 x[-1] + x[-2].
+    let mut xs = [0.0f64; FRAME + 2];
+    xs[0] = x2;
+    xs[1] = x1;
+    for (d, &x) in xs[2..].iter_mut().zip(input) {
+        *d = f64::from(x);
     }
-    *mem = [x1, x2, y1, y2];
+    let mut u = [0.0f64; FRAME];
+    for (u, w) in u.iter_mut().zip(xs.windows(3)) {
+        *u = w[2] - 2.0 * w[1] + w[0];
+    }
+    for (ub, ob) in u.chunks_exact(HP_BLOCK).zip(out.chunks_exact_mut(HP_BLOCK)) {
+        let mut w = [0.0f64; HP_BLOCK];
+        for (k, w) in w.iter_mut().enumerate() {
+            for m in 0..=k {
+                *w += h[m] * ub[k - m];
+            }
+        }
+        for k in 0..HP_BLOCK {
+            ob[k] = (w[k] + c1[k] * y1 + c2[k] * y2) as f32;
+        }
+        let last = HP_BLOCK - 1;
+        (y1, y2) = (
+            w[last] + c1[last] * y1 + c2[last] * y2,
+            w[last - 1] + c1[last - 1] * y1 + c2[last - 1] * y2,
+        );
+    }
+    *mem = [xs[FRAME + 1], xs[FRAME], y1, y2];
 }
 
 #[cfg(test)]
