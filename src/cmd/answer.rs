@@ -4,11 +4,13 @@
 use super::account::{register_request, AccountArgs};
 use crate::media::MediaLeg;
 use crate::net::SipDriver;
+use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_sip::{CallId, Event};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 use tokio::time::Instant as TokioInstant;
 
@@ -26,21 +28,50 @@ pub struct AnswerArgs {
     /// Hang up each call after this many seconds (default: wait for the caller).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// WAV file played to every caller (default: silence).
+    #[arg(long)]
+    pub play: Option<PathBuf>,
+    /// Record what each caller sends, one 48 kHz mono WAV per call in this directory.
+    #[arg(long)]
+    pub record_dir: Option<PathBuf>,
+    /// Codec to prefer when the caller offers several.
+    #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
+    pub codec: Option<String>,
 }
 
 struct Live {
     number: u64,
     answered_at: Option<Instant>,
-    _media: Option<MediaLeg>,
+    media: MediaLeg,
+    negotiated: NegotiatedMedia,
+    call_id: String,
 }
 
 /// Runs `agentphone answer`.
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let account = args.account.resolve(config)?;
-    let user = account.as_ref().map(|a| a.user.clone()).unwrap_or_else(|| "agentphone".into());
+    let prefer = args
+        .codec
+        .as_deref()
+        .map(crate::media::parse_codec)
+        .transpose()?;
+    if let Some(p) = &args.play {
+        // Fail at start, not at the first call.
+        super::call::MediaPlan::open(Some(p), None)?;
+    }
+    if let Some(dir) = &args.record_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let user = account
+        .as_ref()
+        .map(|a| a.user.clone())
+        .unwrap_or_else(|| "agentphone".into());
     let mut sip = SipDriver::bind(args.listen, &user, Vec::new()).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
-    let reg = account.as_ref().map(|a| sip.ep().register(Instant::now(), register_request(a)));
+    let reg = account
+        .as_ref()
+        .map(|a| sip.ep().register(Instant::now(), register_request(a)));
     let mut calls: HashMap<CallId, Live> = HashMap::new();
     let mut hangups: BTreeMap<(TokioInstant, CallId), ()> = BTreeMap::new();
     let (mut seen, mut ended) = (0u64, 0u64);
@@ -61,19 +92,19 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                 Event::Unregistered { .. } => {
                     if stopping { return Ok(()); }
                 }
-                Event::IncomingCall { call, from, .. } => {
+                Event::IncomingCall { call, from, offer, headers, .. } => {
                     seen += 1;
-                    let media = MediaLeg::bind(sip.local_addr().ip()).await.ok();
-                    let sdp = media.as_ref().map(|m| m.sdp()).unwrap_or_default();
-                    let now = Instant::now();
-                    sip.ep().ring(now, call)?;
-                    sip.ep().answer(now, call, sdp)?;
-                    println!("call {seen} from {from}: answered");
-                    calls.insert(call, Live { number: seen, answered_at: None, _media: media });
+                    if let Some(live) = accept(&mut sip, call, offer.as_deref(), prefer, seen).await? {
+                        println!("call {seen} from {from}: answered");
+                        calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
+                    } else {
+                        println!("call {seen} from {from}: rejected 488 (no common codec)");
+                    }
                 }
                 Event::Established { call, .. } => {
                     if let Some(l) = calls.get_mut(&call) {
                         l.answered_at = Some(Instant::now());
+                        start_media(l, &args);
                     }
                     if let Some(d) = args.duration {
                         hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
@@ -82,7 +113,8 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                 Event::Ended { call, reason } => {
                     ended += 1;
                     hangups.retain(|(_, c), _| *c != call);
-                    if let Some(l) = calls.remove(&call) {
+                    if let Some(mut l) = calls.remove(&call) {
+                        l.media.stop().await;
                         let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
                         println!("call {} ended: {reason} after {secs:.1} s", l.number);
                     }
@@ -109,6 +141,70 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
             return Ok(());
         }
     }
+}
+
+/// Answers an incoming call with our SDP answer, or rejects it with 488 when the
+/// offer has nothing we can use (None).
+async fn accept(
+    sip: &mut SipDriver,
+    call: CallId,
+    offer: Option<&[u8]>,
+    prefer: Option<agentphone_media::codec::CodecKind>,
+    number: u64,
+) -> Result<Option<Live>> {
+    let now = Instant::now();
+    let mut media = MediaLeg::bind(sip.local_addr().ip(), prefer).await?;
+    match media.answer(offer) {
+        Ok((sdp, negotiated)) => {
+            sip.ep().ring(now, call)?;
+            sip.ep().answer(now, call, sdp)?;
+            Ok(Some(Live {
+                number,
+                answered_at: None,
+                media,
+                negotiated,
+                call_id: String::new(),
+            }))
+        }
+        Err(e) => {
+            tracing::info!("rejecting call: {e}");
+            sip.ep().reject(now, call, 488)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Starts audio on an established call: --play to the caller, the caller's audio
+/// to a WAV in --record-dir.
+fn start_media(live: &mut Live, args: &AnswerArgs) {
+    let record = args.record_dir.as_ref().map(|dir| {
+        dir.join(agentphone_audio::wav::recording_file_name(
+            SystemTime::now(),
+            &live.call_id,
+        ))
+    });
+    let started =
+        super::call::MediaPlan::open(args.play.as_deref(), record.as_deref()).and_then(|plan| {
+            live.media
+                .start(&live.negotiated, plan.source, plan.recorder)
+        });
+    match started {
+        Ok(()) => {
+            if let Some(path) = record {
+                println!("call {}: recording to {}", live.number, path.display());
+            }
+        }
+        Err(e) => tracing::warn!("no audio on call {}: {e:#}", live.number),
+    }
+}
+
+/// The Call-ID header of the INVITE (long or compact form).
+fn sip_call_id(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default()
 }
 
 fn start_unregister(sip: &mut SipDriver, reg: Option<agentphone_sip::RegId>) -> bool {

@@ -1,0 +1,218 @@
+//! Real audio through the `agentphone` binary: `answer` ⇄ `call` on loopback, each
+//! side playing the speech fixture and recording what it hears, for PCMU, PCMA and
+//! Opus. What was heard must be the fixture, delayed by less than 200 ms.
+
+mod common;
+
+use agentphone_audio::wav::read_wav_48k_mono;
+use common::{agentphone, fixture, ports::free_port, WorkDir};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const RATE: usize = 48_000;
+/// Longest lag searched: 500 ms.
+const MAX_LAG: usize = RATE / 2;
+/// Coarse search runs on 4:1 averaged samples, then refines at full rate.
+const DECIMATE: usize = 4;
+
+/// What the cross-correlation found.
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    lag_ms: f64,
+    correlation: f64,
+}
+
+/// Normalised correlation of `reference` with `heard` shifted left by `lag`.
+fn correlation_at(reference: &[f32], heard: &[f32], lag: usize) -> f64 {
+    if lag >= heard.len() {
+        return 0.0;
+    }
+    let n = reference.len().min(heard.len() - lag);
+    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in reference[..n].iter().zip(&heard[lag..lag + n]) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        xy += x * y;
+        xx += x * x;
+        yy += y * y;
+    }
+    if xx == 0.0 || yy == 0.0 {
+        0.0
+    } else {
+        xy / (xx * yy).sqrt()
+    }
+}
+
+fn decimate(samples: &[f32]) -> Vec<f32> {
+    samples
+        .chunks_exact(DECIMATE)
+        .map(|c| c.iter().sum::<f32>() / DECIMATE as f32)
+        .collect()
+}
+
+/// Finds where `reference` best lines up in `heard` within 0..500 ms.
+fn best_match(reference: &[f32], heard: &[f32]) -> Match {
+    let (r, h) = (decimate(reference), decimate(heard));
+    let coarse = (0..MAX_LAG / DECIMATE)
+        .max_by(|&a, &b| correlation_at(&r, &h, a).total_cmp(&correlation_at(&r, &h, b)))
+        .unwrap_or(0)
+        * DECIMATE;
+    let lo = coarse.saturating_sub(2 * DECIMATE);
+    let best = (lo..coarse + 2 * DECIMATE)
+        .max_by(|&a, &b| {
+            correlation_at(reference, heard, a).total_cmp(&correlation_at(reference, heard, b))
+        })
+        .unwrap_or(coarse);
+    Match {
+        lag_ms: best as f64 * 1000.0 / RATE as f64,
+        correlation: correlation_at(reference, heard, best),
+    }
+}
+
+fn read(path: &Path) -> Vec<f32> {
+    read_wav_48k_mono(path)
+        .unwrap_or_else(|e| panic!("cannot read recording {}: {e}", path.display()))
+        .samples
+}
+
+/// Runs one call with `codec`; returns (what the caller heard, what the callee heard).
+fn call_with(codec: &str) -> (Match, Match) {
+    let dir = WorkDir::new(&format!("audio-{codec}"));
+    let speech = fixture("audio/speech.wav");
+    let speech_arg = agentphone::arg(&speech);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let record_dir = dir.file("callee-recordings");
+    let limit = Duration::from_secs(30);
+    let mut callee = agentphone::spawn(
+        &dir,
+        "callee",
+        &[
+            "answer",
+            "--listen",
+            &listen,
+            "--max-calls",
+            "1",
+            "--codec",
+            codec,
+            "--play",
+            speech_arg,
+            "--record-dir",
+            agentphone::arg(&record_dir),
+        ],
+        &[],
+        limit,
+    );
+    assert!(
+        callee.wait_for_output("listening on", Duration::from_secs(10)),
+        "callee did not start:\n{}",
+        callee.report()
+    );
+    let caller_wav = dir.file("caller-heard.wav");
+    let mut caller = agentphone::spawn(
+        &dir,
+        "caller",
+        &[
+            "call",
+            &format!("sip:bob@{listen}"),
+            "--duration",
+            "5",
+            "--codec",
+            codec,
+            "--play",
+            speech_arg,
+            "--record",
+            agentphone::arg(&caller_wav),
+        ],
+        &[],
+        limit,
+    );
+    let status = caller.wait(limit);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "caller failed ({status:?}):\n{}\n{}",
+        caller.report(),
+        callee.report()
+    );
+    let status = callee.wait(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "callee did not finish ({status:?}):\n{}",
+        callee.report()
+    );
+    let recordings: Vec<PathBuf> = std::fs::read_dir(&record_dir)
+        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(
+        recordings.len(),
+        1,
+        "one recording per call: {recordings:?}"
+    );
+    let reference = read(&speech);
+    let caller_heard = read(&caller_wav);
+    let callee_heard = read(&recordings[0]);
+    for (who, heard) in [("caller", &caller_heard), ("callee", &callee_heard)] {
+        // 5 s call: at least the 4 s of speech must be in the file.
+        assert!(
+            heard.len() >= reference.len(),
+            "{who} recorded {:.2} s only",
+            heard.len() as f64 / RATE as f64
+        );
+    }
+    (
+        best_match(&reference, &caller_heard),
+        best_match(&reference, &callee_heard),
+    )
+}
+
+fn check(codec: &str, min_correlation: f64) {
+    let (caller, callee) = call_with(codec);
+    eprintln!("{codec}: caller heard {caller:?}; callee heard {callee:?}");
+    for (who, m) in [("caller", caller), ("callee", callee)] {
+        assert!(
+            m.correlation >= min_correlation,
+            "{codec}: {who} heard audio correlating {:.3} with the fixture (need {min_correlation})",
+            m.correlation
+        );
+        assert!(
+            m.lag_ms < 200.0,
+            "{codec}: {who} heard the fixture {:.1} ms late",
+            m.lag_ms
+        );
+    }
+}
+
+#[test]
+fn pcmu_audio_is_heard_both_ways() {
+    check("pcmu", 0.8);
+}
+
+#[test]
+fn pcma_audio_is_heard_both_ways() {
+    check("pcma", 0.8);
+}
+
+#[test]
+fn opus_audio_is_heard_both_ways() {
+    check("opus", 0.6);
+}
+
+#[test]
+fn correlation_finds_a_known_delay() {
+    // The measuring tool itself: a pseudo-random signal delayed by 1234 samples.
+    let mut state = 1u32;
+    let signal: Vec<f32> = (0..RATE)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            f32::from((state >> 16) as u16) - 32768.0
+        })
+        .collect();
+    let mut delayed = vec![0.0; 1234];
+    delayed.extend_from_slice(&signal);
+    let m = best_match(&signal, &delayed);
+    assert!(
+        (m.lag_ms - 1234.0 * 1000.0 / RATE as f64).abs() < 1e-9,
+        "{m:?}"
+    );
+    assert!(m.correlation > 0.999, "{m:?}");
+}
