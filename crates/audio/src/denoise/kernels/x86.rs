@@ -74,70 +74,104 @@ const Q_SCALE: f32 = 32767.0;
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mat_vec_add_avx2(out: &mut [f32], w: &Matrix, input: &[f32]) {
     assert!(out.len() == w.cols && input.len() == w.rows && w.rows <= MAX_ROWS);
-    // Largest magnitude, eight lanes at a time (a serial max chain costs more
-    // than the small products it scales).
-    let mut m8 = [0.0f32; 8];
-    let mut chunks = input.chunks_exact(8);
-    for c in &mut chunks {
-        for (m, &x) in m8.iter_mut().zip(c) {
-            *m = m.max(x.abs());
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .fold(m8.iter().fold(0.0f32, |a, &b| a.max(b)), |m, x| {
-            m.max(x.abs())
-        });
-    if !(max > 0.0 && max.is_finite()) {
+    let mut pairs = [0i32; MAX_ROWS.div_ceil(2)];
+    let pairs = &mut pairs[..input.len().div_ceil(2)];
+    // SAFETY: AVX2 and FMA are enabled in this function.
+    let Some(max) = (unsafe { quantise_pairs(input, pairs) }) else {
         // All-zero input adds nothing; non-finite input cannot happen (inputs are
         // sanitised and activations bounded) and would have no meaningful scale.
         return;
-    }
-    let s = Q_SCALE / max;
-    // |x * s| <= 32767 (up to rounding, which the cast saturates).
-    let q = |x: f32| ((x * s).round_ties_even() as i16) as u16 as u32;
-    // Each pair of inputs packed as the two 16-bit halves `vpmaddwd` multiplies
-    // with a row pair's two weights.
-    let mut pairs = [0i32; MAX_ROWS.div_ceil(2)];
-    let pairs = &mut pairs[..input.len().div_ceil(2)];
-    for (p, xs) in pairs.iter_mut().zip(input.chunks(2)) {
-        let hi = xs.get(1).map_or(0, |&x| q(x));
-        *p = (q(xs[0]) | hi << 16) as i32;
-    }
+    };
     let unscale = max / Q_SCALE * WEIGHT_SCALE;
     for (first, width, block) in w.blocks() {
         let n = w.cols.min(first + width) - first;
-        let mut o = [0.0f32; BLOCK];
-        o[..n].copy_from_slice(&out[first..first + n]);
+        let mut pad = [0.0f32; BLOCK];
+        // Full blocks accumulate straight into `out`; only the padded last block
+        // goes through a scratch copy.
+        let o: &mut [f32] = if n == width {
+            &mut out[first..first + n]
+        } else {
+            pad[..n].copy_from_slice(&out[first..first + n]);
+            &mut pad[..width]
+        };
         // SAFETY: AVX2 and FMA are enabled here; `block` holds `pairs.len()` row
-        // pairs of `2 * width` = 16 * N bytes and `o` has BLOCK >= width values.
+        // pairs of `2 * width` = 16 * N bytes and `o` has `width` = 8 * N values.
         unsafe {
             match width / LANES {
-                8 => block_avx2::<8>(&mut o, block, pairs, unscale),
-                7 => block_avx2::<7>(&mut o, block, pairs, unscale),
-                6 => block_avx2::<6>(&mut o, block, pairs, unscale),
-                5 => block_avx2::<5>(&mut o, block, pairs, unscale),
-                4 => block_avx2::<4>(&mut o, block, pairs, unscale),
-                3 => block_avx2::<3>(&mut o, block, pairs, unscale),
-                2 => block_avx2::<2>(&mut o, block, pairs, unscale),
-                _ => block_avx2::<1>(&mut o, block, pairs, unscale),
+                8 => block_avx2::<8>(o, block, pairs, unscale),
+                7 => block_avx2::<7>(o, block, pairs, unscale),
+                6 => block_avx2::<6>(o, block, pairs, unscale),
+                5 => block_avx2::<5>(o, block, pairs, unscale),
+                4 => block_avx2::<4>(o, block, pairs, unscale),
+                3 => block_avx2::<3>(o, block, pairs, unscale),
+                2 => block_avx2::<2>(o, block, pairs, unscale),
+                _ => block_avx2::<1>(o, block, pairs, unscale),
             }
         }
-        out[first..first + n].copy_from_slice(&o[..n]);
+        if n < width {
+            out[first..first + n].copy_from_slice(&pad[..n]);
+        }
     }
+}
+
+/// Quantises `input` to `i16` against its largest magnitude and packs each
+/// pair of values as the two 16-bit halves `vpmaddwd` multiplies with a row
+/// pair's weights. Returns that magnitude, or `None` if it is 0 or not finite.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quantise_pairs(input: &[f32], pairs: &mut [i32]) -> Option<f32> {
+    assert!(pairs.len() == input.len().div_ceil(2));
+    let full = input.len() / 8 * 8;
+    let ip = input.as_ptr();
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+    let mut m = _mm256_setzero_ps();
+    for i in (0..full).step_by(8) {
+        // SAFETY: i + 8 <= full <= input.len().
+        let v = unsafe { _mm256_loadu_ps(ip.add(i)) };
+        m = _mm256_max_ps(m, _mm256_and_ps(v, abs_mask));
+    }
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds 8 f32.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) };
+    let max = input[full..]
+        .iter()
+        .chain(&lanes)
+        .fold(0.0f32, |a, &b| a.max(b.abs()));
+    if !(max > 0.0 && max.is_finite()) {
+        return None;
+    }
+    let s = Q_SCALE / max;
+    let sv = _mm256_set1_ps(s);
+    let pp = pairs.as_mut_ptr();
+    for i in (0..full).step_by(8) {
+        // SAFETY: input[i..i + 8] is in bounds and pairs[i / 2..i / 2 + 4] too
+        // (pairs.len() >= full / 2). |x * s| <= 32767 up to rounding, which
+        // packs_epi32 saturates; rounding is to nearest (the MXCSR default).
+        unsafe {
+            let q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(ip.add(i)), sv));
+            // Per 128-bit lane: [q0 | q1 << 16, q2 | q3 << 16, (repeat)].
+            let packed = _mm256_packs_epi32(q, q);
+            let both = _mm256_permute4x64_epi64::<0b1000>(packed);
+            _mm_storeu_si128(pp.add(i / 2).cast(), _mm256_castsi256_si128(both));
+        }
+    }
+    let q = |x: f32| ((x * s).round_ties_even() as i16) as u16 as u32;
+    for (p, xs) in pairs[full / 2..].iter_mut().zip(input[full..].chunks(2)) {
+        let hi = xs.get(1).map_or(0, |&x| q(x));
+        *p = (q(xs[0]) | hi << 16) as i32;
+    }
+    Some(max)
 }
 
 /// One block of `N` registers: `o[..8N] += unscale * (w^T q)` with `w` in row
 /// pairs `16N` bytes wide and `q` the packed input pairs.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn block_avx2<const N: usize>(o: &mut [f32; BLOCK], w: &[i8], q: &[i32], unscale: f32) {
+unsafe fn block_avx2<const N: usize>(o: &mut [f32], w: &[i8], q: &[i32], unscale: f32) {
     let pair_len = 2 * N * LANES;
-    assert!(w.len() >= q.len() * pair_len);
+    assert!(w.len() >= q.len() * pair_len && o.len() >= N * LANES);
     let (wp, op) = (w.as_ptr(), o.as_mut_ptr());
     // SAFETY: pair p's bytes are p * pair_len .. (p + 1) * pair_len <= w.len()
-    // (assert), read 16 at a time; o has BLOCK >= 8N values.
+    // (assert), read 16 at a time; o has at least 8N values (assert).
     unsafe {
         let mut a = [_mm256_setzero_si256(); N];
         let mut r = wp;
