@@ -79,7 +79,7 @@ impl PitchFinder {
         // search the first MAX_PITCH / 4.
         let coarse = &mut self.xcorr[..COARSE_LAGS];
         (k.xcorr)(&self.x_lp4, &self.y_lp4, coarse);
-        let (best, second) = find_best_pitch(&coarse[..MAX_PITCH / 4], &self.y_lp4, FRAME / 4);
+        let (best, second) = find_best_pitch(k, &coarse[..MAX_PITCH / 4], &self.y_lp4, FRAME / 4);
 
         // Refine at 2x decimation, only within 2 lags of the two coarse candidates
         // (elsewhere the correlation counts as 0, as in RNNoise).
@@ -226,17 +226,29 @@ fn pitch_gain(xy: f32, xx: f32, yy: f32) -> f32 {
 
 /// The two lags with the largest normalised correlation `xcorr^2 / |y window|^2`.
 #[inline(always)]
-fn find_best_pitch(xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
+fn find_best_pitch(k: &Kernels, xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
+    const MAX_LAGS: usize = 192;
+    assert!(xcorr.len() <= MAX_LAGS);
+    // Window energies first, in a loop without branches (the sliding sum is the
+    // only chain), and a bit set of the lags with positive correlation: the
+    // search then visits only those, so a random sign costs no misprediction.
+    let mut syy_at = [0.0f32; MAX_LAGS];
+    let mut positive = [0u64; MAX_LAGS / 64];
+    let mut syy = 1.0 + (k.dot)(&y[..len], &y[..len]);
+    for (i, (s, &corr)) in syy_at.iter_mut().zip(xcorr).enumerate() {
+        *s = syy;
+        positive[i / 64] |= u64::from(corr > 0.0) << (i % 64);
+        syy += y[i + len] * y[i + len] - y[i] * y[i];
+        syy = syy.max(1.0);
+    }
     let (mut best_num, mut second_num) = (-1.0f32, -1.0f32);
     let (mut best_den, mut second_den) = (0.0f32, 0.0f32);
     let (mut best, mut second) = (0usize, 1usize);
-    let mut syy = 1.0f32;
-    for v in &y[..len] {
-        syy += v * v;
-    }
-    for (i, &corr) in xcorr.iter().enumerate() {
-        if corr > 0.0 {
-            let num = corr * corr;
+    for (word, mut bits) in positive.into_iter().enumerate() {
+        while bits != 0 {
+            let i = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (num, syy) = (xcorr[i] * xcorr[i], syy_at[i]);
             if num * second_den > second_num * syy {
                 if num * best_den > best_num * syy {
                     (second_num, second_den, second) = (best_num, best_den, best);
@@ -246,8 +258,6 @@ fn find_best_pitch(xcorr: &[f32], y: &[f32], len: usize) -> (usize, usize) {
                 }
             }
         }
-        syy += y[i + len] * y[i + len] - y[i] * y[i];
-        syy = syy.max(1.0);
     }
     (best, second)
 }
