@@ -206,19 +206,12 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
     // SAFETY: a block at lag l reads y[l+k .. l+k+8] for k < n, whose last index
     // l+7+n-1 <= lags-1+n-1 < y.len() since l+8 <= lags; out[l..l+8] likewise.
     unsafe {
+        while l + 64 <= lags {
+            xcorr_block::<8>(xp, yp.add(l), op.add(l), n);
+            l += 64;
+        }
         while l + 32 <= lags {
-            let mut a = [_mm256_setzero_ps(); 4];
-            for k in 0..n {
-                let xb = _mm256_set1_ps(*xp.add(k));
-                let p = yp.add(l + k);
-                a[0] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p), a[0]);
-                a[1] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(8)), a[1]);
-                a[2] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(16)), a[2]);
-                a[3] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(24)), a[3]);
-            }
-            for (m, v) in a.iter().enumerate() {
-                _mm256_storeu_ps(op.add(l + 8 * m), *v);
-            }
+            xcorr_block::<4>(xp, yp.add(l), op.add(l), n);
             l += 32;
         }
         while l + 8 <= lags {
@@ -237,6 +230,28 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
     for (lag, o) in out.iter_mut().enumerate().skip(l) {
         // SAFETY: AVX2 and FMA are enabled in this function's caller chain.
         *o = unsafe { dot_avx2(x, &y[lag..lag + n]) };
+    }
+}
+
+/// `8N` neighbouring lags in registers: `out[m] = sum_k x[k] * y[m + k]` for
+/// `m < 8N`. Caller guarantees AVX2+FMA, `n` readable values at `x`,
+/// `n + 8N - 1` at `y` and `8N` writable at `out`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn xcorr_block<const N: usize>(x: *const f32, y: *const f32, out: *mut f32, n: usize) {
+    // SAFETY: every access is within the ranges the caller guarantees.
+    unsafe {
+        let mut a = [_mm256_setzero_ps(); N];
+        for k in 0..n {
+            let xb = _mm256_set1_ps(*x.add(k));
+            let p = y.add(k);
+            for (m, acc) in a.iter_mut().enumerate() {
+                *acc = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(8 * m)), *acc);
+            }
+        }
+        for (m, v) in a.iter().enumerate() {
+            _mm256_storeu_ps(out.add(8 * m), *v);
+        }
     }
 }
 
