@@ -279,19 +279,24 @@ const HP_COEFS: ([f64; HP_BLOCK], [f64; HP_BLOCK], [f64; HP_BLOCK]) = {
 #[inline(always)]
 fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
     let (h, c1, c2) = HP_COEFS;
-    let [x1, x2, mut y1, mut y2] = *mem;
-    // x with its two predecessors in front, then u = x - 2 x[-1] + x[-2].
-    let mut xs = [0.0f64; FRAME + 2];
-    xs[0] = x2;
-    xs[1] = x1;
-    for (d, &x) in xs[2..].iter_mut().zip(input) {
-        *d = f64::from(x);
-    }
-    let mut u = [0.0f64; FRAME];
-    for (u, w) in u.iter_mut().zip(xs.windows(3)) {
-        *u = w[2] - 2.0 * w[1] + w[0];
-    }
-    for (ub, ob) in u.chunks_exact(HP_BLOCK).zip(out.chunks_exact_mut(HP_BLOCK)) {
+    let [mut x1, mut x2, mut y1, mut y2] = *mem;
+    for (xb, ob) in input
+        .chunks_exact(HP_BLOCK)
+        .zip(out.chunks_exact_mut(HP_BLOCK))
+    {
+        // u = x - 2 x[-1] + x[-2] over the block, with the previous block's last
+        // two samples in front.
+        let mut xs = [0.0f64; HP_BLOCK + 2];
+        xs[0] = x2;
+        xs[1] = x1;
+        for (d, &x) in xs[2..].iter_mut().zip(xb) {
+            *d = f64::from(x);
+        }
+        let mut ub = [0.0f64; HP_BLOCK];
+        for (u, w) in ub.iter_mut().zip(xs.windows(3)) {
+            *u = w[2] - 2.0 * w[1] + w[0];
+        }
+        (x1, x2) = (xs[HP_BLOCK + 1], xs[HP_BLOCK]);
         let mut w = [0.0f64; HP_BLOCK];
         for (k, w) in w.iter_mut().enumerate() {
             for m in 0..=k {
@@ -307,7 +312,7 @@ fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
             w[last - 1] + c1[last - 1] * y1 + c2[last - 1] * y2,
         );
     }
-    *mem = [xs[FRAME + 1], xs[FRAME], y1, y2];
+    *mem = [x1, x2, y1, y2];
 }
 
 #[cfg(test)]
