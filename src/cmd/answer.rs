@@ -89,9 +89,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
             ev = sip.next_event() => match ev? {
                 Event::Registered { contact, expires, .. } => println!("registered {contact} for {} s", expires.as_secs()),
                 Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
-                Event::Unregistered { .. } => {
-                    if stopping { return Ok(()); }
-                }
+                Event::Unregistered { .. } if stopping => return Ok(()),
                 Event::IncomingCall { call, from, offer, headers, .. } => {
                     seen += 1;
                     if let Some(live) = accept(&mut sip, call, offer.as_deref(), prefer, seen).await? {
