@@ -72,7 +72,9 @@ pub fn load(path: Option<&Path>) -> Result<Config> {
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Config::default())
+        }
         Err(e) => bail!("{}: cannot read config: {e}", path.display()),
     };
     parse(&text, &path)
@@ -113,7 +115,9 @@ impl AccountConfig {
         let tcp = match self.transport.as_deref() {
             None | Some("udp") => false,
             Some("tcp") => true,
-            Some(other) => bail!("{path}: account '{name}', key 'transport': '{other}' is not udp or tcp"),
+            Some(other) => {
+                bail!("{path}: account '{name}', key 'transport': '{other}' is not udp or tcp")
+            }
         };
         let domain = self
             .domain
@@ -143,7 +147,10 @@ fn host_part(hostport: &str) -> &str {
 /// Resolves `host[:port]` (default port 5060) to a socket address.
 pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
-    let with_port = if s.parse::<std::net::SocketAddr>().is_ok() || s.rsplit_once(':').is_some_and(|(h, p)| !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':')) {
+    let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
+        || s.rsplit_once(':').is_some_and(|(h, p)| {
+            !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':')
+        }) {
         s.to_string()
     } else if s.starts_with('[') && s.ends_with(']') {
         format!("{s}:5060")
@@ -180,7 +187,10 @@ mod tests {
         let cfg = parse(text, Path::new("c.toml")).unwrap();
         let acc = &cfg.accounts["a"];
         let err = acc.resolve("a", "c.toml").unwrap_err().to_string();
-        assert!(err.contains("AP_TEST_PW_1 is not set") && err.contains("password_env"), "{err}");
+        assert!(
+            err.contains("AP_TEST_PW_1 is not set") && err.contains("password_env"),
+            "{err}"
+        );
         std::env::set_var("AP_TEST_PW_1", "secret");
         let a = acc.resolve("a", "c.toml").unwrap();
         assert_eq!(a.password.as_deref(), Some("secret"));

@@ -63,7 +63,9 @@ fn main() -> ExitCode {
     init_logs(cli.verbose);
     let result = match cli.command {
         Command::Denoise(args) => cmd::denoise::run(&args),
-        Command::Devices => audio_io::list_devices().map(|d| print!("{}", audio_io::format_devices(&d))),
+        Command::Devices => {
+            audio_io::list_devices().map(|d| print!("{}", audio_io::format_devices(&d)))
+        }
         command => run_async(command, cli.config),
     };
     match result {

@@ -74,7 +74,11 @@ pub fn register_request(acc: &Account) -> agentphone_sip::RegisterRequest {
     use agentphone_sip::transport::{Destination, Transport};
     agentphone_sip::RegisterRequest {
         registrar: Destination {
-            transport: if acc.tcp { Transport::Tcp(None) } else { Transport::Udp },
+            transport: if acc.tcp {
+                Transport::Tcp(None)
+            } else {
+                Transport::Udp
+            },
             addr: acc.registrar,
         },
         domain: acc.domain.clone(),

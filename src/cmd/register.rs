@@ -28,7 +28,9 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
         bail!("register needs --account NAME or --user U --registrar HOST");
     };
     let mut sip = SipDriver::bind(args.listen, &account.user, Vec::new()).await?;
-    let reg = sip.ep().register(Instant::now(), register_request(&account));
+    let reg = sip
+        .ep()
+        .register(Instant::now(), register_request(&account));
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let stop_after = async {
         match args.duration {

@@ -27,7 +27,11 @@ pub struct SipDriver {
 impl SipDriver {
     /// Binds UDP and TCP on `listen` (port 0 picks a free port, the same for both
     /// when possible) and creates the endpoint.
-    pub async fn bind(listen: SocketAddr, contact_user: &str, hosts: Vec<(String, std::net::IpAddr)>) -> Result<Self> {
+    pub async fn bind(
+        listen: SocketAddr,
+        contact_user: &str,
+        hosts: Vec<(String, std::net::IpAddr)>,
+    ) -> Result<Self> {
         let udp = UdpSocket::bind(listen)
             .await
             .with_context(|| format!("cannot bind UDP {listen}"))?;

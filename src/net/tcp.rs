@@ -43,7 +43,11 @@ impl TcpPool {
             inbound_tx,
             inbound_rx,
         };
-        let (conns, next, tx) = (pool.conns.clone(), pool.next.clone(), pool.inbound_tx.clone());
+        let (conns, next, tx) = (
+            pool.conns.clone(),
+            pool.next.clone(),
+            pool.inbound_tx.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let id = ConnId(next.fetch_add(1, Ordering::Relaxed));
@@ -64,9 +68,17 @@ impl TcpPool {
     }
 
     /// Sends on `conn`, or on a connection to `addr` (opened when needed).
-    pub async fn send(&mut self, conn: Option<ConnId>, addr: SocketAddr, bytes: Vec<u8>) -> Result<()> {
+    pub async fn send(
+        &mut self,
+        conn: Option<ConnId>,
+        addr: SocketAddr,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
         let existing = {
-            let conns = self.conns.lock().map_err(|_| anyhow!("connection table poisoned"))?;
+            let conns = self
+                .conns
+                .lock()
+                .map_err(|_| anyhow!("connection table poisoned"))?;
             match conn {
                 Some(id) => conns.writers.get(&id).map(|(_, w)| w.clone()),
                 None => conns
@@ -79,15 +91,26 @@ impl TcpPool {
         let writer = match existing {
             Some(w) => w,
             None => {
-                let stream = tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| anyhow!("TCP connect to {addr} timed out"))?
-                    .with_context(|| format!("TCP connect to {addr}"))?;
+                let stream = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    TcpStream::connect(addr),
+                )
+                .await
+                .map_err(|_| anyhow!("TCP connect to {addr} timed out"))?
+                .with_context(|| format!("TCP connect to {addr}"))?;
                 let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed));
-                start_conn(id, stream, addr, self.conns.clone(), self.inbound_tx.clone())
+                start_conn(
+                    id,
+                    stream,
+                    addr,
+                    self.conns.clone(),
+                    self.inbound_tx.clone(),
+                )
             }
         };
-        writer.send(bytes).map_err(|_| anyhow!("TCP connection to {addr} closed"))
+        writer
+            .send(bytes)
+            .map_err(|_| anyhow!("TCP connection to {addr} closed"))
     }
 }
 

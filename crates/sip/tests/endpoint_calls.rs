@@ -181,15 +181,23 @@ fn call_answered_and_hung_up_by_caller() {
     p.b.ring(p.now, inc).unwrap();
     p.b.answer(p.now, inc, b"v=0\r\nanswer".to_vec()).unwrap();
     p.run_for(Duration::from_millis(10));
-    assert!(p.a_events.iter().any(|e| matches!(e, Event::Established { remote_sdp: Some(s), .. } if s.ends_with(b"answer"))));
-    assert!(p.b_events.iter().any(|e| matches!(e, Event::Established { .. })));
+    assert!(p.a_events.iter().any(
+        |e| matches!(e, Event::Established { remote_sdp: Some(s), .. } if s.ends_with(b"answer"))
+    ));
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, Event::Established { .. })));
     assert_eq!(p.a.call_state(call), Some(CallState::Confirmed));
     p.a.hangup(p.now, call).unwrap();
     p.run_for(Duration::from_secs(40));
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::LocalHangup));
     assert_eq!(Pair::ended(&p.b_events), Some(EndReason::RemoteHangup));
     let lines = p.lines();
-    let starts: Vec<&str> = lines.iter().map(|l| l.split(" sip:").next().unwrap_or(l)).collect();
+    let starts: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(" sip:").next().unwrap_or(l))
+        .collect();
     assert_eq!(
         starts,
         // Bob rings at once, so no 100 Trying is due (§17.2.1: within 200 ms).
@@ -216,8 +224,14 @@ fn busy_is_a_typed_outcome_and_acked() {
     p.run_for(Duration::from_secs(40));
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::Busy(486)));
     let lines = p.lines();
-    assert!(lines.iter().any(|l| l.starts_with("B> SIP/2.0 486")), "{lines:#?}");
-    assert!(lines.iter().any(|l| l.starts_with("A> ACK")), "non-2xx must be ACKed: {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("B> SIP/2.0 486")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("A> ACK")),
+        "non-2xx must be ACKed: {lines:#?}"
+    );
 }
 
 #[test]
@@ -232,11 +246,27 @@ fn lost_invite_200_and_ack_are_recovered_by_retransmission() {
     p.b.answer(p.now, inc, b"v=0\r\n".to_vec()).unwrap();
     p.run_for(Duration::from_secs(5));
     assert_eq!(p.a.call_state(call), Some(CallState::Confirmed));
-    assert!(p.b_events.iter().any(|e| matches!(e, Event::Established { .. })), "bob never confirmed");
-    let invites = p.wire.iter().filter(|(_, l, _)| l.starts_with("INVITE")).count();
-    let oks = p.wire.iter().filter(|(_, l, _)| l.starts_with("SIP/2.0 200")).count();
+    assert!(
+        p.b_events
+            .iter()
+            .any(|e| matches!(e, Event::Established { .. })),
+        "bob never confirmed"
+    );
+    let invites = p
+        .wire
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("INVITE"))
+        .count();
+    let oks = p
+        .wire
+        .iter()
+        .filter(|(_, l, _)| l.starts_with("SIP/2.0 200"))
+        .count();
     assert_eq!(invites, 2, "one INVITE lost, one retransmitted");
-    assert!(oks >= 3, "200 lost, retransmitted, and sent again after the lost ACK");
+    assert!(
+        oks >= 3,
+        "200 lost, retransmitted, and sent again after the lost ACK"
+    );
     p.b.hangup(p.now, inc).unwrap();
     p.run_for(Duration::from_secs(40));
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::RemoteHangup));
@@ -258,8 +288,14 @@ fn cancel_waits_for_a_provisional_and_ends_with_487() {
     p.b.ring(p.now, inc).unwrap();
     p.run_for(Duration::from_secs(40));
     let lines = p.lines();
-    assert!(lines.iter().any(|l| l.starts_with("A> CANCEL")), "{lines:#?}");
-    assert!(lines.iter().any(|l| l.starts_with("B> SIP/2.0 487")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("A> CANCEL")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("B> SIP/2.0 487")),
+        "{lines:#?}"
+    );
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::Cancelled));
     assert_eq!(Pair::ended(&p.b_events), Some(EndReason::RemoteCancelled));
 }
@@ -292,7 +328,11 @@ fn silent_callee_times_out_after_timer_b() {
     p.run_for(Duration::from_secs(40));
     let ended_at = p.now;
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::NoAnswer(408)));
-    let sent = p.wire.iter().filter(|(a, l, _)| *a && l.starts_with("INVITE")).count();
+    let sent = p
+        .wire
+        .iter()
+        .filter(|(a, l, _)| *a && l.starts_with("INVITE"))
+        .count();
     assert_eq!(sent, 7, "INVITE at 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
     assert!(ended_at - start >= Duration::from_secs(32));
 }
@@ -308,7 +348,14 @@ fn options_is_answered_and_unknown_dialog_gets_481() {
     let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
     assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
     assert!(resp.contains("Allow: INVITE"), "{resp}");
-    let bye = opt.replace("OPTIONS sip", "BYE sip").replace("1 OPTIONS", "2 BYE").replace("To: <sip:bob@127.0.0.1:5062>", "To: <sip:bob@127.0.0.1:5062>;tag=nope").replace("opt1", "bye1");
+    let bye = opt
+        .replace("OPTIONS sip", "BYE sip")
+        .replace("1 OPTIONS", "2 BYE")
+        .replace(
+            "To: <sip:bob@127.0.0.1:5062>",
+            "To: <sip:bob@127.0.0.1:5062>;tag=nope",
+        )
+        .replace("opt1", "bye1");
     p.b.handle_input(p.now, Destination::udp(addr(A)), bye.as_bytes());
     let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
     assert!(resp.starts_with("SIP/2.0 481"), "{resp}");
@@ -324,6 +371,9 @@ fn malformed_request_gets_400_naming_the_fault() {
     p.b.handle_input(p.now, Destination::udp(addr(A)), bad.as_bytes());
     let resp = String::from_utf8(p.b.poll_transmit().unwrap().payload).unwrap();
     assert!(resp.starts_with("SIP/2.0 400"), "{resp}");
-    assert!(resp.to_lowercase().contains("cseq"), "reason names the fault: {resp}");
+    assert!(
+        resp.to_lowercase().contains("cseq"),
+        "reason names the fault: {resp}"
+    );
     assert_eq!(p.b.active_calls(), 0);
 }

@@ -5,7 +5,9 @@ use agentphone_sip::auth::{self, Algorithm, Challenge};
 use agentphone_sip::message::{self, parse_datagram, response_to};
 use agentphone_sip::rsip::{Header, SipMessage, StatusCode};
 use agentphone_sip::transport::Destination;
-use agentphone_sip::{Credentials, Endpoint, EndpointConfig, Event, RegisterError, RegisterRequest};
+use agentphone_sip::{
+    Credentials, Endpoint, EndpointConfig, Event, RegisterError, RegisterRequest,
+};
 use std::time::{Duration, Instant};
 
 const REGISTRAR: &str = "127.0.0.1:5090";
@@ -51,7 +53,11 @@ impl Registrar {
             let mut r = response_to(&req, StatusCode::from(200), None, Some("reg"));
             let contact = message::header(&req, "Contact").unwrap_or("").to_string();
             r.headers.push(Header::Contact(
-                format!("{contact};expires={}", if expires == "0" { 0 } else { self.granted }).into(),
+                format!(
+                    "{contact};expires={}",
+                    if expires == "0" { 0 } else { self.granted }
+                )
+                .into(),
             ));
             r
         } else {
@@ -123,7 +129,10 @@ fn run(password: &str, algorithm: Algorithm) -> (Vec<Event>, Registrar, Endpoint
                 events.push(e);
             }
         }
-        if events.iter().any(|e| matches!(e, Event::RegistrationFailed { .. })) {
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::RegistrationFailed { .. }))
+        {
             break;
         }
         let step = ep
@@ -133,7 +142,13 @@ fn run(password: &str, algorithm: Algorithm) -> (Vec<Event>, Registrar, Endpoint
             .min(Duration::from_secs(1));
         now += step.max(Duration::from_millis(1));
         ep.handle_timeout(now);
-        if now.elapsed() > Duration::from_secs(0) && events.iter().filter(|e| matches!(e, Event::Registered { .. })).count() >= 3 {
+        if now.elapsed() > Duration::from_secs(0)
+            && events
+                .iter()
+                .filter(|e| matches!(e, Event::Registered { .. }))
+                .count()
+                >= 3
+        {
             break;
         }
     }
@@ -150,8 +165,14 @@ fn registers_with_sha256_digest_and_refreshes_before_expiry() {
             _ => None,
         })
         .collect();
-    assert!(registered.len() >= 3, "registered and refreshed twice: {events:?}");
-    assert!(registered.iter().all(|d| *d == Duration::from_secs(60)), "{registered:?}");
+    assert!(
+        registered.len() >= 3,
+        "registered and refreshed twice: {events:?}"
+    );
+    assert!(
+        registered.iter().all(|d| *d == Duration::from_secs(60)),
+        "{registered:?}"
+    );
     // Each refresh: unauthenticated REGISTER, 401, authenticated REGISTER.
     assert_eq!(reg.seen[0], (false, "600".into()));
     assert_eq!(reg.seen[1], (true, "600".into()));
@@ -160,7 +181,10 @@ fn registers_with_sha256_digest_and_refreshes_before_expiry() {
 #[test]
 fn registers_with_md5_digest() {
     let (events, _reg, _ep, _now) = run("right", Algorithm::Md5);
-    assert!(events.iter().any(|e| matches!(e, Event::Registered { .. })), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Registered { .. })),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -205,6 +229,10 @@ fn unregister_sends_expires_zero() {
         }
     }
     assert!(unregistered);
-    assert!(reg.seen.iter().any(|(auth, exp)| *auth && exp == "0"), "{:?}", reg.seen);
+    assert!(
+        reg.seen.iter().any(|(auth, exp)| *auth && exp == "0"),
+        "{:?}",
+        reg.seen
+    );
     assert!(!ep.has_registrations());
 }

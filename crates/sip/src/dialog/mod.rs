@@ -264,8 +264,15 @@ impl Dialog {
             Header::CallId(self.id.call_id.clone().into()),
             Header::CSeq(format!("{seq} {method}").into()),
         ];
-        headers.extend(self.route_set.iter().map(|r| Header::Route(r.clone().into())));
-        if matches!(method, Method::Invite | Method::Refer | Method::Notify | Method::Update) {
+        headers.extend(
+            self.route_set
+                .iter()
+                .map(|r| Header::Route(r.clone().into())),
+        );
+        if matches!(
+            method,
+            Method::Invite | Method::Refer | Method::Notify | Method::Update
+        ) {
             headers.push(Header::Contact(self.local_contact.clone().into()));
         }
         Request {
@@ -323,9 +330,16 @@ Content-Length: 0
         let mut d = Dialog::from_uas(&inv, "bo1", "<sip:bob@127.0.0.1:5070>", 100).unwrap();
         assert_eq!(d.id.remote_tag, "al1");
         assert_eq!(d.next_hop().to_string(), "sip:p1.example;lr");
-        let bye = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx", None);
+        let bye = d.request(
+            Method::Bye,
+            "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx",
+            None,
+        );
         let text = String::from_utf8(bye.to_bytes()).unwrap();
-        assert!(text.starts_with("BYE sip:alice@127.0.0.1:5060 SIP/2.0\r\n"), "{text}");
+        assert!(
+            text.starts_with("BYE sip:alice@127.0.0.1:5060 SIP/2.0\r\n"),
+            "{text}"
+        );
         assert!(text.contains("CSeq: 101 BYE"));
         assert!(text.contains("From: <sip:bob@127.0.0.1:5070>;tag=bo1"));
         assert!(text.contains("To: \"Alice\" <sip:alice@127.0.0.1>;tag=al1"));
@@ -361,6 +375,9 @@ Content-Length: 0
         bye_in.method = Method::Bye;
         *bye_in.cseq_header_mut().unwrap() = "5 BYE".into();
         assert!(d.accept_remote_cseq(&bye_in));
-        assert!(!d.accept_remote_cseq(&bye_in), "replayed CSeq must be refused");
+        assert!(
+            !d.accept_remote_cseq(&bye_in),
+            "replayed CSeq must be refused"
+        );
     }
 }

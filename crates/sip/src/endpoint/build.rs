@@ -85,9 +85,11 @@ impl Endpoint {
                     resp.headers.push(Header::RecordRoute(rr.clone()));
                 }
             }
-            resp.headers.push(Header::Contact(self.cfg.contact(transport).into()));
+            resp.headers
+                .push(Header::Contact(self.cfg.contact(transport).into()));
         }
-        resp.headers.push(Header::Server(self.cfg.user_agent.clone().into()));
+        resp.headers
+            .push(Header::Server(self.cfg.user_agent.clone().into()));
         if let Some(body) = sdp {
             set_body(&mut resp.headers, &mut resp.body, "application/sdp", body);
         }
@@ -115,8 +117,13 @@ pub(super) fn set_body(
 
 /// Ensures a Content-Length header matching the body (mandatory on TCP).
 pub(super) fn finish_request(req: &mut Request) {
-    if !req.headers.iter().any(|h| matches!(h, Header::ContentLength(_))) {
+    if !req
+        .headers
+        .iter()
+        .any(|h| matches!(h, Header::ContentLength(_)))
+    {
         let len = req.body.len();
-        req.headers.push(Header::ContentLength(len.to_string().into()));
+        req.headers
+            .push(Header::ContentLength(len.to_string().into()));
     }
 }

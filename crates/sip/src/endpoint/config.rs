@@ -18,7 +18,9 @@ pub struct Credentials {
 impl std::fmt::Debug for Credentials {
     // Passwords must not end up in logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,9 +86,18 @@ impl EndpointConfig {
             Host::IpAddr(ip) => *ip,
             Host::Domain(d) => self.lookup(&d.0)?,
         };
-        let port = uri.host_with_port.port.as_ref().map(|p| p.0).unwrap_or(5060);
+        let port = uri
+            .host_with_port
+            .port
+            .as_ref()
+            .map(|p| p.0)
+            .unwrap_or(5060);
         Some(Destination {
-            transport: if tcp { Transport::Tcp(None) } else { Transport::Udp },
+            transport: if tcp {
+                Transport::Tcp(None)
+            } else {
+                Transport::Udp
+            },
             addr: SocketAddr::new(ip, port),
         })
     }

@@ -65,8 +65,14 @@ impl Endpoint {
         }
         let id = CallId(self.alloc_id());
         let local_tag = self.token(10);
-        let from = req.from_header().map(|f| f.value().to_string()).unwrap_or_default();
-        let to = req.to_header().map(|t| t.value().to_string()).unwrap_or_default();
+        let from = req
+            .from_header()
+            .map(|f| f.value().to_string())
+            .unwrap_or_default();
+        let to = req
+            .to_header()
+            .map(|t| t.value().to_string())
+            .unwrap_or_default();
         let offer = (!req.body.is_empty()).then(|| req.body.clone());
         let headers = req
             .headers
@@ -120,23 +126,38 @@ impl Endpoint {
         };
         let k = key(req);
         let branch = |r: &Request| r.via_header().map(|v| v.value().to_string()).ok();
-        self.calls.values().any(|c| {
-            c.role == Role::Uas && key(&c.invite) == k && branch(&c.invite) != branch(req)
-        })
+        self.calls
+            .values()
+            .any(|c| c.role == Role::Uas && key(&c.invite) == k && branch(&c.invite) != branch(req))
     }
 
-    fn find_dialog(&self, call_id: &str, local_tag: &str, remote_tag: Option<&str>) -> Option<CallId> {
+    fn find_dialog(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: Option<&str>,
+    ) -> Option<CallId> {
         self.calls.iter().find_map(|(id, c)| {
             let d = c.dialog.as_ref()?;
             (d.id.call_id == call_id
                 && d.id.local_tag == local_tag
                 && remote_tag.is_none_or(|t| d.id.remote_tag == t))
-                .then_some(*id)
+            .then_some(*id)
         })
     }
 
-    fn in_dialog_request(&mut self, now: Instant, src: Destination, key: TxKey, req: Request, to_tag: &str) {
-        let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+    fn in_dialog_request(
+        &mut self,
+        now: Instant,
+        src: Destination,
+        key: TxKey,
+        req: Request,
+        to_tag: &str,
+    ) {
+        let call_id = req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
         let from_tag = req.from_header().ok().and_then(|f| tag_of(f.value()));
         let Some(call) = self.find_dialog(&call_id, to_tag, from_tag.as_deref()) else {
             return self.respond_code(now, key, &req, 481);
@@ -155,7 +176,9 @@ impl Endpoint {
                 self.end_call(call, EndReason::RemoteHangup);
             }
             Method::Invite => self.re_invite(now, src, key, call, req),
-            Method::Info | Method::Update | Method::Notify => self.respond_code(now, key, &req, 200),
+            Method::Info | Method::Update | Method::Notify => {
+                self.respond_code(now, key, &req, 200)
+            }
             Method::Options => self.respond_code(now, key, &req, 200),
             _ => self.respond_code(now, key, &req, 501),
         }
@@ -163,7 +186,14 @@ impl Endpoint {
 
     /// A re-INVITE: refresh the target and answer with our current SDP. The
     /// layer above sees the new offer (hold/resume, media moves) in the event.
-    fn re_invite(&mut self, now: Instant, src: Destination, key: TxKey, call: CallId, req: Request) {
+    fn re_invite(
+        &mut self,
+        now: Instant,
+        src: Destination,
+        key: TxKey,
+        call: CallId,
+        req: Request,
+    ) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -182,7 +212,10 @@ impl Endpoint {
     }
 
     fn on_ack(&mut self, ack: &Request) {
-        let call_id = ack.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let call_id = ack
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
         let Some(to_tag) = ack.to_header().ok().and_then(|t| tag_of(t.value())) else {
             return;
         };
@@ -193,7 +226,13 @@ impl Endpoint {
         }
     }
 
-    fn on_cancel(&mut self, now: Instant, src: Destination, cancel_tx: TxKey, invite_tx: Option<TxKey>) {
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        src: Destination,
+        cancel_tx: TxKey,
+        invite_tx: Option<TxKey>,
+    ) {
         let Some(cancel) = self.tx.request(cancel_tx).cloned() else {
             return;
         };
@@ -218,12 +257,25 @@ impl Endpoint {
     }
 
     pub(super) fn respond_code(&mut self, now: Instant, key: TxKey, req: &Request, code: u16) {
-        let tag = if code > 100 && tag_of(&req.to_header().map(|t| t.value().to_string()).unwrap_or_default()).is_none() {
+        let tag = if code > 100
+            && tag_of(
+                &req.to_header()
+                    .map(|t| t.value().to_string())
+                    .unwrap_or_default(),
+            )
+            .is_none()
+        {
             Some(self.token(10))
         } else {
             None
         };
-        let resp = self.response(req, code, tag.as_deref(), crate::transport::Transport::Udp, None);
+        let resp = self.response(
+            req,
+            code,
+            tag.as_deref(),
+            crate::transport::Transport::Udp,
+            None,
+        );
         self.respond_or_log(now, key, resp);
     }
 

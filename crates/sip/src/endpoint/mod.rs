@@ -328,7 +328,10 @@ impl Endpoint {
         let due: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.retransmit.is_some_and(|r| r.next <= now || r.give_up <= now))
+            .filter(|(_, c)| {
+                c.retransmit
+                    .is_some_and(|r| r.next <= now || r.give_up <= now)
+            })
             .map(|(id, _)| *id)
             .collect();
         for call in due {

@@ -3,10 +3,12 @@
 //! Too Brief, unregister.
 
 use super::build::finish_request;
-use super::{Endpoint, EndpointError, Event, Owner};
 use super::Credentials;
+use super::{Endpoint, EndpointError, Event, Owner};
 use crate::auth::{self, Algorithm, Challenge, ChallengeOrigin, DigestInput};
-use crate::register::{granted_expires, RegId, RegState, RegisterError, RegisterRequest, Registration};
+use crate::register::{
+    granted_expires, RegId, RegState, RegisterError, RegisterRequest, Registration,
+};
 use crate::rsip::{Header, HeadersExt, Method, Request, Response, Uri};
 use std::time::{Duration, Instant};
 
@@ -27,14 +29,18 @@ impl Endpoint {
         let call_id = self.new_call_id();
         let tag = self.token(10);
         let contact = self.cfg.contact(req.registrar.transport);
-        self.regs.insert(id, Registration::new(req, call_id, tag, contact));
+        self.regs
+            .insert(id, Registration::new(req, call_id, tag, contact));
         self.send_register(now, id, None);
         id
     }
 
     /// Removes the binding (Expires: 0). `Unregistered` follows.
     pub fn unregister(&mut self, now: Instant, reg: RegId) -> Result<(), EndpointError> {
-        let r = self.regs.get_mut(&reg).ok_or(EndpointError::NoSuchRegistration(reg))?;
+        let r = self
+            .regs
+            .get_mut(&reg)
+            .ok_or(EndpointError::NoSuchRegistration(reg))?;
         r.state = RegState::Unregistering;
         r.refresh_at = None;
         r.answered_nonces.clear();
@@ -165,7 +171,8 @@ impl Endpoint {
         let header = auth::authorization(&challenge, &input)
             .map_err(|e| ChallengeError::Unusable(e.to_string()))?;
         let proxy = origin == ChallengeOrigin::Proxy;
-        req.headers.retain(|h| !matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)));
+        req.headers
+            .retain(|h| !matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)));
         req.headers.push(if proxy {
             Header::ProxyAuthorization(header.into())
         } else {
@@ -212,7 +219,9 @@ impl Endpoint {
             .into_iter()
             .map(|c| (c.uri.to_string(), c.expires()))
             .collect();
-        let header = resp.expires_header().and_then(|e| e.value().trim().parse().ok());
+        let header = resp
+            .expires_header()
+            .and_then(|e| e.value().trim().parse().ok());
         let granted = granted_expires(&contacts, &r.contact, header, r.req.expires);
         if granted == 0 {
             self.regs.remove(&reg);
@@ -238,7 +247,8 @@ impl Endpoint {
 
     pub(super) fn reg_failed(&mut self, reg: RegId, error: RegisterError) {
         if self.regs.remove(&reg).is_some() {
-            self.events.push_back(Event::RegistrationFailed { reg, error });
+            self.events
+                .push_back(Event::RegistrationFailed { reg, error });
         }
     }
 }

@@ -94,11 +94,12 @@ impl Endpoint {
     /// Hangs up: CANCEL before the answer, BYE after, reject for an unanswered
     /// incoming call.
     pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), EndpointError> {
-        let c = self.calls.get_mut(&call).ok_or(EndpointError::NoSuchCall(call))?;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::NoSuchCall(call))?;
         match (c.role, c.state) {
-            (Role::Uas, CallState::Calling | CallState::Ringing) => {
-                self.reject(now, call, 603)
-            }
+            (Role::Uas, CallState::Calling | CallState::Ringing) => self.reject(now, call, 603),
             (Role::Uac, CallState::Calling) => {
                 // §9.1: no CANCEL before a provisional response has arrived.
                 c.cancel_pending = true;
@@ -267,7 +268,8 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Confirmed;
             let remote_sdp = c.remote_sdp.clone();
-            self.events.push_back(Event::Established { call, remote_sdp });
+            self.events
+                .push_back(Event::Established { call, remote_sdp });
         }
     }
 

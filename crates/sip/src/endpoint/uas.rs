@@ -8,7 +8,10 @@ use std::time::Instant;
 
 impl Endpoint {
     fn incoming(&mut self, call: CallId, action: &'static str) -> Result<(), EndpointError> {
-        let c = self.calls.get(&call).ok_or(EndpointError::NoSuchCall(call))?;
+        let c = self
+            .calls
+            .get(&call)
+            .ok_or(EndpointError::NoSuchCall(call))?;
         if c.role != Role::Uas || !matches!(c.state, CallState::Calling | CallState::Ringing) {
             return Err(EndpointError::WrongState {
                 call,
@@ -38,13 +41,24 @@ impl Endpoint {
 
     /// Answers an incoming call with 200 OK carrying `sdp`. The call is
     /// `Established` when the ACK arrives.
-    pub fn answer(&mut self, now: Instant, call: CallId, sdp: Vec<u8>) -> Result<(), EndpointError> {
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        sdp: Vec<u8>,
+    ) -> Result<(), EndpointError> {
         self.incoming(call, "answer")?;
         let first_seq = 1 + u32::from(rand::Rng::random::<u16>(&mut self.rng));
         let c = &self.calls[&call];
         let contact = self.cfg.contact(c.peer.transport);
         let dialog = Dialog::from_uas(&c.invite, &c.local_tag, &contact, first_seq);
-        let resp = self.response(&c.invite, 200, Some(&c.local_tag), c.peer.transport, Some(&sdp));
+        let resp = self.response(
+            &c.invite,
+            200,
+            Some(&c.local_tag),
+            c.peer.transport,
+            Some(&sdp),
+        );
         let key = c.invite_tx;
         let reliable = c.peer.transport.is_reliable();
         let dialog = match dialog {
@@ -138,6 +152,7 @@ impl Endpoint {
             c.remote_sdp = ack_sdp;
         }
         let remote_sdp = c.remote_sdp.clone();
-        self.events.push_back(Event::Established { call, remote_sdp });
+        self.events
+            .push_back(Event::Established { call, remote_sdp });
     }
 }

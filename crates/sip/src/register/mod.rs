@@ -47,7 +47,9 @@ pub enum RegState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegisterError {
     /// The registrar refused our credentials.
-    #[error("registrar refused the credentials for '{user}' ({code} {phrase}): wrong user or password")]
+    #[error(
+        "registrar refused the credentials for '{user}' ({code} {phrase}): wrong user or password"
+    )]
     AuthRejected {
         /// User we authenticated as.
         user: String,
@@ -132,7 +134,12 @@ impl Registration {
 /// The lifetime the registrar granted us: our Contact's `expires` parameter in
 /// the 200 (the registrar lists all bindings of the AoR; ours is the one whose
 /// URI matches), else the Expires header, else what we asked for.
-pub fn granted_expires(contacts: &[(String, Option<u32>)], our_contact_uri: &str, expires_header: Option<u32>, asked: u32) -> u32 {
+pub fn granted_expires(
+    contacts: &[(String, Option<u32>)],
+    our_contact_uri: &str,
+    expires_header: Option<u32>,
+    asked: u32,
+) -> u32 {
     contacts
         .iter()
         .find(|(uri, _)| uri_matches(uri, our_contact_uri))
@@ -160,7 +167,10 @@ mod tests {
             ("<sip:other@1.2.3.4>".to_string(), Some(10)),
             ("<sip:agentphone@127.0.0.1:5060>".to_string(), Some(120)),
         ];
-        assert_eq!(granted_expires(&c, "<sip:agentphone@127.0.0.1:5060>", Some(3600), 600), 120);
+        assert_eq!(
+            granted_expires(&c, "<sip:agentphone@127.0.0.1:5060>", Some(3600), 600),
+            120
+        );
         assert_eq!(granted_expires(&[], "<sip:x@y>", Some(300), 600), 300);
         assert_eq!(granted_expires(&[], "<sip:x@y>", None, 600), 600);
     }

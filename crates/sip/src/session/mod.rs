@@ -2,8 +2,8 @@
 //! the user agent core. The endpoint drives these values; this module holds the
 //! call state and the typed outcomes a user sees.
 
-use crate::endpoint::Credentials;
 use crate::dialog::Dialog;
+use crate::endpoint::Credentials;
 use crate::rsip::{Request, Response, Uri};
 use crate::transaction::TxKey;
 use crate::transport::Destination;
@@ -206,11 +206,23 @@ mod tests {
 
     #[test]
     fn status_codes_map_to_typed_outcomes() {
-        assert_eq!(EndReason::from_status(486, "Busy Here"), EndReason::Busy(486));
-        assert_eq!(EndReason::from_status(486, "Busy Here").to_string(), "busy here (486)");
+        assert_eq!(
+            EndReason::from_status(486, "Busy Here"),
+            EndReason::Busy(486)
+        );
+        assert_eq!(
+            EndReason::from_status(486, "Busy Here").to_string(),
+            "busy here (486)"
+        );
         assert_eq!(EndReason::from_status(603, "Decline"), EndReason::Declined);
-        assert_eq!(EndReason::from_status(404, "Not Found"), EndReason::NotFound(404));
-        assert_eq!(EndReason::from_status(408, "Request Timeout"), EndReason::NoAnswer(408));
+        assert_eq!(
+            EndReason::from_status(404, "Not Found"),
+            EndReason::NotFound(404)
+        );
+        assert_eq!(
+            EndReason::from_status(408, "Request Timeout"),
+            EndReason::NoAnswer(408)
+        );
         assert_eq!(
             EndReason::from_status(500, "Server Error"),
             EndReason::Rejected(500, "Server Error".into())
