@@ -58,7 +58,7 @@ fn frame(i: usize, out: &mut [f32; FRAME_SAMPLES]) {
         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         let noise = ((seed >> 9) as f32 / (1u32 << 23) as f32 - 0.5) * 2000.0;
         let t = (i * FRAME_SAMPLES + n) as f32 / 48_000.0;
-        let voiced = if (i / 30) % 2 == 0 {
+        let voiced = if (i / 30).is_multiple_of(2) {
             8000.0 * (t * 2.0 * std::f32::consts::PI * 140.0).sin().powi(3)
         } else {
             0.0

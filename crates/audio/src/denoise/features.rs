@@ -233,8 +233,8 @@ impl Analysis {
         for (b, &w) in self.buf.iter_mut().zip(&self.t.window) {
             *b = *b / 2.0 * w;
         }
-        for i in 0..FRAME {
-            out[i] = self.buf[i] + self.synth_mem[i];
+        for ((o, &b), &m) in out.iter_mut().zip(&self.buf[..FRAME]).zip(&self.synth_mem) {
+            *o = b + m;
         }
         self.synth_mem.copy_from_slice(&self.buf[FRAME..]);
     }

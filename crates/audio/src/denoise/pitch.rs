@@ -157,6 +157,9 @@ impl PitchFinder {
         let g0 = pitch_gain(xy_t0, xx, yy_t0);
         let (mut t, mut g) = (t0, g0);
 
+        // kk is the sub-multiple being tested, used in the arithmetic too, not
+        // only as an index: keep the reference's loop shape.
+        #[allow(clippy::needless_range_loop)]
         for kk in 2..=15usize {
             let t1 = (2 * t0 + kk) / (2 * kk);
             if t1 < MIN {
@@ -355,7 +358,7 @@ fn lpc4(ac: &[f32; 5]) -> [f32; 4] {
         rr += ac[i + 1];
         let r = -rr / error;
         lpc[i] = r;
-        for j in 0..(i + 1) / 2 {
+        for j in 0..i.div_ceil(2) {
             let (a, b) = (lpc[j], lpc[i - 1 - j]);
             lpc[j] = a + r * b;
             lpc[i - 1 - j] = b + r * a;
