@@ -4,10 +4,17 @@
 //! `cargo bench --bench denoise`. Each iteration processes the next 10 ms frame of
 //! `fixtures/audio/speech_noisy.wav` (cycled), so speech, pauses and the network
 //! all take their real share.
+//!
+//! Criterion measures the three one after another, which on a loaded machine
+//! lets the load differ between them; so the bench first prints an interleaved
+//! comparison: rounds of the whole fixture through ours and through nnnoiseless
+//! back to back, the speed ratio taken per round (both saw the same load), and
+//! the median and quartiles of those ratios.
 
 use agentphone_audio::denoise::{Denoiser, Kernel};
 use agentphone_audio::FRAME_SAMPLES;
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Instant;
 
 fn load_frames() -> Vec<[f32; FRAME_SAMPLES]> {
     let path = concat!(
@@ -33,8 +40,51 @@ fn load_frames() -> Vec<[f32; FRAME_SAMPLES]> {
         .collect()
 }
 
+/// Median and quartiles of the per-round time ratio nnnoiseless / ours.
+fn interleaved_ratio(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
+    let mut ours = Denoiser::new();
+    let mut reference = nnnoiseless::DenoiseState::new();
+    let mut out = [0.0f32; FRAME_SAMPLES];
+    let mut ratios = Vec::with_capacity(rounds);
+    let (mut t_ours, mut t_ref) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for f in frames {
+            std::hint::black_box(ours.process(f, &mut out));
+        }
+        let a = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for f in frames {
+            std::hint::black_box(reference.process_frame(&mut out, f));
+        }
+        let b = t.elapsed().as_secs_f64();
+        ratios.push(b / a);
+        t_ours.push(a);
+        t_ref.push(b);
+    }
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (r, a, b) = (sorted(ratios), sorted(t_ours), sorted(t_ref));
+    let per_frame = |v: &[f64]| v[v.len() / 2] * 1e6 / frames.len() as f64;
+    println!(
+        "interleaved, {rounds} rounds of {} frames: ours ({:?}) {:.1} us/frame, \
+         nnnoiseless {:.1} us/frame (medians); nnnoiseless/ours per round: \
+         median {:.2}x, quartiles {:.2}x..{:.2}x",
+        frames.len(),
+        ours.kernel(),
+        per_frame(&a),
+        per_frame(&b),
+        r[r.len() / 2],
+        r[r.len() / 4],
+        r[3 * r.len() / 4],
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let frames = load_frames();
+    interleaved_ratio(&frames, 60);
     let mut g = c.benchmark_group("denoise_frame");
     let mut out = [0.0f32; FRAME_SAMPLES];
 
