@@ -11,9 +11,11 @@
 //!
 //! Weights stay signed bytes in memory (87 k of them: 85 KB instead of 340 KB as
 //! `f32`, so the whole network sits in L2 and the mat-vec kernels stream 4x less
-//! data), repacked at load into the kernels' panel layout (`matrix.rs`); the kernels widen them to `f32` and apply the format's scale of 1/256 to
-//! the input value instead of to each weight. Scaling by a power of two is exact,
-//! so the sums are bit for bit the ones `f32` weights of `w / 256` would give.
+//! data), repacked at load into the kernels' block layouts (`matrix.rs`). The
+//! portable kernel widens them to `f32` and applies the format's scale of 1/256
+//! to the input value instead of to each weight (a power of two, so the sums are
+//! bit for bit those of `f32` weights `w / 256`); the AVX2 kernel multiplies them
+//! in 16-bit integers against the quantised input (`kernels/x86.rs`).
 //! Biases are few and are stored as scaled `f32`.
 
 use std::path::Path;
