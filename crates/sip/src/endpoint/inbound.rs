@@ -84,29 +84,9 @@ impl Endpoint {
             })
             .collect();
         self.server_invites.insert(key, id);
-        self.calls.insert(
-            id,
-            Call {
-                role: Role::Uas,
-                state: CallState::Calling,
-                invite: req,
-                peer: src,
-                invite_tx: Some(key),
-                dialog: None,
-                local_tag,
-                credentials: None,
-                answered_nonces: Vec::new(),
-                cancel_pending: false,
-                bye_on_answer: false,
-                last_2xx: None,
-                retransmit: None,
-                ack: None,
-                local_sdp: Vec::new(),
-                remote_sdp: offer.clone(),
-                end_tx: None,
-                end_reason: None,
-            },
-        );
+        let mut call = Call::new(Role::Uas, req, src, key, local_tag);
+        call.remote_sdp = offer.clone();
+        self.calls.insert(id, call);
         self.events.push_back(Event::IncomingCall {
             call: id,
             from,

@@ -65,29 +65,10 @@ impl Endpoint {
             .send_request(now, invite.clone(), dest)
             .map_err(|e| EndpointError::Transaction(e.to_string()))?;
         self.owners.insert(key, Owner::Call(id));
-        self.calls.insert(
-            id,
-            Call {
-                role: Role::Uac,
-                state: CallState::Calling,
-                invite,
-                peer: dest,
-                invite_tx: Some(key),
-                dialog: None,
-                local_tag,
-                credentials: req.credentials,
-                answered_nonces: Vec::new(),
-                cancel_pending: false,
-                bye_on_answer: false,
-                last_2xx: None,
-                retransmit: None,
-                ack: None,
-                local_sdp: req.sdp_offer,
-                remote_sdp: None,
-                end_tx: None,
-                end_reason: None,
-            },
-        );
+        let mut call = Call::new(Role::Uac, invite, dest, key, local_tag);
+        call.credentials = req.credentials;
+        call.local_sdp = req.sdp_offer;
+        self.calls.insert(id, call);
         Ok(id)
     }
 
@@ -256,7 +237,7 @@ impl Endpoint {
                 return self.end_call(call, EndReason::Rejected(502, e.to_string()));
             }
         };
-        let crossed = c.state == CallState::Terminating || c.bye_on_answer;
+        let crossed = c.state == CallState::Terminating;
         c.dialog = Some(dialog);
         c.remote_sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
         self.send_ack(call);

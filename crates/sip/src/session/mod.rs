@@ -175,8 +175,6 @@ pub struct Call {
     pub answered_nonces: Vec<String>,
     /// The user hung up before any provisional response: CANCEL waits for one.
     pub cancel_pending: bool,
-    /// Hang up as soon as the 2xx arrives (a 2xx crossed our CANCEL).
-    pub bye_on_answer: bool,
     /// The last 2xx we sent (UAS) for retransmission.
     pub last_2xx: Option<Response>,
     /// UAS 2xx retransmission timer.
@@ -194,6 +192,35 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call in state `Calling` around its INVITE transaction.
+    pub fn new(
+        role: Role,
+        invite: Request,
+        peer: Destination,
+        invite_tx: TxKey,
+        local_tag: String,
+    ) -> Self {
+        Call {
+            role,
+            state: CallState::Calling,
+            invite,
+            peer,
+            invite_tx: Some(invite_tx),
+            dialog: None,
+            local_tag,
+            credentials: None,
+            answered_nonces: Vec::new(),
+            cancel_pending: false,
+            last_2xx: None,
+            retransmit: None,
+            ack: None,
+            local_sdp: Vec::new(),
+            remote_sdp: None,
+            end_tx: None,
+            end_reason: None,
+        }
+    }
+
     /// Whether the dialog is confirmed (call up).
     pub fn is_up(&self) -> bool {
         self.state == CallState::Confirmed
