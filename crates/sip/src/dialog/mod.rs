@@ -5,6 +5,7 @@
 //! the route set learnt from Record-Route. It builds requests; it does not send
 //! them.
 
+use crate::message;
 use crate::rsip::headers::untyped::ToTypedHeader;
 use crate::rsip::{self, Header, HeadersExt, Method, Request, Response, Uri, Version};
 use std::fmt;
@@ -74,10 +75,6 @@ pub fn with_tag(value: &str, tag: &str) -> String {
     }
 }
 
-fn header_value(msg: &impl HeadersExt, name: &str) -> Option<String> {
-    msg.header_value(name)
-}
-
 fn contact_uri(msg: &impl HeadersExt) -> Result<Uri, DialogError> {
     let contact = msg.contact_header().map_err(|_| bad("no Contact header"))?;
     let typed = contact
@@ -117,15 +114,6 @@ pub fn split_name_addrs(value: &str) -> Vec<String> {
     out
 }
 
-fn cseq_number(msg: &impl HeadersExt) -> Result<u32, DialogError> {
-    let cseq = msg.cseq_header().map_err(|_| bad("no CSeq header"))?;
-    cseq.value()
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| bad("bad CSeq"))
-}
-
 impl Dialog {
     /// The dialog a UAC gets from a 2xx (or tagged 1xx) to its INVITE (§12.1.2).
     pub fn from_uac(
@@ -133,13 +121,13 @@ impl Dialog {
         resp: &Response,
         local_contact: &str,
     ) -> Result<Self, DialogError> {
-        let call_id = invite
-            .call_id_header()
-            .map_err(|_| bad("no Call-ID"))?
-            .value()
-            .to_string();
-        let local_party = header_value(invite, "From").ok_or_else(|| bad("no From"))?;
-        let remote_party = header_value(resp, "To").ok_or_else(|| bad("no To"))?;
+        let call_id = message::call_id(invite).map_err(bad)?.to_string();
+        let local_party = message::header(invite, "From")
+            .map(str::to_string)
+            .ok_or_else(|| bad("no From"))?;
+        let remote_party = message::header(resp, "To")
+            .map(str::to_string)
+            .ok_or_else(|| bad("no To"))?;
         let local_tag = tag_of(&local_party).ok_or_else(|| bad("From without tag"))?;
         let remote_tag = tag_of(&remote_party).ok_or_else(|| bad("To without tag"))?;
         let mut route_set = record_routes(resp);
@@ -152,7 +140,7 @@ impl Dialog {
             },
             local_party,
             remote_party,
-            local_seq: cseq_number(invite)?,
+            local_seq: message::cseq(invite).map_err(bad)?.0,
             remote_seq: None,
             remote_target: contact_uri(resp)?,
             route_set,
@@ -167,13 +155,13 @@ impl Dialog {
         local_contact: &str,
         first_local_seq: u32,
     ) -> Result<Self, DialogError> {
-        let call_id = invite
-            .call_id_header()
-            .map_err(|_| bad("no Call-ID"))?
-            .value()
-            .to_string();
-        let remote_party = header_value(invite, "From").ok_or_else(|| bad("no From"))?;
-        let to = header_value(invite, "To").ok_or_else(|| bad("no To"))?;
+        let call_id = message::call_id(invite).map_err(bad)?.to_string();
+        let remote_party = message::header(invite, "From")
+            .map(str::to_string)
+            .ok_or_else(|| bad("no From"))?;
+        let to = message::header(invite, "To")
+            .map(str::to_string)
+            .ok_or_else(|| bad("no To"))?;
         let remote_tag = tag_of(&remote_party).ok_or_else(|| bad("From without tag"))?;
         Ok(Dialog {
             id: DialogId {
@@ -184,7 +172,7 @@ impl Dialog {
             local_party: with_tag(&to, local_tag),
             remote_party,
             local_seq: first_local_seq,
-            remote_seq: Some(cseq_number(invite)?),
+            remote_seq: Some(message::cseq(invite).map_err(bad)?.0),
             remote_target: contact_uri(invite)?,
             route_set: record_routes(invite),
             local_contact: local_contact.to_string(),
@@ -230,7 +218,7 @@ impl Dialog {
     /// Checks and records the CSeq of an in-dialog request from the peer
     /// (§12.2.2): an out-of-order CSeq must be answered 500.
     pub fn accept_remote_cseq(&mut self, req: &Request) -> bool {
-        let Ok(n) = cseq_number(req) else {
+        let Ok((n, _)) = message::cseq(req) else {
             return false;
         };
         if matches!(req.method, Method::Ack | Method::Cancel) {
