@@ -4,75 +4,10 @@
 
 mod common;
 
-use agentphone_audio::wav::read_wav_48k_mono;
+use common::audio::{best_match, read, Match, RATE};
 use common::{agentphone, fixture, ports::free_port, WorkDir};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-const RATE: usize = 48_000;
-/// Longest lag searched: 500 ms.
-const MAX_LAG: usize = RATE / 2;
-/// Coarse search runs on 4:1 averaged samples, then refines at full rate.
-const DECIMATE: usize = 4;
-
-/// What the cross-correlation found.
-#[derive(Debug, Clone, Copy)]
-struct Match {
-    lag_ms: f64,
-    correlation: f64,
-}
-
-/// Normalised correlation of `reference` with `heard` shifted left by `lag`.
-fn correlation_at(reference: &[f32], heard: &[f32], lag: usize) -> f64 {
-    if lag >= heard.len() {
-        return 0.0;
-    }
-    let n = reference.len().min(heard.len() - lag);
-    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in reference[..n].iter().zip(&heard[lag..lag + n]) {
-        let (x, y) = (f64::from(*x), f64::from(*y));
-        xy += x * y;
-        xx += x * x;
-        yy += y * y;
-    }
-    if xx == 0.0 || yy == 0.0 {
-        0.0
-    } else {
-        xy / (xx * yy).sqrt()
-    }
-}
-
-fn decimate(samples: &[f32]) -> Vec<f32> {
-    samples
-        .chunks_exact(DECIMATE)
-        .map(|c| c.iter().sum::<f32>() / DECIMATE as f32)
-        .collect()
-}
-
-/// Finds where `reference` best lines up in `heard` within 0..500 ms.
-fn best_match(reference: &[f32], heard: &[f32]) -> Match {
-    let (r, h) = (decimate(reference), decimate(heard));
-    let coarse = (0..MAX_LAG / DECIMATE)
-        .max_by(|&a, &b| correlation_at(&r, &h, a).total_cmp(&correlation_at(&r, &h, b)))
-        .unwrap_or(0)
-        * DECIMATE;
-    let lo = coarse.saturating_sub(2 * DECIMATE);
-    let best = (lo..coarse + 2 * DECIMATE)
-        .max_by(|&a, &b| {
-            correlation_at(reference, heard, a).total_cmp(&correlation_at(reference, heard, b))
-        })
-        .unwrap_or(coarse);
-    Match {
-        lag_ms: best as f64 * 1000.0 / RATE as f64,
-        correlation: correlation_at(reference, heard, best),
-    }
-}
-
-fn read(path: &Path) -> Vec<f32> {
-    read_wav_48k_mono(path)
-        .unwrap_or_else(|e| panic!("cannot read recording {}: {e}", path.display()))
-        .samples
-}
 
 /// Runs one call with `codec`; returns (what the caller heard, what the callee heard).
 fn call_with(codec: &str) -> (Match, Match) {

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod agentphone;
+pub mod audio;
 pub mod kamailio;
 pub mod ports;
 pub mod process;
