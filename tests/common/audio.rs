@@ -73,4 +73,3 @@ pub fn read(path: &Path) -> Vec<f32> {
         .unwrap_or_else(|e| panic!("cannot read recording {}: {e}", path.display()))
         .samples
 }
-
