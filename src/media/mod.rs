@@ -1,7 +1,15 @@
 //! Per-call media legs: the RTP socket each call owns, the SDP offer/answer that
-//! describes it, and the task that carries audio once the call is up.
+//! describes it, and the task that carries audio once the call is up (or once
+//! early media arrives). One file a job: `send` (source → RTP), `receive` (RTP →
+//! what is heard), `clean` (noise removal), `rtp_loop` (the task), `report`.
 
+mod clean;
+mod receive;
+mod report;
 mod rtp_loop;
+mod send;
+
+pub use report::MediaReport;
 
 use agentphone_audio::source::AudioSource;
 use agentphone_audio::wav::WavRecorder;
@@ -9,21 +17,43 @@ use agentphone_media::codec::CodecKind;
 use agentphone_media::offer_answer::{
     Codec, LocalMedia, NegotiatedMedia, OfferAnswerError, SdpSession,
 };
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+/// Commands from the call to its running media task.
+enum Control {
+    /// A new negotiation: re-INVITE, or the final answer after early media.
+    Update(Box<NegotiatedMedia>),
+    /// Digits to send as RFC 4733 events.
+    Digits(String),
+}
+
+/// Noise removal for one call (R-NR-3), as the desk rules decided it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanAudio {
+    /// Clean what the agent hears.
+    pub inbound: bool,
+    /// Clean the agent's microphone before sending.
+    pub microphone: bool,
+}
+
+struct Running {
+    control: mpsc::UnboundedSender<Control>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<MediaReport>,
+    negotiated: NegotiatedMedia,
+}
 
 /// One call's media: an RTP socket (and the RTCP socket on port + 1), our SDP
 /// state, and the media task once [`start`](MediaLeg::start)ed.
 pub struct MediaLeg {
-    /// RTP socket until the media task takes it.
-    rtp: Option<UdpSocket>,
-    /// RTCP socket, held so the port pair stays ours.
-    _rtcp: UdpSocket,
+    /// RTP and RTCP sockets until the media task takes them.
+    sockets: Option<(UdpSocket, UdpSocket)>,
     sdp: SdpSession,
-    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    running: Option<Running>,
 }
 
 impl MediaLeg {
@@ -39,8 +69,7 @@ impl MediaLeg {
             local.codecs.sort_by_key(|f| f.codec != wanted);
         }
         Ok(MediaLeg {
-            rtp: Some(rtp),
-            _rtcp: rtcp,
+            sockets: Some((rtp, rtcp)),
             sdp: SdpSession::new(local),
             running: None,
         })
@@ -81,30 +110,88 @@ impl MediaLeg {
         negotiated: &NegotiatedMedia,
         source: Box<dyn AudioSource + Send>,
         recorder: Option<WavRecorder>,
+        clean: CleanAudio,
     ) -> Result<()> {
-        let socket = self
-            .rtp
+        if self.running.is_some() {
+            bail!("media already started");
+        }
+        let tx = send::SendPath::new(negotiated, source, clean.microphone)?;
+        let rx = receive::ReceivePath::new(negotiated, clean.inbound);
+        let sockets = self
+            .sockets
             .take()
             .ok_or_else(|| anyhow!("media already started"))?;
-        let media = rtp_loop::MediaLoop::new(socket, negotiated, source, recorder)?;
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(media.run(stop_rx));
+        let media = rtp_loop::MediaLoop::new(sockets, negotiated, rx, tx, recorder);
+        let (stop, stop_rx) = oneshot::channel();
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(media.run(control_rx, stop_rx));
         tracing::info!(
             codec = %negotiated.send_codec.codec,
             remote = %negotiated.remote_rtp,
             ptime = negotiated.ptime_ms,
+            denoise_inbound = clean.inbound,
+            denoise_microphone = clean.microphone,
             "media started"
         );
-        self.running = Some((stop_tx, task));
+        self.running = Some(Running {
+            control,
+            stop,
+            task,
+            negotiated: negotiated.clone(),
+        });
         Ok(())
     }
 
-    /// Stops the media task and waits until the recording is finished on disk.
-    pub async fn stop(&mut self) {
-        if let Some((stop, task)) = self.running.take() {
-            let _ = stop.send(());
-            if let Err(e) = task.await {
+    /// Whether the media task runs (early media or an established call).
+    pub fn is_started(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Moves the running media to a new negotiation (re-INVITE, or a final
+    /// answer that differs from the early-media one); nothing happens when it is
+    /// the same. Before [`start`](Self::start) there is nothing to move.
+    pub fn update(&mut self, negotiated: &NegotiatedMedia) {
+        let Some(running) = &mut self.running else {
+            return;
+        };
+        if running.negotiated == *negotiated {
+            return;
+        }
+        running.negotiated = negotiated.clone();
+        let _ = running
+            .control
+            .send(Control::Update(Box::new(negotiated.clone())));
+    }
+
+    /// Sends `digits` as RFC 4733 events once any earlier ones have played.
+    pub fn send_digits(&mut self, digits: &str) -> Result<()> {
+        for c in digits.chars() {
+            agentphone_media::dtmf::event_code(c)
+                .map_err(|e| anyhow!("cannot send DTMF '{digits}': {e}"))?;
+        }
+        let running = self
+            .running
+            .as_ref()
+            .ok_or_else(|| anyhow!("cannot send DTMF: no media yet"))?;
+        if running.negotiated.telephone_event.is_none() {
+            bail!("cannot send DTMF: the peer did not accept telephone-event (RFC 4733)");
+        }
+        running
+            .control
+            .send(Control::Digits(digits.to_owned()))
+            .map_err(|_| anyhow!("cannot send DTMF: the media has stopped"))
+    }
+
+    /// Stops the media task and waits until the recording is finished on disk;
+    /// returns the call's media figures (None when media never started).
+    pub async fn stop(&mut self) -> Option<MediaReport> {
+        let running = self.running.take()?;
+        let _ = running.stop.send(());
+        match running.task.await {
+            Ok(report) => Some(report),
+            Err(e) => {
                 tracing::warn!("media task failed: {e}");
+                None
             }
         }
     }

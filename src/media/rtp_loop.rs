@@ -1,214 +1,155 @@
-//! The media task of one call: every packet time it sends one RTP packet of the
-//! source's audio and plays one packet's worth out of the jitter buffer into the
-//! recorder; in between it receives RTP into the jitter buffer.
-//!
-//! Buffers are allocated here once; the per-packet path does not allocate.
+//! The media task of one call: every packet time it sends what the source says
+//! and plays one packet's worth of what the peer said into the recorder; in
+//! between it receives RTP and RTCP, and takes the call's commands (a new
+//! negotiation, digits to send). RTCP reports go out about every 5 s.
 
+use super::receive::ReceivePath;
+use super::report::MediaReport;
+use super::send::SendPath;
+use super::Control;
 use agentphone_audio::frame::{Frame, FRAME_SAMPLES};
-use agentphone_audio::source::AudioSource;
 use agentphone_audio::wav::WavRecorder;
-use agentphone_media::codec::{CodecKind, Decoder, Encoder, MAX_PACKET_SAMPLES};
-use agentphone_media::jitter::{JitterBuffer, JitterConfig, Playout};
-use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
-use agentphone_media::rtp_stream::{RtpReceiver, RtpSender};
-use anyhow::{anyhow, Context, Result};
+use agentphone_media::codec::MAX_PACKET_SAMPLES;
+use agentphone_media::offer_answer::NegotiatedMedia;
+use agentphone_media::rtcp_stats::{NtpTime, RtcpSession};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-/// Largest datagram we read or write.
+/// Largest datagram we read.
 const MAX_DATAGRAM: usize = 1_500;
-
-/// The codec kind of a negotiated payload format (None for telephone-event).
-fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
-    CodecKind::from_rtpmap(format.codec.encoding_name(), format.clock_rate)
-}
-
-/// Receive side for one codec: its payload type, jitter buffer and decoder.
-struct RxChain {
-    payload_type: u8,
-    jitter: JitterBuffer,
-    decoder: Decoder,
-}
-
-impl RxChain {
-    fn new(payload_type: u8, kind: CodecKind, ptime_ms: u32) -> Result<Self> {
-        let clock = kind.info().clock_rate;
-        Ok(RxChain {
-            payload_type,
-            jitter: JitterBuffer::new(JitterConfig {
-                silence: Some(kind.silence_detector()),
-                ..JitterConfig::new(clock, ptime_ms)
-            }),
-            decoder: Decoder::new(kind).context("create decoder")?,
-        })
-    }
-}
 
 /// Everything the media task owns.
 pub(super) struct MediaLoop {
-    socket: UdpSocket,
-    remote: SocketAddr,
-    sends: bool,
-    ptime_ms: u32,
-    source: Box<dyn AudioSource + Send>,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    remote_rtcp: SocketAddr,
+    rtcp_session: RtcpSession,
+    rx: ReceivePath,
+    tx: SendPath,
     recorder: Option<WavRecorder>,
-    encoder: Encoder,
-    sender: RtpSender,
-    step: u32,
-    receiver: RtpReceiver,
-    accepted: Vec<PayloadFormat>,
-    rx: Option<RxChain>,
-    pcm_out: Vec<f32>,
-    pcm_in: Vec<f32>,
-    payload: Vec<u8>,
-    packet: Vec<u8>,
+    codec: String,
+    heard: Vec<f32>,
     datagram: Vec<u8>,
+    rtcp_datagram: Vec<u8>,
 }
 
 impl MediaLoop {
     pub(super) fn new(
-        socket: UdpSocket,
+        (rtp, rtcp): (UdpSocket, UdpSocket),
         negotiated: &NegotiatedMedia,
-        source: Box<dyn AudioSource + Send>,
+        rx: ReceivePath,
+        tx: SendPath,
         recorder: Option<WavRecorder>,
-    ) -> Result<Self> {
-        let send = &negotiated.send_codec;
-        let kind = kind_of(send)
-            .ok_or_else(|| anyhow!("cannot send {} audio", send.codec.encoding_name()))?;
-        let ptime_ms = negotiated.ptime_ms;
-        let encoder = Encoder::new(kind, ptime_ms).context("create encoder")?;
-        let samples = encoder.samples_per_packet();
-        Ok(MediaLoop {
-            socket,
-            remote: negotiated.remote_rtp,
-            // A held peer (c=0.0.0.0) or a sendonly/inactive answer gets no RTP.
-            sends: negotiated.direction.sends() && !negotiated.remote_rtp.ip().is_unspecified(),
-            ptime_ms,
-            source,
+    ) -> Self {
+        let cname = rtp
+            .local_addr()
+            .map(|a| format!("agentphone@{}", a.ip()))
+            .unwrap_or_else(|_| "agentphone".into());
+        MediaLoop {
+            rtp,
+            rtcp,
+            remote_rtcp: negotiated.remote_rtcp,
+            rtcp_session: RtcpSession::new(Instant::now(), &cname),
+            rx,
+            tx,
             recorder,
-            encoder,
-            sender: RtpSender::new(send.payload_type, send.clock_rate),
-            step: kind.timestamp_step(ptime_ms),
-            receiver: RtpReceiver::new(&negotiated.accepted),
-            accepted: negotiated.accepted.clone(),
-            rx: None,
-            pcm_out: vec![0.0; samples],
-            pcm_in: vec![0.0; MAX_PACKET_SAMPLES],
-            payload: vec![0; MAX_DATAGRAM],
-            packet: vec![0; MAX_DATAGRAM],
+            codec: negotiated.send_codec.codec.to_string(),
+            heard: vec![0.0; MAX_PACKET_SAMPLES],
             datagram: vec![0; MAX_DATAGRAM],
-        })
+            rtcp_datagram: vec![0; MAX_DATAGRAM],
+        }
     }
 
     /// Runs until `stop` fires (or its sender is dropped), then finishes the
-    /// recording.
-    pub(super) async fn run(mut self, mut stop: oneshot::Receiver<()>) {
-        let period = Duration::from_millis(u64::from(self.ptime_ms));
-        let mut tick = tokio::time::interval(period);
+    /// recording and returns what happened on the call.
+    pub(super) async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> MediaReport {
+        let mut tick = tokio::time::interval(self.tx.ptime());
         // Burst: after a scheduling stall the missed packets go out at once, so the
         // RTP timestamps and the recording stay in step with the wall clock.
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
+            let rtcp_due = tokio::time::Instant::from_std(self.rtcp_session.poll_timeout());
             tokio::select! {
                 _ = &mut stop => break,
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    if let Err(e) = self.send_packet().await {
-                        tracing::debug!("RTP send: {e:#}");
+                Some(cmd) = control.recv() => {
+                    if self.on_control(cmd) {
+                        tick = tokio::time::interval(self.tx.ptime());
+                        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
                     }
-                    self.play_packet(now);
                 }
-                got = self.socket.recv_from(&mut self.datagram) => match got {
-                    Ok((len, from)) => self.on_datagram(Instant::now(), from, len),
+                _ = tick.tick() => self.on_tick(Instant::now()),
+                got = self.rtp.recv_from(&mut self.datagram) => match got {
+                    Ok((len, from)) => {
+                        if let Some(digit) = self.rx.on_datagram(Instant::now(), from, &self.datagram[..len]) {
+                            tracing::info!(%digit, "DTMF received");
+                        }
+                    }
                     Err(e) => tracing::debug!("RTP receive: {e}"),
                 },
+                got = self.rtcp.recv_from(&mut self.rtcp_datagram) => match got {
+                    Ok((len, _)) => self.on_rtcp(len),
+                    Err(e) => tracing::debug!("RTCP receive: {e}"),
+                },
+                _ = tokio::time::sleep_until(rtcp_due) => self.send_rtcp(),
             }
         }
-        self.finish();
+        self.finish()
     }
 
-    async fn send_packet(&mut self) -> Result<()> {
-        let mut frame: Frame = [0.0; FRAME_SAMPLES];
-        for chunk in self.pcm_out.chunks_exact_mut(FRAME_SAMPLES) {
-            self.source.read_frame(&mut frame);
-            chunk.copy_from_slice(&frame);
-        }
-        if !self.sends {
-            // Keep the timestamp running so a later resume is not a jump back.
-            self.sender
-                .advance(Duration::from_millis(u64::from(self.ptime_ms)));
-            return Ok(());
-        }
-        let n = self.encoder.encode(&self.pcm_out, &mut self.payload)?;
-        let len = self
-            .sender
-            .packetize(&self.payload[..n], self.step, false, &mut self.packet)?;
-        self.socket
-            .send_to(&self.packet[..len], self.remote)
-            .await?;
-        Ok(())
-    }
-
-    fn on_datagram(&mut self, now: Instant, from: SocketAddr, len: usize) {
-        let got = match self.receiver.receive(now, from, &self.datagram[..len]) {
-            Ok(got) => got,
-            Err(drop) => {
-                tracing::trace!(%from, "RTP dropped: {drop}");
-                return;
-            }
-        };
-        if got.is_event {
-            return;
-        }
-        let header = got.packet.header;
-        let pt = header.payload_type;
-        if self.rx.as_ref().is_none_or(|rx| rx.payload_type != pt) {
-            // First packet, or the peer switched codec: a fresh chain for it.
-            let Some(kind) = self
-                .accepted
-                .iter()
-                .find(|f| f.payload_type == pt)
-                .and_then(kind_of)
-            else {
-                return;
-            };
-            match RxChain::new(pt, kind, self.ptime_ms) {
-                Ok(rx) => self.rx = Some(rx),
-                Err(e) => {
-                    tracing::warn!("cannot decode payload type {pt}: {e:#}");
-                    return;
+    /// Returns true when the packet time changed (the tick must follow).
+    fn on_control(&mut self, cmd: Control) -> bool {
+        match cmd {
+            Control::Update(negotiated) => {
+                let before = self.tx.ptime();
+                if let Err(e) = self.tx.update(&negotiated) {
+                    tracing::warn!("media update refused, keeping the old codec: {e:#}");
+                    return false;
                 }
+                self.rx.update(&negotiated);
+                self.remote_rtcp = negotiated.remote_rtcp;
+                self.codec = negotiated.send_codec.codec.to_string();
+                tracing::info!(
+                    codec = %self.codec,
+                    remote = %negotiated.remote_rtp,
+                    direction = ?negotiated.direction,
+                    "media updated"
+                );
+                before != self.tx.ptime()
             }
-        } else if got.ssrc_changed || got.sequence_restarted {
-            if let Some(rx) = &mut self.rx {
-                rx.jitter.reset();
-                let _ = rx.decoder.reset();
+            Control::Digits(digits) => {
+                if let Err(e) = self.tx.queue_digits(&digits) {
+                    tracing::warn!("{e:#}");
+                }
+                false
             }
         }
-        if let Some(rx) = &mut self.rx {
-            rx.jitter
-                .push(now, header.sequence, header.timestamp, got.packet.payload);
-        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        let rtp = &self.rtp;
+        self.tx.tick(|packet, to| {
+            // A full socket buffer drops this packet: late audio is worse than
+            // lost audio, and the next tick sends the next one.
+            if let Err(e) = rtp.try_send_to(packet, to) {
+                tracing::debug!("RTP send: {e}");
+            }
+        });
+        self.play(now);
     }
 
     /// Plays one packet time out of the jitter buffer into the recorder.
-    fn play_packet(&mut self, now: Instant) {
-        let want = self.ptime_ms as usize * FRAME_SAMPLES / 10;
-        let out = &mut self.pcm_in[..want];
-        let produced = match &mut self.rx {
-            None => 0,
-            Some(rx) => match rx.jitter.pop(now) {
-                Playout::Packet { payload, .. } => rx.decoder.decode(payload, out).unwrap_or(0),
-                Playout::Missing { .. } => rx.decoder.conceal(out).unwrap_or(0),
-                Playout::Empty => 0,
-            },
-        };
-        // Whatever the decoder could not fill (silence before playout starts, a
-        // bad payload, a peer packet shorter than ours) is heard as silence.
-        out[produced.min(want)..].fill(0.0);
+    fn play(&mut self, now: Instant) {
+        let want =
+            (self.tx.ptime().as_millis() as usize * FRAME_SAMPLES / 10).min(self.heard.len());
+        let out = &mut self.heard[..want];
+        self.rx.play(now, out);
         let Some(recorder) = &mut self.recorder else {
             return;
         };
@@ -223,7 +164,36 @@ impl MediaLoop {
         }
     }
 
-    fn finish(&mut self) {
+    fn on_rtcp(&mut self, len: usize) {
+        let now = Instant::now();
+        let ntp = NtpTime::from_system_time(SystemTime::now());
+        let ssrc = self.tx.sender().ssrc();
+        if let Err(e) = self
+            .rtcp_session
+            .handle_packet(now, ntp, ssrc, &self.rtcp_datagram[..len])
+        {
+            tracing::debug!("RTCP ignored: {e}");
+        }
+    }
+
+    fn send_rtcp(&mut self) {
+        let now = Instant::now();
+        let ntp = NtpTime::from_system_time(SystemTime::now());
+        let report =
+            self.rtcp_session
+                .handle_timeout(now, ntp, self.tx.sender(), self.rx.receiver_mut());
+        match report {
+            Ok(Some(bytes)) => {
+                if let Err(e) = self.rtcp.try_send_to(&bytes, self.remote_rtcp) {
+                    tracing::debug!("RTCP send: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("RTCP report not built: {e}"),
+        }
+    }
+
+    fn finish(&mut self) -> MediaReport {
         if let Some(recorder) = self.recorder.take() {
             let path = recorder.path().to_path_buf();
             match recorder.finish() {
@@ -231,16 +201,17 @@ impl MediaLoop {
                 Err(e) => tracing::warn!("recording not finished: {e}"),
             }
         }
-        if let Some(rx) = &self.rx {
-            let s = rx.jitter.stats();
-            tracing::info!(
-                received = s.received,
-                played = s.played,
-                lost = s.lost,
-                concealed = s.concealed,
-                delay_ms = s.delay_ms,
-                "media stopped"
-            );
-        }
+        let report = MediaReport {
+            codec: self.codec.clone(),
+            jitter: self.rx.jitter_stats(),
+            quality: self
+                .rtcp_session
+                .quality(self.tx.sender(), self.rx.receiver()),
+            digits_received: self.rx.digits().to_owned(),
+            digits_sent: self.tx.digits_sent(),
+            cleaned: self.rx.cleaner().map(|c| (c.frames(), c.speech_frames())),
+        };
+        report.log();
+        report
     }
 }

@@ -1,0 +1,234 @@
+//! Receive path of one call: RTP in → latching and SSRC tracking → the codec's
+//! jitter buffer and decoder (Opus FEC or concealment for gaps) → noise removal
+//! (R-NR-3, inbound) → what the agent hears. RFC 4733 events become digits.
+//!
+//! Buffers are allocated when the call starts; the per-packet path does not
+//! allocate (the received-digit string has a fixed capacity).
+
+use super::clean::Cleaner;
+use agentphone_audio::frame::FRAME_SAMPLES;
+use agentphone_media::codec::{CodecKind, Decoder, MAX_PACKET_SAMPLES};
+use agentphone_media::dtmf::DtmfReceiver;
+use agentphone_media::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
+use agentphone_media::rtp_stream::RtpReceiver;
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Digits kept for the call report; a peer sending more is not stored further.
+const MAX_DIGITS: usize = 256;
+
+/// The codec kind of a negotiated payload format (None for telephone-event).
+pub(super) fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
+    CodecKind::from_rtpmap(format.codec.encoding_name(), format.clock_rate)
+}
+
+/// Receive side for one codec: its payload type, jitter buffer and decoder.
+struct Chain {
+    payload_type: u8,
+    jitter: JitterBuffer,
+    decoder: Decoder,
+}
+
+impl Chain {
+    fn new(payload_type: u8, kind: CodecKind, ptime_ms: u32) -> Result<Self> {
+        let clock = kind.info().clock_rate;
+        Ok(Chain {
+            payload_type,
+            jitter: JitterBuffer::new(JitterConfig {
+                silence: Some(kind.silence_detector()),
+                ..JitterConfig::new(clock, ptime_ms)
+            }),
+            decoder: Decoder::new(kind).context("create decoder")?,
+        })
+    }
+}
+
+/// Everything between the RTP socket and what the agent hears.
+pub(super) struct ReceivePath {
+    receiver: RtpReceiver,
+    accepted: Vec<PayloadFormat>,
+    ptime_ms: u32,
+    chain: Option<Chain>,
+    /// Jitter figures of chains replaced by a codec change, so the report
+    /// covers the whole call.
+    earlier: Option<JitterStats>,
+    dtmf: DtmfReceiver,
+    digits: String,
+    cleaner: Option<Cleaner>,
+    pcm: Vec<f32>,
+}
+
+impl ReceivePath {
+    /// `denoise`: clean what is heard (R-NR-3).
+    pub(super) fn new(negotiated: &NegotiatedMedia, denoise: bool) -> Self {
+        ReceivePath {
+            receiver: RtpReceiver::new(&negotiated.accepted),
+            accepted: negotiated.accepted.clone(),
+            ptime_ms: negotiated.ptime_ms,
+            chain: None,
+            earlier: None,
+            dtmf: DtmfReceiver::new(),
+            digits: String::with_capacity(MAX_DIGITS),
+            cleaner: denoise.then(Cleaner::new),
+            pcm: vec![0.0; MAX_PACKET_SAMPLES],
+        }
+    }
+
+    /// A re-negotiation (re-INVITE, or the final answer after early media): new
+    /// payload types, and a new latch when the peer's media moved.
+    pub(super) fn update(&mut self, negotiated: &NegotiatedMedia) {
+        self.receiver.set_payload_types(&negotiated.accepted);
+        self.accepted = negotiated.accepted.clone();
+        if self
+            .receiver
+            .latched()
+            .is_some_and(|a| a != negotiated.remote_rtp)
+        {
+            self.receiver.relatch(negotiated.remote_rtp);
+        }
+    }
+
+    /// The RTP receiver (RTCP reads and resets its statistics).
+    pub(super) fn receiver_mut(&mut self) -> &mut RtpReceiver {
+        &mut self.receiver
+    }
+
+    /// The RTP receiver, read-only.
+    pub(super) fn receiver(&self) -> &RtpReceiver {
+        &self.receiver
+    }
+
+    /// Handles one datagram from the RTP socket; returns a newly pressed digit.
+    pub(super) fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<char> {
+        let got = match self.receiver.receive(now, from, datagram) {
+            Ok(got) => got,
+            Err(drop) => {
+                tracing::trace!(%from, "RTP dropped: {drop}");
+                return None;
+            }
+        };
+        let header = got.packet.header;
+        if got.ssrc_changed || got.sequence_restarted {
+            // A new stream (PBX bridge, transfer): old history would only
+            // confuse the buffer, the decoder and the event de-duplication.
+            self.dtmf.reset();
+            if let Some(chain) = &mut self.chain {
+                chain.jitter.reset();
+                let _ = chain.decoder.reset();
+            }
+        }
+        if got.is_event {
+            let digit = match self.dtmf.on_payload(header.timestamp, got.packet.payload) {
+                Ok(d) => d?.digit,
+                Err(e) => {
+                    tracing::debug!("bad telephone-event payload: {e}");
+                    return None;
+                }
+            };
+            if self.digits.len() < MAX_DIGITS {
+                self.digits.push(digit);
+            }
+            return Some(digit);
+        }
+        let pt = header.payload_type;
+        if self.chain.as_ref().is_none_or(|c| c.payload_type != pt) {
+            // First packet, or the peer switched codec: a fresh chain for it.
+            let kind = self
+                .accepted
+                .iter()
+                .find(|f| f.payload_type == pt)
+                .and_then(kind_of)?;
+            match Chain::new(pt, kind, self.ptime_ms) {
+                Ok(chain) => {
+                    if let Some(old) = self.chain.replace(chain) {
+                        self.earlier = Some(merge(self.earlier, old.jitter.stats()));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cannot decode payload type {pt}: {e:#}");
+                    return None;
+                }
+            }
+        }
+        if let Some(chain) = &mut self.chain {
+            chain
+                .jitter
+                .push(now, header.sequence, header.timestamp, got.packet.payload);
+        }
+        None
+    }
+
+    /// Fills `out` (one packet time at 48 kHz, a whole number of 10 ms frames)
+    /// with what the agent hears now: decoded, concealed or silence, then cleaned.
+    pub(super) fn play(&mut self, now: Instant, out: &mut [f32]) {
+        let want = out.len().min(self.pcm.len());
+        let pcm = &mut self.pcm[..want];
+        let produced = match &mut self.chain {
+            None => 0,
+            Some(chain) => match chain.jitter.pop(now) {
+                Playout::Packet { payload, .. } => chain.decoder.decode(payload, pcm).unwrap_or(0),
+                // Opus carries the lost packet's audio inside the next one
+                // (in-band FEC); G.711 falls back to concealment there too.
+                Playout::Missing {
+                    next: Some(next), ..
+                } => chain.decoder.decode_fec(next, pcm).unwrap_or(0),
+                Playout::Missing { next: None, .. } => chain.decoder.conceal(pcm).unwrap_or(0),
+                Playout::Empty => 0,
+            },
+        };
+        // Whatever the decoder could not fill (silence before playout starts, a
+        // bad payload, a peer packet shorter than ours) is heard as silence.
+        pcm[produced.min(want)..].fill(0.0);
+        out[..want].copy_from_slice(pcm);
+        out[want..].fill(0.0);
+        if let Some(cleaner) = &mut self.cleaner {
+            for frame in out.chunks_exact_mut(FRAME_SAMPLES) {
+                cleaner.process(frame);
+            }
+        }
+    }
+
+    /// Digits received so far.
+    pub(super) fn digits(&self) -> &str {
+        &self.digits
+    }
+
+    /// Jitter buffer figures over the whole call (None before any audio).
+    pub(super) fn jitter_stats(&self) -> Option<JitterStats> {
+        match (&self.chain, self.earlier) {
+            (Some(c), Some(e)) => Some(merge(Some(e), c.jitter.stats())),
+            (Some(c), None) => Some(c.jitter.stats()),
+            (None, e) => e,
+        }
+    }
+
+    /// Noise removal figures, when it is on.
+    pub(super) fn cleaner(&self) -> Option<&Cleaner> {
+        self.cleaner.as_ref()
+    }
+}
+
+/// Adds a finished chain's counters to the running total; the delay figures are
+/// the newer chain's.
+fn merge(total: Option<JitterStats>, next: JitterStats) -> JitterStats {
+    let Some(t) = total else { return next };
+    JitterStats {
+        received: t.received + next.received,
+        played: t.played + next.played,
+        late: t.late + next.late,
+        lost: t.lost + next.lost,
+        duplicates: t.duplicates + next.duplicates,
+        reordered: t.reordered + next.reordered,
+        concealed: t.concealed + next.concealed,
+        dropped: t.dropped + next.dropped,
+        resyncs: t.resyncs + next.resyncs,
+        ..next
+    }
+}

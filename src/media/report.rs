@@ -1,0 +1,76 @@
+//! What happened on one call's media, for the log line at the end of the call
+//! and the summary the commands print.
+
+use agentphone_media::jitter::JitterStats;
+use agentphone_media::rtcp_stats::CallQuality;
+use std::fmt;
+
+/// The media figures of one call.
+#[derive(Debug, Clone)]
+pub struct MediaReport {
+    /// Codec sent with at the end of the call.
+    pub codec: String,
+    /// Jitter buffer figures (None when no audio arrived).
+    pub jitter: Option<JitterStats>,
+    /// RTP/RTCP quality: loss, jitter, round-trip time.
+    pub quality: CallQuality,
+    /// RFC 4733 digits the peer sent, in order.
+    pub digits_received: String,
+    /// Digits we sent.
+    pub digits_sent: usize,
+    /// Noise removal on what was heard: (frames cleaned, frames judged speech).
+    pub cleaned: Option<(u64, u64)>,
+}
+
+impl MediaReport {
+    /// One structured log line; tests and operators read its fields.
+    pub fn log(&self) {
+        let j = self.jitter.unwrap_or_default();
+        let q = &self.quality;
+        tracing::info!(
+            codec = %self.codec,
+            received = j.received,
+            played = j.played,
+            lost = j.lost,
+            late = j.late,
+            concealed = j.concealed,
+            delay_ms = j.delay_ms,
+            target_ms = j.target_ms,
+            loss_pct = format_args!("{:.1}", q.local_loss_pct),
+            jitter_ms = format_args!("{:.1}", q.jitter_ms),
+            rtt_ms = ?q.rtt_ms.map(|r| (r * 10.0).round() / 10.0),
+            remote_loss_pct = ?q.remote_loss_pct,
+            dtmf_received = %self.digits_received,
+            dtmf_sent = self.digits_sent,
+            denoised_frames = self.cleaned.map_or(0, |c| c.0),
+            "media stopped"
+        );
+    }
+}
+
+impl fmt::Display for MediaReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = &self.quality;
+        write!(
+            f,
+            "{}: sent {} packets, received {}, lost {:.1} %, jitter {:.1} ms",
+            self.codec, q.packets_sent, q.packets_received, q.local_loss_pct, q.jitter_ms
+        )?;
+        if let Some(j) = &self.jitter {
+            write!(f, ", jitter buffer {} ms", j.delay_ms)?;
+        }
+        if let Some(rtt) = q.rtt_ms {
+            write!(f, ", round trip {rtt:.1} ms")?;
+        }
+        if let Some((frames, speech)) = self.cleaned {
+            write!(f, ", noise removed on {frames} frames ({speech} speech)")?;
+        }
+        if !self.digits_received.is_empty() {
+            write!(f, ", DTMF received \"{}\"", self.digits_received)?;
+        }
+        if self.digits_sent > 0 {
+            write!(f, ", {} DTMF digits sent", self.digits_sent)?;
+        }
+        Ok(())
+    }
+}
