@@ -34,6 +34,24 @@ pub struct AccountConfig {
     pub transport: Option<String>,
     /// Registration lifetime in seconds (default 600).
     pub expires: Option<u32>,
+    /// Noise reduction set by the administrator (R-NR-2); off when absent.
+    #[serde(default)]
+    pub noise_reduction: Option<NoiseConfig>,
+}
+
+/// `[accounts.NAME.noise_reduction]`: what the administrator decides (R-NR-2/3).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseConfig {
+    /// Clean what the agent hears from each inbound leg.
+    #[serde(default)]
+    pub inbound: bool,
+    /// Clean the agent's microphone.
+    #[serde(default)]
+    pub microphone: bool,
+    /// The agent may not switch off what is on here.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// A resolved account, ready to use.
@@ -51,6 +69,8 @@ pub struct Account {
     pub tcp: bool,
     /// Registration lifetime.
     pub expires: u32,
+    /// Noise reduction as the administrator configured it.
+    pub noise: agentphone_desk::noise::NoisePolicy,
 }
 
 /// The default config path: `$XDG_CONFIG_HOME/agentphone/config.toml`.
@@ -130,6 +150,14 @@ impl AccountConfig {
             domain,
             tcp,
             expires: self.expires.unwrap_or(600),
+            noise: self
+                .noise_reduction
+                .map(|n| agentphone_desk::noise::NoisePolicy {
+                    inbound: n.inbound,
+                    microphone: n.microphone,
+                    locked: n.locked,
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -198,6 +226,22 @@ mod tests {
         assert_eq!(a.domain, "127.0.0.1");
         assert_eq!(a.expires, 600);
         assert!(!a.tcp);
+    }
+
+    #[test]
+    fn noise_reduction_is_read_per_account_and_unknown_keys_are_named() {
+        let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n\
+                    [accounts.a.noise_reduction]\ninbound = true\nlocked = true\n";
+        let cfg = parse(text, Path::new("c.toml")).unwrap();
+        let a = cfg.accounts["a"].resolve("a", "c.toml").unwrap();
+        assert!(a.noise.inbound && a.noise.locked && !a.noise.microphone);
+        let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n\
+                    [accounts.a.noise_reduction]\ninbond = true\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("c.toml:5:") && err.contains("inbond"),
+            "{err}"
+        );
     }
 
     #[test]

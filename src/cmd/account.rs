@@ -56,6 +56,7 @@ impl AccountArgs {
             password_file: self.password_file.clone(),
             transport: None,
             expires: None,
+            noise_reduction: None,
         };
         inline.resolve(user, "command line").map(Some)
     }

@@ -37,6 +37,8 @@ pub struct AnswerArgs {
     /// Codec to prefer when the caller offers several.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    #[command(flatten)]
+    pub noise: super::noise::NoiseArgs,
 }
 
 struct Live {
@@ -50,6 +52,7 @@ struct Live {
 /// Runs `agentphone answer`.
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let account = args.account.resolve(config)?;
+    let clean = args.noise.resolve(account.as_ref())?;
     let prefer = args
         .codec
         .as_deref()
@@ -102,7 +105,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                 Event::Established { call, .. } => {
                     if let Some(l) = calls.get_mut(&call) {
                         l.answered_at = Some(Instant::now());
-                        start_media(l, &args);
+                        start_media(l, &args, clean);
                     }
                     if let Some(d) = args.duration {
                         hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
@@ -112,9 +115,12 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     ended += 1;
                     hangups.retain(|(_, c), _| *c != call);
                     if let Some(mut l) = calls.remove(&call) {
-                        l.media.stop().await;
+                        let report = l.media.stop().await;
                         let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
                         println!("call {} ended: {reason} after {secs:.1} s", l.number);
+                        if let Some(report) = report {
+                            println!("call {} media: {report}", l.number);
+                        }
                     }
                 }
                 _ => {}
@@ -174,7 +180,7 @@ async fn accept(
 
 /// Starts audio on an established call: --play to the caller, the caller's audio
 /// to a WAV in --record-dir.
-fn start_media(live: &mut Live, args: &AnswerArgs) {
+fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAudio) {
     let record = args.record_dir.as_ref().map(|dir| {
         dir.join(agentphone_audio::wav::recording_file_name(
             SystemTime::now(),
@@ -184,7 +190,7 @@ fn start_media(live: &mut Live, args: &AnswerArgs) {
     let started =
         super::call::MediaPlan::open(args.play.as_deref(), record.as_deref()).and_then(|plan| {
             live.media
-                .start(&live.negotiated, plan.source, plan.recorder)
+                .start(&live.negotiated, plan.source, plan.recorder, clean)
         });
     match started {
         Ok(()) => {

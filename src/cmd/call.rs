@@ -2,7 +2,7 @@
 //! Exit status 0 only when the call was answered and ended cleanly.
 
 use super::account::{credentials, AccountArgs};
-use crate::media::MediaLeg;
+use crate::media::{CleanAudio, MediaLeg};
 use crate::net::SipDriver;
 use agentphone_audio::source::{AudioSource, Silence, WavFileSource};
 use agentphone_audio::wav::WavRecorder;
@@ -41,6 +41,14 @@ pub struct CallArgs {
     /// Codec to offer first.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// Digits to send as RFC 4733 events once the call is answered (0-9 * # A-D).
+    #[arg(long)]
+    pub dtmf: Option<String>,
+    /// Seconds after the answer before --dtmf digits are sent.
+    #[arg(long, default_value_t = 1.0)]
+    pub dtmf_delay: f64,
+    #[command(flatten)]
+    pub noise: super::noise::NoiseArgs,
 }
 
 /// What a leg plays and records, prepared before the call so bad paths fail early.
@@ -86,6 +94,12 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .as_deref()
         .map(crate::media::parse_codec)
         .transpose()?;
+    let clean = args.noise.resolve(account.as_ref())?;
+    if let Some(digits) = &args.dtmf {
+        for c in digits.chars() {
+            agentphone_media::dtmf::event_code(c).map_err(|e| anyhow!("--dtmf '{digits}': {e}"))?;
+        }
+    }
     let plan = MediaPlan::open(args.play.as_deref(), args.record.as_deref())?;
     let mut media = MediaLeg::bind(args.listen.ip(), prefer).await?;
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
@@ -113,8 +127,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .ep()
         .call(Instant::now(), request)
         .context("cannot place the call")?;
-    let outcome = drive_call(&mut sip, call, &args, &mut media, plan).await;
-    media.stop().await;
+    let outcome = drive_call(&mut sip, call, &args, &mut media, (plan, clean)).await;
+    if let Some(report) = media.stop().await {
+        println!("media: {report}");
+    }
     let outcome = outcome?;
     match outcome {
         (true, EndReason::LocalHangup | EndReason::RemoteHangup) => Ok(()),
@@ -122,14 +138,32 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     }
 }
 
-/// Starts the media once the answer is in; an unusable answer leaves the call
-/// up without audio (logged), as hanging up is the user's decision.
-fn start_media(media: &mut MediaLeg, answer: Option<&[u8]>, plan: &mut Option<MediaPlan>) {
-    let Some(plan) = plan.take() else { return };
-    let started = media
-        .process_answer(answer)
-        .and_then(|negotiated| media.start(&negotiated, plan.source, plan.recorder));
-    if let Err(e) = started {
+/// Starts the media once an answer is in: a 183's SDP (early media: the
+/// ring-back or announcement is heard) or the 200's. A later answer with other
+/// values moves the running media. An unusable answer leaves the call up without
+/// audio (logged), as hanging up is the user's decision.
+fn on_answer(
+    media: &mut MediaLeg,
+    answer: Option<&[u8]>,
+    plan: &mut Option<(MediaPlan, CleanAudio)>,
+) {
+    let negotiated = match media.process_answer(answer) {
+        Ok(n) => n,
+        Err(e) => {
+            if !media.is_started() {
+                tracing::warn!("no audio on this call: {e:#}");
+            }
+            return;
+        }
+    };
+    if media.is_started() {
+        media.update(&negotiated);
+        return;
+    }
+    let Some((plan, clean)) = plan.take() else {
+        return;
+    };
+    if let Err(e) = media.start(&negotiated, plan.source, plan.recorder, clean) {
         tracing::warn!("no audio on this call: {e:#}");
     }
 }
@@ -140,26 +174,47 @@ async fn drive_call(
     call: agentphone_sip::CallId,
     args: &CallArgs,
     media: &mut MediaLeg,
-    plan: MediaPlan,
+    plan: (MediaPlan, CleanAudio),
 ) -> Result<(bool, EndReason)> {
     let mut plan = Some(plan);
     let mut answered = false;
     let mut hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(args.ring_timeout);
+    let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+    let mut dtmf_at = far_future;
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let mut hung_up = false;
     loop {
         tokio::select! {
             ev = sip.next_event() => match ev? {
-                Event::Progress { call: c, code, .. } if c == call => tracing::info!("{code} from the callee"),
+                Event::Progress { call: c, code, sdp } if c == call => {
+                    tracing::info!("{code} from the callee");
+                    if sdp.is_some() {
+                        println!("{code}: early media");
+                        on_answer(media, sdp.as_deref(), &mut plan);
+                    }
+                }
                 Event::Established { call: c, remote_sdp } if c == call => {
                     answered = true;
-                    start_media(media, remote_sdp.as_deref(), &mut plan);
+                    on_answer(media, remote_sdp.as_deref(), &mut plan);
                     println!("answered; hanging up in {:.1} s", args.duration);
-                    hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
+                    let now = tokio::time::Instant::now();
+                    hangup_at = now + Duration::from_secs_f64(args.duration);
+                    if args.dtmf.is_some() {
+                        dtmf_at = now + Duration::from_secs_f64(args.dtmf_delay.max(0.0));
+                    }
                 }
                 Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
                 _ => {}
             },
+            _ = tokio::time::sleep_until(dtmf_at), if dtmf_at < far_future => {
+                dtmf_at = far_future;
+                if let Some(digits) = &args.dtmf {
+                    match media.send_digits(digits) {
+                        Ok(()) => println!("sending DTMF {digits}"),
+                        Err(e) => eprintln!("{e:#}"),
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(hangup_at), if !hung_up => {
                 hung_up = true;
                 sip.ep().hangup(Instant::now(), call)?;

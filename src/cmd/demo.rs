@@ -1,10 +1,11 @@
 //! `agentphone demo`: two endpoints on loopback, no server needed. Alice calls
 //! Bob, Bob answers, the call stays up, Alice hangs up, and the SIP exchange is
-//! summarised on one screen. Alice plays the speech fixture; what Bob hears is
-//! recorded to a WAV in the temp dir, whose path is printed.
+//! summarised on one screen. Alice plays speech with background noise; Bob removes
+//! the noise from what he hears (R-NR-3) and records it to a WAV in the temp dir,
+//! whose path is printed with the noise floor before and after.
 
 use super::call::MediaPlan;
-use crate::media::MediaLeg;
+use crate::media::{CleanAudio, MediaLeg};
 use crate::net::SipDriver;
 use agentphone_sip::transport::Destination;
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -17,8 +18,11 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Seconds the call stays up.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
+    /// Bob removes background noise from what he hears.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub denoise: String,
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -30,7 +34,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let heard =
         std::env::temp_dir().join(format!("agentphone-demo-bob-{}.wav", std::process::id()));
     let bob_plan = MediaPlan::open(None, Some(&heard))?;
-    let bob_task = tokio::spawn(async move { answer_one(&mut bob, bob_plan).await });
+    let clean = CleanAudio {
+        inbound: args.denoise == "on",
+        microphone: false,
+    };
+    let bob_task = tokio::spawn(async move { answer_one(&mut bob, bob_plan, clean).await });
 
     let mut alice = SipDriver::bind((LOOPBACK, 0).into(), "alice", Vec::new()).await?;
     let speech = speech_fixture();
@@ -69,7 +77,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     println!("answered; talking for {:.1} s", args.duration);
                     if let Some(plan) = alice_plan.take() {
                         let negotiated = media.process_answer(remote_sdp.as_deref())?;
-                        media.start(&negotiated, plan.source, plan.recorder)?;
+                        media.start(&negotiated, plan.source, plan.recorder, CleanAudio::default())?;
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
@@ -84,21 +92,33 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     media.stop().await;
     // Let the last transmit (200 to BYE) reach Bob before summarising.
-    let bob_reason = tokio::time::timeout(Duration::from_secs(5), bob_task).await??;
+    let (bob_reason, bob_media) =
+        tokio::time::timeout(Duration::from_secs(5), bob_task).await???;
     print_summary(&trace);
-    println!("alice: {reason}; bob: {}", bob_reason?);
+    println!("alice: {reason}; bob: {bob_reason}");
+    if let Some(report) = bob_media {
+        println!("bob's media: {report}");
+    }
     match &speech {
-        Some(p) => println!("alice played {}", p.display()),
+        Some(p) => {
+            println!("alice played {}", p.display());
+            print_noise_floor("alice sent", p);
+        }
         None => println!("alice played silence (speech fixture not found)"),
     }
     println!("bob heard: {}", heard.display());
+    print_noise_floor("bob heard", &heard);
     if reason != EndReason::LocalHangup {
         bail!("demo call did not end cleanly: {reason}");
     }
     Ok(())
 }
 
-async fn answer_one(bob: &mut SipDriver, plan: MediaPlan) -> Result<EndReason> {
+async fn answer_one(
+    bob: &mut SipDriver,
+    plan: MediaPlan,
+    clean: CleanAudio,
+) -> Result<(EndReason, Option<crate::media::MediaReport>)> {
     let mut media = None;
     let mut plan = Some(plan);
     loop {
@@ -118,24 +138,47 @@ async fn answer_one(bob: &mut SipDriver, plan: MediaPlan) -> Result<EndReason> {
             }
             Event::Established { .. } => {
                 if let (Some((leg, negotiated)), Some(p)) = (&mut media, plan.take()) {
-                    leg.start(negotiated, p.source, p.recorder)?;
+                    leg.start(negotiated, p.source, p.recorder, clean)?;
                 }
             }
             Event::Ended { reason, .. } => {
-                if let Some((leg, _)) = &mut media {
-                    leg.stop().await;
-                }
-                return Ok(reason);
+                let report = match &mut media {
+                    Some((leg, _)) => leg.stop().await,
+                    None => None,
+                };
+                return Ok((reason, report));
             }
             _ => {}
         }
     }
 }
 
-/// The speech fixture of this source tree, when the binary runs where it was built.
+/// The noisy speech fixture of this source tree, when the binary runs where it
+/// was built.
 fn speech_fixture() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/speech.wav");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/speech_noisy.wav");
     path.is_file().then_some(path)
+}
+
+/// Prints the background-noise floor of a WAV: the level of its quietest tenth
+/// of 10 ms frames (the pauses between words), in dBFS. Digital silence (before
+/// the audio starts, after the file ends) is not background noise and is left out.
+fn print_noise_floor(who: &str, path: &Path) {
+    match agentphone_audio::wav::read_wav_48k_mono(path) {
+        Ok(wav) => {
+            let mut levels: Vec<f32> = wav
+                .samples
+                .chunks_exact(agentphone_audio::FRAME_SAMPLES)
+                .map(|f| agentphone_audio::meter::block_level(f).rms_dbfs)
+                .filter(|&db| db > -90.0)
+                .collect();
+            levels.sort_by(f32::total_cmp);
+            if let Some(floor) = levels.get(levels.len() / 10) {
+                println!("  {who}: background noise floor {floor:.1} dBFS");
+            }
+        }
+        Err(e) => println!("  {who}: cannot measure {}: {e}", path.display()),
+    }
 }
 
 fn print_summary(trace: &[(Duration, bool, String)]) {

@@ -4,5 +4,6 @@ pub mod answer;
 pub mod call;
 pub mod demo;
 pub mod denoise;
+pub mod noise;
 pub mod register;
 pub mod signals;
