@@ -12,6 +12,7 @@
 
 pub mod agentphone;
 pub mod audio;
+pub mod baresip;
 pub mod kamailio;
 pub mod ports;
 pub mod process;

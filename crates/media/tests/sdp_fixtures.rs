@@ -75,6 +75,65 @@ fn baresip_offer_follows_our_order_with_its_numbers() {
     assert_eq!(m.telephone_event.map(|t| t.payload_type), Some(101));
 }
 
+/// Opus first with our usual telephone-event formats: how `agentphone --codec opus`
+/// offers and answers.
+fn opus_first() -> LocalMedia {
+    let mut l = local();
+    l.codecs = vec![
+        PayloadFormat::opus(111),
+        PayloadFormat::pcmu(),
+        PayloadFormat::pcma(),
+        PayloadFormat::telephone_event(101, 8000),
+        PayloadFormat::telephone_event(110, 48000),
+    ];
+    l
+}
+
+#[test]
+fn captured_baresip_offer_is_answered_with_opus_when_we_prefer_it() {
+    let offer = fixture("baresip-1.0-captured-offer.sdp");
+    let a = answer(&offer, &local()).expect("answerable");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 101");
+    assert_eq!(a.media.remote_rtp, sock("127.0.0.1:25070"));
+    // No a=rtcp in baresip's offer: RTCP is on the next port (RFC 3550 §11).
+    assert_eq!(a.media.remote_rtcp, sock("127.0.0.1:25071"));
+    let a = answer(&offer, &opus_first()).expect("answerable");
+    let m = a.media;
+    assert_eq!(
+        (m.send_codec.codec, m.send_codec.payload_type),
+        (Codec::Opus, 96)
+    );
+    assert_eq!(m.remote_fmtp.as_deref(), Some("stereo=1;sprop-stereo=1"));
+    assert!(!m.remote_inband_fec);
+    assert_eq!(m.ptime_ms, 20);
+    // baresip offers telephone-event only at 8 kHz, even beside Opus; RFC 4733
+    // §2.1 asks events to share the audio's clock, so no DTMF is agreed with Opus.
+    assert_eq!(m.telephone_event, None);
+    assert!(m
+        .accepted
+        .iter()
+        .any(|f| f.codec == Codec::TelephoneEvent && f.clock_rate == 8000));
+}
+
+#[test]
+fn captured_baresip_answer_to_our_opus_offer_gives_opus() {
+    let m = process_answer(
+        &fixture("agentphone-opus-offer-to-baresip.sdp"),
+        &fixture("baresip-1.0-captured-answer.sdp"),
+    )
+    .expect("answer matches offer");
+    assert_eq!(
+        (m.send_codec.codec, m.send_codec.payload_type),
+        (Codec::Opus, 111)
+    );
+    assert_eq!(m.remote_rtp, sock("127.0.0.1:25070"));
+    assert_eq!(m.remote_rtcp, sock("127.0.0.1:25071"));
+    assert_eq!(m.direction, Direction::SendRecv);
+    assert_eq!(m.ptime_ms, 20);
+    // baresip kept only our 8 kHz telephone-event, which does not go with Opus.
+    assert_eq!(m.telephone_event, None);
+}
+
 #[test]
 fn linphone_ipv6_offer_rejects_video_and_keeps_mline_count() {
     let a = answer(&fixture("linphone-offer-ipv6-video.sdp"), &local()).expect("answerable");
@@ -159,6 +218,7 @@ fn every_fixture_and_every_answer_parses_strictly_where_we_wrote_it() {
         "sipp-uac-default-offer.sdp",
         "sipp-uac-pcma-offer.sdp",
         "baresip-1.0-offer.sdp",
+        "baresip-1.0-captured-offer.sdp",
         "linphone-offer-ipv6-video.sdp",
         "asterisk-hold-sendonly-offer.sdp",
         // Not quirky-gateway: its answer echoes `TCP/MSRP` as RFC 3264 requires,
