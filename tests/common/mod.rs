@@ -16,6 +16,7 @@ pub mod kamailio;
 pub mod ports;
 pub mod process;
 pub mod raw_register;
+pub mod relay;
 pub mod sipp;
 
 use std::path::{Path, PathBuf};
