@@ -13,6 +13,7 @@
 pub mod agentphone;
 pub mod audio;
 pub mod kamailio;
+pub mod pcap;
 pub mod ports;
 pub mod process;
 pub mod raw_register;
