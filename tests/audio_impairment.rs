@@ -89,6 +89,14 @@ impl Outcome {
     fn one_way_ms(&self) -> f64 {
         (self.caller.0.lag_ms + self.callee.0.lag_ms) / 2.0
     }
+
+    /// The one-way delay less the relay's own mean delay: what agentphone adds
+    /// (framing, jitter buffer, codec and resampler) on top of the network.
+    fn added_ms(&self) -> f64 {
+        let relay =
+            (self.relay.to_caller.mean_delay_ms() + self.relay.to_callee.mean_delay_ms()) / 2.0;
+        self.one_way_ms() - relay
+    }
 }
 
 /// Runs one 5 s call with `codec` through a relay applying `impairment`.
@@ -292,6 +300,47 @@ fn relay_without_impairment_is_transparent() {
         assert!(d.received >= 200 && d.dropped == 0, "relay {way}: {d:?}");
     }
     assert_heard("pcmu", &o, 0.8, 200.0);
+}
+
+/// The one-way added delay quoted in the README, per codec and network: no
+/// impairment, 0-80 ms jitter alone, and jitter with 10 % loss.
+#[test]
+#[ignore = "measurement: cargo test --test audio_impairment one_way_delay -- --ignored --nocapture"]
+fn one_way_delay() {
+    let jitter_only = Impairment {
+        loss: 0.0,
+        ..lossy_jittery(0x5EED_0003)
+    };
+    let networks = [
+        ("loopback", Impairment::none()),
+        ("0-80 ms jitter", jitter_only),
+        ("jitter + 10 % loss", lossy_jittery(0x5EED_0004)),
+    ];
+    let mut rows = Vec::new();
+    for codec in ["pcmu", "pcma", "opus"] {
+        for (network, impairment) in networks {
+            let o = relayed_call(&format!("delay-{codec}"), codec, impairment);
+            rows.push(format!(
+                "| {codec} | {network} | {:.1} / {:.1} | {:.1} | {:.1} | {} / {} | {:.3} / {:.3} |",
+                o.caller.0.lag_ms,
+                o.callee.0.lag_ms,
+                o.one_way_ms(),
+                o.added_ms(),
+                o.caller.1.delay_ms,
+                o.callee.1.delay_ms,
+                o.caller.0.correlation,
+                o.callee.0.correlation,
+            ));
+        }
+    }
+    println!(
+        "| codec | network | lag caller / callee (ms) | one-way (ms) | added by agentphone (ms) \
+         | jitter buffer caller / callee (ms) | correlation caller / callee |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        println!("{row}");
+    }
 }
 
 #[test]

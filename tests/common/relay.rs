@@ -71,6 +71,8 @@ pub struct DirectionStats {
     pub delay_min_ms: f64,
     /// See `delay_min_ms`.
     pub delay_max_ms: f64,
+    /// Sum of the delays drawn (ms), over forwarded packets.
+    pub delay_total_ms: f64,
 }
 
 impl DirectionStats {
@@ -82,6 +84,11 @@ impl DirectionStats {
         } else {
             self.dropped as f64 / routed as f64
         }
+    }
+
+    /// Mean delay the relay added to a forwarded packet (ms).
+    pub fn mean_delay_ms(&self) -> f64 {
+        self.delay_total_ms / self.forwarded.max(1) as f64
     }
 }
 
@@ -378,6 +385,7 @@ fn release_loop(shared: &Shared, senders: &Senders) {
         }
         stats.delay_min_ms = stats.delay_min_ms.min(ms);
         stats.delay_max_ms = stats.delay_max_ms.max(ms);
+        stats.delay_total_ms += ms;
         stats.forwarded += 1;
         if p.order < highest_sent[slot] {
             stats.reordered += 1;
