@@ -13,10 +13,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::audio::{best_match, read, Match, RATE};
+use common::process::Peer;
 use common::relay::{rewrite_sdp, Impairment, Relay, RelayStats};
 use common::{agentphone, fixture, ports::free_port, WorkDir};
 
@@ -103,57 +104,32 @@ impl Outcome {
 fn relayed_call(test: &str, codec: &str, impairment: Impairment) -> Outcome {
     let dir = WorkDir::new(test);
     let speech = fixture("audio/speech.wav");
-    let speech_arg = agentphone::arg(&speech);
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port())
         .parse()
         .expect("loopback address");
-    let limit = Duration::from_secs(30);
     let relay = Relay::start(listen, impairment, Duration::from_secs(60));
     let record_dir = dir.file("callee-recordings");
-    let mut callee = agentphone::spawn(
-        &dir,
-        "callee",
-        &[
-            "answer",
-            "--listen",
-            &listen.to_string(),
-            "--max-calls",
-            "1",
-            "--codec",
-            codec,
-            "--play",
-            speech_arg,
-            "--record-dir",
-            agentphone::arg(&record_dir),
-        ],
-        &[],
-        limit,
-    );
+    let listen = listen.to_string();
+    let mut callee = Side {
+        name: "callee",
+        args: vec!["answer", "--listen", &listen, "--max-calls", "1"],
+        record: vec!["--record-dir", agentphone::arg(&record_dir)],
+    }
+    .spawn(&dir, codec, &speech);
     assert!(
         callee.wait_for_output("listening on", Duration::from_secs(10)),
         "callee did not start:\n{}",
         callee.report()
     );
     let caller_wav = dir.file("caller-heard.wav");
-    let mut caller = agentphone::spawn(
-        &dir,
-        "caller",
-        &[
-            "call",
-            &format!("sip:bob@{}", relay.sip_addr()),
-            "--duration",
-            "5",
-            "--codec",
-            codec,
-            "--play",
-            speech_arg,
-            "--record",
-            agentphone::arg(&caller_wav),
-        ],
-        &[],
-        limit,
-    );
-    let status = caller.wait(limit);
+    let target = format!("sip:bob@{}", relay.sip_addr());
+    let mut caller = Side {
+        name: "caller",
+        args: vec!["call", &target, "--duration", "5"],
+        record: vec!["--record", agentphone::arg(&caller_wav)],
+    }
+    .spawn(&dir, codec, &speech);
+    let status = caller.wait(CALL_LIMIT);
     assert!(
         status.is_some_and(|s| s.success()),
         "caller failed ({status:?}):\n{}\n{}",
@@ -168,45 +144,72 @@ fn relayed_call(test: &str, codec: &str, impairment: Impairment) -> Outcome {
     );
     let relay_stats = relay.stats();
     drop(relay);
-    let recordings: Vec<PathBuf> = std::fs::read_dir(&record_dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(
-        recordings.len(),
-        1,
-        "one recording per call: {recordings:?}"
-    );
-    let jitter = |peer: &common::process::Peer| {
-        JitterReport::from_log(&peer.output()).unwrap_or_else(|| {
-            panic!(
-                "{} logged no `media stopped` line with the jitter buffer's figures\n{}",
-                peer.name(),
-                peer.report()
-            )
-        })
-    };
     let reference = read(&speech);
-    let caller_heard = read(&caller_wav);
-    let callee_heard = read(&recordings[0]);
-    for (who, heard) in [("caller", &caller_heard), ("callee", &callee_heard)] {
-        // A 5 s call: the 4 s of speech must fit in the file.
-        assert!(
-            heard.len() >= reference.len(),
-            "{who} recorded {:.2} s only",
-            heard.len() as f64 / RATE as f64
-        );
-    }
+    let heard = |wav: &Path, peer: &Peer| (heard(&reference, wav), jitter_report(peer));
     let outcome = Outcome {
         relay: relay_stats,
-        caller: (best_match(&reference, &caller_heard), jitter(&caller)),
-        callee: (best_match(&reference, &callee_heard), jitter(&callee)),
+        caller: heard(&caller_wav, &caller),
+        callee: heard(&only_file_in(&record_dir), &callee),
     };
     eprintln!(
         "{test}: {outcome:#?}\n{test}: one-way {:.1} ms",
         outcome.one_way_ms()
     );
     outcome
+}
+
+/// Each agentphone's time limit.
+const CALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// One end of the call: its verb and address, and where it records. Both ends
+/// play the speech fixture with the same codec.
+struct Side<'a> {
+    name: &'a str,
+    args: Vec<&'a str>,
+    record: Vec<&'a str>,
+}
+
+impl Side<'_> {
+    fn spawn(&self, dir: &WorkDir, codec: &str, speech: &Path) -> Peer {
+        let mut args = self.args.clone();
+        args.extend(["--codec", codec, "--play", agentphone::arg(speech)]);
+        args.extend(&self.record);
+        agentphone::spawn(dir, self.name, &args, &[], CALL_LIMIT)
+    }
+}
+
+/// Where `reference` lines up in the recording `wav`, which must hold all of it.
+fn heard(reference: &[f32], wav: &Path) -> Match {
+    let heard = read(wav);
+    // A 5 s call: the 4 s of speech must fit in the file.
+    assert!(
+        heard.len() >= reference.len(),
+        "{} holds {:.2} s only",
+        wav.display(),
+        heard.len() as f64 / RATE as f64
+    );
+    best_match(reference, &heard)
+}
+
+/// The one file `answer --record-dir` wrote for its one call.
+fn only_file_in(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "one recording per call: {files:?}");
+    files[0].clone()
+}
+
+/// The jitter buffer figures `peer` logged when its media stopped.
+fn jitter_report(peer: &Peer) -> JitterReport {
+    JitterReport::from_log(&peer.output()).unwrap_or_else(|| {
+        panic!(
+            "{} logged no `media stopped` line with the jitter buffer's figures\n{}",
+            peer.name(),
+            peer.report()
+        )
+    })
 }
 
 /// The relay did what was asked: enough packets each way, about 10 % dropped,

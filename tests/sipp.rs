@@ -392,13 +392,7 @@ struct PcapCall {
 fn sipp_plays_pcap_to_agentphone(test: &str, scenario: &'static str) -> Option<PcapCall> {
     let sipp = require_peer("sipp")?;
     let dir = WorkDir::new(test);
-    // The scenario names the pcap relative to SIPp's working directory, the work dir.
-    let pcap = dir.file("g711a.pcap");
-    std::fs::copy(G711A_PCAP, &pcap)
-        .unwrap_or_else(|e| panic!("{G711A_PCAP} (Debian sip-tester) cannot be copied: {e}"));
-    let reference = pcap::pcma_48k(
-        &std::fs::read(&pcap).unwrap_or_else(|e| panic!("read {}: {e}", pcap.display())),
-    );
+    let reference = copy_pcap(&dir);
     let listen = format!("127.0.0.1:{}", free_port());
     let record_dir = dir.file("recordings");
     let mut phone = agentphone::spawn(
@@ -443,21 +437,31 @@ fn sipp_plays_pcap_to_agentphone(test: &str, scenario: &'static str) -> Option<P
         "agentphone answer should exit 0 after its one call, got {status:?}\n{}",
         phone.report()
     );
-    let recordings: Vec<_> = std::fs::read_dir(&record_dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(
-        recordings.len(),
-        1,
-        "one recording per call: {recordings:?}"
-    );
     Some(PcapCall {
         reference,
-        heard: read(&recordings[0]),
+        heard: read(&only_file_in(&record_dir)),
         output: phone.output(),
         report: phone.report(),
     })
+}
+
+/// Copies g711a.pcap into the work dir, where the scenario names it (relative to
+/// SIPp's working directory); returns its audio decoded here.
+fn copy_pcap(dir: &WorkDir) -> Vec<f32> {
+    let pcap = dir.file("g711a.pcap");
+    std::fs::copy(G711A_PCAP, &pcap)
+        .unwrap_or_else(|e| panic!("{G711A_PCAP} (Debian sip-tester) cannot be copied: {e}"));
+    pcap::pcma_48k(&std::fs::read(&pcap).unwrap_or_else(|e| panic!("read {}: {e}", pcap.display())))
+}
+
+/// The one file `answer --record-dir` wrote for its one call.
+fn only_file_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "one recording per call: {files:?}");
+    files[0].clone()
 }
 
 fn rms(samples: &[f32]) -> f64 {
@@ -532,7 +536,7 @@ fn sipp_pcap_pcma_with_ptime_30_is_recorded() {
 /// a receiver must play whatever packet duration arrives (RFC 4566: ptime is a
 /// preference).
 #[test]
-#[ignore = "agentphone records 30 ms packets as silence when it runs at 20 ms (NOTES-for-lead.md)"]
+#[ignore = "known bug: at its own 20 ms agentphone cannot decode 30 ms packets and records silence"]
 fn sipp_pcap_pcma_without_ptime_is_recorded() {
     if let Some(call) =
         sipp_plays_pcap_to_agentphone("sipp_pcap_no_ptime", "uac_pcap_pcma_no_ptime.xml")
