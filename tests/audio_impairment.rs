@@ -252,9 +252,12 @@ fn assert_jitter_reported(o: &Outcome) {
             j.lost + j.concealed > 0,
             "{who}: 10 % loss but the jitter buffer reports none: {j:?}"
         );
+        // Packets arrive spread over 80 ms: a buffer that did not grow well past
+        // its 20 ms floor would be dropping the late half (measured 81-103 ms).
         assert!(
-            (20..=200).contains(&j.delay_ms),
-            "{who}: jitter buffer delay {} ms outside its 20-200 ms range: {j:?}",
+            (50..=200).contains(&j.delay_ms),
+            "{who}: jitter buffer delay {} ms: not adapted to 0-80 ms jitter, or \
+             above its 200 ms ceiling: {j:?}",
             j.delay_ms
         );
     }
