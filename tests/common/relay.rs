@@ -11,6 +11,8 @@
 //! consistent remote. Responses come back through the relay because agentphone
 //! answers to a request's source address; in-dialog requests (ACK, BYE) may go
 //! straight to the Contact, which is fine: only media is impaired.
+//! Only RTP is relayed: RTCP (port + 1) is not, and an `a=rtcp` line passes
+//! unchanged (agentphone sends no RTCP from its media loop yet).
 //!
 //! Every thread ends when the [`Relay`] drops or its lifetime runs out, whichever
 //! comes first; every wait is bounded.
