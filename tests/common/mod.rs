@@ -14,9 +14,11 @@ pub mod agentphone;
 pub mod audio;
 pub mod baresip;
 pub mod kamailio;
+pub mod pcap;
 pub mod ports;
 pub mod process;
 pub mod raw_register;
+pub mod relay;
 pub mod sipp;
 
 use std::path::{Path, PathBuf};
