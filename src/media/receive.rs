@@ -29,19 +29,52 @@ struct Chain {
     payload_type: u8,
     jitter: JitterBuffer,
     decoder: Decoder,
+    /// 48 kHz samples in one of the peer's packets (its packet time, which
+    /// need not be ours).
+    packet_samples: usize,
 }
 
 impl Chain {
-    fn new(payload_type: u8, kind: CodecKind, ptime_ms: u32) -> Result<Self> {
+    fn new(payload_type: u8, kind: CodecKind, packet_samples: usize) -> Result<Self> {
         let clock = kind.info().clock_rate;
+        // The jitter buffer counts in whole milliseconds; Opus's 2.5 ms frames
+        // round up, which only makes its pacing slightly conservative.
+        let packet_ms = (packet_samples as u32).div_ceil(48).max(1);
         Ok(Chain {
             payload_type,
             jitter: JitterBuffer::new(JitterConfig {
                 silence: Some(kind.silence_detector()),
-                ..JitterConfig::new(clock, ptime_ms)
+                ..JitterConfig::new(clock, packet_ms)
             }),
             decoder: Decoder::new(kind).context("create decoder")?,
+            packet_samples,
         })
+    }
+
+    /// Takes the next packet time out of the jitter buffer into `pcm`: the
+    /// decoded packet, its FEC rebuild, or concealment. Returns the samples
+    /// written, 0 while the buffer is not playing yet; `errors` counts payloads
+    /// that would not decode (heard as silence of the packet's length).
+    fn pull(&mut self, now: Instant, pcm: &mut [f32], errors: &mut u64) -> usize {
+        let n = self.packet_samples.min(pcm.len());
+        let decoded = match self.jitter.pop(now) {
+            Playout::Packet { payload, .. } => self.decoder.decode(payload, pcm),
+            // Opus carries the lost packet's audio inside the next one
+            // (in-band FEC); G.711 falls back to concealment there too.
+            Playout::Missing {
+                next: Some(next), ..
+            } => self.decoder.decode_fec(next, &mut pcm[..n]),
+            Playout::Missing { next: None, .. } => self.decoder.conceal(&mut pcm[..n]),
+            Playout::Empty => return 0,
+        };
+        match decoded {
+            Ok(got) if got > 0 => got.min(pcm.len()),
+            Ok(_) | Err(_) => {
+                *errors += 1;
+                pcm[..n].fill(0.0);
+                n
+            }
+        }
     }
 }
 
@@ -49,7 +82,6 @@ impl Chain {
 pub(super) struct ReceivePath {
     receiver: RtpReceiver,
     accepted: Vec<PayloadFormat>,
-    ptime_ms: u32,
     chain: Option<Chain>,
     /// Jitter figures of chains replaced by a codec change, so the report
     /// covers the whole call.
@@ -57,7 +89,11 @@ pub(super) struct ReceivePath {
     dtmf: DtmfReceiver,
     digits: String,
     cleaner: Option<Cleaner>,
-    pcm: Vec<f32>,
+    /// Decoded audio not played yet: a packet longer than our packet time
+    /// leaves its tail here for the next tick.
+    pending: Vec<f32>,
+    pending_len: usize,
+    decode_errors: u64,
 }
 
 impl ReceivePath {
@@ -66,13 +102,14 @@ impl ReceivePath {
         ReceivePath {
             receiver: RtpReceiver::new(&negotiated.accepted),
             accepted: negotiated.accepted.clone(),
-            ptime_ms: negotiated.ptime_ms,
             chain: None,
             earlier: None,
             dtmf: DtmfReceiver::new(),
             digits: String::with_capacity(MAX_DIGITS),
             cleaner: denoise.then(Cleaner::new),
-            pcm: vec![0.0; MAX_PACKET_SAMPLES],
+            pending: vec![0.0; MAX_PACKET_SAMPLES],
+            pending_len: 0,
+            decode_errors: 0,
         }
     }
 
@@ -145,11 +182,16 @@ impl ReceivePath {
                 .iter()
                 .find(|f| f.payload_type == pt)
                 .and_then(kind_of)?;
-            match Chain::new(pt, kind, self.ptime_ms) {
+            let Some(samples) = kind.packet_samples(got.packet.payload) else {
+                self.decode_errors += 1;
+                return None;
+            };
+            match Chain::new(pt, kind, samples) {
                 Ok(chain) => {
                     if let Some(old) = self.chain.replace(chain) {
                         self.earlier = Some(merge(self.earlier, old.jitter.stats()));
                     }
+                    self.pending_len = 0;
                 }
                 Err(e) => {
                     tracing::warn!("cannot decode payload type {pt}: {e:#}");
@@ -167,32 +209,39 @@ impl ReceivePath {
 
     /// Fills `out` (one packet time at 48 kHz, a whole number of 10 ms frames)
     /// with what the agent hears now: decoded, concealed or silence, then cleaned.
+    /// The peer's packets may be longer or shorter than ours: packets are taken
+    /// out of the jitter buffer as the audio is needed.
     pub(super) fn play(&mut self, now: Instant, out: &mut [f32]) {
-        let want = out.len().min(self.pcm.len());
-        let pcm = &mut self.pcm[..want];
-        let produced = match &mut self.chain {
-            None => 0,
-            Some(chain) => match chain.jitter.pop(now) {
-                Playout::Packet { payload, .. } => chain.decoder.decode(payload, pcm).unwrap_or(0),
-                // Opus carries the lost packet's audio inside the next one
-                // (in-band FEC); G.711 falls back to concealment there too.
-                Playout::Missing {
-                    next: Some(next), ..
-                } => chain.decoder.decode_fec(next, pcm).unwrap_or(0),
-                Playout::Missing { next: None, .. } => chain.decoder.conceal(pcm).unwrap_or(0),
-                Playout::Empty => 0,
-            },
-        };
-        // Whatever the decoder could not fill (silence before playout starts, a
-        // bad payload, a peer packet shorter than ours) is heard as silence.
-        pcm[produced.min(want)..].fill(0.0);
-        out[..want].copy_from_slice(pcm);
-        out[want..].fill(0.0);
+        let mut filled = 0;
+        while filled < out.len() {
+            if self.pending_len == 0 {
+                let got = match &mut self.chain {
+                    Some(chain) => chain.pull(now, &mut self.pending, &mut self.decode_errors),
+                    None => 0,
+                };
+                if got == 0 {
+                    // Not playing yet (or no stream): silence for the rest.
+                    out[filled..].fill(0.0);
+                    break;
+                }
+                self.pending_len = got;
+            }
+            let take = self.pending_len.min(out.len() - filled);
+            out[filled..filled + take].copy_from_slice(&self.pending[..take]);
+            self.pending.copy_within(take..self.pending_len, 0);
+            self.pending_len -= take;
+            filled += take;
+        }
         if let Some(cleaner) = &mut self.cleaner {
             for frame in out.chunks_exact_mut(FRAME_SAMPLES) {
                 cleaner.process(frame);
             }
         }
+    }
+
+    /// Payloads that would not decode (each heard as silence).
+    pub(super) fn decode_errors(&self) -> u64 {
+        self.decode_errors
     }
 
     /// Digits received so far.

@@ -20,6 +20,8 @@ pub struct MediaReport {
     pub digits_sent: usize,
     /// Noise removal on what was heard: (frames cleaned, frames judged speech).
     pub cleaned: Option<(u64, u64)>,
+    /// Payloads that would not decode.
+    pub decode_errors: u64,
 }
 
 impl MediaReport {
@@ -34,6 +36,7 @@ impl MediaReport {
             lost = j.lost,
             late = j.late,
             concealed = j.concealed,
+            decode_errors = self.decode_errors,
             delay_ms = j.delay_ms,
             target_ms = j.target_ms,
             loss_pct = format_args!("{:.1}", q.local_loss_pct),
@@ -58,6 +61,9 @@ impl fmt::Display for MediaReport {
         )?;
         if let Some(j) = &self.jitter {
             write!(f, ", jitter buffer {} ms", j.delay_ms)?;
+        }
+        if self.decode_errors > 0 {
+            write!(f, ", {} payloads did not decode", self.decode_errors)?;
         }
         if let Some(rtt) = q.rtt_ms {
             write!(f, ", round trip {rtt:.1} ms")?;

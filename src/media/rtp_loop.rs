@@ -210,6 +210,7 @@ impl MediaLoop {
             digits_received: self.rx.digits().to_owned(),
             digits_sent: self.tx.digits_sent(),
             cleaned: self.rx.cleaner().map(|c| (c.frames(), c.speech_frames())),
+            decode_errors: self.rx.decode_errors(),
         };
         report.log();
         report

@@ -383,3 +383,28 @@ mod robustness {
         }
     }
 }
+
+#[test]
+fn packet_length_is_read_from_the_payload_whatever_the_ptime() {
+    // The receive side sizes its jitter buffer from the packets it gets, so a
+    // peer sending 30 ms while we send 20 ms is still heard.
+    for (kind, ptime) in [
+        (CodecKind::Pcmu, 10),
+        (CodecKind::Pcma, 30),
+        (CodecKind::Opus, 20),
+        (CodecKind::Opus, 60),
+    ] {
+        let mut enc = Encoder::new(kind, ptime).unwrap();
+        let pcm = voice(enc.samples_per_packet());
+        let mut payload = vec![0u8; 1500];
+        let n = enc.encode(&pcm, &mut payload).unwrap();
+        assert_eq!(
+            kind.packet_samples(&payload[..n]),
+            Some(ptime as usize * 48),
+            "{kind:?} {ptime} ms"
+        );
+    }
+    assert_eq!(CodecKind::Opus.packet_samples(&[]), None);
+    assert_eq!(CodecKind::Pcmu.packet_samples(&[]), None);
+    assert_eq!(CodecKind::Pcma.packet_samples(&[0u8; 2000]), None);
+}

@@ -144,6 +144,18 @@ impl CodecKind {
         self.info().clock_rate / 1_000 * ptime_ms
     }
 
+    /// How many 48 kHz samples one payload decodes to, read from the payload
+    /// itself: the peer's packet time need not be ours (SIPp sends 30 ms G.711
+    /// whatever `a=ptime` says). None for an empty or malformed payload.
+    pub fn packet_samples(self, payload: &[u8]) -> Option<usize> {
+        let n = match self {
+            // One byte an 8 kHz sample, six 48 kHz samples each.
+            Self::Pcmu | Self::Pcma => payload.len() * 6,
+            Self::Opus => ::opus::packet::get_nb_samples(payload, 48_000).ok()?,
+        };
+        (n > 0 && n <= MAX_PACKET_SAMPLES).then_some(n)
+    }
+
     /// Whether a payload carries (near-)silence, judged without decoding
     /// state: for G.711 every sample below about −54 dBov, for Opus a DTX
     /// packet (at most 2 bytes). The jitter buffer drops or repeats such
