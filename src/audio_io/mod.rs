@@ -4,9 +4,7 @@
 //! [`AudioIo::next_frame`] (waits for the next 10 ms tick and yields the
 //! microphone frame), process, [`AudioIo::play`]. With a sound device the device
 //! paces the loop; the other backends pace it with their own 10 ms clock.
-// Until main.rs wires the subcommand and the call runtime in, only tests use this.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
-
+pub mod bridge;
 mod device;
 
 use std::path::PathBuf;
@@ -18,12 +16,16 @@ use agentphone_audio::wav::WavRecorder;
 use agentphone_audio::Frame;
 use anyhow::Context;
 
-pub use device::{list_devices, match_device, DeviceInfo};
+pub use device::{list_devices, DeviceInfo};
 
 /// Length of one tick.
 const TICK: Duration = Duration::from_millis(10);
 
 /// Where the agent's audio comes from and goes to.
+// Calls take files straight into the media task (`--play`/`--record`) and use
+// this enum for sound cards; the clocked variants serve the audio thread's tests
+// and the conference runtime to come.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AudioBackend {
     /// Silence in, everything heard discarded.
@@ -105,6 +107,7 @@ impl AudioIo {
     }
 
     /// Whether a sound device paces the ticks (otherwise a 10 ms sleep clock does).
+    #[cfg(test)]
     pub fn paced_by_device(&self) -> bool {
         matches!(self.capture, Capture::Device(_))
     }
@@ -208,6 +211,7 @@ pub fn format_devices(devices: &[DeviceInfo]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::device::match_device;
     use super::*;
     use agentphone_audio::FRAME_SAMPLES;
 

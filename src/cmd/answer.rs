@@ -29,8 +29,12 @@ pub struct AnswerArgs {
     #[arg(long)]
     pub duration: Option<f64>,
     /// WAV file played to every caller (default: silence).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "audio_device")]
     pub play: Option<PathBuf>,
+    /// Sound card for microphone and speaker (`default`, or part of a name from
+    /// `agentphone devices`), opened for each call.
+    #[arg(long)]
+    pub audio_device: Option<String>,
     /// Record what each caller sends, one 48 kHz mono WAV per call in this directory.
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
@@ -58,9 +62,12 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         .as_deref()
         .map(crate::media::parse_codec)
         .transpose()?;
+    // Fail at start, not at the first call.
     if let Some(p) = &args.play {
-        // Fail at start, not at the first call.
-        super::call::MediaPlan::open(Some(p), None)?;
+        crate::media::MediaPlan::open(Some(p), None)?;
+    }
+    if let Some(d) = &args.audio_device {
+        crate::media::MediaPlan::with_device(super::call::device_name(d), None)?;
     }
     if let Some(dir) = &args.record_dir {
         std::fs::create_dir_all(dir)
@@ -187,11 +194,8 @@ fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAud
             &live.call_id,
         ))
     });
-    let started =
-        super::call::MediaPlan::open(args.play.as_deref(), record.as_deref()).and_then(|plan| {
-            live.media
-                .start(&live.negotiated, plan.source, plan.recorder, clean)
-        });
+    let started = crate::media::MediaPlan::open(args.play.as_deref(), record.as_deref())
+        .and_then(|plan| live.media.start(&live.negotiated, plan, clean));
     match started {
         Ok(()) => {
             if let Some(path) = record {

@@ -2,10 +2,8 @@
 //! Exit status 0 only when the call was answered and ended cleanly.
 
 use super::account::{credentials, AccountArgs};
-use crate::media::{CleanAudio, MediaLeg};
+use crate::media::{CleanAudio, MediaLeg, MediaPlan};
 use crate::net::SipDriver;
-use agentphone_audio::source::{AudioSource, Silence, WavFileSource};
-use agentphone_audio::wav::WavRecorder;
 use agentphone_sip::transport::{Destination, Transport};
 use agentphone_sip::{CallRequest, EndReason, Event};
 use anyhow::{anyhow, bail, Context, Result};
@@ -33,8 +31,12 @@ pub struct CallArgs {
     #[arg(long, default_value_t = 60.0)]
     pub ring_timeout: f64,
     /// WAV file played to the callee (default: silence).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "audio_device")]
     pub play: Option<PathBuf>,
+    /// Sound card for microphone and speaker (`default`, or part of a name from
+    /// `agentphone devices`).
+    #[arg(long)]
+    pub audio_device: Option<String>,
     /// Record what the callee sends (48 kHz mono WAV).
     #[arg(long)]
     pub record: Option<PathBuf>,
@@ -49,34 +51,6 @@ pub struct CallArgs {
     pub dtmf_delay: f64,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
-}
-
-/// What a leg plays and records, prepared before the call so bad paths fail early.
-pub struct MediaPlan {
-    /// Audio sent to the peer.
-    pub source: Box<dyn AudioSource + Send>,
-    /// Where what the peer sends is written.
-    pub recorder: Option<WavRecorder>,
-}
-
-impl MediaPlan {
-    /// Opens `play` (silence when absent) and creates `record`.
-    pub fn open(play: Option<&Path>, record: Option<&Path>) -> Result<Self> {
-        let source: Box<dyn AudioSource + Send> = match play {
-            Some(p) => Box::new(
-                WavFileSource::open(p, false)
-                    .with_context(|| format!("cannot play {}", p.display()))?,
-            ),
-            None => Box::new(Silence),
-        };
-        let recorder = record
-            .map(|p| {
-                WavRecorder::create(p, 1)
-                    .with_context(|| format!("cannot record to {}", p.display()))
-            })
-            .transpose()?;
-        Ok(MediaPlan { source, recorder })
-    }
 }
 
 /// Runs `agentphone call`.
@@ -100,7 +74,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
             agentphone_media::dtmf::event_code(c).map_err(|e| anyhow!("--dtmf '{digits}': {e}"))?;
         }
     }
-    let plan = MediaPlan::open(args.play.as_deref(), args.record.as_deref())?;
+    let plan = match &args.audio_device {
+        Some(d) => MediaPlan::with_device(device_name(d), args.record.as_deref())?,
+        None => MediaPlan::open(args.play.as_deref(), args.record.as_deref())?,
+    };
     let mut media = MediaLeg::bind(args.listen.ip(), prefer).await?;
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
     let from = match &account {
@@ -163,7 +140,7 @@ fn on_answer(
     let Some((plan, clean)) = plan.take() else {
         return;
     };
-    if let Err(e) = media.start(&negotiated, plan.source, plan.recorder, clean) {
+    if let Err(e) = media.start(&negotiated, plan, clean) {
         tracing::warn!("no audio on this call: {e:#}");
     }
 }
@@ -225,4 +202,9 @@ async fn drive_call(
             }
         }
     }
+}
+
+/// `--audio-device default` means the system default device.
+pub fn device_name(flag: &str) -> Option<&str> {
+    (flag != "default").then_some(flag)
 }

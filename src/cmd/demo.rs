@@ -4,8 +4,7 @@
 //! the noise from what he hears (R-NR-3) and records it to a WAV in the temp dir,
 //! whose path is printed with the noise floor before and after.
 
-use super::call::MediaPlan;
-use crate::media::{CleanAudio, MediaLeg};
+use crate::media::{CleanAudio, MediaLeg, MediaPlan};
 use crate::net::SipDriver;
 use agentphone_sip::transport::Destination;
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -77,7 +76,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     println!("answered; talking for {:.1} s", args.duration);
                     if let Some(plan) = alice_plan.take() {
                         let negotiated = media.process_answer(remote_sdp.as_deref())?;
-                        media.start(&negotiated, plan.source, plan.recorder, CleanAudio::default())?;
+                        media.start(&negotiated, plan, CleanAudio::default())?;
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
@@ -138,7 +137,7 @@ async fn answer_one(
             }
             Event::Established { .. } => {
                 if let (Some((leg, negotiated)), Some(p)) = (&mut media, plan.take()) {
-                    leg.start(negotiated, p.source, p.recorder, clean)?;
+                    leg.start(negotiated, p, clean)?;
                 }
             }
             Event::Ended { reason, .. } => {

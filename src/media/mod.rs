@@ -4,15 +4,15 @@
 //! what is heard), `clean` (noise removal), `rtp_loop` (the task), `report`.
 
 mod clean;
+mod plan;
 mod receive;
 mod report;
 mod rtp_loop;
 mod send;
 
+pub use plan::MediaPlan;
 pub use report::MediaReport;
 
-use agentphone_audio::source::AudioSource;
-use agentphone_audio::wav::WavRecorder;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::offer_answer::{
     Codec, LocalMedia, NegotiatedMedia, OfferAnswerError, SdpSession,
@@ -45,6 +45,8 @@ struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<MediaReport>,
     negotiated: NegotiatedMedia,
+    /// The sound card's thread, when the call uses one; stops with the call.
+    audio_thread: Option<crate::audio_io::bridge::AudioThread>,
 }
 
 /// One call's media: an RTP socket (and the RTCP socket on port + 1), our SDP
@@ -102,26 +104,31 @@ impl MediaLeg {
             .context("unusable SDP answer")
     }
 
-    /// Starts carrying audio: `source` is played to the peer, and what the peer
-    /// sends is decoded and written to `recorder` (mono, what was heard).
+    /// Starts carrying audio: the plan's source is played to the peer, and what
+    /// the peer sends is decoded and given to the plan's recorder and sink.
     /// Fails when already started or the negotiated codec cannot be built.
     pub fn start(
         &mut self,
         negotiated: &NegotiatedMedia,
-        source: Box<dyn AudioSource + Send>,
-        recorder: Option<WavRecorder>,
+        plan: MediaPlan,
         clean: CleanAudio,
     ) -> Result<()> {
         if self.running.is_some() {
             bail!("media already started");
         }
+        let MediaPlan {
+            source,
+            recorder,
+            sink,
+            audio_thread,
+        } = plan;
         let tx = send::SendPath::new(negotiated, source, clean.microphone)?;
         let rx = receive::ReceivePath::new(negotiated, clean.inbound);
         let sockets = self
             .sockets
             .take()
             .ok_or_else(|| anyhow!("media already started"))?;
-        let media = rtp_loop::MediaLoop::new(sockets, negotiated, rx, tx, recorder);
+        let media = rtp_loop::MediaLoop::new(sockets, negotiated, rx, tx, (recorder, sink));
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(media.run(control_rx, stop_rx));
@@ -138,6 +145,7 @@ impl MediaLeg {
             stop,
             task,
             negotiated: negotiated.clone(),
+            audio_thread,
         });
         Ok(())
     }
@@ -187,7 +195,18 @@ impl MediaLeg {
     pub async fn stop(&mut self) -> Option<MediaReport> {
         let running = self.running.take()?;
         let _ = running.stop.send(());
-        match running.task.await {
+        let result = running.task.await;
+        if let Some(audio) = &running.audio_thread {
+            let c = audio.counters();
+            tracing::info!(
+                underruns = c.underruns,
+                mic_skipped = c.mic_skipped,
+                heard_skipped = c.heard_skipped,
+                device_dropped = c.device_dropped,
+                "audio device stopped"
+            );
+        }
+        match result {
             Ok(report) => Some(report),
             Err(e) => {
                 tracing::warn!("media task failed: {e}");

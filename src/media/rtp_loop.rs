@@ -8,6 +8,7 @@ use super::report::MediaReport;
 use super::send::SendPath;
 use super::Control;
 use agentphone_audio::frame::{Frame, FRAME_SAMPLES};
+use agentphone_audio::sink::AudioSink;
 use agentphone_audio::wav::WavRecorder;
 use agentphone_media::codec::MAX_PACKET_SAMPLES;
 use agentphone_media::offer_answer::NegotiatedMedia;
@@ -30,6 +31,7 @@ pub(super) struct MediaLoop {
     rx: ReceivePath,
     tx: SendPath,
     recorder: Option<WavRecorder>,
+    sink: Option<Box<dyn AudioSink + Send>>,
     codec: String,
     heard: Vec<f32>,
     datagram: Vec<u8>,
@@ -42,7 +44,7 @@ impl MediaLoop {
         negotiated: &NegotiatedMedia,
         rx: ReceivePath,
         tx: SendPath,
-        recorder: Option<WavRecorder>,
+        (recorder, sink): (Option<WavRecorder>, Option<Box<dyn AudioSink + Send>>),
     ) -> Self {
         let cname = rtp
             .local_addr()
@@ -56,6 +58,7 @@ impl MediaLoop {
             rx,
             tx,
             recorder,
+            sink,
             codec: negotiated.send_codec.codec.to_string(),
             heard: vec![0.0; MAX_PACKET_SAMPLES],
             datagram: vec![0; MAX_DATAGRAM],
@@ -150,16 +153,20 @@ impl MediaLoop {
             (self.tx.ptime().as_millis() as usize * FRAME_SAMPLES / 10).min(self.heard.len());
         let out = &mut self.heard[..want];
         self.rx.play(now, out);
-        let Some(recorder) = &mut self.recorder else {
-            return;
-        };
         let mut frame: Frame = [0.0; FRAME_SAMPLES];
         for chunk in out.chunks_exact(FRAME_SAMPLES) {
             frame.copy_from_slice(chunk);
-            if let Err(e) = recorder.write_mono(&frame) {
-                tracing::warn!("recording stopped: {e}");
-                self.recorder = None;
-                return;
+            if let Some(recorder) = &mut self.recorder {
+                if let Err(e) = recorder.write_mono(&frame) {
+                    tracing::warn!("recording stopped: {e}");
+                    self.recorder = None;
+                }
+            }
+            if let Some(sink) = &mut self.sink {
+                if let Err(e) = sink.write_frame(&frame) {
+                    tracing::warn!("audio device stopped: {e}");
+                    self.sink = None;
+                }
             }
         }
     }

@@ -1,0 +1,68 @@
+//! What a call's media plays and where what it hears goes, prepared before the
+//! call so a bad file or a missing sound card fails before dialling.
+
+use crate::audio_io::bridge::AudioThread;
+use crate::audio_io::AudioBackend;
+use agentphone_audio::sink::AudioSink;
+use agentphone_audio::source::{AudioSource, Silence, WavFileSource};
+use agentphone_audio::wav::WavRecorder;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// A call's audio ends: the source sent to the peer, and what hears the peer
+/// (a recording, a sound card, or both).
+pub struct MediaPlan {
+    /// Audio sent to the peer.
+    pub source: Box<dyn AudioSource + Send>,
+    /// Where what the peer sends is recorded (48 kHz mono).
+    pub recorder: Option<WavRecorder>,
+    /// Where what the peer sends is played (the sound card's ring).
+    pub sink: Option<Box<dyn AudioSink + Send>>,
+    /// The audio thread behind `source`/`sink`, kept alive for the call.
+    pub audio_thread: Option<AudioThread>,
+}
+
+impl MediaPlan {
+    /// Plays `play` (silence when absent) and records to `record`.
+    pub fn open(play: Option<&Path>, record: Option<&Path>) -> Result<Self> {
+        let source: Box<dyn AudioSource + Send> = match play {
+            Some(p) => Box::new(
+                WavFileSource::open(p, false)
+                    .with_context(|| format!("cannot play {}", p.display()))?,
+            ),
+            None => Box::new(Silence),
+        };
+        Ok(MediaPlan {
+            source,
+            recorder: open_recorder(record)?,
+            sink: None,
+            audio_thread: None,
+        })
+    }
+
+    /// The sound card `device` (`None`: the system default) as microphone and
+    /// speaker, on its own audio thread; `record` also records what is heard.
+    pub fn with_device(device: Option<&str>, record: Option<&Path>) -> Result<Self> {
+        let recorder = open_recorder(record)?;
+        let backend = AudioBackend::Device {
+            name: device.map(str::to_owned),
+        };
+        let (thread, mic, heard) = AudioThread::start(backend).with_context(|| {
+            format!("cannot open audio device '{}'", device.unwrap_or("default"))
+        })?;
+        Ok(MediaPlan {
+            source: Box::new(mic),
+            recorder,
+            sink: Some(Box::new(heard)),
+            audio_thread: Some(thread),
+        })
+    }
+}
+
+fn open_recorder(record: Option<&Path>) -> Result<Option<WavRecorder>> {
+    record
+        .map(|p| {
+            WavRecorder::create(p, 1).with_context(|| format!("cannot record to {}", p.display()))
+        })
+        .transpose()
+}
