@@ -151,3 +151,64 @@ fn correlation_finds_a_known_delay() {
     );
     assert!(m.correlation > 0.999, "{m:?}");
 }
+
+#[test]
+fn stereo_recording_holds_heard_left_and_sent_right() {
+    let dir = WorkDir::new("audio-stereo");
+    let speech = fixture("audio/speech.wav");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let limit = Duration::from_secs(30);
+    // The far end plays nothing, so the left channel must stay (near) silent
+    // while the right carries the speech we sent: the channels are not swapped.
+    let mut callee = agentphone::spawn(
+        &dir,
+        "callee",
+        &["answer", "--listen", &listen, "--max-calls", "1"],
+        &[],
+        limit,
+    );
+    assert!(
+        callee.wait_for_output("listening on", Duration::from_secs(10)),
+        "{}",
+        callee.report()
+    );
+    let wav = dir.file("both.wav");
+    let mut caller = agentphone::spawn(
+        &dir,
+        "caller",
+        &[
+            "call",
+            &format!("sip:bob@{listen}"),
+            "--duration",
+            "5",
+            "--play",
+            agentphone::arg(&speech),
+            "--record",
+            agentphone::arg(&wav),
+            "--stereo",
+        ],
+        &[],
+        limit,
+    );
+    let status = caller.wait(limit);
+    assert!(status.is_some_and(|s| s.success()), "{}", caller.report());
+    let _ = callee.wait(Duration::from_secs(10));
+    let mut reader = hound::WavReader::open(&wav).expect("stereo recording");
+    assert_eq!(reader.spec().channels, 2);
+    let samples: Vec<f32> = reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.expect("sample")))
+        .collect();
+    let left: Vec<f32> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<f32> = samples.iter().skip(1).step_by(2).copied().collect();
+    let sent = best_match(&read(&speech), &right);
+    assert!(
+        sent.correlation > 0.99 && sent.lag_ms < 1.0,
+        "the right channel is not what was sent: {sent:?}"
+    );
+    let peak_left = left.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(
+        peak_left < 100.0,
+        "the left channel (heard: silence) peaks at {peak_left}"
+    );
+}

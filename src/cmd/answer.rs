@@ -38,6 +38,9 @@ pub struct AnswerArgs {
     /// Record what each caller sends, one 48 kHz mono WAV per call in this directory.
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
+    /// Record both directions: heard on the left channel, sent on the right.
+    #[arg(long, requires = "record_dir")]
+    pub stereo: bool,
     /// Codec to prefer when the caller offers several.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
@@ -67,7 +70,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         crate::media::MediaPlan::open(Some(p), None)?;
     }
     if let Some(d) = &args.audio_device {
-        crate::media::MediaPlan::with_device(super::call::device_name(d), None)?;
+        crate::media::MediaPlan::with_device(super::call::device_name(d), None, false)?;
     }
     if let Some(dir) = &args.record_dir {
         std::fs::create_dir_all(dir)
@@ -194,8 +197,19 @@ fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAud
             &live.call_id,
         ))
     });
-    let started = crate::media::MediaPlan::open(args.play.as_deref(), record.as_deref())
-        .and_then(|plan| live.media.start(&live.negotiated, plan, clean));
+    let plan = match &args.audio_device {
+        Some(d) => crate::media::MediaPlan::with_device(
+            super::call::device_name(d),
+            record.as_deref(),
+            args.stereo,
+        ),
+        None => crate::media::MediaPlan::open_recording(
+            args.play.as_deref(),
+            record.as_deref(),
+            args.stereo,
+        ),
+    };
+    let started = plan.and_then(|plan| live.media.start(&live.negotiated, plan, clean));
     match started {
         Ok(()) => {
             if let Some(path) = record {

@@ -40,6 +40,9 @@ pub struct CallArgs {
     /// Record what the callee sends (48 kHz mono WAV).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Record both directions: heard on the left channel, sent on the right.
+    #[arg(long, requires = "record")]
+    pub stereo: bool,
     /// Codec to offer first.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
@@ -75,8 +78,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         }
     }
     let plan = match &args.audio_device {
-        Some(d) => MediaPlan::with_device(device_name(d), args.record.as_deref())?,
-        None => MediaPlan::open(args.play.as_deref(), args.record.as_deref())?,
+        Some(d) => MediaPlan::with_device(device_name(d), args.record.as_deref(), args.stereo)?,
+        None => {
+            MediaPlan::open_recording(args.play.as_deref(), args.record.as_deref(), args.stereo)?
+        }
     };
     let mut media = MediaLeg::bind(args.listen.ip(), prefer).await?;
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);

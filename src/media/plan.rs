@@ -25,6 +25,16 @@ pub struct MediaPlan {
 impl MediaPlan {
     /// Plays `play` (silence when absent) and records to `record`.
     pub fn open(play: Option<&Path>, record: Option<&Path>) -> Result<Self> {
+        Self::open_recording(play, record, false)
+    }
+
+    /// Like [`open`](Self::open); with `stereo` the recording holds both
+    /// directions: what was heard on the left, what was sent on the right.
+    pub fn open_recording(
+        play: Option<&Path>,
+        record: Option<&Path>,
+        stereo: bool,
+    ) -> Result<Self> {
         let source: Box<dyn AudioSource + Send> = match play {
             Some(p) => Box::new(
                 WavFileSource::open(p, false)
@@ -34,7 +44,7 @@ impl MediaPlan {
         };
         Ok(MediaPlan {
             source,
-            recorder: open_recorder(record)?,
+            recorder: open_recorder(record, stereo)?,
             sink: None,
             audio_thread: None,
         })
@@ -42,8 +52,8 @@ impl MediaPlan {
 
     /// The sound card `device` (`None`: the system default) as microphone and
     /// speaker, on its own audio thread; `record` also records what is heard.
-    pub fn with_device(device: Option<&str>, record: Option<&Path>) -> Result<Self> {
-        let recorder = open_recorder(record)?;
+    pub fn with_device(device: Option<&str>, record: Option<&Path>, stereo: bool) -> Result<Self> {
+        let recorder = open_recorder(record, stereo)?;
         let backend = AudioBackend::Device {
             name: device.map(str::to_owned),
         };
@@ -59,10 +69,12 @@ impl MediaPlan {
     }
 }
 
-fn open_recorder(record: Option<&Path>) -> Result<Option<WavRecorder>> {
+fn open_recorder(record: Option<&Path>, stereo: bool) -> Result<Option<WavRecorder>> {
+    let channels = if stereo { 2 } else { 1 };
     record
         .map(|p| {
-            WavRecorder::create(p, 1).with_context(|| format!("cannot record to {}", p.display()))
+            WavRecorder::create(p, channels)
+                .with_context(|| format!("cannot record to {}", p.display()))
         })
         .transpose()
 }

@@ -154,10 +154,23 @@ impl MediaLoop {
         let out = &mut self.heard[..want];
         self.rx.play(now, out);
         let mut frame: Frame = [0.0; FRAME_SAMPLES];
-        for chunk in out.chunks_exact(FRAME_SAMPLES) {
+        let mut sent: Frame = [0.0; FRAME_SAMPLES];
+        let said = self.tx.last_audio();
+        for (i, chunk) in out.chunks_exact(FRAME_SAMPLES).enumerate() {
             frame.copy_from_slice(chunk);
             if let Some(recorder) = &mut self.recorder {
-                if let Err(e) = recorder.write_mono(&frame) {
+                let written = if recorder.channels() == 2 {
+                    // Our packet time may differ from the heard one only after a
+                    // re-negotiation; a missing stretch is recorded as silence.
+                    match said.get(i * FRAME_SAMPLES..(i + 1) * FRAME_SAMPLES) {
+                        Some(s) => sent.copy_from_slice(s),
+                        None => sent.fill(0.0),
+                    }
+                    recorder.write_stereo(&frame, &sent)
+                } else {
+                    recorder.write_mono(&frame)
+                };
+                if let Err(e) = written {
                     tracing::warn!("recording stopped: {e}");
                     self.recorder = None;
                 }

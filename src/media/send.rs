@@ -130,6 +130,12 @@ impl SendPath {
         Ok(())
     }
 
+    /// The audio of the last packet time as read from the source (and cleaned),
+    /// whether or not it went out (digits, hold): what the agent said.
+    pub(super) fn last_audio(&self) -> &[f32] {
+        &self.pcm
+    }
+
     /// Digits sent so far (counted when their first packet went out).
     pub(super) fn digits_sent(&self) -> usize {
         self.digits_sent

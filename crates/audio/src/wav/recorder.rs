@@ -90,6 +90,11 @@ impl WavRecorder {
         self.append()
     }
 
+    /// 1 (what was heard) or 2 (heard left, sent right).
+    pub fn channels(&self) -> u16 {
+        self.spec.channels
+    }
+
     /// Appends one frame of each direction to a stereo recording.
     pub fn write_stereo(&mut self, heard: &Frame, sent: &Frame) -> Result<(), WavError> {
         if self.spec.channels != 2 {
