@@ -129,19 +129,8 @@ fn relayed_call(test: &str, codec: &str, impairment: Impairment) -> Outcome {
         record: vec!["--record", agentphone::arg(&caller_wav)],
     }
     .spawn(&dir, codec, &speech);
-    let status = caller.wait(CALL_LIMIT);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "caller failed ({status:?}):\n{}\n{}",
-        caller.report(),
-        callee.report()
-    );
-    let status = callee.wait(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "callee did not finish ({status:?}):\n{}",
-        callee.report()
-    );
+    agentphone::expect_success(&mut caller, CALL_LIMIT, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
     let relay_stats = relay.stats();
     drop(relay);
     let reference = read(&speech);

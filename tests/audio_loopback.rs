@@ -18,15 +18,11 @@ fn call_with(codec: &str) -> (Match, Match) {
     let listen = format!("127.0.0.1:{port}");
     let record_dir = dir.file("callee-recordings");
     let limit = Duration::from_secs(30);
-    let mut callee = agentphone::spawn(
+    let mut callee = agentphone::answer_one(
         &dir,
         "callee",
+        &listen,
         &[
-            "answer",
-            "--listen",
-            &listen,
-            "--max-calls",
-            "1",
             "--codec",
             codec,
             "--play",
@@ -34,13 +30,7 @@ fn call_with(codec: &str) -> (Match, Match) {
             "--record-dir",
             agentphone::arg(&record_dir),
         ],
-        &[],
         limit,
-    );
-    assert!(
-        callee.wait_for_output("listening on", Duration::from_secs(10)),
-        "callee did not start:\n{}",
-        callee.report()
     );
     let caller_wav = dir.file("caller-heard.wav");
     let mut caller = agentphone::spawn(
@@ -61,19 +51,8 @@ fn call_with(codec: &str) -> (Match, Match) {
         &[],
         limit,
     );
-    let status = caller.wait(limit);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "caller failed ({status:?}):\n{}\n{}",
-        caller.report(),
-        callee.report()
-    );
-    let status = callee.wait(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "callee did not finish ({status:?}):\n{}",
-        callee.report()
-    );
+    agentphone::expect_success(&mut caller, limit, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
     let recordings: Vec<PathBuf> = std::fs::read_dir(&record_dir)
         .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -160,18 +139,7 @@ fn stereo_recording_holds_heard_left_and_sent_right() {
     let limit = Duration::from_secs(30);
     // The far end plays nothing, so the left channel must stay (near) silent
     // while the right carries the speech we sent: the channels are not swapped.
-    let mut callee = agentphone::spawn(
-        &dir,
-        "callee",
-        &["answer", "--listen", &listen, "--max-calls", "1"],
-        &[],
-        limit,
-    );
-    assert!(
-        callee.wait_for_output("listening on", Duration::from_secs(10)),
-        "{}",
-        callee.report()
-    );
+    let callee = agentphone::answer_one(&dir, "callee", &listen, &[], limit);
     let wav = dir.file("both.wav");
     let mut caller = agentphone::spawn(
         &dir,
@@ -190,9 +158,7 @@ fn stereo_recording_holds_heard_left_and_sent_right() {
         &[],
         limit,
     );
-    let status = caller.wait(limit);
-    assert!(status.is_some_and(|s| s.success()), "{}", caller.report());
-    let _ = callee.wait(Duration::from_secs(10));
+    agentphone::expect_success(&mut caller, limit, &[&callee]);
     let mut reader = hound::WavReader::open(&wav).expect("stereo recording");
     assert_eq!(reader.spec().channels, 2);
     let samples: Vec<f32> = reader

@@ -49,19 +49,8 @@ fn call_sending_digits(codec: &str, digits: &str) -> (String, String) {
         &[],
         limit,
     );
-    let status = caller.wait(limit);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "caller failed ({status:?}):\n{}\n{}",
-        caller.report(),
-        callee.report()
-    );
-    let status = callee.wait(Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "callee did not finish ({status:?}):\n{}",
-        callee.report()
-    );
+    agentphone::expect_success(&mut caller, limit, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
     (caller.stdout(), callee.stdout())
 }
 

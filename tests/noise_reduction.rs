@@ -44,27 +44,12 @@ fn call_hearing_noise(denoise: &str) -> (f64, usize, f64) {
     let listen = format!("127.0.0.1:{}", free_port());
     let limit = Duration::from_secs(30);
     let noisy = fixture("audio/speech_noisy.wav");
-    let mut callee = agentphone::spawn(
+    let callee = agentphone::answer_one(
         &dir,
         "far-end",
-        &[
-            "answer",
-            "--listen",
-            &listen,
-            "--max-calls",
-            "1",
-            "--codec",
-            "pcmu",
-            "--play",
-            agentphone::arg(&noisy),
-        ],
-        &[],
+        &listen,
+        &["--codec", "pcmu", "--play", agentphone::arg(&noisy)],
         limit,
-    );
-    assert!(
-        callee.wait_for_output("listening on", Duration::from_secs(10)),
-        "far end did not start:\n{}",
-        callee.report()
     );
     let heard_wav = dir.file("agent-heard.wav");
     let mut agent = agentphone::spawn(
@@ -85,14 +70,7 @@ fn call_hearing_noise(denoise: &str) -> (f64, usize, f64) {
         &[],
         limit,
     );
-    let status = agent.wait(limit);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "agent's call failed ({status:?}):\n{}\n{}",
-        agent.report(),
-        callee.report()
-    );
-    let _ = callee.wait(Duration::from_secs(10));
+    agentphone::expect_success(&mut agent, limit, &[&callee]);
     let expect = format!("denoise_inbound={}", denoise == "on");
     assert!(
         agent.output().contains(&expect),

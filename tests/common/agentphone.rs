@@ -77,3 +77,38 @@ pub fn arg(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
 }
+
+/// Starts `agentphone answer --listen LISTEN --max-calls 1 EXTRA...` and waits
+/// until it listens; panics with its output when it does not start.
+pub fn answer_one(
+    dir: &WorkDir,
+    name: &str,
+    listen: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> Peer {
+    let mut args = vec!["answer", "--listen", listen, "--max-calls", "1"];
+    args.extend_from_slice(extra);
+    let mut peer = spawn(dir, name, &args, &[], limit);
+    assert!(
+        peer.wait_for_output("listening on", Duration::from_secs(10)),
+        "{name} did not start:\n{}",
+        peer.report()
+    );
+    peer
+}
+
+/// Waits up to `limit` for `peer` to exit with status 0; otherwise panics with
+/// its report and the reports of `others` (the other sides of the call).
+pub fn expect_success(peer: &mut Peer, limit: Duration, others: &[&Peer]) {
+    let status = peer.wait(limit);
+    if status.is_some_and(|s| s.success()) {
+        return;
+    }
+    let mut text = format!("{} failed ({status:?}):\n{}", peer.name(), peer.report());
+    for other in others {
+        text.push('\n');
+        text.push_str(&other.report());
+    }
+    panic!("{text}");
+}
