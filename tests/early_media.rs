@@ -418,7 +418,16 @@ fn offer_without_common_codec_gets_488_and_next_call_is_answered() {
 fn uac(sipp: &Path, dir: &WorkDir, name: &str, scenario: &'static str, remote: &str) -> SippResult {
     let media_port = free_port().to_string();
     SippCmd::uac(name, Scenario::File(scenario), remote, free_port())
-        .args(&["-m", "1", "-s", "bob", "-mi", "127.0.0.1", "-mp", &media_port])
+        .args(&[
+            "-m",
+            "1",
+            "-s",
+            "bob",
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &media_port,
+        ])
         .limit(15 * SECOND)
         .start(sipp, dir)
         .finish(20 * SECOND)
