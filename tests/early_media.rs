@@ -11,7 +11,8 @@
 //!   next call.
 //!
 //! Needs `sipp` (Debian `sip-tester`; `bash scripts/install-peers.sh`). Run with
-//! `cargo test --test early_media`.
+//! `cargo test --test early_media`. Every wait is bounded so that each test ends
+//! within 30 s whatever the peers do; a passing run takes about 10 s per test.
 
 mod common;
 
@@ -91,16 +92,16 @@ fn call_with_early_media(test: &str, scenario: &'static str) -> Option<EarlyCall
         25 * SECOND,
     );
     assert!(
-        phone.wait_for_output("early media", 10 * SECOND),
+        phone.wait_for_output("early media", 5 * SECOND),
         "agentphone never reported early media on the 183 with SDP\n{}",
         phone.report()
     );
     let early_at = phone.elapsed();
     // Returns early (false) when agentphone exits on a refusal instead.
-    phone.wait_for_output("answered", EARLY_MEDIA + 7 * SECOND);
+    phone.wait_for_output("answered", EARLY_MEDIA + 5 * SECOND);
     let final_at = phone.elapsed();
-    let status = phone.wait(10 * SECOND);
-    let sipp = uas.finish(5 * SECOND);
+    let status = phone.wait(5 * SECOND);
+    let sipp = uas.finish(3 * SECOND);
     Some(EarlyCall {
         reference,
         heard: read(&record),
@@ -375,7 +376,7 @@ fn offer_without_common_codec_gets_488_and_next_call_is_answered() {
         30 * SECOND,
     );
     assert!(
-        phone.wait_for_output("listening on", 10 * SECOND),
+        phone.wait_for_output("listening on", 5 * SECOND),
         "agentphone answer did not start listening on {listen}\n{}",
         phone.report()
     );
@@ -383,18 +384,18 @@ fn offer_without_common_codec_gets_488_and_next_call_is_answered() {
     let refused = uac(&sipp, &dir, "sipp_g729", "uac_no_common_codec.xml", &listen);
     refused.assert_all_succeeded(1, &phone.report());
     assert!(
-        phone.wait_for_output("call 1 from", 5 * SECOND)
+        phone.wait_for_output("call 1 from", 3 * SECOND)
             && phone.output().contains("rejected 488 (no common codec)"),
         "agentphone should print that it rejected call 1 with 488\n{}",
         phone.report()
     );
     let normal = SippCmd::uac("sipp_pcmu", Scenario::Builtin("uac"), &listen, free_port())
         .args(&["-m", "1", "-s", "agent", "-d", "500"])
-        .limit(15 * SECOND)
+        .limit(6 * SECOND)
         .start(&sipp, &dir)
-        .finish(20 * SECOND);
+        .finish(8 * SECOND);
     normal.assert_all_succeeded(1, &phone.report());
-    let status = phone.wait(10 * SECOND);
+    let status = phone.wait(5 * SECOND);
     assert!(
         status.is_some_and(|s| s.success()),
         "agentphone answer should exit 0 after --max-calls 2, got {status:?}\n{}",
@@ -428,7 +429,7 @@ fn uac(sipp: &Path, dir: &WorkDir, name: &str, scenario: &'static str, remote: &
             "-mp",
             &media_port,
         ])
-        .limit(15 * SECOND)
+        .limit(6 * SECOND)
         .start(sipp, dir)
-        .finish(20 * SECOND)
+        .finish(8 * SECOND)
 }
