@@ -20,15 +20,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::agentphone;
-use common::audio::{best_match, read, RATE};
+use common::audio::{best_match, find_pieces, read, rms, Pieces, RATE};
 use common::ports::free_port;
 use common::sipp::{Scenario, SippCmd, SippResult};
 use common::{pcap, require_peer, WorkDir};
 
 const SECOND: Duration = Duration::from_secs(1);
-
-/// Debian's recording SIPp plays with `play_pcap_audio`: PCMA speech, 30 ms packets.
-const G711A_PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
 
 /// RTP packets in g711a.pcap (236 × 30 ms = 7.08 s).
 const PCAP_PACKETS: usize = 236;
@@ -63,7 +60,7 @@ struct EarlyCall {
 fn call_with_early_media(test: &str, scenario: &'static str) -> Option<EarlyCall> {
     let sipp = require_peer("sipp")?;
     let dir = WorkDir::new(test);
-    let reference = copy_pcap(&dir);
+    let reference = pcap::copy_g711a(&dir);
     let port = free_port();
     let media_port = free_port().to_string();
     let mut uas = SippCmd::uas("sipp_uas", Scenario::File(scenario), port)
@@ -116,75 +113,8 @@ fn call_with_early_media(test: &str, scenario: &'static str) -> Option<EarlyCall
     })
 }
 
-/// Copies g711a.pcap into the work dir, where the scenario names it (relative to
-/// SIPp's working directory); returns its audio decoded here.
-fn copy_pcap(dir: &WorkDir) -> Vec<f32> {
-    let pcap = dir.file("g711a.pcap");
-    std::fs::copy(G711A_PCAP, &pcap)
-        .unwrap_or_else(|e| panic!("{G711A_PCAP} (Debian sip-tester) cannot be copied: {e}"));
-    pcap::pcma_48k(&std::fs::read(&pcap).unwrap_or_else(|e| panic!("read {}: {e}", pcap.display())))
-}
-
 fn seconds(samples: usize) -> f64 {
     samples as f64 / RATE as f64
-}
-
-fn rms(samples: &[f32]) -> f64 {
-    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    (sum / samples.len().max(1) as f64).sqrt()
-}
-
-/// The announcement found in a recording one piece at a time.
-#[derive(Debug)]
-struct Pieces {
-    /// Correlation over all pieces, each at its own best lag: an adaptive jitter
-    /// buffer that grows its delay mid-call (a late packet on a loaded machine)
-    /// shifts the rest of the audio by a packet, which whole-signal correlation
-    /// would count as a mismatch although every word was heard.
-    correlation: f64,
-    /// The longest lag of a piece that carries speech, ms.
-    max_lag_ms: f64,
-    /// Where the last piece that carries speech ends in the recording, seconds.
-    end_s: f64,
-}
-
-/// Length of the pieces the reference is aligned in: long enough for a clear
-/// correlation peak (an unrelated recording scores under 0.2), short enough that
-/// the one piece a jitter-buffer step falls in weighs little.
-const PIECE: usize = RATE / 5;
-
-fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
-    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
-    let (mut max_lag_ms, mut end_s) = (0.0f64, 0.0f64);
-    let loud = rms(reference);
-    for (i, piece) in reference.chunks(PIECE).enumerate() {
-        let rest = heard.get(i * PIECE..).unwrap_or_default();
-        let m = best_match(piece, rest);
-        let lag = (m.lag_ms * RATE as f64 / 1000.0).round() as usize;
-        let got = rest.get(lag..).unwrap_or_default();
-        for (x, y) in piece.iter().zip(got) {
-            let (x, y) = (f64::from(*x), f64::from(*y));
-            xy += x * y;
-            xx += x * x;
-            yy += y * y;
-        }
-        // A quiet piece (the pcap starts with a constant A-law idle code) matches
-        // anywhere; only speech says where the audio is.
-        if rms(piece) >= 0.1 * loud && m.correlation >= 0.5 {
-            max_lag_ms = max_lag_ms.max(m.lag_ms);
-            end_s = end_s.max(seconds(i * PIECE + lag + piece.len()));
-        }
-    }
-    let correlation = if xx == 0.0 || yy == 0.0 {
-        0.0
-    } else {
-        xy / (xx * yy).sqrt()
-    };
-    Pieces {
-        correlation,
-        max_lag_ms,
-        end_s,
-    }
 }
 
 /// A `key=N` field of a log line.

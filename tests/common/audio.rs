@@ -73,3 +73,62 @@ pub fn read(path: &Path) -> Vec<f32> {
         .unwrap_or_else(|e| panic!("cannot read recording {}: {e}", path.display()))
         .samples
 }
+
+/// Root mean square of `samples`.
+pub fn rms(samples: &[f32]) -> f64 {
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len().max(1) as f64).sqrt()
+}
+
+/// A reference found in a recording one piece at a time.
+#[derive(Debug)]
+pub struct Pieces {
+    /// Correlation over all pieces, each at its own best lag: an adaptive jitter
+    /// buffer that grows its delay mid-call (a late packet on a loaded machine)
+    /// shifts the rest of the audio by a packet, which whole-signal correlation
+    /// would count as a mismatch although every word was heard.
+    pub correlation: f64,
+    /// The longest lag of a piece that carries speech, ms.
+    pub max_lag_ms: f64,
+    /// Where the last piece that carries speech ends in the recording, seconds.
+    pub end_s: f64,
+}
+
+/// Length of the pieces the reference is aligned in: long enough for a clear
+/// correlation peak (an unrelated recording scores under 0.2), short enough that
+/// the one piece a jitter-buffer step falls in weighs little.
+pub const PIECE: usize = RATE / 5;
+
+pub fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
+    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut max_lag_ms, mut end_s) = (0.0f64, 0.0f64);
+    let loud = rms(reference);
+    for (i, piece) in reference.chunks(PIECE).enumerate() {
+        let rest = heard.get(i * PIECE..).unwrap_or_default();
+        let m = best_match(piece, rest);
+        let lag = (m.lag_ms * RATE as f64 / 1000.0).round() as usize;
+        let got = rest.get(lag..).unwrap_or_default();
+        for (x, y) in piece.iter().zip(got) {
+            let (x, y) = (f64::from(*x), f64::from(*y));
+            xy += x * y;
+            xx += x * x;
+            yy += y * y;
+        }
+        // A quiet piece (the pcap starts with a constant A-law idle code) matches
+        // anywhere; only speech says where the audio is.
+        if rms(piece) >= 0.1 * loud && m.correlation >= 0.5 {
+            max_lag_ms = max_lag_ms.max(m.lag_ms);
+            end_s = end_s.max((i * PIECE + lag + piece.len()) as f64 / RATE as f64);
+        }
+    }
+    let correlation = if xx == 0.0 || yy == 0.0 {
+        0.0
+    } else {
+        xy / (xx * yy).sqrt()
+    };
+    Pieces {
+        correlation,
+        max_lag_ms,
+        end_s,
+    }
+}

@@ -2,6 +2,18 @@
 //! independently of agentphone's own codecs, so a recording can be checked against
 //! what was sent.
 
+/// Debian sip-tester's PCMA speech capture (236 packets of 30 ms, 7.08 s).
+pub const G711A_PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
+
+/// Copies g711a.pcap into the work dir, where SIPp scenarios name it (relative
+/// to SIPp's working directory); returns its audio decoded here.
+pub fn copy_g711a(dir: &super::WorkDir) -> Vec<f32> {
+    let pcap = dir.file("g711a.pcap");
+    std::fs::copy(G711A_PCAP, &pcap)
+        .unwrap_or_else(|e| panic!("{G711A_PCAP} (Debian sip-tester) cannot be copied: {e}"));
+    pcma_48k(&std::fs::read(&pcap).unwrap_or_else(|e| panic!("read {}: {e}", pcap.display())))
+}
+
 /// Decodes the PCMA (payload type 8) RTP packets of a classic pcap capture
 /// (Ethernet, IPv4, UDP) in capture order (the order SIPp sends them) to 48 kHz samples, on the ±32768
 /// scale recordings are read with.
