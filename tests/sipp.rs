@@ -373,8 +373,6 @@ fn rate_step(sipp: &std::path::Path, rate: u64, calls: u64, agentphone: bool) ->
     }
 }
 
-/// Debian's recording SIPp plays with `play_pcap_audio`: PCMA speech, 30 ms packets.
-
 /// What `agentphone answer` recorded while SIPp played g711a.pcap at it.
 struct PcapCall {
     /// The pcap's audio decoded here, independently of agentphone (48 kHz).
