@@ -157,6 +157,7 @@ async fn drive_call(
                     println!("answered; hanging up in {:.1} s", args.duration);
                     hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
                 }
+                Event::ReInvite { call: c, .. } => sip.keep_session(c),
                 Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
                 _ => {}
             },

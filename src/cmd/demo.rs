@@ -73,6 +73,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
+                Event::ReInvite { call: c, .. } => alice.keep_session(c),
                 Event::Ended { call: c, reason } if c == call => break reason,
                 _ => {}
             },
@@ -121,6 +122,7 @@ async fn answer_one(bob: &mut SipDriver, plan: MediaPlan) -> Result<EndReason> {
                     leg.start(negotiated, p.source, p.recorder)?;
                 }
             }
+            Event::ReInvite { call, .. } => bob.keep_session(call),
             Event::Ended { reason, .. } => {
                 if let Some((leg, _)) = &mut media {
                     leg.stop().await;
