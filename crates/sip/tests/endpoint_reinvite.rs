@@ -495,21 +495,61 @@ fn hangup_while_a_reinvite_waits_answers_it_487() {
         .any(|e| matches!(e, Event::ReInviteFailed { .. })));
 }
 
-/// A 401 for the re-INVITE Alice just sent, as a proxy would answer.
-fn challenge(reinvite: &str, nonce: &str) -> Vec<u8> {
-    let mut out = String::from("SIP/2.0 401 Unauthorized\r\n");
-    for line in reinvite.split("\r\n\r\n").next().unwrap().lines().skip(1) {
+/// A response to `request` (text of one that crossed), as a proxy would
+/// answer: `status` line, the transaction headers, `extra` header lines.
+fn response_to(request: &str, status: &str, extra: &str) -> Vec<u8> {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in request.split("\r\n\r\n").next().unwrap().lines().skip(1) {
         let name = line.split(':').next().unwrap().trim().to_ascii_lowercase();
         if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
             out.push_str(line);
             out.push_str("\r\n");
         }
     }
-    out.push_str(&format!(
-        "WWW-Authenticate: Digest realm=\"example.org\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"\r\n"
-    ));
+    out.push_str(extra);
     out.push_str("Content-Length: 0\r\n\r\n");
     out.into_bytes()
+}
+
+/// A 401 for the re-INVITE Alice just sent.
+fn challenge(reinvite: &str, nonce: &str) -> Vec<u8> {
+    let www = format!(
+        "WWW-Authenticate: Digest realm=\"example.org\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"\r\n"
+    );
+    response_to(reinvite, "401 Unauthorized", &www)
+}
+
+#[test]
+fn a_peer_that_always_answers_491_gets_five_sends_then_a_failure() {
+    let mut p = Pair::new();
+    let (a, _b) = established(&mut p);
+    p.drop_all("INVITE");
+    let mark = p.wire.len();
+    p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
+    let mut refused = Vec::new();
+    for _ in 0..10 {
+        p.shuttle();
+        let fresh: Vec<Wired> = p.wire[mark..]
+            .iter()
+            .filter(|w| w.line.starts_with("INVITE") && !refused.contains(&cseq_number(w)))
+            .cloned()
+            .collect();
+        for w in fresh {
+            // Timer A resends each one: refuse each CSeq once.
+            if refused.contains(&cseq_number(&w)) {
+                continue;
+            }
+            refused.push(cseq_number(&w));
+            p.inject(false, &response_to(&w.text, "491 Request Pending", ""));
+        }
+        p.run_for(Duration::from_secs(5));
+    }
+    assert_eq!(refused, [2, 3, 4, 5, 6], "a new CSeq per retry, five sends");
+    assert!(p
+        .a_events
+        .contains(&Event::ReInviteFailed { call: a, code: 491 }));
+    assert_eq!(p.a.call_state(a), Some(CallState::Confirmed));
+    assert_eq!(p.a.local_sdp(a), Some(&b"v=0\r\n"[..]));
 }
 
 #[test]

@@ -11,7 +11,8 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 /// Sends of one re-INVITE at most (first send, glare retries, the auth
-/// retry): a peer that answers 491 for ever does not keep us retrying.
+/// retry, deferrals behind the peer's INVITE): a peer that answers 491 for
+/// ever does not keep us retrying.
 const MAX_ATTEMPTS: u32 = 5;
 
 impl Endpoint {
@@ -237,6 +238,15 @@ impl Endpoint {
             return;
         }
         if c.invite_in_progress() || c.state != CallState::Confirmed {
+            // Counted as a send, so a peer that keeps an INVITE going cannot
+            // keep us deferring for ever.
+            if let Some(out) = self
+                .calls
+                .get_mut(&call)
+                .and_then(|c| c.reinvite_out.as_mut())
+            {
+                out.attempts += 1;
+            }
             return self.reinvite_glare(now, call);
         }
         let sent = self
