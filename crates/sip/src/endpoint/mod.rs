@@ -2,8 +2,9 @@
 //! transaction layer, registrations and calls — and is driven from outside.
 //!
 //! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
-//! stream message, the user commands (`register`, `call`, `answer`, `hangup`, …)
-//! and `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
+//! stream message, the user commands (`register`, `call`, `answer`, `hangup`,
+//! `reinvite`, `accept_reinvite`, `reject_reinvite`, …) and
+//! `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
 //! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
 //! fake clock by shuttling their transmits.
 
