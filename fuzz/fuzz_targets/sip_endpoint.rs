@@ -1,11 +1,13 @@
 #![no_main]
 //! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
-//! and a registration in progress, and drains every output. Nothing may panic
-//! and the endpoint must keep answering.
+//! and a registration in progress, and drains every output. Re-INVITEs are
+//! accepted, rejected or left to the automatic answer as the input decides,
+//! and every established call sends one. Nothing may panic and the endpoint
+//! must keep answering.
 
 use agentphone_sip::rsip::parse_uri;
 use agentphone_sip::transport::Destination;
-use agentphone_sip::{CallRequest, Endpoint, EndpointConfig, RegisterRequest};
+use agentphone_sip::{CallRequest, Endpoint, EndpointConfig, Event, RegisterRequest};
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
 
@@ -49,7 +51,24 @@ fuzz_target!(|data: &[u8]| {
         ep.handle_timeout(now);
         ep.handle_input(now, peer, msg);
         while ep.poll_transmit().is_some() {}
-        while ep.poll_event().is_some() {}
+        while let Some(ev) = ep.poll_event() {
+            match ev {
+                // Refusals (wrong state, no such call) are fine here: only
+                // panics and hangs count.
+                Event::ReInvite { call, .. } => {
+                    let _ = match delay % 3 {
+                        0 => ep.accept_reinvite(now, call, b"v=0\r\n".to_vec()),
+                        1 => ep.reject_reinvite(now, call, 488),
+                        _ => Ok(()),
+                    };
+                }
+                Event::Established { call, .. } => {
+                    let _ = ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec());
+                }
+                _ => {}
+            }
+        }
+        while ep.poll_transmit().is_some() {}
         let _ = ep.poll_timeout();
     }
 });

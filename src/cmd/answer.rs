@@ -121,6 +121,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
                     }
                 }
+                Event::ReInvite { call, .. } => sip.keep_session(call),
                 Event::Ended { call, reason } => {
                     ended += 1;
                     hangups.retain(|(_, c), _| *c != call);

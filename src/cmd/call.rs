@@ -185,6 +185,7 @@ async fn drive_call(
                         dtmf_at = now + Duration::from_secs_f64(args.dtmf_delay.max(0.0));
                     }
                 }
+                Event::ReInvite { call: c, .. } => sip.keep_session(c),
                 Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
                 _ => {}
             },

@@ -80,6 +80,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
+                Event::ReInvite { call: c, .. } => alice.keep_session(c),
                 Event::Ended { call: c, reason } if c == call => break reason,
                 _ => {}
             },
@@ -140,6 +141,7 @@ async fn answer_one(
                     leg.start(negotiated, p, clean)?;
                 }
             }
+            Event::ReInvite { call, .. } => bob.keep_session(call),
             Event::Ended { reason, .. } => {
                 let report = match &mut media {
                     Some((leg, _)) => leg.stop().await,

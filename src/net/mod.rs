@@ -6,7 +6,7 @@ mod tcp;
 
 use agentphone_sip::message::StreamFramer;
 use agentphone_sip::transport::{Destination, Transmit, Transport};
-use agentphone_sip::{Endpoint, EndpointConfig, Event};
+use agentphone_sip::{CallId, Endpoint, EndpointConfig, Event};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +60,16 @@ impl SipDriver {
     /// The endpoint, for commands. Their output is flushed by `next_event`.
     pub fn ep(&mut self) -> &mut Endpoint {
         &mut self.ep
+    }
+
+    /// Accepts the peer's re-INVITE of `call` with the call's current SDP,
+    /// so the session stays as it is. Interim answer until the media layer
+    /// negotiates re-INVITE offers (hold, moved media, codec change).
+    pub fn keep_session(&mut self, call: CallId) {
+        let sdp = self.ep.local_sdp(call).unwrap_or_default().to_vec();
+        if let Err(e) = self.ep.accept_reinvite(Instant::now(), call, sdp) {
+            tracing::warn!(%call, error = %e, "re-INVITE not answered");
+        }
     }
 
     /// Runs I/O until the endpoint has an event. Cancel-safe: every await point

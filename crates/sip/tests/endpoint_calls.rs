@@ -1,177 +1,12 @@
 //! Two endpoints in memory on a fake clock: whole call flows, with chosen
 //! datagrams dropped. Runs in milliseconds of real time.
 
-use agentphone_sip::rsip::parse_uri;
-use agentphone_sip::transport::{Destination, Transmit};
-use agentphone_sip::{CallId, CallRequest, CallState, EndReason, Endpoint, EndpointConfig, Event};
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod common;
 
-const A: &str = "127.0.0.1:5061";
-const B: &str = "127.0.0.1:5062";
-
-struct Pair {
-    now: Instant,
-    a: Endpoint,
-    b: Endpoint,
-    /// Every datagram that crossed, with its first line and whether it was dropped.
-    wire: Vec<(bool, String, bool)>,
-    /// Drop the n-th datagram (counting from 0) whose first line starts with the
-    /// given text.
-    drops: Vec<(String, usize)>,
-    /// Drop every datagram whose first line starts with one of these.
-    drop_every: Vec<String>,
-    seen: std::collections::HashMap<String, usize>,
-    a_events: Vec<Event>,
-    b_events: Vec<Event>,
-}
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-impl Pair {
-    fn new() -> Self {
-        Pair {
-            now: Instant::now(),
-            a: Endpoint::new(EndpointConfig::new(addr(A)), 1),
-            b: Endpoint::new(EndpointConfig::new(addr(B)), 2),
-            wire: Vec::new(),
-            drops: Vec::new(),
-            drop_every: Vec::new(),
-            seen: Default::default(),
-            a_events: Vec::new(),
-            b_events: Vec::new(),
-        }
-    }
-
-    fn drop_nth(&mut self, prefix: &str, n: usize) {
-        self.drops.push((prefix.to_string(), n));
-    }
-
-    fn drop_all(&mut self, prefix: &str) {
-        self.drop_every.push(prefix.to_string());
-    }
-
-    fn deliver(&mut self, from_a: bool, t: Transmit) {
-        let text = String::from_utf8_lossy(&t.payload).to_string();
-        let line = text.lines().next().unwrap_or("").to_string();
-        let mut dropped = self.drop_every.iter().any(|p| line.starts_with(p.as_str()));
-        for (prefix, n) in &self.drops {
-            if line.starts_with(prefix.as_str()) {
-                let count = self.seen.entry(prefix.clone()).or_insert(0);
-                if *count == *n {
-                    dropped = true;
-                }
-                *count += 1;
-            }
-        }
-        self.wire.push((from_a, line, dropped));
-        if dropped {
-            return;
-        }
-        let src = Destination::udp(addr(if from_a { A } else { B }));
-        if from_a {
-            self.b.handle_input(self.now, src, &t.payload);
-        } else {
-            self.a.handle_input(self.now, src, &t.payload);
-        }
-    }
-
-    /// Moves all pending datagrams until both sides are quiet.
-    fn shuttle(&mut self) {
-        for _ in 0..1000 {
-            let mut moved = false;
-            while let Some(t) = self.a.poll_transmit() {
-                self.deliver(true, t);
-                moved = true;
-            }
-            while let Some(t) = self.b.poll_transmit() {
-                self.deliver(false, t);
-                moved = true;
-            }
-            while let Some(e) = self.a.poll_event() {
-                if !matches!(e, Event::Trace { .. }) {
-                    self.a_events.push(e);
-                }
-            }
-            while let Some(e) = self.b.poll_event() {
-                if !matches!(e, Event::Trace { .. }) {
-                    self.b_events.push(e);
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("endpoints never went quiet");
-    }
-
-    /// Advances the fake clock to the next timer of either side (bounded).
-    fn run_for(&mut self, d: Duration) {
-        let end = self.now + d;
-        self.shuttle();
-        for _ in 0..10_000 {
-            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    self.a.handle_timeout(self.now);
-                    self.b.handle_timeout(self.now);
-                    self.shuttle();
-                }
-                _ => {
-                    self.now = end;
-                    return;
-                }
-            }
-        }
-        panic!("timer storm");
-    }
-
-    fn call(&mut self) -> CallId {
-        let req = CallRequest {
-            target: parse_uri(&format!("sip:bob@{B}")).unwrap(),
-            from: format!("<sip:alice@{A}>"),
-            via_proxy: None,
-            credentials: None,
-            sdp_offer: b"v=0\r\n".to_vec(),
-            tcp: false,
-            extra_headers: vec![("X-CAD-Account".into(), "42".into())],
-        };
-        let id = self.a.call(self.now, req).unwrap();
-        self.shuttle();
-        id
-    }
-
-    fn incoming(&self) -> CallId {
-        self.b_events
-            .iter()
-            .find_map(|e| match e {
-                Event::IncomingCall { call, .. } => Some(*call),
-                _ => None,
-            })
-            .expect("bob saw no incoming call")
-    }
-
-    fn ended(events: &[Event]) -> Option<EndReason> {
-        events.iter().find_map(|e| match e {
-            Event::Ended { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.wire
-            .iter()
-            .filter(|(_, _, dropped)| !dropped)
-            .map(|(a, l, _)| format!("{} {}", if *a { "A>" } else { "B>" }, l))
-            .collect()
-    }
-}
+use agentphone_sip::transport::Destination;
+use agentphone_sip::{CallState, EndReason, Event};
+use common::{addr, Pair, A, B};
+use std::time::Duration;
 
 #[test]
 fn call_answered_and_hung_up_by_caller() {
@@ -255,12 +90,12 @@ fn lost_invite_200_and_ack_are_recovered_by_retransmission() {
     let invites = p
         .wire
         .iter()
-        .filter(|(_, l, _)| l.starts_with("INVITE"))
+        .filter(|w| w.line.starts_with("INVITE"))
         .count();
     let oks = p
         .wire
         .iter()
-        .filter(|(_, l, _)| l.starts_with("SIP/2.0 200"))
+        .filter(|w| w.line.starts_with("SIP/2.0 200"))
         .count();
     assert_eq!(invites, 2, "one INVITE lost, one retransmitted");
     assert!(
@@ -281,7 +116,7 @@ fn cancel_waits_for_a_provisional_and_ends_with_487() {
     p.a.hangup(p.now, call).unwrap();
     p.shuttle();
     assert!(
-        !p.wire.iter().any(|(_, l, _)| l.starts_with("CANCEL")),
+        !p.wire.iter().any(|w| w.line.starts_with("CANCEL")),
         "CANCEL must not precede a provisional response"
     );
     let inc = p.incoming();
@@ -331,7 +166,7 @@ fn silent_callee_times_out_after_timer_b() {
     let sent = p
         .wire
         .iter()
-        .filter(|(a, l, _)| *a && l.starts_with("INVITE"))
+        .filter(|w| w.from_a && w.line.starts_with("INVITE"))
         .count();
     assert_eq!(sent, 7, "INVITE at 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
     assert!(ended_at - start >= Duration::from_secs(32));

@@ -5,6 +5,7 @@ use crate::transaction::Timers;
 use crate::transport::{Destination, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 /// Digest credentials of an account.
 #[derive(Clone, PartialEq, Eq)]
@@ -40,6 +41,11 @@ pub struct EndpointConfig {
     /// Host names the sans-IO core may resolve: the I/O layer resolves them
     /// (DNS is I/O) and hands the results in. `localhost` is always known.
     pub hosts: HashMap<String, IpAddr>,
+    /// How long a received re-INVITE waits for the application's
+    /// `accept_reinvite`/`reject_reinvite` before the endpoint accepts it with
+    /// the call's current local SDP. An application answers at once; this
+    /// bound only keeps a silent one from leaving the peer hanging.
+    pub reinvite_answer_wait: Duration,
 }
 
 impl EndpointConfig {
@@ -52,6 +58,7 @@ impl EndpointConfig {
             user_agent: concat!("agentphone/", env!("CARGO_PKG_VERSION")).into(),
             timers: Timers::default(),
             hosts: HashMap::new(),
+            reinvite_answer_wait: Duration::from_secs(2),
         }
     }
 

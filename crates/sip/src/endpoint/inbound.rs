@@ -36,7 +36,7 @@ impl Endpoint {
         };
         let to_tag = req.to_header().ok().and_then(|t| tag_of(t.value()));
         if let Some(tag) = to_tag {
-            return self.in_dialog_request(now, src, key, req, &tag);
+            return self.in_dialog_request(now, key, req, &tag);
         }
         match req.method {
             Method::Invite => self.new_invite(now, src, key, req),
@@ -126,14 +126,7 @@ impl Endpoint {
         })
     }
 
-    fn in_dialog_request(
-        &mut self,
-        now: Instant,
-        src: Destination,
-        key: TxKey,
-        req: Request,
-        to_tag: &str,
-    ) {
+    fn in_dialog_request(&mut self, now: Instant, key: TxKey, req: Request, to_tag: &str) {
         let call_id = req
             .call_id_header()
             .map(|c| c.value().to_string())
@@ -153,42 +146,15 @@ impl Endpoint {
         match req.method {
             Method::Bye => {
                 self.respond_code(now, key, &req, 200);
-                self.end_call(call, EndReason::RemoteHangup);
+                self.end_call(now, call, EndReason::RemoteHangup);
             }
-            Method::Invite => self.re_invite(now, src, key, call, req),
+            Method::Invite => self.reinvite_received(now, key, call, req),
             Method::Info | Method::Update | Method::Notify => {
                 self.respond_code(now, key, &req, 200)
             }
             Method::Options => self.respond_code(now, key, &req, 200),
             _ => self.respond_code(now, key, &req, 501),
         }
-    }
-
-    /// A re-INVITE: refresh the target and answer with our current SDP. The
-    /// layer above sees the new offer (hold/resume, media moves) in the event.
-    fn re_invite(
-        &mut self,
-        now: Instant,
-        src: Destination,
-        key: TxKey,
-        call: CallId,
-        req: Request,
-    ) {
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        if let Some(d) = c.dialog.as_mut() {
-            d.refresh_target(&req);
-        }
-        let offer = (!req.body.is_empty()).then(|| req.body.clone());
-        if offer.is_some() {
-            c.remote_sdp = offer.clone();
-        }
-        let sdp = c.local_sdp.clone();
-        let tag = c.local_tag.clone();
-        let resp = self.response(&req, 200, Some(&tag), src.transport, Some(&sdp));
-        self.respond_or_log(now, key, resp);
-        self.events.push_back(Event::ReInvite { call, offer });
     }
 
     fn on_ack(&mut self, ack: &Request) {
@@ -201,8 +167,7 @@ impl Endpoint {
         };
         let from_tag = ack.from_header().ok().and_then(|f| tag_of(f.value()));
         if let Some(call) = self.find_dialog(&call_id, &to_tag, from_tag.as_deref()) {
-            let sdp = (!ack.body.is_empty()).then(|| ack.body.clone());
-            self.uas_acked(call, sdp);
+            self.uas_acked(call, ack);
         }
     }
 
@@ -232,7 +197,9 @@ impl Endpoint {
             if let Some(k) = c.invite_tx {
                 self.respond_or_log(now, k, resp);
             }
-            self.end_call(call, EndReason::RemoteCancelled);
+            self.end_call(now, call, EndReason::RemoteCancelled);
+        } else if let Some(k) = invite_tx {
+            self.reinvite_cancelled(now, call, k);
         }
     }
 
@@ -259,7 +226,7 @@ impl Endpoint {
         self.respond_or_log(now, key, resp);
     }
 
-    fn respond_or_log(&mut self, now: Instant, key: TxKey, resp: crate::rsip::Response) {
+    pub(super) fn respond_or_log(&mut self, now: Instant, key: TxKey, resp: crate::rsip::Response) {
         if let Err(e) = self.tx.respond(now, key, resp) {
             tracing::debug!(error = %e, "response not sent");
         }

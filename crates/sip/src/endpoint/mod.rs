@@ -2,8 +2,9 @@
 //! transaction layer, registrations and calls — and is driven from outside.
 //!
 //! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
-//! stream message, the user commands (`register`, `call`, `answer`, `hangup`, …)
-//! and `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
+//! stream message, the user commands (`register`, `call`, `answer`, `hangup`,
+//! `reinvite`, `accept_reinvite`, `reject_reinvite`, …) and
+//! `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
 //! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
 //! fake clock by shuttling their transmits.
 
@@ -11,6 +12,8 @@ mod build;
 mod config;
 mod inbound;
 mod registrar;
+mod reinvite_in;
+mod reinvite_out;
 mod uac;
 mod uas;
 
@@ -80,12 +83,42 @@ pub enum Event {
         /// The peer's SDP.
         remote_sdp: Option<Vec<u8>>,
     },
-    /// The peer sent a re-INVITE with this offer; we answered with our current SDP.
+    /// The peer sent a re-INVITE. Answer it with
+    /// [`Endpoint::accept_reinvite`] (the SDP answer to `offer`, or our offer
+    /// when `offer` is `None`) or [`Endpoint::reject_reinvite`] (e.g. 488: the
+    /// call keeps its old session). Unanswered after
+    /// [`EndpointConfig::reinvite_answer_wait`], the endpoint accepts it with
+    /// the call's current local SDP so the peer is never left hanging.
     ReInvite {
         /// Which call.
         call: CallId,
         /// The new offer.
         offer: Option<Vec<u8>>,
+    },
+    /// The ACK for our 2xx to an offerless re-INVITE arrived: it carries the
+    /// answer to the offer we put in the 2xx (`None`: the peer broke
+    /// offer/answer by sending none, RFC 3261 §13.2.1).
+    ReInviteAckAnswer {
+        /// Which call.
+        call: CallId,
+        /// The peer's SDP answer.
+        answer: Option<Vec<u8>>,
+    },
+    /// Our re-INVITE ([`Endpoint::reinvite`]) was accepted (2xx, ACKed).
+    ReInviteAnswered {
+        /// Which call.
+        call: CallId,
+        /// The peer's SDP answer.
+        sdp: Option<Vec<u8>>,
+    },
+    /// Our re-INVITE got a final non-2xx response; the call goes on with the
+    /// session it had (RFC 3261 §14.1). A 481 or 408 ends the call instead
+    /// (`Ended`, §12.2.1.2).
+    ReInviteFailed {
+        /// Which call.
+        call: CallId,
+        /// The final status code.
+        code: u16,
     },
     /// The call is over.
     Ended {
@@ -127,6 +160,17 @@ pub enum EndpointError {
     /// The transaction layer refused the request.
     #[error("cannot send: {0}")]
     Transaction(String),
+    /// Another INVITE transaction of the dialog is still in progress
+    /// (RFC 3261 §14.1): wait for `ReInviteAnswered`/`ReInviteFailed` or for
+    /// the pending re-INVITE to be answered, then try again.
+    #[error("{0}: another INVITE is in progress in this dialog")]
+    InviteInProgress(CallId),
+    /// `accept_reinvite`/`reject_reinvite` without a re-INVITE to answer.
+    #[error("{0}: no re-INVITE waiting for an answer")]
+    NoPendingReInvite(CallId),
+    /// A rejection needs a final non-2xx status (300-699).
+    #[error("{0} is not a final non-2xx status")]
+    BadStatus(u16),
     /// The target cannot be reached from here.
     #[error("cannot resolve {0}: give an IP address or a host the I/O layer resolved")]
     Unresolvable(String),
@@ -190,6 +234,17 @@ impl Endpoint {
         self.calls.get(&call).map(|c| c.state)
     }
 
+    /// Our current SDP in a call: the last offer or answer we sent that took
+    /// effect (a rejected re-INVITE leaves it as it was).
+    pub fn local_sdp(&self, call: CallId) -> Option<&[u8]> {
+        self.calls.get(&call).map(|c| c.local_sdp.as_slice())
+    }
+
+    /// The peer's current SDP in a call, when it sent one.
+    pub fn remote_sdp(&self, call: CallId) -> Option<&[u8]> {
+        self.calls.get(&call).and_then(|c| c.remote_sdp.as_deref())
+    }
+
     /// A received datagram (UDP) or one framed message (TCP) from `src`.
     pub fn handle_input(&mut self, now: Instant, src: Destination, bytes: &[u8]) {
         let msg = match message::parse_datagram(bytes) {
@@ -229,7 +284,7 @@ impl Endpoint {
         let core = self
             .calls
             .values()
-            .filter_map(|c| c.retransmit.map(|r| r.next.min(r.give_up)))
+            .filter_map(|c| c.next_deadline())
             .chain(self.regs.values().filter_map(|r| r.refresh_at));
         core.chain(self.tx.poll_timeout()).min()
     }
@@ -287,7 +342,7 @@ impl Endpoint {
 
     fn on_tx_failure(&mut self, now: Instant, key: TxKey) {
         match self.owners.get(&key).copied() {
-            Some(Owner::Call(call)) => self.end_call(call, EndReason::TransportError),
+            Some(Owner::Call(call)) => self.end_call(now, call, EndReason::TransportError),
             Some(Owner::Reg(reg)) => self.reg_failed(
                 reg,
                 RegisterError::Refused {
@@ -297,7 +352,6 @@ impl Endpoint {
             ),
             _ => {}
         }
-        let _ = now;
     }
 
     fn on_response(&mut self, now: Instant, src: Destination, resp: Response) {
@@ -314,28 +368,43 @@ impl Endpoint {
         }
     }
 
-    /// Ends a call, reporting it once, and forgets it.
-    fn end_call(&mut self, call: CallId, reason: EndReason) {
-        if let Some(c) = self.calls.remove(&call) {
-            if let Some(k) = c.invite_tx {
-                self.server_invites.remove(&k);
-            }
-            self.events.push_back(Event::Ended { call, reason });
+    /// Ends a call, reporting it once, and forgets it. A re-INVITE still
+    /// waiting for the application gets 487 (§15.1.2: pending requests of a
+    /// dialog are answered even when it ends).
+    fn end_call(&mut self, now: Instant, call: CallId, reason: EndReason) {
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        if let Some(k) = c.invite_tx {
+            self.server_invites.remove(&k);
         }
+        if let Some(pending) = c.reinvite_in {
+            self.server_invites.remove(&pending.key);
+            let resp = self.response(
+                &pending.request,
+                487,
+                Some(&c.local_tag),
+                c.peer.transport,
+                None,
+            );
+            if let Err(e) = self.tx.respond(now, pending.key, resp) {
+                tracing::debug!(%call, error = %e, "487 for the pending re-INVITE not sent");
+            }
+        }
+        self.events.push_back(Event::Ended { call, reason });
     }
 
     fn core_timers(&mut self, now: Instant) {
         let due: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| {
-                c.retransmit
-                    .is_some_and(|r| r.next <= now || r.give_up <= now)
-            })
+            .filter(|(_, c)| c.next_deadline().is_some_and(|t| t <= now))
             .map(|(id, _)| *id)
             .collect();
         for call in due {
             self.uas_retransmit_2xx(now, call);
+            self.reinvite_auto_answer(now, call);
+            self.reinvite_backoff_over(now, call);
         }
         let refresh: Vec<RegId> = self
             .regs

@@ -143,13 +143,13 @@ impl Endpoint {
             Ok(k) => k,
             Err(e) => {
                 tracing::warn!(%call, error = %e, "BYE not sent");
-                return self.end_call(call, reason);
+                return self.end_call(now, call, reason);
             }
         };
         self.owners.insert(key, Owner::Call(call));
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Terminating;
-            c.retransmit = None;
+            c.pending_2xx = None;
             c.end_tx = Some(key);
             c.end_reason = Some(reason);
         }
@@ -180,10 +180,18 @@ impl Endpoint {
         if c.end_tx == Some(key) {
             // The BYE completed (whatever its status): the call is over.
             let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
-            self.end_call(call, reason);
+            self.end_call(now, call, reason);
             return;
         }
+        if c.reinvite_out.as_ref().and_then(|r| r.in_flight()) == Some(key) {
+            return self.reinvite_response(now, call, code, resp);
+        }
         if c.invite_tx != Some(key) {
+            // A 2xx retransmitted for a re-INVITE already answered: its ACK
+            // was lost (§13.2.2.4).
+            if (200..300).contains(&code) {
+                self.resend_ack(call, &resp);
+            }
             return;
         }
         match code {
@@ -197,7 +205,7 @@ impl Endpoint {
                     Some(CallState::Terminating) if code == 487 => EndReason::Cancelled,
                     _ => EndReason::from_status(code, &phrase),
                 };
-                self.end_call(call, reason);
+                self.end_call(now, call, reason);
             }
         }
     }
@@ -225,16 +233,14 @@ impl Endpoint {
         };
         if c.dialog.is_some() {
             // Retransmitted 2xx: our ACK was lost; send it again (§13.2.2.4).
-            if let Some(ack) = c.ack.clone() {
-                self.send_direct(call, ack);
-            }
+            self.resend_ack(call, &resp);
             return;
         }
         let dialog = match Dialog::from_uac(&c.invite, &resp, &contact) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(%call, error = %e, "unusable 2xx; hanging up");
-                return self.end_call(call, EndReason::Rejected(502, e.to_string()));
+                return self.end_call(now, call, EndReason::Rejected(502, e.to_string()));
             }
         };
         let crossed = c.state == CallState::Terminating;
@@ -270,7 +276,26 @@ impl Endpoint {
         self.send_direct(call, ack);
     }
 
-    fn send_direct(&mut self, call: CallId, req: Request) {
+    /// Resends the ACK (initial or re-INVITE) whose CSeq number the
+    /// retransmitted 2xx `resp` carries.
+    fn resend_ack(&mut self, call: CallId, resp: &Response) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Ok((n, _)) = crate::message::cseq(resp) else {
+            return;
+        };
+        let ack = [&c.ack, &c.reinvite_ack]
+            .into_iter()
+            .flatten()
+            .find(|a| crate::message::cseq(*a).is_ok_and(|(m, _)| m == n))
+            .cloned();
+        if let Some(ack) = ack {
+            self.send_direct(call, ack);
+        }
+    }
+
+    pub(super) fn send_direct(&mut self, call: CallId, req: Request) {
         let dest = self.in_dialog_destination(call);
         self.out.push_back(crate::transport::Transmit {
             dest,
@@ -283,10 +308,11 @@ impl Endpoint {
             return;
         };
         if c.state == CallState::Terminating {
-            return self.end_call(call, EndReason::Cancelled);
+            return self.end_call(now, call, EndReason::Cancelled);
         }
         let Some(creds) = c.credentials.clone() else {
             return self.end_call(
+                now,
                 call,
                 EndReason::AuthFailed(format!("{code} challenge but no password configured")),
             );
@@ -300,7 +326,9 @@ impl Endpoint {
                 bump_for_retry(&mut invite, &via);
                 let key = match self.tx.send_request(now, invite.clone(), peer) {
                     Ok(k) => k,
-                    Err(e) => return self.end_call(call, EndReason::AuthFailed(e.to_string())),
+                    Err(e) => {
+                        return self.end_call(now, call, EndReason::AuthFailed(e.to_string()))
+                    }
                 };
                 self.owners.insert(key, Owner::Call(call));
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -310,26 +338,31 @@ impl Endpoint {
                 }
             }
             Err(ChallengeError::Refused) => self.end_call(
+                now,
                 call,
                 EndReason::AuthFailed(format!(
                     "{code}: credentials for '{}' refused (wrong user or password)",
                     creds.user
                 )),
             ),
-            Err(ChallengeError::Unusable(why)) => self.end_call(call, EndReason::AuthFailed(why)),
+            Err(ChallengeError::Unusable(why)) => {
+                self.end_call(now, call, EndReason::AuthFailed(why))
+            }
         }
     }
 
-    pub(super) fn uac_timeout(&mut self, _now: Instant, call: CallId, key: TxKey) {
+    pub(super) fn uac_timeout(&mut self, now: Instant, call: CallId, key: TxKey) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
         if c.end_tx == Some(key) {
             let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
-            return self.end_call(call, reason);
+            return self.end_call(now, call, reason);
         }
         if c.invite_tx == Some(key) && c.dialog.is_none() {
-            self.end_call(call, EndReason::NoAnswer(408));
+            self.end_call(now, call, EndReason::NoAnswer(408));
+        } else if c.reinvite_out.as_ref().and_then(|r| r.in_flight()) == Some(key) {
+            self.reinvite_timed_out(now, call);
         }
     }
 
@@ -347,10 +380,8 @@ impl Endpoint {
                 Some(&d.id.call_id) == call_id.as_ref() && Some(&d.id.remote_tag) == to_tag.as_ref()
             })
         });
-        if let Some((&id, c)) = found {
-            if let Some(ack) = c.ack.clone() {
-                self.send_direct(id, ack);
-            }
+        if let Some((&id, _)) = found {
+            self.resend_ack(id, &resp);
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{Endpoint, EndpointError, Event};
 use crate::dialog::Dialog;
-use crate::session::{CallId, CallState, EndReason, Retransmit2xx, Role};
+use crate::rsip::{Request, Response};
+use crate::session::{CallId, CallState, EndReason, Pending2xx, Retransmit2xx, Role};
+use crate::transaction::TxKey;
 use std::time::Instant;
 
 impl Endpoint {
@@ -60,7 +62,8 @@ impl Endpoint {
             Some(&sdp),
         );
         let key = c.invite_tx;
-        let reliable = c.peer.transport.is_reliable();
+        let offer_in_2xx = c.invite.body.is_empty();
+        let cseq = crate::message::cseq(&c.invite).map(|(n, _)| n);
         let dialog = match dialog {
             Ok(d) => d,
             Err(e) => {
@@ -68,27 +71,53 @@ impl Endpoint {
                 return self.reject(now, call, 400);
             }
         };
-        if let Some(key) = key {
-            if let Err(e) = self.tx.respond(now, key, resp.clone()) {
-                tracing::debug!(%call, error = %e, "200 not sent");
-            }
-        }
-        let t1 = self.cfg.timers.t1;
+        let (Some(key), Ok(cseq)) = (key, cseq) else {
+            return Err(EndpointError::Transaction(format!(
+                "{call}: no INVITE transaction to answer"
+            )));
+        };
+        self.send_2xx(now, call, key, resp, cseq, offer_in_2xx);
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Answered;
             c.dialog = Some(dialog);
             c.local_sdp = sdp;
-            c.last_2xx = Some(resp);
-            // Over TCP the transport is reliable: no retransmission, but the
-            // ACK still has to come within 64·T1.
-            c.retransmit = Some(Retransmit2xx {
-                next: if reliable { now + t1 * 64 } else { now + t1 },
-                interval: t1,
-                give_up: now + t1 * 64,
-            });
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// Sends a 2xx to an INVITE or re-INVITE on server transaction `key` and
+    /// arms its retransmission until the ACK with CSeq `cseq` (§13.3.1.4).
+    pub(super) fn send_2xx(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        key: TxKey,
+        resp: Response,
+        cseq: u32,
+        offer_in_2xx: bool,
+    ) {
+        if let Err(e) = self.tx.respond(now, key, resp.clone()) {
+            tracing::debug!(%call, error = %e, "2xx not sent");
+        }
+        let t1 = self.cfg.timers.t1;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        // Over TCP the transport is reliable: no retransmission, but the
+        // ACK still has to come within 64·T1.
+        let reliable = c.peer.transport.is_reliable();
+        c.pending_2xx = Some(Pending2xx {
+            key,
+            resp,
+            cseq,
+            offer_in_2xx,
+            schedule: Retransmit2xx {
+                next: if reliable { now + t1 * 64 } else { now + t1 },
+                interval: t1,
+                give_up: now + t1 * 64,
+            },
+        });
     }
 
     /// Rejects an incoming call with a final status (486, 603, 480, …).
@@ -101,7 +130,7 @@ impl Endpoint {
                 tracing::debug!(%call, error = %e, "rejection not sent");
             }
         }
-        self.end_call(call, EndReason::LocalReject(code));
+        self.end_call(now, call, EndReason::LocalReject(code));
         self.pump(now);
         Ok(())
     }
@@ -113,21 +142,22 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some(mut rt) = c.retransmit else {
+        let Some(pending) = c.pending_2xx.as_mut() else {
             return;
         };
+        let rt = &mut pending.schedule;
         if rt.give_up <= now {
-            c.retransmit = None;
+            c.pending_2xx = None;
             tracing::warn!(%call, "no ACK for our 2xx; hanging up");
             self.send_bye(now, call, EndReason::NoAck);
             return;
         }
-        let (Some(resp), Some(key)) = (c.last_2xx.clone(), c.invite_tx) else {
+        if rt.next > now {
             return;
-        };
+        }
         rt.interval = (rt.interval * 2).min(t2);
         rt.next = now + rt.interval;
-        c.retransmit = Some(rt);
+        let (key, resp) = (pending.key, pending.resp.clone());
         if self.tx.respond(now, key, resp.clone()).is_err() {
             // The server transaction is gone (Timer L): the core sends alone.
             let dest = c.peer;
@@ -138,21 +168,34 @@ impl Endpoint {
         }
     }
 
-    /// The ACK for our 2xx arrived: the call is up.
-    pub(super) fn uas_acked(&mut self, call: CallId, ack_sdp: Option<Vec<u8>>) {
+    /// An ACK for a 2xx arrived in `call`'s dialog. The one matching our
+    /// pending 2xx stops its retransmission and completes the exchange: the
+    /// call is up (initial INVITE), or the re-INVITE is done. Others (a
+    /// retransmitted ACK, one for an older 2xx) change nothing.
+    pub(super) fn uas_acked(&mut self, call: CallId, ack: &Request) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        c.retransmit = None;
-        if c.state != CallState::Answered {
+        let Ok((n, _)) = crate::message::cseq(ack) else {
             return;
+        };
+        let Some(pending) = c.pending_2xx.take_if(|p| p.cseq == n) else {
+            return;
+        };
+        let ack_sdp = (!ack.body.is_empty()).then(|| ack.body.clone());
+        if pending.offer_in_2xx && ack_sdp.is_some() {
+            c.remote_sdp = ack_sdp.clone();
         }
-        c.state = CallState::Confirmed;
-        if ack_sdp.is_some() {
-            c.remote_sdp = ack_sdp;
+        if c.state == CallState::Answered {
+            c.state = CallState::Confirmed;
+            let remote_sdp = c.remote_sdp.clone();
+            self.events
+                .push_back(Event::Established { call, remote_sdp });
+        } else if pending.offer_in_2xx {
+            self.events.push_back(Event::ReInviteAckAnswer {
+                call,
+                answer: ack_sdp,
+            });
         }
-        let remote_sdp = c.remote_sdp.clone();
-        self.events
-            .push_back(Event::Established { call, remote_sdp });
     }
 }

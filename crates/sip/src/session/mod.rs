@@ -2,13 +2,17 @@
 //! the user agent core. The endpoint drives these values; this module holds the
 //! call state and the typed outcomes a user sees.
 
+mod reinvite;
+
+pub use reinvite::{InboundReInvite, OutboundReInvite, OutboundStep, Pending2xx, Retransmit2xx};
+
 use crate::dialog::Dialog;
 use crate::endpoint::Credentials;
-use crate::rsip::{Request, Response, Uri};
+use crate::rsip::{Request, Uri};
 use crate::transaction::TxKey;
 use crate::transport::Destination;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Handle of a call inside an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,17 +144,6 @@ pub struct CallRequest {
     pub extra_headers: Vec<(String, String)>,
 }
 
-/// UAS 2xx retransmission schedule (§13.3.1.4).
-#[derive(Debug, Clone, Copy)]
-pub struct Retransmit2xx {
-    /// Next retransmission.
-    pub next: Instant,
-    /// Current interval (T1 doubling up to T2).
-    pub interval: Duration,
-    /// When to give up and hang up (64·T1 after the first 2xx).
-    pub give_up: Instant,
-}
-
 /// One call.
 #[derive(Debug)]
 pub struct Call {
@@ -175,13 +168,17 @@ pub struct Call {
     pub answered_nonces: Vec<String>,
     /// The user hung up before any provisional response: CANCEL waits for one.
     pub cancel_pending: bool,
-    /// The last 2xx we sent (UAS) for retransmission.
-    pub last_2xx: Option<Response>,
-    /// UAS 2xx retransmission timer.
-    pub retransmit: Option<Retransmit2xx>,
-    /// The ACK we sent for the 2xx (UAC), resent when the 2xx is retransmitted.
+    /// The 2xx we sent (to the INVITE or a re-INVITE), retransmitted until ACKed.
+    pub pending_2xx: Option<Pending2xx>,
+    /// The ACK we sent for the initial 2xx (UAC), resent when the 2xx is retransmitted.
     pub ack: Option<Request>,
-    /// Our current SDP (offer as UAC, answer as UAS) for re-INVITE answers.
+    /// The ACK we sent for the 2xx to our latest re-INVITE, likewise.
+    pub reinvite_ack: Option<Request>,
+    /// A re-INVITE from the peer waiting for the application's answer.
+    pub reinvite_in: Option<InboundReInvite>,
+    /// Our re-INVITE, until its final response.
+    pub reinvite_out: Option<OutboundReInvite>,
+    /// Our current SDP (the last offer or answer we sent that took effect).
     pub local_sdp: Vec<u8>,
     /// The peer's SDP.
     pub remote_sdp: Option<Vec<u8>>,
@@ -211,9 +208,11 @@ impl Call {
             credentials: None,
             answered_nonces: Vec::new(),
             cancel_pending: false,
-            last_2xx: None,
-            retransmit: None,
+            pending_2xx: None,
             ack: None,
+            reinvite_ack: None,
+            reinvite_in: None,
+            reinvite_out: None,
             local_sdp: Vec::new(),
             remote_sdp: None,
             end_tx: None,
@@ -224,6 +223,33 @@ impl Call {
     /// Whether the dialog is confirmed (call up).
     pub fn is_up(&self) -> bool {
         self.state == CallState::Confirmed
+    }
+
+    /// The earliest instant one of the call's own timers is due: 2xx
+    /// retransmission, the automatic re-INVITE answer, a glare backoff.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let retransmit = self
+            .pending_2xx
+            .as_ref()
+            .map(|p| p.schedule.next.min(p.schedule.give_up));
+        let answer = self.reinvite_in.as_ref().map(|r| r.answer_by);
+        let backoff = self.reinvite_out.as_ref().and_then(|r| match r.step {
+            OutboundStep::Backoff(at) => Some(at),
+            OutboundStep::Sent(_) => None,
+        });
+        [retransmit, answer, backoff].into_iter().flatten().min()
+    }
+
+    /// Whether an INVITE transaction of this dialog is still in progress in
+    /// either direction, counting a 2xx not yet ACKed (§14.1: no new
+    /// re-INVITE may start meanwhile).
+    pub fn invite_in_progress(&self) -> bool {
+        self.pending_2xx.is_some()
+            || self.reinvite_in.is_some()
+            || self
+                .reinvite_out
+                .as_ref()
+                .is_some_and(|r| r.in_flight().is_some())
     }
 }
 
