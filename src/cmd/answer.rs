@@ -121,7 +121,15 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
                     }
                 }
-                Event::ReInvite { call, .. } => sip.keep_session(call),
+                Event::ReInvite { call, offer } => match calls.get_mut(&call) {
+                    Some(l) => sip.answer_reinvite(call, &mut l.media, offer.as_deref()),
+                    None => { let _ = sip.ep().reject_reinvite(Instant::now(), call, 481); }
+                },
+                Event::ReInviteAckAnswer { call, answer } => {
+                    if let Some(l) = calls.get_mut(&call) {
+                        l.media.process_reinvite_answer(answer.as_deref());
+                    }
+                }
                 Event::Ended { call, reason } => {
                     ended += 1;
                     hangups.retain(|(_, c), _| *c != call);

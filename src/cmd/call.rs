@@ -185,7 +185,12 @@ async fn drive_call(
                         dtmf_at = now + Duration::from_secs_f64(args.dtmf_delay.max(0.0));
                     }
                 }
-                Event::ReInvite { call: c, .. } => sip.keep_session(c),
+                Event::ReInvite { call: c, offer } if c == call => {
+                    sip.answer_reinvite(c, media, offer.as_deref());
+                }
+                Event::ReInviteAckAnswer { call: c, answer } if c == call => {
+                    media.process_reinvite_answer(answer.as_deref());
+                }
                 Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
                 _ => {}
             },

@@ -80,7 +80,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
-                Event::ReInvite { call: c, .. } => alice.keep_session(c),
+                Event::ReInvite { call: c, offer } => alice.answer_reinvite(c, &mut media, offer.as_deref()),
                 Event::Ended { call: c, reason } if c == call => break reason,
                 _ => {}
             },
@@ -141,7 +141,12 @@ async fn answer_one(
                     leg.start(negotiated, p, clean)?;
                 }
             }
-            Event::ReInvite { call, .. } => bob.keep_session(call),
+            Event::ReInvite { call, offer } => match &mut media {
+                Some((leg, _)) => bob.answer_reinvite(call, leg, offer.as_deref()),
+                None => {
+                    let _ = bob.ep().reject_reinvite(Instant::now(), call, 488);
+                }
+            },
             Event::Ended { reason, .. } => {
                 let report = match &mut media {
                     Some((leg, _)) => leg.stop().await,

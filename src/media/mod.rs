@@ -96,6 +96,30 @@ impl MediaLeg {
         Ok((answer.sdp.into_bytes(), answer.media))
     }
 
+    /// Answers a re-INVITE's offer (hold, resume, a moved address, another
+    /// codec) and moves the running media to it. `None` for the offer means the
+    /// peer asks for ours (the answer then comes with its ACK, see
+    /// [`process_reinvite_answer`](Self::process_reinvite_answer)). An error
+    /// means the offer cannot be taken: reject it with 488, the call keeps its
+    /// session.
+    pub fn answer_reinvite(&mut self, offer: Option<&[u8]>) -> Result<Vec<u8>, OfferAnswerError> {
+        let Some(offer) = offer else {
+            return Ok(self.sdp.re_offer().into_bytes());
+        };
+        let answer = self.sdp.answer(&String::from_utf8_lossy(offer))?;
+        self.update(&answer.media);
+        Ok(answer.sdp.into_bytes())
+    }
+
+    /// Reads the answer to an offer we made in a re-INVITE exchange and moves
+    /// the running media to it; an unusable answer keeps the media as it was.
+    pub fn process_reinvite_answer(&mut self, answer: Option<&[u8]>) {
+        match self.process_answer(answer) {
+            Ok(negotiated) => self.update(&negotiated),
+            Err(e) => tracing::warn!("re-INVITE answer not used, media unchanged: {e:#}"),
+        }
+    }
+
     /// Reads the callee's answer to our offer.
     pub fn process_answer(&mut self, answer: Option<&[u8]>) -> Result<NegotiatedMedia> {
         let body = answer.ok_or_else(|| anyhow!("the answer carries no SDP"))?;

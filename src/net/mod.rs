@@ -4,6 +4,7 @@
 
 mod tcp;
 
+use crate::media::MediaLeg;
 use agentphone_sip::message::StreamFramer;
 use agentphone_sip::transport::{Destination, Transmit, Transport};
 use agentphone_sip::{CallId, Endpoint, EndpointConfig, Event};
@@ -62,12 +63,19 @@ impl SipDriver {
         &mut self.ep
     }
 
-    /// Accepts the peer's re-INVITE of `call` with the call's current SDP,
-    /// so the session stays as it is. Interim answer until the media layer
-    /// negotiates re-INVITE offers (hold, moved media, codec change).
-    pub fn keep_session(&mut self, call: CallId) {
-        let sdp = self.ep.local_sdp(call).unwrap_or_default().to_vec();
-        if let Err(e) = self.ep.accept_reinvite(Instant::now(), call, sdp) {
+    /// Answers the peer's re-INVITE for `call`: the media's SDP answer (and
+    /// the media moves to it), or 488 when the offer cannot be taken (the call
+    /// keeps its session, RFC 3261 §14.2).
+    pub fn answer_reinvite(&mut self, call: CallId, media: &mut MediaLeg, offer: Option<&[u8]>) {
+        let now = Instant::now();
+        let sent = match media.answer_reinvite(offer) {
+            Ok(sdp) => self.ep.accept_reinvite(now, call, sdp),
+            Err(e) => {
+                tracing::info!(%call, "re-INVITE refused with 488: {e}");
+                self.ep.reject_reinvite(now, call, 488)
+            }
+        };
+        if let Err(e) = sent {
             tracing::warn!(%call, error = %e, "re-INVITE not answered");
         }
     }
