@@ -28,7 +28,7 @@ pub struct AnswerArgs {
     /// Hang up each call after this many seconds (default: wait for the caller).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// WAV file played to every caller (default: silence).
+    /// WAV file played to every caller, or `tone:FREQ` for a sine (default: silence).
     #[arg(long, conflicts_with = "audio_device")]
     pub play: Option<PathBuf>,
     /// Sound card for microphone and speaker (`default`, or part of a name from

@@ -30,7 +30,7 @@ pub struct CallArgs {
     /// Give up when not answered within this many seconds.
     #[arg(long, default_value_t = 60.0)]
     pub ring_timeout: f64,
-    /// WAV file played to the callee (default: silence).
+    /// WAV file played to the callee, or `tone:FREQ` for a sine (default: silence).
     #[arg(long, conflicts_with = "audio_device")]
     pub play: Option<PathBuf>,
     /// Sound card for microphone and speaker (`default`, or part of a name from

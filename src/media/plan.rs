@@ -4,7 +4,7 @@
 use crate::audio_io::bridge::AudioThread;
 use crate::audio_io::AudioBackend;
 use agentphone_audio::sink::AudioSink;
-use agentphone_audio::source::{AudioSource, Silence, WavFileSource};
+use agentphone_audio::source::{AudioSource, Silence, Tone, WavFileSource};
 use agentphone_audio::wav::WavRecorder;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -36,10 +36,13 @@ impl MediaPlan {
         stereo: bool,
     ) -> Result<Self> {
         let source: Box<dyn AudioSource + Send> = match play {
-            Some(p) => Box::new(
-                WavFileSource::open(p, false)
-                    .with_context(|| format!("cannot play {}", p.display()))?,
-            ),
+            Some(p) => match tone_of(p)? {
+                Some(tone) => Box::new(tone),
+                None => Box::new(
+                    WavFileSource::open(p, false)
+                        .with_context(|| format!("cannot play {}", p.display()))?,
+                ),
+            },
             None => Box::new(Silence),
         };
         Ok(MediaPlan {
@@ -67,6 +70,23 @@ impl MediaPlan {
             audio_thread: Some(thread),
         })
     }
+}
+
+/// `tone:FREQ` (Hz) plays a sine at -12 dBFS instead of a file: a test signal
+/// that needs no file.
+fn tone_of(play: &Path) -> Result<Option<Tone>> {
+    let Some(freq) = play.to_str().and_then(|s| s.strip_prefix("tone:")) else {
+        return Ok(None);
+    };
+    let hz: f32 = freq.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--play {}: '{freq}' is not a frequency in Hz",
+            play.display()
+        )
+    })?;
+    Tone::new(hz, -12.0)
+        .map(Some)
+        .with_context(|| format!("--play {}", play.display()))
 }
 
 fn open_recorder(record: Option<&Path>, stereo: bool) -> Result<Option<WavRecorder>> {
