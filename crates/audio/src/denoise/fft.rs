@@ -172,10 +172,18 @@ mod tests {
         t.forward_pair(&x, &p, &ones, 0.5, &mut xs, &mut ps);
         for (sig, spec) in [(&x, &xs), (&p, &ps)] {
             let want = dft(&sig.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
-            let scale = want.iter().fold(0.0f64, |m, c| m.max(c.0.abs().max(c.1.abs())));
+            let scale = want
+                .iter()
+                .fold(0.0f64, |m, c| m.max(c.0.abs().max(c.1.abs())));
             for (k, (got, want)) in spec.iter().zip(&want).enumerate() {
-                let (er, ei) = (f64::from(got.re) - 0.5 * want.0, f64::from(got.im) - 0.5 * want.1);
-                assert!(er.abs().max(ei.abs()) < 1e-5 * scale, "bin {k}: {got} vs {want:?}");
+                let (er, ei) = (
+                    f64::from(got.re) - 0.5 * want.0,
+                    f64::from(got.im) - 0.5 * want.1,
+                );
+                assert!(
+                    er.abs().max(ei.abs()) < 1e-5 * scale,
+                    "bin {k}: {got} vs {want:?}"
+                );
             }
         }
         let mut back = [0.0f32; WINDOW];
@@ -184,7 +192,10 @@ mod tests {
         for (i, (&b, &v)) in back.iter().zip(&x).enumerate() {
             // forward scaled by 0.5, inverse gains WINDOW
             let want = v * 0.5 * WINDOW as f32;
-            assert!((b - want).abs() < 1e-5 * peak * WINDOW as f32, "sample {i}: {b} vs {want}");
+            assert!(
+                (b - want).abs() < 1e-5 * peak * WINDOW as f32,
+                "sample {i}: {b} vs {want}"
+            );
         }
     }
 }
