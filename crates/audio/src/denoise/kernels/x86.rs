@@ -331,50 +331,15 @@ unsafe fn dot_n<const M: usize>(x: &[f32], ys: [&[f32]; M]) -> [f32; M] {
     out
 }
 
-/// Eight lanes of [`crate::denoise::activation::tansig_slice`], same operations in
-/// the same order (no FMA), so the results are identical.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tansig8(x: __m256) -> __m256 {
-    let table = crate::denoise::activation::tansig_table();
-    let sign = _mm256_set1_ps(-0.0);
-    let ax = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(8.0));
-    let i = _mm256_floor_ps(_mm256_add_ps(
-        _mm256_set1_ps(0.5),
-        _mm256_mul_ps(_mm256_set1_ps(25.0), ax),
-    ));
-    let r = _mm256_sub_ps(ax, _mm256_mul_ps(_mm256_set1_ps(0.04), i));
-    // SAFETY: 0 <= i <= 200 because 0 <= ax <= 8, and the table has 201 entries.
-    let y = unsafe { _mm256_i32gather_ps::<4>(table.as_ptr(), _mm256_cvtps_epi32(i)) };
-    let one = _mm256_set1_ps(1.0);
-    let dy = _mm256_sub_ps(one, _mm256_mul_ps(y, y));
-    let t = _mm256_mul_ps(
-        _mm256_mul_ps(r, dy),
-        _mm256_sub_ps(one, _mm256_mul_ps(y, r)),
-    );
-    let y = _mm256_add_ps(y, t);
-    _mm256_or_ps(y, _mm256_and_ps(sign, x))
-}
-
+/// [`crate::denoise::activation::tansig_slice`] compiled for AVX2: the same
+/// operations (no FMA contraction happens), so the same results, 8 lanes wide.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tansig_avx2(xs: &mut [f32]) {
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: c is exactly 8 f32s.
-        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), tansig8(_mm256_loadu_ps(c.as_ptr()))) };
-    }
-    crate::denoise::activation::tansig_slice(chunks.into_remainder());
+    crate::denoise::activation::tansig_slice(xs);
 }
 
+/// [`crate::denoise::activation::sigmoid_slice`] compiled for AVX2.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn sigmoid_avx2(xs: &mut [f32]) {
-    let half = _mm256_set1_ps(0.5);
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: c is exactly 8 f32s.
-        unsafe {
-            let t = tansig8(_mm256_mul_ps(_mm256_loadu_ps(c.as_ptr()), half));
-            _mm256_storeu_ps(c.as_mut_ptr(), _mm256_add_ps(half, _mm256_mul_ps(half, t)));
-        }
-    }
-    crate::denoise::activation::sigmoid_slice(chunks.into_remainder());
+    crate::denoise::activation::sigmoid_slice(xs);
 }
