@@ -82,6 +82,7 @@ const TANH_DEN: [f32; 4] = [4.893_525_3e-3, 2.268_434_7e-3, 1.185_347e-4, 1.198_
 /// tanh by the rational approximation in the module docs. NaN maps to about -1
 /// (the clamp's `max` drops it), so a NaN can never leave a layer.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // deliberate: `clamp` would pass NaN through
 pub(crate) fn tanh_approx(x: f32) -> f32 {
     let x = x.max(-TANH_CLAMP).min(TANH_CLAMP);
     let x2 = x * x;
