@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use realfft::num_complex::Complex32;
+use rustfft::num_complex::Complex32;
 
 use super::model::NB_BANDS;
 

@@ -2,12 +2,10 @@
 //! FFTs of the frame and of its pitch-lagged copy, the 42 features, the pitch
 //! comb filter, gains and overlap-add synthesis.
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex32;
 
 use super::bands::{self, Tables, BAND_BINS, FRAME, FREQ, WINDOW};
+use super::fft::Transforms;
 use super::kernels::Kernels;
 use super::model::{NB_BANDS, NB_FEATURES};
 use super::pitch::{self, PitchFinder};
@@ -23,6 +21,10 @@ pub(crate) struct Analysis {
     hp_mem: [f64; 4],
     ceps: [[f32; NB_BANDS]; CEPS_MEM],
     ceps_pos: usize,
+    /// `ceps_dist[i][j]`: squared distance between cepstra `i` and `j`, kept up
+    /// to date as each new cepstrum replaces an old one (7 new distances a frame
+    /// instead of all 56).
+    ceps_dist: [[f32; CEPS_MEM]; CEPS_MEM],
     synth_mem: [f32; FRAME],
     buf: [f32; WINDOW],
     /// Spectrum of the current window, then of the output being built.
@@ -33,24 +35,19 @@ pub(crate) struct Analysis {
     ep: [f32; NB_BANDS],
     exp: [f32; NB_BANDS],
     pub features: [f32; NB_FEATURES],
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
-    scratch: Vec<Complex32>,
+    fft: Transforms,
     pitch: PitchFinder,
 }
 
 impl Analysis {
     pub fn new() -> Analysis {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(WINDOW);
-        let inv = planner.plan_fft_inverse(WINDOW);
-        let scratch_len = fwd.get_scratch_len().max(inv.get_scratch_len());
         Analysis {
             t: bands::tables(),
             input: [0.0; pitch::BUF],
             hp_mem: [0.0; 4],
             ceps: [[0.0; NB_BANDS]; CEPS_MEM],
             ceps_pos: 0,
+            ceps_dist: [[0.0; CEPS_MEM]; CEPS_MEM],
             synth_mem: [0.0; FRAME],
             buf: [0.0; WINDOW],
             x: [Complex32::default(); FREQ],
@@ -59,9 +56,7 @@ impl Analysis {
             ep: [0.0; NB_BANDS],
             exp: [0.0; NB_BANDS],
             features: [0.0; NB_FEATURES],
-            fwd,
-            inv,
-            scratch: vec![Complex32::default(); scratch_len],
+            fft: Transforms::new(),
             pitch: PitchFinder::new(),
         }
     }
@@ -71,6 +66,7 @@ impl Analysis {
         self.hp_mem = [0.0; 4];
         self.ceps = [[0.0; NB_BANDS]; CEPS_MEM];
         self.ceps_pos = 0;
+        self.ceps_dist = [[0.0; CEPS_MEM]; CEPS_MEM];
         self.synth_mem.fill(0.0);
         self.pitch.reset();
     }
@@ -84,23 +80,16 @@ impl Analysis {
         high_pass(&mut self.hp_mem, frame, dst);
     }
 
-    /// Windowed FFT of the window ending `lag` samples before the newest sample.
+    /// Spectra of the newest window (`x`) and of the window `lag` samples
+    /// earlier (`p`), in one transform.
     #[inline(always)]
-    fn transform(&mut self, lag: usize, into_p: bool) {
+    fn transform(&mut self, lag: usize) {
         let end = pitch::BUF - lag;
-        let src = &self.input[end - WINDOW..end];
-        for ((b, &s), &w) in self.buf.iter_mut().zip(src).zip(&self.t.window) {
-            *b = s * w;
-        }
-        let out = if into_p { &mut self.p } else { &mut self.x };
-        let res = self
-            .fwd
-            .process_with_scratch(&mut self.buf, out, &mut self.scratch);
-        debug_assert!(res.is_ok(), "FFT lengths are fixed at construction");
-        let norm = self.t.wnorm;
-        for v in out.iter_mut() {
-            *v *= norm;
-        }
+        let x_src = &self.input[pitch::BUF - WINDOW..];
+        let p_src = &self.input[end - WINDOW..end];
+        let t = self.t;
+        self.fft
+            .forward_pair(x_src, p_src, &t.window, t.wnorm, &mut self.x, &mut self.p);
     }
 
     /// Computes the features of the newest frame. Returns `true` when the frame is
@@ -108,10 +97,9 @@ impl Analysis {
     /// alone and the caller should skip the network.
     #[inline(always)]
     pub fn compute_features(&mut self, k: &Kernels) -> bool {
-        self.transform(0, false);
         let pitch_input: &[f32; pitch::BUF] = &self.input;
         let period = self.pitch.process(k, pitch_input);
-        self.transform(period, true);
+        self.transform(period);
         [self.ex, self.ep, self.exp] = bands::band_stats(self.t, &self.x, &self.p);
         for ((c, &ex), &ep) in self.exp.iter_mut().zip(&self.ex).zip(&self.ep) {
             *c /= (0.001 + ex * ep).sqrt();
@@ -160,14 +148,20 @@ impl Analysis {
             f[NB_BANDS + i] = c0[i] - c2[i];
             f[NB_BANDS + NB_DELTA_CEPS + i] = c0[i] - 2.0 * c1[i] + c2[i];
         }
+        // (a - b)^2 == (b - a)^2 exactly, so the cached symmetric distances are
+        // the ones a full recomputation would give.
+        for j in (0..CEPS_MEM).filter(|&j| j != pos) {
+            let mut dist = 0.0f32;
+            for (a, b) in self.ceps[pos].iter().zip(&self.ceps[j]) {
+                dist += (a - b) * (a - b);
+            }
+            self.ceps_dist[pos][j] = dist;
+            self.ceps_dist[j][pos] = dist;
+        }
         let mut variability = 0.0f32;
-        for i in 0..CEPS_MEM {
+        for (i, row) in self.ceps_dist.iter().enumerate() {
             let mut min_dist = 1e15f32;
-            for j in (0..CEPS_MEM).filter(|&j| j != i) {
-                let mut dist = 0.0f32;
-                for (a, b) in self.ceps[i].iter().zip(&self.ceps[j]) {
-                    dist += (a - b) * (a - b);
-                }
+            for (_, &dist) in row.iter().enumerate().filter(|&(j, _)| j != i) {
                 min_dist = min_dist.min(dist);
             }
             variability += min_dist;
@@ -221,14 +215,7 @@ impl Analysis {
     /// Inverse FFT, synthesis window and overlap-add: one frame out, one frame late.
     #[inline(always)]
     pub fn synthesise(&mut self, out: &mut [f32; FRAME]) {
-        // A real signal's spectrum has real DC and Nyquist bins; force it so the
-        // inverse transform never sees rounding residue there.
-        self.x[0].im = 0.0;
-        self.x[FREQ - 1].im = 0.0;
-        let res = self
-            .inv
-            .process_with_scratch(&mut self.x, &mut self.buf, &mut self.scratch);
-        debug_assert!(res.is_ok(), "FFT lengths are fixed at construction");
+        self.fft.inverse(&self.x, &mut self.buf);
         // The unnormalised inverse gains WINDOW, the forward norm 1/sum(w^2) ~ 2/WINDOW.
         for (b, &w) in self.buf.iter_mut().zip(&self.t.window) {
             *b = *b / 2.0 * w;
@@ -247,10 +234,13 @@ const HP_A: [f64; 2] = [-1.99599, 0.99600];
 /// Samples per step of the high-pass.
 const HP_BLOCK: usize = 8;
 
-/// `(h, c1, c2)`: `h` the filter's impulse response (the zero-state output of one
-/// block is `w[k] = sum_m h[m] u[k - m]`), and `y[n+k]` gains
-/// `c1[k] * y[n-1] + c2[k] * y[n-2]` from the two outputs before the block.
-const HP_COEFS: ([f64; HP_BLOCK], [f64; HP_BLOCK], [f64; HP_BLOCK]) = {
+/// The high-pass over one block as a matrix: column `j` holds what input `j` of
+/// `[x[n-2], x[n-1], x[n..n+8], y[n-1], y[n-2]]` adds to each of the block's
+/// eight outputs `y[n..n+8]`. Built from `h`, the impulse response of the poles
+/// (the block's zero-state output is `sum_m h[m] u[k - m]` with `u` the zeros'
+/// output `x - 2 x[-1] + x[-2]`), and from the poles' free response to the two
+/// outputs before the block.
+const HP_COLS: [[f64; HP_BLOCK]; HP_BLOCK + 4] = {
     let [a0, a1] = HP_A;
     let mut h = [0.0; HP_BLOCK];
     let (mut c1, mut c2) = ([0.0; HP_BLOCK], [0.0; HP_BLOCK]);
@@ -267,49 +257,63 @@ const HP_COEFS: ([f64; HP_BLOCK], [f64; HP_BLOCK], [f64; HP_BLOCK]) = {
         c2[k] = -a0 * c2[k - 1] - a1 * c2[k - 2];
         k += 1;
     }
-    (h, c1, c2)
+    let mut cols = [[0.0; HP_BLOCK]; HP_BLOCK + 4];
+    // u[k - m] = x[k - m] - 2 x[k - m - 1] + x[k - m - 2]; x[i] is input i + 2.
+    let mut k = 0;
+    while k < HP_BLOCK {
+        let mut m = 0;
+        while m <= k {
+            cols[k - m + 2][k] += h[m];
+            cols[k - m + 1][k] -= 2.0 * h[m];
+            cols[k - m][k] += h[m];
+            m += 1;
+        }
+        cols[HP_BLOCK + 2][k] = c1[k];
+        cols[HP_BLOCK + 3][k] = c2[k];
+        k += 1;
+    }
+    cols
 };
 
-/// The high-pass in f64, eight samples per step. Each block's zero-state part is
-/// a short FIR of `u` (independent of every other block), so the only serial
-/// chain is carrying the last two outputs across blocks: two multiply-adds per
+/// The high-pass in f64, eight samples per step as one small matrix product
+/// (see [`HP_COLS`]): the input columns do not depend on earlier blocks, so the
+/// only serial chain is the two carried outputs, two scalar multiply-adds per
 /// eight samples (a per-sample recursion waits on a multiply and an add every
-/// sample). Differences are at f64 rounding level. `mem` is
-/// `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
+/// sample). The product runs column by column over eight contiguous outputs,
+/// which vectorises on any SIMD width. Differences are at f64 rounding level.
+/// `mem` is `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
 #[inline(always)]
 fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
-    let (h, c1, c2) = HP_COEFS;
     let [mut x1, mut x2, mut y1, mut y2] = *mem;
+    let (x_cols, y_cols) = HP_COLS.split_at(HP_BLOCK + 2);
     for (xb, ob) in input
         .chunks_exact(HP_BLOCK)
         .zip(out.chunks_exact_mut(HP_BLOCK))
     {
-        // u = x - 2 x[-1] + x[-2] over the block, with the previous block's last
-        // two samples in front.
         let mut xs = [0.0f64; HP_BLOCK + 2];
         xs[0] = x2;
         xs[1] = x1;
         for (d, &x) in xs[2..].iter_mut().zip(xb) {
             *d = f64::from(x);
         }
-        let mut ub = [0.0f64; HP_BLOCK];
-        for (u, w) in ub.iter_mut().zip(xs.windows(3)) {
-            *u = w[2] - 2.0 * w[1] + w[0];
-        }
         (x1, x2) = (xs[HP_BLOCK + 1], xs[HP_BLOCK]);
-        let mut w = [0.0f64; HP_BLOCK];
-        for (k, w) in w.iter_mut().enumerate() {
-            for m in 0..=k {
-                *w += h[m] * ub[k - m];
+        let mut acc = [0.0f64; HP_BLOCK];
+        for (col, &v) in x_cols.iter().zip(&xs) {
+            for (a, &c) in acc.iter_mut().zip(col) {
+                *a += c * v;
             }
         }
-        for k in 0..HP_BLOCK {
-            ob[k] = (w[k] + c1[k] * y1 + c2[k] * y2) as f32;
+        let (c1, c2) = (&y_cols[0], &y_cols[1]);
+        for (((o, &a), &c1), &c2) in ob.iter_mut().zip(&acc).zip(c1).zip(c2) {
+            *o = (a + c1 * y1 + c2 * y2) as f32;
         }
-        let last = HP_BLOCK - 1;
+        // The carried outputs again, in scalar and summed in another order: the
+        // chain from one block's (y1, y2) to the next's is then two multiplies
+        // and two adds, with no lane extraction or broadcast in it.
+        let (k1, k2) = (HP_BLOCK - 1, HP_BLOCK - 2);
         (y1, y2) = (
-            w[last] + c1[last] * y1 + c2[last] * y2,
-            w[last - 1] + c1[last - 1] * y1 + c2[last - 1] * y2,
+            (c1[k1] * y1 + c2[k1] * y2) + acc[k1],
+            (c1[k2] * y1 + c2[k2] * y2) + acc[k2],
         );
     }
     *mem = [x1, x2, y1, y2];
@@ -319,7 +323,7 @@ fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
 mod tests {
     use super::*;
 
-    /// The four-at-a-time high-pass is the plain per-sample recursion.
+    /// The block high-pass is the plain per-sample recursion.
     #[test]
     fn block_high_pass_matches_the_direct_recursion() {
         let mut mem = [0.0f64; 4];

@@ -17,6 +17,7 @@
 mod activation;
 mod bands;
 mod features;
+mod fft;
 mod kernels;
 mod matrix;
 mod model;

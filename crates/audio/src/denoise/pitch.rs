@@ -16,8 +16,8 @@ pub(crate) const BUF: usize = MAX_PERIOD + FRAME;
 /// Highest lag searched, at full rate.
 const MAX_PITCH: usize = MAX_PERIOD - 3 * MIN_PERIOD;
 /// Lags computed in the coarse search: `MAX_PITCH / 4` (147) rounded up to the
-/// AVX2 kernel's block of 32.
-const COARSE_LAGS: usize = 160;
+/// AVX2 kernel's blocks (64 + 64 + 24).
+const COARSE_LAGS: usize = 152;
 const SECOND_CHECK: [usize; 16] = [0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2];
 
 /// Pitch tracker state and scratch (no allocation after construction).
@@ -75,8 +75,8 @@ impl PitchFinder {
         for (d, s) in self.y_lp4.iter_mut().zip(y.iter().step_by(2)) {
             *d = *s;
         }
-        // The kernel runs whole blocks of 32 lags, so compute COARSE_LAGS and
-        // search the first MAX_PITCH / 4.
+        // The kernel runs whole blocks of 8 lags or more, so compute
+        // COARSE_LAGS and search the first MAX_PITCH / 4.
         let coarse = &mut self.xcorr[..COARSE_LAGS];
         (k.xcorr)(&self.x_lp4, &self.y_lp4, coarse);
         let (best, second) = find_best_pitch(k, &coarse[..MAX_PITCH / 4], &self.y_lp4, FRAME / 4);
@@ -127,10 +127,12 @@ impl PitchFinder {
         let cur = &x[MAXP..MAXP + N];
         let t0 = (pitch_idx / 2).min(MAXP - 1);
         let prev_period = self.last_period / 2;
-        // Correlation of the current frame with the frame `lag` samples earlier.
-        let xcorr_at = |lag: usize| (k.dot)(cur, &x[MAXP - lag..MAXP - lag + N]);
+        // Correlation of the current frame with the frames `a` and `b` samples
+        // earlier, in one pass over the current frame.
+        let window = |lag: usize| &x[MAXP - lag..MAXP - lag + N];
+        let xcorr_pair = |a: usize, b: usize| (k.dot2)(cur, window(a), window(b));
 
-        let xx = (k.dot)(cur, cur);
+        let [xx, xy_t0] = (k.dot2)(cur, cur, window(t0));
         self.yy[0] = xx;
         // yy[i]: energy of the window i samples back, slid one sample at a time.
         // The differences are independent; the running sum goes four at a time
@@ -152,7 +154,6 @@ impl PitchFinder {
             carry += p3;
         }
         let yy_t0 = self.yy[t0];
-        let xy_t0 = xcorr_at(t0);
         let (mut best_xy, mut best_yy) = (xy_t0, yy_t0);
         let g0 = pitch_gain(xy_t0, xx, yy_t0);
         let (mut t, mut g) = (t0, g0);
@@ -174,7 +175,8 @@ impl PitchFinder {
             } else {
                 (2 * SECOND_CHECK[kk] * t0 + kk) / (2 * kk)
             };
-            let xy = (xcorr_at(t1) + xcorr_at(t1b)) / 2.0;
+            let [xy1, xy1b] = xcorr_pair(t1, t1b);
+            let xy = (xy1 + xy1b) / 2.0;
             let yy = (self.yy[t1] + self.yy[t1b]) / 2.0;
             let g1 = pitch_gain(xy, xx, yy);
             let dist = (t1 as isize - prev_period as isize).abs();
@@ -210,7 +212,8 @@ impl PitchFinder {
             best_xy / (best_yy + 1.0)
         };
         // t >= MIN >= 1 and t + 1 <= MAXP, so every lag below is in range.
-        let c = [xcorr_at(t - 1), xcorr_at(t), xcorr_at(t + 1)];
+        let [c0, c1] = xcorr_pair(t - 1, t);
+        let c = [c0, c1, (k.dot)(cur, window(t + 1))];
         let period = if c[2] - c[0] > 0.7 * (c[1] - c[0]) {
             2 * t + 1
         } else if c[0] - c[2] > 0.7 * (c[1] - c[2]) {

@@ -60,6 +60,8 @@ pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &Matrix, input: &[f32]);
 pub(crate) type Xcorr = fn(x: &[f32], y: &[f32], out: &mut [f32]);
 /// `sum_k x[k] * y[k]` over the shorter of the two.
 pub(crate) type Dot = fn(x: &[f32], y: &[f32]) -> f32;
+/// `[dot(x, y0), dot(x, y1)]`, bit for bit, in one pass over `x`.
+pub(crate) type Dot2 = fn(x: &[f32], y0: &[f32], y1: &[f32]) -> [f32; 2];
 
 /// An activation applied in place to a slice.
 pub(crate) type Activate = fn(xs: &mut [f32]);
@@ -71,6 +73,7 @@ pub(crate) struct Kernels {
     pub mat_vec_add: MatVecAdd,
     pub xcorr: Xcorr,
     pub dot: Dot,
+    pub dot2: Dot2,
     pub tansig: Activate,
     pub sigmoid: Activate,
 }
@@ -90,6 +93,7 @@ impl Kernels {
                 mat_vec_add: portable::mat_vec_add,
                 xcorr: portable::xcorr,
                 dot: portable::dot,
+                dot2: portable::dot2,
                 tansig: super::activation::tansig_slice,
                 sigmoid: super::activation::sigmoid_slice,
             }),
@@ -176,6 +180,12 @@ mod tests {
             let d = (p.dot)(&x, &y);
             let e = (k.dot)(&x, &y);
             assert!(close(d, e, n as f32), "{d} vs {e}");
+            // The paired dot product is each kernel's own dot, bit for bit.
+            for kk in [&p, &k] {
+                let y1 = &y[lags..];
+                let pair = (kk.dot2)(&x, &y, y1);
+                assert_eq!(pair, [(kk.dot)(&x, &y), (kk.dot)(&x, y1)]);
+            }
         }
         // Activations are exact: same operations, no FMA contraction.
         let xs: Vec<f32> = (-1200..1200).map(|i| i as f32 / 97.0).collect();

@@ -67,3 +67,9 @@ pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
     }
     sum
 }
+
+/// See [`super::Dot2`]. Two calls of [`dot`]: the portable path has no
+/// registers to share.
+pub(crate) fn dot2(x: &[f32], y0: &[f32], y1: &[f32]) -> [f32; 2] {
+    [dot(x, y0), dot(x, y1)]
+}

@@ -22,6 +22,7 @@ pub(super) fn table() -> Option<Kernels> {
         mat_vec_add,
         xcorr,
         dot,
+        dot2,
         tansig,
         sigmoid,
     })
@@ -50,6 +51,11 @@ fn xcorr(x: &[f32], y: &[f32], out: &mut [f32]) {
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
     unsafe { dot_avx2(x, y) }
+}
+
+fn dot2(x: &[f32], y0: &[f32], y1: &[f32]) -> [f32; 2] {
+    // SAFETY: only reachable through `table()`, which verified AVX2 and FMA.
+    unsafe { dot2_avx2(x, y0, y1) }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -214,6 +220,10 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
             xcorr_block::<4>(xp, yp.add(l), op.add(l), n);
             l += 32;
         }
+        while l + 24 <= lags {
+            xcorr_block::<3>(xp, yp.add(l), op.add(l), n);
+            l += 24;
+        }
         while l + 8 <= lags {
             let mut a = _mm256_setzero_ps();
             for k in 0..n {
@@ -258,78 +268,78 @@ unsafe fn xcorr_block<const N: usize>(x: *const f32, y: *const f32, out: *mut f3
 /// Dot product with four 8-lane accumulators to hide FMA latency.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_avx2(x: &[f32], y: &[f32]) -> f32 {
-    let n = x.len().min(y.len());
-    let (xp, yp) = (x.as_ptr(), y.as_ptr());
+    // SAFETY: AVX2 and FMA are enabled in this function.
+    (unsafe { dot_n::<1>(x, [y]) })[0]
+}
+
+/// Two dot products sharing the loads of `x`; each result is summed exactly as
+/// [`dot_avx2`] sums it.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot2_avx2(x: &[f32], y0: &[f32], y1: &[f32]) -> [f32; 2] {
+    // SAFETY: AVX2 and FMA are enabled in this function.
+    unsafe { dot_n::<2>(x, [y0, y1]) }
+}
+
+/// `M` dot products of `x` with the `ys`, each over the shorter of `x` and
+/// that `y`, with four 8-lane accumulators per product.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dot_n<const M: usize>(x: &[f32], ys: [&[f32]; M]) -> [f32; M] {
+    let mut out = [0.0f32; M];
+    // Products over different lengths (never the case in the denoiser, whose
+    // paired lags are equally long) take the one-at-a-time path.
+    let n = x.len().min(ys[0].len());
+    if ys.iter().any(|y| y.len().min(x.len()) != n) {
+        for (o, y) in out.iter_mut().zip(ys) {
+            // SAFETY: AVX2 and FMA are enabled in this function.
+            *o = (unsafe { dot_n::<1>(x, [y]) })[0];
+        }
+        return out;
+    }
+    let xp = x.as_ptr();
+    let yp = ys.map(|y| y.as_ptr());
     let mut i = 0;
-    // SAFETY: every load covers indices below i+32 (or i+8) <= n <= both lengths.
+    // SAFETY: every load covers indices below i+32 (or i+8) <= n <= every length.
     unsafe {
-        let mut a = [_mm256_setzero_ps(); 4];
+        let mut a = [[_mm256_setzero_ps(); 4]; M];
         while i + 32 <= n {
-            for (m, acc) in a.iter_mut().enumerate() {
+            for m in 0..4 {
                 let o = i + 8 * m;
-                *acc =
-                    _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(o)), _mm256_loadu_ps(yp.add(o)), *acc);
+                let xv = _mm256_loadu_ps(xp.add(o));
+                for (acc, y) in a.iter_mut().zip(&yp) {
+                    acc[m] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y.add(o)), acc[m]);
+                }
             }
             i += 32;
         }
         while i + 8 <= n {
-            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(i)), _mm256_loadu_ps(yp.add(i)), a[0]);
+            let xv = _mm256_loadu_ps(xp.add(i));
+            for (acc, y) in a.iter_mut().zip(&yp) {
+                acc[0] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y.add(i)), acc[0]);
+            }
             i += 8;
         }
-        let s = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
-        let mut sum = hsum(s);
-        while i < n {
-            sum = (*xp.add(i)).mul_add(*yp.add(i), sum);
-            i += 1;
+        for ((o, acc), y) in out.iter_mut().zip(&a).zip(&yp) {
+            let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            let mut sum = hsum(s);
+            for j in i..n {
+                sum = (*xp.add(j)).mul_add(*y.add(j), sum);
+            }
+            *o = sum;
         }
-        sum
     }
+    out
 }
 
-/// Eight lanes of [`crate::denoise::activation::tansig_slice`], same operations in
-/// the same order (no FMA), so the results are identical.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tansig8(x: __m256) -> __m256 {
-    let table = crate::denoise::activation::tansig_table();
-    let sign = _mm256_set1_ps(-0.0);
-    let ax = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(8.0));
-    let i = _mm256_floor_ps(_mm256_add_ps(
-        _mm256_set1_ps(0.5),
-        _mm256_mul_ps(_mm256_set1_ps(25.0), ax),
-    ));
-    let r = _mm256_sub_ps(ax, _mm256_mul_ps(_mm256_set1_ps(0.04), i));
-    // SAFETY: 0 <= i <= 200 because 0 <= ax <= 8, and the table has 201 entries.
-    let y = unsafe { _mm256_i32gather_ps::<4>(table.as_ptr(), _mm256_cvtps_epi32(i)) };
-    let one = _mm256_set1_ps(1.0);
-    let dy = _mm256_sub_ps(one, _mm256_mul_ps(y, y));
-    let t = _mm256_mul_ps(
-        _mm256_mul_ps(r, dy),
-        _mm256_sub_ps(one, _mm256_mul_ps(y, r)),
-    );
-    let y = _mm256_add_ps(y, t);
-    _mm256_or_ps(y, _mm256_and_ps(sign, x))
-}
-
+/// [`crate::denoise::activation::tansig_slice`] compiled for AVX2: the same
+/// operations (no FMA contraction happens), so the same results, 8 lanes wide.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tansig_avx2(xs: &mut [f32]) {
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: c is exactly 8 f32s.
-        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), tansig8(_mm256_loadu_ps(c.as_ptr()))) };
-    }
-    crate::denoise::activation::tansig_slice(chunks.into_remainder());
+    crate::denoise::activation::tansig_slice(xs);
 }
 
+/// [`crate::denoise::activation::sigmoid_slice`] compiled for AVX2.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn sigmoid_avx2(xs: &mut [f32]) {
-    let half = _mm256_set1_ps(0.5);
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: c is exactly 8 f32s.
-        unsafe {
-            let t = tansig8(_mm256_mul_ps(_mm256_loadu_ps(c.as_ptr()), half));
-            _mm256_storeu_ps(c.as_mut_ptr(), _mm256_add_ps(half, _mm256_mul_ps(half, t)));
-        }
-    }
-    crate::denoise::activation::sigmoid_slice(chunks.into_remainder());
+    crate::denoise::activation::sigmoid_slice(xs);
 }
