@@ -11,7 +11,7 @@ use agentphone_media::codec::{CodecKind, Decoder, MAX_PACKET_SAMPLES};
 use agentphone_media::dtmf::DtmfReceiver;
 use agentphone_media::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
-use agentphone_media::rtp_stream::RtpReceiver;
+use agentphone_media::rtp_stream::{RtpDrop, RtpReceiver};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -147,7 +147,16 @@ impl ReceivePath {
         let got = match self.receiver.receive(now, from, datagram) {
             Ok(got) => got,
             Err(drop) => {
-                tracing::trace!(%from, "RTP dropped: {drop}");
+                // The first packet from a stranger is worth a line (a PBX moving
+                // media without a re-INVITE, or someone probing); the rest are
+                // counted in the call's report.
+                let first_stranger = matches!(drop, RtpDrop::OtherSource { .. })
+                    && self.receiver.drops().other_source == 1;
+                if first_stranger {
+                    tracing::info!("ignoring {drop} (counted from now on)");
+                } else {
+                    tracing::trace!(%from, "RTP dropped: {drop}");
+                }
                 return None;
             }
         };

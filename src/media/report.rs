@@ -2,6 +2,7 @@
 //! and the summary the commands print.
 
 use agentphone_media::jitter::JitterStats;
+use agentphone_media::rtp_stream::DropCounters;
 use agentphone_media::rtcp_stats::CallQuality;
 use std::fmt;
 
@@ -22,6 +23,9 @@ pub struct MediaReport {
     pub cleaned: Option<(u64, u64)>,
     /// Payloads that would not decode.
     pub decode_errors: u64,
+    /// Datagrams the RTP receiver dropped: malformed, from another address than
+    /// the latched one, with a payload type that was not negotiated.
+    pub dropped: DropCounters,
 }
 
 impl MediaReport {
@@ -37,6 +41,9 @@ impl MediaReport {
             late = j.late,
             concealed = j.concealed,
             decode_errors = self.decode_errors,
+            dropped_other_source = self.dropped.other_source,
+            dropped_unknown_pt = self.dropped.unknown_payload_type,
+            dropped_malformed = self.dropped.malformed,
             delay_ms = j.delay_ms,
             target_ms = j.target_ms,
             loss_pct = format_args!("{:.1}", q.local_loss_pct),
@@ -64,6 +71,13 @@ impl fmt::Display for MediaReport {
         }
         if self.decode_errors > 0 {
             write!(f, ", {} payloads did not decode", self.decode_errors)?;
+        }
+        if self.dropped.other_source > 0 {
+            write!(
+                f,
+                ", {} packets from other addresses ignored",
+                self.dropped.other_source
+            )?;
         }
         if let Some(rtt) = q.rtt_ms {
             write!(f, ", round trip {rtt:.1} ms")?;

@@ -231,6 +231,7 @@ impl MediaLoop {
             digits_sent: self.tx.digits_sent(),
             cleaned: self.rx.cleaner().map(|c| (c.frames(), c.speech_frames())),
             decode_errors: self.rx.decode_errors(),
+            dropped: self.rx.receiver().drops(),
         };
         report.log();
         report
