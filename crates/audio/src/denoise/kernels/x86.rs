@@ -246,17 +246,52 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
 /// `8N` neighbouring lags in registers: `out[m] = sum_k x[k] * y[m + k]` for
 /// `m < 8N`. Caller guarantees AVX2+FMA, `n` readable values at `x`,
 /// `n + 8N - 1` at `y` and `8N` writable at `out`.
+///
+/// Lag block `m` at input `k` reads `y[k + 8m ..]`, the same vector lag block
+/// `m - 1` reads at input `k + 8`. So the inputs are taken in eight passes,
+/// `k = r, r + 8, r + 16, ...`, each step loading one new `y` vector and handing
+/// the others down a window of `N` vectors: one load (and one broadcast) per `N`
+/// FMAs instead of one unaligned load, often split across cache lines, per FMA.
+/// Only the summation order differs from the lag-by-lag definition.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn xcorr_block<const N: usize>(x: *const f32, y: *const f32, out: *mut f32, n: usize) {
-    // SAFETY: every access is within the ranges the caller guarantees.
+    // SAFETY: every access is within the ranges the caller guarantees (x[..n],
+    // y[..n + 8N - 1], out[..8N]). The window's first loads read y[r + 8m ..
+    // r + 8m + 8] for r < 8, m <= N - 2: last index 8N - 2. The step at k < n
+    // reads x[k] and y[k + 8(N - 1) .. k + 8N]: last index n + 8N - 2.
     unsafe {
         let mut a = [_mm256_setzero_ps(); N];
-        for k in 0..n {
-            let xb = _mm256_set1_ps(*x.add(k));
-            let p = y.add(k);
-            for (m, acc) in a.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(8 * m)), *acc);
+        for r in 0..8 {
+            let mut w = [_mm256_setzero_ps(); N];
+            for (m, v) in w.iter_mut().enumerate().take(N - 1) {
+                *v = _mm256_loadu_ps(y.add(r + 8 * m));
+            }
+            // Unrolled by N so that every window slot index is a constant and the
+            // window lives in registers: at step j lag block m finds its vector in
+            // slot (j + m) % N, and the new one goes where block 0's was.
+            // Whole groups of N steps without a bound test, then the rest with one.
+            let mut k = r;
+            while k + 8 * (N - 1) < n {
+                for j in 0..N {
+                    w[(j + N - 1) % N] = _mm256_loadu_ps(y.add(k + 8 * (N - 1)));
+                    let xb = _mm256_set1_ps(*x.add(k));
+                    for (m, acc) in a.iter_mut().enumerate() {
+                        *acc = _mm256_fmadd_ps(xb, w[(j + m) % N], *acc);
+                    }
+                    k += 8;
+                }
+            }
+            for j in 0..N {
+                if k >= n {
+                    break;
+                }
+                w[(j + N - 1) % N] = _mm256_loadu_ps(y.add(k + 8 * (N - 1)));
+                let xb = _mm256_set1_ps(*x.add(k));
+                for (m, acc) in a.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(xb, w[(j + m) % N], *acc);
+                }
+                k += 8;
             }
         }
         for (m, v) in a.iter().enumerate() {
