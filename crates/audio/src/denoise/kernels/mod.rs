@@ -167,7 +167,15 @@ mod tests {
                 assert!((a - b).abs() <= bound + 1e-5 * rows as f32, "{a} vs {b}");
             }
         }
-        for &(n, lags) in &[(240, 147), (240, 152), (100, 40), (5, 64), (860, 5), (33, 41), (8, 1)] {
+        for &(n, lags) in &[
+            (240, 147),
+            (240, 152),
+            (100, 40),
+            (5, 64),
+            (860, 5),
+            (33, 41),
+            (8, 1),
+        ] {
             let x = pseudo_random(n, 4);
             let y = pseudo_random(n + lags, 5);
             let mut a = vec![0.0; lags];
