@@ -74,10 +74,10 @@ impl Analysis {
     /// Appends a frame to the history through RNNoise's DC-blocking biquad
     /// (zeros at DC, poles at 0.998).
     #[inline(always)]
-    pub fn push_frame(&mut self, frame: &[f32; FRAME]) {
+    pub fn push_frame(&mut self, k: &Kernels, frame: &[f32; FRAME]) {
         self.input.copy_within(FRAME.., 0);
         let dst = &mut self.input[pitch::BUF - FRAME..];
-        high_pass(&mut self.hp_mem, frame, dst);
+        (k.high_pass)(&mut self.hp_mem, frame, dst);
     }
 
     /// Spectra of the newest window (`x`) and of the window `lag` samples
@@ -229,10 +229,10 @@ impl Analysis {
 
 /// Poles of RNNoise's high-pass: `y[n] = u[n] - A[0] y[n-1] - A[1] y[n-2]`, with
 /// `u[n] = x[n] - 2 x[n-1] + x[n-2]`.
-const HP_A: [f64; 2] = [-1.99599, 0.99600];
+pub(crate) const HP_A: [f64; 2] = [-1.99599, 0.99600];
 
 /// Samples per step of the high-pass.
-const HP_BLOCK: usize = 8;
+pub(crate) const HP_BLOCK: usize = 8;
 
 /// The high-pass over one block as a matrix: column `j` holds what input `j` of
 /// `[x[n-2], x[n-1], x[n..n+8], y[n-1], y[n-2]]` adds to each of the block's
@@ -240,7 +240,7 @@ const HP_BLOCK: usize = 8;
 /// (the block's zero-state output is `sum_m h[m] u[k - m]` with `u` the zeros'
 /// output `x - 2 x[-1] + x[-2]`), and from the poles' free response to the two
 /// outputs before the block.
-const HP_COLS: [[f64; HP_BLOCK]; HP_BLOCK + 4] = {
+pub(crate) const HP_COLS: [[f64; HP_BLOCK]; HP_BLOCK + 4] = {
     let [a0, a1] = HP_A;
     let mut h = [0.0; HP_BLOCK];
     let (mut c1, mut c2) = ([0.0; HP_BLOCK], [0.0; HP_BLOCK]);
@@ -282,8 +282,8 @@ const HP_COLS: [[f64; HP_BLOCK]; HP_BLOCK + 4] = {
 /// sample). The product runs column by column over eight contiguous outputs,
 /// which vectorises on any SIMD width. Differences are at f64 rounding level.
 /// `mem` is `[x[n-1], x[n-2], y[n-1], y[n-2]]`.
-#[inline(always)]
-fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
+/// This is the portable kernel; `kernels::x86` has the same sums in AVX2.
+pub(crate) fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
     let [mut x1, mut x2, mut y1, mut y2] = *mem;
     let (x_cols, y_cols) = HP_COLS.split_at(HP_BLOCK + 2);
     for (xb, ob) in input

@@ -196,7 +196,7 @@ impl Denoiser {
                 0.0
             };
         }
-        self.analysis.push_frame(&clean);
+        self.analysis.push_frame(&self.kernels, &clean);
         let silent = self.analysis.compute_features(&self.kernels);
         let mut vad = 0.0;
         if !silent {

@@ -63,6 +63,11 @@ pub(crate) type Dot = fn(x: &[f32], y: &[f32]) -> f32;
 /// `[dot(x, y0), dot(x, y1)]`, bit for bit, in one pass over `x`.
 pub(crate) type Dot2 = fn(x: &[f32], y0: &[f32], y1: &[f32]) -> [f32; 2];
 
+/// RNNoise's DC-blocking biquad over one frame in f64, state
+/// `[x[n-1], x[n-2], y[n-1], y[n-2]]`; writes `out[..FRAME]`.
+pub(crate) type HighPass =
+    fn(mem: &mut [f64; 4], input: &[f32; super::bands::FRAME], out: &mut [f32]);
+
 /// An activation applied in place to a slice.
 pub(crate) type Activate = fn(xs: &mut [f32]);
 
@@ -76,6 +81,7 @@ pub(crate) struct Kernels {
     pub dot2: Dot2,
     pub tansig: Activate,
     pub sigmoid: Activate,
+    pub high_pass: HighPass,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -96,6 +102,7 @@ impl Kernels {
                 dot2: portable::dot2,
                 tansig: super::activation::tansig_slice,
                 sigmoid: super::activation::sigmoid_slice,
+                high_pass: super::features::high_pass,
             }),
             Kernel::Avx2Fma => avx2_table(),
             Kernel::Auto => None,
@@ -167,7 +174,15 @@ mod tests {
                 assert!((a - b).abs() <= bound + 1e-5 * rows as f32, "{a} vs {b}");
             }
         }
-        for &(n, lags) in &[(240, 147), (860, 5), (33, 41), (8, 1)] {
+        for &(n, lags) in &[
+            (240, 147),
+            (240, 152),
+            (100, 40),
+            (5, 64),
+            (860, 5),
+            (33, 41),
+            (8, 1),
+        ] {
             let x = pseudo_random(n, 4);
             let y = pseudo_random(n + lags, 5);
             let mut a = vec![0.0; lags];
@@ -186,6 +201,22 @@ mod tests {
                 let pair = (kk.dot2)(&x, &y, y1);
                 assert_eq!(pair, [(kk.dot)(&x, &y), (kk.dot)(&x, y1)]);
             }
+        }
+        // The high-pass: same products and sums in the same order, so equal
+        // bit for bit (up to the sign of a zero), frame after frame with the
+        // state carried; loud DC-offset input keeps the poles busy.
+        let (mut mp, mut mk) = ([0.0f64; 4], [0.0f64; 4]);
+        for seed in 0..4 {
+            let noise = pseudo_random(crate::denoise::bands::FRAME, 20 + seed);
+            let mut frame = [0.0f32; crate::denoise::bands::FRAME];
+            for (f, v) in frame.iter_mut().zip(&noise) {
+                *f = v * 20000.0 + 3000.0;
+            }
+            let (mut a, mut b) = (frame, frame);
+            (p.high_pass)(&mut mp, &frame, &mut a);
+            (k.high_pass)(&mut mk, &frame, &mut b);
+            assert!(a.iter().zip(&b).all(|(a, b)| a == b), "high-pass differs");
+            assert_eq!(mp, mk);
         }
         // Activations are exact: same operations, no FMA contraction.
         let xs: Vec<f32> = (-1200..1200).map(|i| i as f32 / 97.0).collect();

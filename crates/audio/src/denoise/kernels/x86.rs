@@ -9,6 +9,8 @@
 use std::arch::x86_64::*;
 
 use super::{Kernel, Kernels};
+use crate::denoise::bands::FRAME;
+use crate::denoise::features::{HP_BLOCK, HP_COLS};
 use crate::denoise::matrix::{Matrix, BLOCK, LANES};
 use crate::denoise::model::WEIGHT_SCALE;
 
@@ -25,6 +27,7 @@ pub(super) fn table() -> Option<Kernels> {
         dot2,
         tansig,
         sigmoid,
+        high_pass,
     })
 }
 
@@ -246,17 +249,52 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
 /// `8N` neighbouring lags in registers: `out[m] = sum_k x[k] * y[m + k]` for
 /// `m < 8N`. Caller guarantees AVX2+FMA, `n` readable values at `x`,
 /// `n + 8N - 1` at `y` and `8N` writable at `out`.
+///
+/// Lag block `m` at input `k` reads `y[k + 8m ..]`, the same vector lag block
+/// `m - 1` reads at input `k + 8`. So the inputs are taken in eight passes,
+/// `k = r, r + 8, r + 16, ...`, each step loading one new `y` vector and handing
+/// the others down a window of `N` vectors: one load (and one broadcast) per `N`
+/// FMAs instead of one unaligned load, often split across cache lines, per FMA.
+/// Only the summation order differs from the lag-by-lag definition.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn xcorr_block<const N: usize>(x: *const f32, y: *const f32, out: *mut f32, n: usize) {
-    // SAFETY: every access is within the ranges the caller guarantees.
+    // SAFETY: every access is within the ranges the caller guarantees (x[..n],
+    // y[..n + 8N - 1], out[..8N]). The window's first loads read y[r + 8m ..
+    // r + 8m + 8] for r < 8, m <= N - 2: last index 8N - 2. The step at k < n
+    // reads x[k] and y[k + 8(N - 1) .. k + 8N]: last index n + 8N - 2.
     unsafe {
         let mut a = [_mm256_setzero_ps(); N];
-        for k in 0..n {
-            let xb = _mm256_set1_ps(*x.add(k));
-            let p = y.add(k);
-            for (m, acc) in a.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(xb, _mm256_loadu_ps(p.add(8 * m)), *acc);
+        for r in 0..8 {
+            let mut w = [_mm256_setzero_ps(); N];
+            for (m, v) in w.iter_mut().enumerate().take(N - 1) {
+                *v = _mm256_loadu_ps(y.add(r + 8 * m));
+            }
+            // Unrolled by N so that every window slot index is a constant and the
+            // window lives in registers: at step j lag block m finds its vector in
+            // slot (j + m) % N, and the new one goes where block 0's was.
+            // Whole groups of N steps without a bound test, then the rest with one.
+            let mut k = r;
+            while k + 8 * (N - 1) < n {
+                for j in 0..N {
+                    w[(j + N - 1) % N] = _mm256_loadu_ps(y.add(k + 8 * (N - 1)));
+                    let xb = _mm256_set1_ps(*x.add(k));
+                    for (m, acc) in a.iter_mut().enumerate() {
+                        *acc = _mm256_fmadd_ps(xb, w[(j + m) % N], *acc);
+                    }
+                    k += 8;
+                }
+            }
+            for j in 0..N {
+                if k >= n {
+                    break;
+                }
+                w[(j + N - 1) % N] = _mm256_loadu_ps(y.add(k + 8 * (N - 1)));
+                let xb = _mm256_set1_ps(*x.add(k));
+                for (m, acc) in a.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(xb, w[(j + m) % N], *acc);
+                }
+                k += 8;
             }
         }
         for (m, v) in a.iter().enumerate() {
@@ -342,4 +380,78 @@ unsafe fn tansig_avx2(xs: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn sigmoid_avx2(xs: &mut [f32]) {
     crate::denoise::activation::sigmoid_slice(xs);
+}
+
+fn high_pass(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
+    // SAFETY: the table holding this function exists only when AVX2 and FMA are
+    // available (see `table`).
+    unsafe { high_pass_avx2(mem, input, out) }
+}
+
+/// The portable high-pass's block product (see `features::HP_COLS`) with the
+/// layout spelled out: each block's eight outputs are two `f64x4` vectors,
+/// every input a broadcast, and the carried outputs leave the vector only off
+/// the serial chain. The compiler, left to itself, mixes 2- and 4-lane code
+/// with shuffles and blends. Same products and sums in the same order as the
+/// portable kernel (multiply then add, never fused; the first half skips the
+/// columns that are exactly zero there).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn high_pass_avx2(mem: &mut [f64; 4], input: &[f32; FRAME], out: &mut [f32]) {
+    const HALF: usize = HP_BLOCK / 2;
+    let out = &mut out[..FRAME];
+    let [x1, x2, mut y1, mut y2] = *mem;
+    // The frame in f64 behind the two previous inputs, converted 8 at a time.
+    let mut xs = [0.0f64; FRAME + 2];
+    xs[0] = x2;
+    xs[1] = x1;
+    for (d, &x) in xs[2..].iter_mut().zip(input) {
+        *d = f64::from(x);
+    }
+    let (c1, c2) = (&HP_COLS[HP_BLOCK + 2], &HP_COLS[HP_BLOCK + 3]);
+    // SAFETY: AVX2 is enabled in this function; `col` reads HP_COLS[j][4h..4h + 4]
+    // for h < 2 (rows are HP_BLOCK = 8 long); the block at `base` reads
+    // xs[base..base + 10] with base + 10 <= FRAME + 2 and writes
+    // out[base..base + 8] with base + 8 <= FRAME = out.len().
+    unsafe {
+        let col = |j: usize, h: usize| _mm256_loadu_pd(HP_COLS[j].as_ptr().add(HALF * h));
+        let (c1lo, c1hi, c2lo, c2hi) = (
+            col(HP_BLOCK + 2, 0),
+            col(HP_BLOCK + 2, 1),
+            col(HP_BLOCK + 3, 0),
+            col(HP_BLOCK + 3, 1),
+        );
+        for base in (0..FRAME).step_by(HP_BLOCK) {
+            let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+            for j in 0..HP_BLOCK + 2 {
+                let v = _mm256_broadcast_sd(&*xs.as_ptr().add(base + j));
+                // Column j is zero above output j - 2 (the block is causal).
+                if j < HALF + 2 {
+                    lo = _mm256_add_pd(lo, _mm256_mul_pd(col(j, 0), v));
+                }
+                hi = _mm256_add_pd(hi, _mm256_mul_pd(col(j, 1), v));
+            }
+            let (v1, v2) = (_mm256_set1_pd(y1), _mm256_set1_pd(y2));
+            let olo = _mm256_add_pd(
+                _mm256_add_pd(lo, _mm256_mul_pd(c1lo, v1)),
+                _mm256_mul_pd(c2lo, v2),
+            );
+            let ohi = _mm256_add_pd(
+                _mm256_add_pd(hi, _mm256_mul_pd(c1hi, v1)),
+                _mm256_mul_pd(c2hi, v2),
+            );
+            let op = out.as_mut_ptr().add(base);
+            _mm_storeu_ps(op, _mm256_cvtpd_ps(olo));
+            _mm_storeu_ps(op.add(HALF), _mm256_cvtpd_ps(ohi));
+            // Outputs 6 and 7 without the carry: the next carries, as in the
+            // portable kernel, in scalar.
+            let top = _mm256_extractf128_pd(hi, 1);
+            let (a6, a7) = (_mm_cvtsd_f64(top), _mm_cvtsd_f64(_mm_unpackhi_pd(top, top)));
+            let (k1, k2) = (HP_BLOCK - 1, HP_BLOCK - 2);
+            (y1, y2) = (
+                (c1[k1] * y1 + c2[k1] * y2) + a7,
+                (c1[k2] * y1 + c2[k2] * y2) + a6,
+            );
+        }
+    }
+    *mem = [xs[FRAME + 1], xs[FRAME], y1, y2];
 }
