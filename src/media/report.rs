@@ -2,8 +2,8 @@
 //! and the summary the commands print.
 
 use agentphone_media::jitter::JitterStats;
-use agentphone_media::rtp_stream::DropCounters;
 use agentphone_media::rtcp_stats::CallQuality;
+use agentphone_media::rtp_stream::DropCounters;
 use std::fmt;
 
 /// The media figures of one call.
