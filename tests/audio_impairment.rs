@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::audio::{best_match, read, Match, RATE};
@@ -138,7 +138,7 @@ fn relayed_call(test: &str, codec: &str, impairment: Impairment) -> Outcome {
     let outcome = Outcome {
         relay: relay_stats,
         caller: heard(&caller_wav, &caller),
-        callee: heard(&only_file_in(&record_dir), &callee),
+        callee: heard(&agentphone::only_recording_in(&record_dir), &callee),
     };
     eprintln!(
         "{test}: {outcome:#?}\n{test}: one-way {:.1} ms",
@@ -178,16 +178,6 @@ fn heard(reference: &[f32], wav: &Path) -> Match {
         heard.len() as f64 / RATE as f64
     );
     best_match(reference, &heard)
-}
-
-/// The one file `answer --record-dir` wrote for its one call.
-fn only_file_in(dir: &Path) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(files.len(), 1, "one recording per call: {files:?}");
-    files[0].clone()
 }
 
 /// The jitter buffer figures `peer` logged when its media stopped.

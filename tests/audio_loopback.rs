@@ -6,7 +6,6 @@ mod common;
 
 use common::audio::{best_match, find_pieces, read, Match, RATE};
 use common::{agentphone, fixture, ports::free_port, WorkDir};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Runs one call with `codec`; returns (what the caller heard, what the callee heard).
@@ -53,18 +52,10 @@ fn call_with(codec: &str) -> (Match, Match) {
     );
     agentphone::expect_success(&mut caller, limit, &[&callee]);
     agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
-    let recordings: Vec<PathBuf> = std::fs::read_dir(&record_dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(
-        recordings.len(),
-        1,
-        "one recording per call: {recordings:?}"
-    );
+    let recording = agentphone::only_recording_in(&record_dir);
     let reference = read(&speech);
     let caller_heard = read(&caller_wav);
-    let callee_heard = read(&recordings[0]);
+    let callee_heard = read(&recording);
     for (who, heard) in [("caller", &caller_heard), ("callee", &callee_heard)] {
         // 5 s call: at least the 4 s of speech must be in the file.
         assert!(
@@ -220,12 +211,7 @@ fn a_tone_source_arrives_as_that_tone() {
     );
     agentphone::expect_success(&mut caller, limit, &[&callee]);
     agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
-    let file = std::fs::read_dir(&record_dir)
-        .expect("recordings")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .next()
-        .expect("one recording");
-    let heard = read(&file);
+    let heard = read(&agentphone::only_recording_in(&record_dir));
     // The last second: playout has settled. A 1 kHz sine crosses zero 2000
     // times a second; its peak is -12 dBFS (8231 of 32768), kept by PCMU
     // within its quantisation.

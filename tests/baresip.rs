@@ -117,15 +117,11 @@ fn baresip_calls_agentphone(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
     let speech = fixture("audio/speech.wav");
     let listen = format!("127.0.0.1:{}", free_port());
     let record_dir = dir.file("agentphone-recordings");
-    let mut callee = agentphone::spawn(
+    let mut callee = agentphone::answer_one(
         dir,
         "agentphone",
+        &listen,
         &[
-            "answer",
-            "--listen",
-            &listen,
-            "--max-calls",
-            "1",
             "--codec",
             cli_name(codec),
             "--play",
@@ -133,13 +129,7 @@ fn baresip_calls_agentphone(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
             "--record-dir",
             agentphone::arg(&record_dir),
         ],
-        &[],
         LIMIT,
-    );
-    assert!(
-        callee.wait_for_output("listening on", Duration::from_secs(10)),
-        "agentphone did not start:\n{}",
-        callee.report()
     );
     baresip.dial(&format!("sip:agentphone@{listen}"));
     baresip.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
@@ -153,18 +143,9 @@ fn baresip_calls_agentphone(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
         callee.report(),
         baresip.report()
     );
-    let recordings: Vec<PathBuf> = std::fs::read_dir(&record_dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", record_dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(
-        recordings.len(),
-        1,
-        "one recording per call: {recordings:?}"
-    );
     Some(Outcome {
         agentphone: callee,
-        agentphone_heard: recordings[0].clone(),
+        agentphone_heard: agentphone::only_recording_in(&record_dir),
         baresip,
     })
 }

@@ -62,9 +62,9 @@ fn call_with_early_media(test: &str, scenario: &'static str) -> Option<EarlyCall
     let dir = WorkDir::new(test);
     let reference = pcap::copy_g711a(&dir);
     let port = free_port();
-    let media_port = free_port().to_string();
     let mut uas = SippCmd::uas("sipp_uas", Scenario::File(scenario), port)
-        .args(&["-m", "1", "-mi", "127.0.0.1", "-mp", &media_port])
+        .args(&["-m", "1"])
+        .media_on_loopback()
         .limit(25 * SECOND)
         .start(&sipp, &dir);
     let target = format!("sip:announcement@127.0.0.1:{port}");
@@ -347,18 +347,9 @@ fn offer_without_common_codec_gets_488_and_next_call_is_answered() {
 
 /// Runs one call of the UAC `scenario` against `remote`.
 fn uac(sipp: &Path, dir: &WorkDir, name: &str, scenario: &'static str, remote: &str) -> SippResult {
-    let media_port = free_port().to_string();
     SippCmd::uac(name, Scenario::File(scenario), remote, free_port())
-        .args(&[
-            "-m",
-            "1",
-            "-s",
-            "bob",
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            &media_port,
-        ])
+        .args(&["-m", "1", "-s", "bob"])
+        .media_on_loopback()
         .limit(6 * SECOND)
         .start(sipp, dir)
         .finish(8 * SECOND)

@@ -28,7 +28,6 @@ fn held_by_sipp_answers_recvonly_then_sendrecv_and_stops_sending() {
         &[],
         Duration::from_secs(30),
     );
-    let media_port = free_port().to_string();
     // The scenario fails unless the hold answer says a=recvonly and the resume
     // answer a=sendrecv (SIPp's ereg check_it).
     let result = SippCmd::uac(
@@ -37,16 +36,8 @@ fn held_by_sipp_answers_recvonly_then_sendrecv_and_stops_sending() {
         &listen,
         free_port(),
     )
-    .args(&[
-        "-m",
-        "1",
-        "-s",
-        "bob",
-        "-mi",
-        "127.0.0.1",
-        "-mp",
-        &media_port,
-    ])
+    .args(&["-m", "1", "-s", "bob"])
+    .media_on_loopback()
     .limit(Duration::from_secs(10))
     .start(&sipp, &dir)
     .finish(Duration::from_secs(12));

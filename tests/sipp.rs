@@ -392,38 +392,16 @@ fn sipp_plays_pcap_to_agentphone(test: &str, scenario: &'static str) -> Option<P
     let reference = pcap::copy_g711a(&dir);
     let listen = format!("127.0.0.1:{}", free_port());
     let record_dir = dir.file("recordings");
-    let mut phone = agentphone::spawn(
+    let mut phone = agentphone::answer_one(
         &dir,
         "agentphone_answer",
-        &[
-            "answer",
-            "--listen",
-            &listen,
-            "--max-calls",
-            "1",
-            "--record-dir",
-            agentphone::arg(&record_dir),
-        ],
-        &[],
+        &listen,
+        &["--record-dir", agentphone::arg(&record_dir)],
         40 * SECOND,
     );
-    assert!(
-        phone.wait_for_output("listening on", 10 * SECOND),
-        "agentphone answer did not start\n{}",
-        phone.report()
-    );
-    let media_port = free_port().to_string();
     let result = SippCmd::uac("sipp_uac", Scenario::File(scenario), &listen, free_port())
-        .args(&[
-            "-m",
-            "1",
-            "-s",
-            "bob",
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            &media_port,
-        ])
+        .args(&["-m", "1", "-s", "bob"])
+        .media_on_loopback()
         .limit(30 * SECOND)
         .start(&sipp, &dir)
         .finish(35 * SECOND);
@@ -436,20 +414,10 @@ fn sipp_plays_pcap_to_agentphone(test: &str, scenario: &'static str) -> Option<P
     );
     Some(PcapCall {
         reference,
-        heard: read(&only_file_in(&record_dir)),
+        heard: read(&agentphone::only_recording_in(&record_dir)),
         output: phone.output(),
         report: phone.report(),
     })
-}
-
-/// The one file `answer --record-dir` wrote for its one call.
-fn only_file_in(dir: &std::path::Path) -> std::path::PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    assert_eq!(files.len(), 1, "one recording per call: {files:?}");
-    files[0].clone()
 }
 
 /// The recording holds the pcap's speech: the call's length, the speech's level

@@ -112,3 +112,14 @@ pub fn expect_success(peer: &mut Peer, limit: Duration, others: &[&Peer]) {
     }
     panic!("{text}");
 }
+
+/// The one recording `answer --record-dir` wrote for its one call (panics
+/// naming the directory when there is none or more than one).
+pub fn only_recording_in(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("no recordings dir {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "one recording per call: {files:?}");
+    files[0].clone()
+}

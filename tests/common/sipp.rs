@@ -84,6 +84,13 @@ impl SippCmd {
         self
     }
 
+    /// SIPp's RTP (`play_pcap_audio`, `rtp_echo`) on 127.0.0.1 at a free port
+    /// (`-mi`, `-mp`), so `[media_ip]`/`[media_port]` in its SDP are loopback.
+    pub fn media_on_loopback(self) -> Self {
+        let port = super::ports::free_port().to_string();
+        self.args(&["-mi", "127.0.0.1", "-mp", &port])
+    }
+
     /// Selects the transport (UDP by default).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
