@@ -70,7 +70,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         crate::media::MediaPlan::open(Some(p), None)?;
     }
     if let Some(d) = &args.audio_device {
-        crate::media::MediaPlan::with_device(super::call::device_name(d), None, false)?;
+        crate::media::MediaPlan::with_device(d, None, false)?;
     }
     if let Some(dir) = &args.record_dir {
         std::fs::create_dir_all(dir)
@@ -144,7 +144,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                 }
                 _ => {}
             },
-            _ = sleep_opt(next_hangup.map(|(t, _)| t)) => {
+            _ = super::sleep_opt(next_hangup.map(|(t, _)| t)) => {
                 if let Some((key, ())) = hangups.pop_first() {
                     let _ = sip.ep().hangup(Instant::now(), key.1);
                 }
@@ -207,11 +207,7 @@ fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAud
         ))
     });
     let plan = match &args.audio_device {
-        Some(d) => crate::media::MediaPlan::with_device(
-            super::call::device_name(d),
-            record.as_deref(),
-            args.stereo,
-        ),
+        Some(d) => crate::media::MediaPlan::with_device(d, record.as_deref(), args.stereo),
         None => crate::media::MediaPlan::open_recording(
             args.play.as_deref(),
             record.as_deref(),
@@ -242,12 +238,5 @@ fn start_unregister(sip: &mut SipDriver, reg: Option<agentphone_sip::RegId>) -> 
     match reg {
         Some(r) => sip.ep().unregister(Instant::now(), r).is_ok(),
         None => false,
-    }
-}
-
-async fn sleep_opt(t: Option<TokioInstant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }

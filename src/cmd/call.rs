@@ -73,12 +73,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .transpose()?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
-        for c in digits.chars() {
-            agentphone_media::dtmf::event_code(c).map_err(|e| anyhow!("--dtmf '{digits}': {e}"))?;
-        }
+        crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
     }
     let plan = match &args.audio_device {
-        Some(d) => MediaPlan::with_device(device_name(d), args.record.as_deref(), args.stereo)?,
+        Some(d) => MediaPlan::with_device(d, args.record.as_deref(), args.stereo)?,
         None => {
             MediaPlan::open_recording(args.play.as_deref(), args.record.as_deref(), args.stereo)?
         }
@@ -161,8 +159,7 @@ async fn drive_call(
     let mut plan = Some(plan);
     let mut answered = false;
     let mut hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(args.ring_timeout);
-    let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
-    let mut dtmf_at = far_future;
+    let mut dtmf_at = None;
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let mut hung_up = false;
     loop {
@@ -182,7 +179,7 @@ async fn drive_call(
                     let now = tokio::time::Instant::now();
                     hangup_at = now + Duration::from_secs_f64(args.duration);
                     if args.dtmf.is_some() {
-                        dtmf_at = now + Duration::from_secs_f64(args.dtmf_delay.max(0.0));
+                        dtmf_at = Some(now + Duration::from_secs_f64(args.dtmf_delay.max(0.0)));
                     }
                 }
                 Event::ReInvite { call: c, offer } if c == call => {
@@ -194,8 +191,8 @@ async fn drive_call(
                 Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
                 _ => {}
             },
-            _ = tokio::time::sleep_until(dtmf_at), if dtmf_at < far_future => {
-                dtmf_at = far_future;
+            _ = super::sleep_opt(dtmf_at), if dtmf_at.is_some() => {
+                dtmf_at = None;
                 if let Some(digits) = &args.dtmf {
                     match media.send_digits(digits) {
                         Ok(()) => println!("sending DTMF {digits}"),
@@ -213,9 +210,4 @@ async fn drive_call(
             }
         }
     }
-}
-
-/// `--audio-device default` means the system default device.
-pub fn device_name(flag: &str) -> Option<&str> {
-    (flag != "default").then_some(flag)
 }

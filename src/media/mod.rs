@@ -197,10 +197,7 @@ impl MediaLeg {
 
     /// Sends `digits` as RFC 4733 events once any earlier ones have played.
     pub fn send_digits(&mut self, digits: &str) -> Result<()> {
-        for c in digits.chars() {
-            agentphone_media::dtmf::event_code(c)
-                .map_err(|e| anyhow!("cannot send DTMF '{digits}': {e}"))?;
-        }
+        check_digits(digits).map_err(|e| anyhow!("cannot send DTMF {e:#}"))?;
         let running = self
             .running
             .as_ref()
@@ -238,6 +235,15 @@ impl MediaLeg {
             }
         }
     }
+}
+
+/// Checks that every character of `digits` is an RFC 4733 DTMF event (0-9, *,
+/// #, A-D), so a bad string fails before anything is sent.
+pub fn check_digits(digits: &str) -> Result<()> {
+    for c in digits.chars() {
+        agentphone_media::dtmf::event_code(c).map_err(|e| anyhow!("'{digits}': {e}"))?;
+    }
+    Ok(())
 }
 
 /// The SDP codec for a codec kind.

@@ -53,16 +53,16 @@ impl MediaPlan {
         })
     }
 
-    /// The sound card `device` (`None`: the system default) as microphone and
-    /// speaker, on its own audio thread; `record` also records what is heard.
-    pub fn with_device(device: Option<&str>, record: Option<&Path>, stereo: bool) -> Result<Self> {
+    /// The sound card named `device` (`default`: the system default) as
+    /// microphone and speaker, on its own audio thread; `record` also records
+    /// what is heard.
+    pub fn with_device(device: &str, record: Option<&Path>, stereo: bool) -> Result<Self> {
         let recorder = open_recorder(record, stereo)?;
         let backend = AudioBackend::Device {
-            name: device.map(str::to_owned),
+            name: (device != "default").then(|| device.to_owned()),
         };
-        let (thread, mic, heard) = AudioThread::start(backend).with_context(|| {
-            format!("cannot open audio device '{}'", device.unwrap_or("default"))
-        })?;
+        let (thread, mic, heard) = AudioThread::start(backend)
+            .with_context(|| format!("cannot open audio device '{device}'"))?;
         Ok(MediaPlan {
             source: Box::new(mic),
             recorder,

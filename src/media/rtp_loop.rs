@@ -127,9 +127,7 @@ impl MediaLoop {
                 before != self.tx.ptime()
             }
             Control::Digits(digits) => {
-                if let Err(e) = self.tx.queue_digits(&digits) {
-                    tracing::warn!("{e:#}");
-                }
+                self.tx.queue_digits(digits);
                 false
             }
         }

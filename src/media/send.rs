@@ -13,7 +13,7 @@ use agentphone_media::codec::Encoder;
 use agentphone_media::dtmf::{DtmfConfig, DtmfEncoder, DtmfPacket};
 use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_media::rtp_stream::RtpSender;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -115,19 +115,10 @@ impl SendPath {
         &self.sender
     }
 
-    /// Queues digits to send as RFC 4733 events after any already queued.
-    /// Refused when the peer accepted no telephone-event or a digit is not
-    /// 0-9, *, #, A-D.
-    pub(super) fn queue_digits(&mut self, digits: &str) -> Result<()> {
-        if self.telephone_event.is_none() {
-            bail!("the peer did not accept telephone-event (RFC 4733), so digits cannot be sent");
-        }
-        for c in digits.chars() {
-            agentphone_media::dtmf::event_code(c)
-                .map_err(|e| anyhow!("cannot send '{digits}': {e}"))?;
-        }
-        self.queued.push_back(digits.to_owned());
-        Ok(())
+    /// Queues digits to send as RFC 4733 events after any already queued. The
+    /// caller checked them ([`super::check_digits`]) against what was negotiated.
+    pub(super) fn queue_digits(&mut self, digits: String) {
+        self.queued.push_back(digits);
     }
 
     /// The audio of the last packet time as read from the source (and cleaned),
@@ -180,9 +171,14 @@ impl SendPath {
     }
 
     fn start_next_digits(&mut self) {
-        let (Some(digits), Some((payload_type, clock_rate))) =
-            (self.queued.pop_front(), self.telephone_event)
-        else {
+        let Some(digits) = self.queued.pop_front() else {
+            return;
+        };
+        let Some((payload_type, clock_rate)) = self.telephone_event else {
+            // A re-negotiation dropped telephone-event after the digits were queued.
+            tracing::warn!(
+                "digits '{digits}' not sent: the peer no longer accepts telephone-event"
+            );
             return;
         };
         let encoder = DtmfEncoder::new(DtmfConfig {
