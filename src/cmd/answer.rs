@@ -89,81 +89,86 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let mut hangups: BTreeMap<(TokioInstant, CallId), ()> = BTreeMap::new();
     let (mut seen, mut ended) = (0u64, 0u64);
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
-    let mut stopping = false;
-    loop {
-        if args.max_calls.is_some_and(|m| ended >= m) && !stopping {
-            stopping = true;
-            if !start_unregister(&mut sip, reg) {
-                return Ok(());
-            }
-        }
-        let next_hangup = hangups.keys().next().copied();
-        tokio::select! {
-            ev = sip.next_event() => match ev? {
-                Event::Registered { contact, expires, .. } => println!("registered {contact} for {} s", expires.as_secs()),
-                Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
-                Event::Unregistered { .. } if stopping => return Ok(()),
-                Event::IncomingCall { call, from, offer, headers, .. } => {
-                    seen += 1;
-                    if let Some(live) = accept(&mut sip, call, offer.as_deref(), prefer, seen).await? {
-                        println!("call {seen} from {from}: answered");
-                        calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
-                    } else {
-                        println!("call {seen} from {from}: rejected 488 (no common codec)");
-                    }
-                }
-                Event::Established { call, .. } => {
-                    if let Some(l) = calls.get_mut(&call) {
-                        l.answered_at = Some(Instant::now());
-                        start_media(l, &args, clean);
-                    }
-                    if let Some(d) = args.duration {
-                        hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
-                    }
-                }
-                Event::ReInvite { call, offer } => match calls.get_mut(&call) {
-                    Some(l) => sip.answer_reinvite(call, &mut l.media, offer.as_deref()),
-                    None => { let _ = sip.ep().reject_reinvite(Instant::now(), call, 481); }
-                },
-                Event::ReInviteAckAnswer { call, answer } => {
-                    if let Some(l) = calls.get_mut(&call) {
-                        l.media.process_reinvite_answer(answer.as_deref());
-                    }
-                }
-                Event::Ended { call, reason } => {
-                    ended += 1;
-                    hangups.retain(|(_, c), _| *c != call);
-                    if let Some(mut l) = calls.remove(&call) {
-                        let report = l.media.stop().await;
-                        let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
-                        println!("call {} ended: {reason} after {secs:.1} s", l.number);
-                        if let Some(report) = report {
-                            println!("call {} media: {report}", l.number);
-                        }
-                    }
-                }
-                _ => {}
-            },
-            _ = super::sleep_opt(next_hangup.map(|(t, _)| t)) => {
-                if let Some((key, ())) = hangups.pop_first() {
-                    let _ = sip.ep().hangup(Instant::now(), key.1);
-                }
-            }
-            _ = &mut shutdown, if !stopping => {
+    let served: Result<()> = async {
+        let mut stopping = false;
+        loop {
+            if args.max_calls.is_some_and(|m| ended >= m) && !stopping {
                 stopping = true;
-                let ids: Vec<CallId> = calls.keys().copied().collect();
-                for c in ids {
-                    let _ = sip.ep().hangup(Instant::now(), c);
-                }
-                if !start_unregister(&mut sip, reg) && calls.is_empty() {
+                if !start_unregister(&mut sip, reg) {
                     return Ok(());
                 }
             }
-        }
-        if stopping && calls.is_empty() && !sip.ep().has_registrations() {
-            return Ok(());
+            let next_hangup = hangups.keys().next().copied();
+            tokio::select! {
+                ev = sip.next_event() => match ev? {
+                    Event::Registered { contact, expires, .. } => println!("registered {contact} for {} s", expires.as_secs()),
+                    Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
+                    Event::Unregistered { .. } if stopping => return Ok(()),
+                    Event::IncomingCall { call, from, offer, headers, .. } => {
+                        seen += 1;
+                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), prefer, seen).await? {
+                            println!("call {seen} from {from}: answered");
+                            calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
+                        } else {
+                            println!("call {seen} from {from}: rejected 488 (no common codec)");
+                        }
+                    }
+                    Event::Established { call, .. } => {
+                        if let Some(l) = calls.get_mut(&call) {
+                            l.answered_at = Some(Instant::now());
+                            start_media(l, &args, clean);
+                        }
+                        if let Some(d) = args.duration {
+                            hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
+                        }
+                    }
+                    Event::ReInvite { call, offer } => match calls.get_mut(&call) {
+                        Some(l) => sip.answer_reinvite(call, &mut l.media, offer.as_deref()),
+                        None => { let _ = sip.ep().reject_reinvite(Instant::now(), call, 481); }
+                    },
+                    Event::ReInviteAckAnswer { call, answer } => {
+                        if let Some(l) = calls.get_mut(&call) {
+                            l.media.process_reinvite_answer(answer.as_deref());
+                        }
+                    }
+                    Event::Ended { call, reason } => {
+                        ended += 1;
+                        hangups.retain(|(_, c), _| *c != call);
+                        if let Some(mut l) = calls.remove(&call) {
+                            let report = l.media.stop().await;
+                            let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+                            println!("call {} ended: {reason} after {secs:.1} s", l.number);
+                            if let Some(report) = report {
+                                println!("call {} media: {report}", l.number);
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                _ = super::sleep_opt(next_hangup.map(|(t, _)| t)) => {
+                    if let Some((key, ())) = hangups.pop_first() {
+                        let _ = sip.ep().hangup(Instant::now(), key.1);
+                    }
+                }
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    let ids: Vec<CallId> = calls.keys().copied().collect();
+                    for c in ids {
+                        let _ = sip.ep().hangup(Instant::now(), c);
+                    }
+                    if !start_unregister(&mut sip, reg) && calls.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+            if stopping && calls.is_empty() && !sip.ep().has_registrations() {
+                return Ok(());
+            }
         }
     }
+    .await;
+    sip.close().await;
+    served
 }
 
 /// Answers an incoming call with our SDP answer, or rejects it with 488 when the

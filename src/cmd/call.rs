@@ -108,6 +108,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .call(Instant::now(), request)
         .context("cannot place the call")?;
     let outcome = drive_call(&mut sip, call, &args, &mut media, (plan, clean)).await;
+    sip.close().await;
     if let Some(report) = media.stop().await {
         println!("media: {report}");
     }

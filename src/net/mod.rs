@@ -112,6 +112,14 @@ impl SipDriver {
         }
     }
 
+    /// Sends what the endpoint still has queued and closes the TCP
+    /// connections once their queues are written (at most 2 s): the last
+    /// response of a run, such as the 200 to a BYE, must reach the peer.
+    pub async fn close(&mut self) {
+        self.flush().await;
+        self.tcp.close(std::time::Duration::from_secs(2)).await;
+    }
+
     async fn flush(&mut self) {
         while let Some(t) = self.ep.poll_transmit() {
             self.send(t).await;

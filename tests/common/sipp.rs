@@ -257,6 +257,9 @@ pub struct SippStats {
     pub retransmissions: u64,
     /// Seconds from SIPp's start to the last row (`StartTime` .. `CurrentTime`).
     pub elapsed_s: f64,
+    /// The non-zero `Failed...(C)` counters (e.g. `FailedTcpClosed(C)`), which
+    /// say why calls failed when the message table shows no timeout.
+    pub failure_causes: Vec<(String, u64)>,
 }
 
 impl SippStats {
@@ -276,6 +279,14 @@ impl SippStats {
             created: count("TotalCallCreated")?,
             retransmissions: count("Retransmissions(C)").unwrap_or(0),
             elapsed_s: epoch("CurrentTime")? - epoch("StartTime")?,
+            failure_causes: row
+                .iter()
+                .filter(|(k, _)| {
+                    k.starts_with("Failed") && **k != "FailedCall(C)" && k.ends_with("(C)")
+                })
+                .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse::<u64>().ok()?)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
         })
     }
 }
@@ -286,13 +297,17 @@ mod tests {
 
     #[test]
     fn parses_last_row_of_sipp_stat_file() {
-        let csv = "StartTime;CurrentTime;TotalCallCreated;SuccessfulCall(C);FailedCall(C);Retransmissions(C);\n\
-                   2026-01-01\t10:00:00.0\t100.0;2026-01-01\t10:00:01.0\t101.0;1;0;0;0;\n\
-                   2026-01-01\t10:00:00.0\t100.0;2026-01-01\t10:00:02.5\t102.5;20;19;1;3;\n";
+        let csv = "StartTime;CurrentTime;TotalCallCreated;SuccessfulCall(C);FailedCall(C);Retransmissions(C);FailedTcpClosed(C);FailedTimeoutOnRecv(C);FailedTcpClosed(P);\n\
+                   2026-01-01\t10:00:00.0\t100.0;2026-01-01\t10:00:01.0\t101.0;1;0;0;0;0;0;0;\n\
+                   2026-01-01\t10:00:00.0\t100.0;2026-01-01\t10:00:02.5\t102.5;20;19;1;3;1;0;1;\n";
         let stats = SippStats::parse(csv).expect("parses");
         assert_eq!((stats.created, stats.successful, stats.failed), (20, 19, 1));
         assert_eq!(stats.retransmissions, 3);
         assert!((stats.elapsed_s - 2.5).abs() < 1e-9);
+        assert_eq!(
+            stats.failure_causes,
+            vec![("FailedTcpClosed(C)".to_string(), 1)]
+        );
         assert!(SippStats::parse("StartTime;\n").is_none());
     }
 }
