@@ -4,8 +4,8 @@
 mod common;
 
 use agentphone_sip::transport::Destination;
-use agentphone_sip::{CallState, EndReason, Event};
-use common::{addr, Pair, A, B};
+use agentphone_sip::{CallState, Credentials, EndReason, Event};
+use common::{addr, response_to, Pair, A, B};
 use std::time::Duration;
 
 #[test]
@@ -48,6 +48,54 @@ fn call_answered_and_hung_up_by_caller() {
     );
     assert_eq!(p.a.active_calls(), 0);
     assert_eq!(p.b.active_calls(), 0);
+}
+
+/// A proxy challenges the INVITE with 407; the retried INVITE carries
+/// Proxy-Authorization, and so must the ACK for its 200 (RFC 3261 §13.2.2.4:
+/// the proxy that wanted credentials for the INVITE may check the ACK too).
+#[test]
+fn ack_for_a_challenged_invite_carries_its_credentials() {
+    let mut p = Pair::new();
+    p.drop_nth("INVITE", 0);
+    let call = p.call_with(Some(Credentials {
+        user: "alice".into(),
+        password: "secret".into(),
+    }));
+    let first = p.wire[0].text.clone();
+    p.inject(
+        false,
+        &response_to(
+            &first,
+            "407 Proxy Authentication Required",
+            "Proxy-Authenticate: Digest realm=\"example.org\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"\r\n",
+        ),
+    );
+    p.shuttle();
+    let inc = p.incoming();
+    p.b.answer(p.now, inc, b"v=0\r\nanswer".to_vec()).unwrap();
+    p.run_for(Duration::from_millis(10));
+    assert_eq!(p.a.call_state(call), Some(CallState::Confirmed));
+    let header = |w: &common::Wired, name: &str| {
+        w.text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": ").map(str::to_string))
+    };
+    let sent = |start: &str, cseq: &str| {
+        p.wire
+            .iter()
+            .find(|w| w.line.starts_with(start) && w.text.contains(cseq))
+            .unwrap_or_else(|| panic!("no {start} with {cseq}: {:#?}", p.lines()))
+    };
+    let retried = sent("INVITE", "CSeq: 2 INVITE");
+    let auth = header(retried, "Proxy-Authorization").expect("INVITE retried with credentials");
+    assert!(auth.contains("nonce=\"n1\""), "{auth}");
+    let ack = sent("ACK", "CSeq: 2 ACK");
+    assert_eq!(
+        header(ack, "Proxy-Authorization"),
+        Some(auth),
+        "{}",
+        ack.text
+    );
 }
 
 #[test]

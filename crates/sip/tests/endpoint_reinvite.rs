@@ -6,7 +6,7 @@
 mod common;
 
 use agentphone_sip::{CallId, CallState, Credentials, EndReason, EndpointError, Event};
-use common::{Pair, Wired};
+use common::{response_to, Pair, Wired};
 use std::time::Duration;
 
 const BOB_INITIAL: &[u8] = b"v=0\r\nbob-initial";
@@ -493,22 +493,6 @@ fn hangup_while_a_reinvite_waits_answers_it_487() {
         .a_events
         .iter()
         .any(|e| matches!(e, Event::ReInviteFailed { .. })));
-}
-
-/// A response to `request` (text of one that crossed), as a proxy would
-/// answer: `status` line, the transaction headers, `extra` header lines.
-fn response_to(request: &str, status: &str, extra: &str) -> Vec<u8> {
-    let mut out = format!("SIP/2.0 {status}\r\n");
-    for line in request.split("\r\n\r\n").next().unwrap().lines().skip(1) {
-        let name = line.split(':').next().unwrap().trim().to_ascii_lowercase();
-        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
-    }
-    out.push_str(extra);
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out.into_bytes()
 }
 
 /// A 401 for the re-INVITE Alice just sent.

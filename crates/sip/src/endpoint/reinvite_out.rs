@@ -4,7 +4,6 @@
 
 use super::build::{finish_request, set_body, ALLOW};
 use super::{Endpoint, EndpointError, Event, Owner};
-use crate::message;
 use crate::rsip::{Header, Method, Request, Response};
 use crate::session::{CallId, CallState, EndReason, OutboundReInvite, OutboundStep, Role};
 use rand::Rng;
@@ -173,16 +172,7 @@ impl Endpoint {
             return;
         };
         dialog.refresh_target(&resp);
-        let cseq = message::cseq(&invite).map(|(n, _)| n).ok();
-        let mut ack = dialog.request(Method::Ack, &via, cseq);
-        let auth = invite
-            .headers
-            .iter()
-            .filter(|h| matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)))
-            .cloned()
-            .collect();
-        ack.headers.extend(auth);
-        finish_request(&mut ack);
+        let ack = super::uac::ack_for_2xx(dialog, &via, &invite);
         c.reinvite_ack = Some(ack.clone());
         let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
         let up = c.state == CallState::Confirmed;

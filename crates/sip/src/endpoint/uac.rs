@@ -266,12 +266,10 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let cseq = c.dialog.as_ref().map(|d| d.local_seq()).unwrap_or(1);
         let Some(dialog) = c.dialog.as_mut() else {
             return;
         };
-        let mut ack = dialog.request(Method::Ack, &via, Some(cseq));
-        finish_request(&mut ack);
+        let ack = ack_for_2xx(dialog, &via, &c.invite);
         c.ack = Some(ack.clone());
         self.send_direct(call, ack);
     }
@@ -401,4 +399,21 @@ pub(super) fn bump_for_retry(req: &mut Request, via: &str) {
             _ => {}
         }
     }
+}
+
+/// The ACK for a 2xx to `invite`: in the dialog, with the INVITE's CSeq number
+/// and the INVITE's credentials (RFC 3261 §13.2.2.4; a proxy that challenged
+/// the INVITE may check the ACK too).
+pub(super) fn ack_for_2xx(dialog: &mut Dialog, via: &str, invite: &Request) -> Request {
+    let cseq = crate::message::cseq(invite).map(|(n, _)| n).ok();
+    let mut ack = dialog.request(Method::Ack, via, cseq);
+    let auth: Vec<Header> = invite
+        .headers
+        .iter()
+        .filter(|h| matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)))
+        .cloned()
+        .collect();
+    ack.headers.extend(auth);
+    finish_request(&mut ack);
+    ack
 }

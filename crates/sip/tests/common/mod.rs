@@ -260,3 +260,19 @@ impl Pair {
             .collect()
     }
 }
+
+/// A response to `request` (text of one that crossed), as a proxy would
+/// answer: `status` line, the transaction headers, `extra` header lines.
+pub fn response_to(request: &str, status: &str, extra: &str) -> Vec<u8> {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in request.split("\r\n\r\n").next().unwrap().lines().skip(1) {
+        let name = line.split(':').next().unwrap().trim().to_ascii_lowercase();
+        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(extra);
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out.into_bytes()
+}
