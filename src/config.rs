@@ -13,6 +13,24 @@ pub struct Config {
     /// Accounts by name.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
+    /// Media settings for every call (`[media]`).
+    #[serde(default)]
+    pub media: MediaConfig,
+}
+
+/// `[media]`: codecs, jitter buffer and noise-removal model (see
+/// `media::MediaSettings`, which checks the values).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Codecs offered and accepted, preferred first: `pcmu`, `pcma`, `opus`.
+    pub codecs: Option<Vec<String>>,
+    /// Smallest jitter-buffer delay in ms (default 20).
+    pub jitter_min_ms: Option<u32>,
+    /// Largest jitter-buffer delay in ms (default 200).
+    pub jitter_max_ms: Option<u32>,
+    /// An RNNoise model file (nnnoiseless's binary format) for noise removal.
+    pub denoise_model: Option<PathBuf>,
 }
 
 /// One SIP account.
@@ -79,6 +97,13 @@ pub fn default_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
     Some(base.join("agentphone").join("config.toml"))
+}
+
+/// How the config file is named in messages.
+pub fn shown_path(path: Option<&Path>) -> String {
+    path.map(|p| p.display().to_string())
+        .or_else(|| default_path().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| "config".into())
 }
 
 /// Loads a config file; a missing default file is an empty config.

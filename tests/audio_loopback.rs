@@ -240,3 +240,88 @@ fn a_tone_source_arrives_as_that_tone() {
         bad.output()
     );
 }
+
+/// `[media]` in the config decides what is accepted and how much the jitter
+/// buffer holds: the callee accepts only PCMA although the caller prefers PCMU,
+/// and its buffer never goes below the configured 100 ms. A bad `[media]`
+/// stops the run before any SIP, naming the file and the key.
+#[test]
+fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
+    let dir = WorkDir::new("audio-media-config");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let limit = Duration::from_secs(30);
+    let config = dir.file("callee.toml");
+    std::fs::write(
+        &config,
+        "[media]\ncodecs = [\"pcma\"]\njitter_min_ms = 100\njitter_max_ms = 300\n",
+    )
+    .unwrap();
+    let mut callee = agentphone::answer_one(
+        &dir,
+        "callee",
+        &listen,
+        &["--config", agentphone::arg(&config)],
+        limit,
+    );
+    let mut caller = agentphone::spawn(
+        &dir,
+        "caller",
+        &[
+            "call",
+            &format!("sip:bob@{listen}"),
+            "--duration",
+            "2",
+            "--play",
+            "tone:1000",
+        ],
+        &[],
+        limit,
+    );
+    agentphone::expect_success(&mut caller, limit, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    assert!(
+        caller.output().contains("media: PCMA:"),
+        "the caller sent PCMA, the only codec the callee takes:\n{}",
+        caller.report()
+    );
+    let stopped = callee
+        .output()
+        .lines()
+        .find(|l| l.contains("media stopped"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no media report:\n{}", callee.report()));
+    let field = |name: &str| -> u32 {
+        stopped
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {stopped}"))
+    };
+    assert!(stopped.contains("codec=PCMA"), "{stopped}");
+    assert!(
+        (100..=300).contains(&field("target_ms")),
+        "target within the configured bounds: {stopped}"
+    );
+    assert!(field("played") > 50, "{stopped}");
+
+    let bad = dir.file("bad.toml");
+    std::fs::write(&bad, "[media]\ncodecs = [\"g729\"]\n").unwrap();
+    let mut refused = agentphone::spawn(
+        &dir,
+        "refused",
+        &[
+            "--config",
+            agentphone::arg(&bad),
+            "call",
+            "sip:bob@127.0.0.1:9",
+        ],
+        &[],
+        limit,
+    );
+    assert!(refused.wait(limit).is_some_and(|s| !s.success()));
+    let out = refused.output();
+    assert!(
+        out.contains("bad.toml") && out.contains("codecs") && out.contains("g729"),
+        "{out}"
+    );
+}

@@ -32,10 +32,7 @@ impl AccountArgs {
     pub fn resolve(&self, config_path: Option<&Path>) -> Result<Option<Account>> {
         if let Some(name) = &self.account {
             let cfg = config::load(config_path)?;
-            let shown = config_path
-                .map(|p| p.display().to_string())
-                .or_else(|| config::default_path().map(|p| p.display().to_string()))
-                .unwrap_or_else(|| "config".into());
+            let shown = config::shown_path(config_path);
             let acc = cfg
                 .accounts
                 .get(name)

@@ -60,11 +60,7 @@ struct Live {
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let account = args.account.resolve(config)?;
     let clean = args.noise.resolve(account.as_ref())?;
-    let prefer = args
-        .codec
-        .as_deref()
-        .map(crate::media::parse_codec)
-        .transpose()?;
+    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
         crate::media::MediaPlan::open(Some(p), None)?;
@@ -106,7 +102,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     Event::Unregistered { .. } if stopping => return Ok(()),
                     Event::IncomingCall { call, from, offer, headers, .. } => {
                         seen += 1;
-                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), prefer, seen).await? {
+                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), &media_settings, seen).await? {
                             println!("call {seen} from {from}: answered");
                             calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
                         } else {
@@ -177,11 +173,11 @@ async fn accept(
     sip: &mut SipDriver,
     call: CallId,
     offer: Option<&[u8]>,
-    prefer: Option<agentphone_media::codec::CodecKind>,
+    settings: &crate::media::MediaSettings,
     number: u64,
 ) -> Result<Option<Live>> {
     let now = Instant::now();
-    let mut media = MediaLeg::bind(sip.local_addr().ip(), prefer).await?;
+    let mut media = MediaLeg::bind(sip.local_addr().ip(), settings).await?;
     match media.answer(offer) {
         Ok((sdp, negotiated)) => {
             sip.ep().ring(now, call)?;

@@ -66,11 +66,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
     let mut sip = SipDriver::bind(args.listen, &user, Vec::new()).await?;
-    let prefer = args
-        .codec
-        .as_deref()
-        .map(crate::media::parse_codec)
-        .transpose()?;
+    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
@@ -81,7 +77,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
             MediaPlan::open_recording(args.play.as_deref(), args.record.as_deref(), args.stereo)?
         }
     };
-    let mut media = MediaLeg::bind(args.listen.ip(), prefer).await?;
+    let mut media = MediaLeg::bind(args.listen.ip(), &media_settings).await?;
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),

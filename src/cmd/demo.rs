@@ -4,7 +4,7 @@
 //! the noise from what he hears (R-NR-3) and records it to a WAV in the temp dir,
 //! whose path is printed with the noise floor before and after.
 
-use crate::media::{CleanAudio, MediaLeg, MediaPlan};
+use crate::media::{CleanAudio, MediaLeg, MediaPlan, MediaSettings};
 use crate::net::SipDriver;
 use agentphone_sip::transport::Destination;
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -42,7 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let mut alice = SipDriver::bind((LOOPBACK, 0).into(), "alice", Vec::new()).await?;
     let speech = speech_fixture();
     let mut alice_plan = Some(MediaPlan::open(speech.as_deref(), None)?);
-    let mut media = MediaLeg::bind(LOOPBACK, None).await?;
+    let mut media = MediaLeg::bind(LOOPBACK, &MediaSettings::default()).await?;
     let started = Instant::now();
     let target = agentphone_sip::rsip::parse_uri(&format!("sip:bob@{bob_addr}"))
         .map_err(|e| anyhow!("bad demo URI: {e}"))?;
@@ -124,7 +124,7 @@ async fn answer_one(
     loop {
         match bob.next_event().await? {
             Event::IncomingCall { call, offer, .. } => {
-                let mut leg = MediaLeg::bind(LOOPBACK, None).await?;
+                let mut leg = MediaLeg::bind(LOOPBACK, &MediaSettings::default()).await?;
                 let (sdp, negotiated) = match leg.answer(offer.as_deref()) {
                     Ok(a) => a,
                     Err(e) => {

@@ -1,8 +1,9 @@
 //! Noise removal on one direction of one call (R-NR-1, R-NR-3): the denoiser with
 //! its frame buffers and the figures the call report shows.
 
-use agentphone_audio::denoise::Denoiser;
+use agentphone_audio::denoise::{Denoiser, Model};
 use agentphone_audio::frame::{Frame, FRAME_SAMPLES};
+use std::sync::Arc;
 
 /// Voice probability above which a frame counts as speech in the report.
 const SPEECH_VAD: f32 = 0.5;
@@ -18,9 +19,10 @@ pub(super) struct Cleaner {
 }
 
 impl Cleaner {
-    pub(super) fn new() -> Self {
+    /// With `model`, or the built-in one.
+    pub(super) fn new(model: Option<Arc<Model>>) -> Self {
         Cleaner {
-            denoiser: Denoiser::new(),
+            denoiser: model.map_or_else(Denoiser::new, Denoiser::from_model),
             input: Box::new([0.0; FRAME_SAMPLES]),
             output: Box::new([0.0; FRAME_SAMPLES]),
             frames: 0,

@@ -9,9 +9,11 @@ mod receive;
 mod report;
 mod rtp_loop;
 mod send;
+mod settings;
 
 pub use plan::MediaPlan;
 pub use report::MediaReport;
+pub use settings::{parse_codec, MediaSettings};
 
 use agentphone_media::codec::CodecKind;
 use agentphone_media::offer_answer::{
@@ -56,24 +58,22 @@ pub struct MediaLeg {
     sockets: Option<(UdpSocket, UdpSocket)>,
     sdp: SdpSession,
     running: Option<Running>,
+    settings: MediaSettings,
 }
 
 impl MediaLeg {
     /// Binds an even RTP port and the next odd port for RTCP (RFC 3550 §11).
-    /// `prefer` puts that codec first in what we offer or accept.
-    pub async fn bind(ip: IpAddr, prefer: Option<CodecKind>) -> Result<Self> {
+    /// Offers and accepts the settings' codecs in their order.
+    pub async fn bind(ip: IpAddr, settings: &MediaSettings) -> Result<Self> {
         let (rtp, rtcp) = bind_pair(ip).await?;
         let port = rtp.local_addr().context("RTP socket address")?.port();
-        let mut local = LocalMedia::new(ip, port);
-        if let Some(kind) = prefer {
-            let wanted = codec_of(kind);
-            // Stable sort: the preferred codec moves to the front, the rest keep order.
-            local.codecs.sort_by_key(|f| f.codec != wanted);
-        }
+        let codecs: Vec<Codec> = settings.codecs.iter().map(|k| codec_of(*k)).collect();
+        let local = LocalMedia::new(ip, port).with_codecs(&codecs);
         Ok(MediaLeg {
             sockets: Some((rtp, rtcp)),
             sdp: SdpSession::new(local),
             running: None,
+            settings: settings.clone(),
         })
     }
 
@@ -146,8 +146,11 @@ impl MediaLeg {
             sink,
             audio_thread,
         } = plan;
-        let tx = send::SendPath::new(negotiated, source, clean.microphone)?;
-        let rx = receive::ReceivePath::new(negotiated, clean.inbound);
+        let cleaner =
+            |on: bool| on.then(|| clean::Cleaner::new(self.settings.denoise_model.clone()));
+        let tx = send::SendPath::new(negotiated, source, cleaner(clean.microphone))?;
+        let jitter = (self.settings.jitter_min, self.settings.jitter_max);
+        let rx = receive::ReceivePath::new(negotiated, cleaner(clean.inbound), jitter);
         let sockets = self
             .sockets
             .take()
@@ -252,16 +255,6 @@ fn codec_of(kind: CodecKind) -> Codec {
         CodecKind::Pcmu => Codec::Pcmu,
         CodecKind::Pcma => Codec::Pcma,
         CodecKind::Opus => Codec::Opus,
-    }
-}
-
-/// Parses a `--codec` value.
-pub fn parse_codec(name: &str) -> Result<CodecKind> {
-    match name.to_ascii_lowercase().as_str() {
-        "pcmu" => Ok(CodecKind::Pcmu),
-        "pcma" => Ok(CodecKind::Pcma),
-        "opus" => Ok(CodecKind::Opus),
-        other => Err(anyhow!("unknown codec '{other}' (pcmu, pcma or opus)")),
     }
 }
 

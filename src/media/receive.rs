@@ -14,7 +14,7 @@ use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
 use agentphone_media::rtp_stream::{RtpDrop, RtpReceiver};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Digits kept for the call report; a peer sending more is not stored further.
 const MAX_DIGITS: usize = 256;
@@ -35,15 +35,25 @@ struct Chain {
 }
 
 impl Chain {
-    fn new(payload_type: u8, kind: CodecKind, packet_samples: usize) -> Result<Self> {
+    fn new(
+        payload_type: u8,
+        kind: CodecKind,
+        packet_samples: usize,
+        (min_delay, max_delay): (Duration, Duration),
+    ) -> Result<Self> {
         let clock = kind.info().clock_rate;
         // The jitter buffer counts in whole milliseconds; Opus's 2.5 ms frames
         // round up, which only makes its pacing slightly conservative.
         let packet_ms = (packet_samples as u32).div_ceil(48).max(1);
+        // Room for the largest delay twice over (a burst arriving at once).
+        let capacity = (2 * max_delay.as_millis() as usize / packet_ms as usize + 16).max(64);
         Ok(Chain {
             payload_type,
             jitter: JitterBuffer::new(JitterConfig {
                 silence: Some(kind.silence_detector()),
+                min_delay,
+                max_delay,
+                capacity,
                 ..JitterConfig::new(clock, packet_ms)
             }),
             decoder: Decoder::new(kind).context("create decoder")?,
@@ -89,6 +99,8 @@ pub(super) struct ReceivePath {
     dtmf: DtmfReceiver,
     digits: String,
     cleaner: Option<Cleaner>,
+    /// Jitter-buffer delay bounds for each codec's chain.
+    jitter: (Duration, Duration),
     /// Decoded audio not played yet: a packet longer than our packet time
     /// leaves its tail here for the next tick.
     pending: Vec<f32>,
@@ -97,8 +109,13 @@ pub(super) struct ReceivePath {
 }
 
 impl ReceivePath {
-    /// `denoise`: clean what is heard (R-NR-3).
-    pub(super) fn new(negotiated: &NegotiatedMedia, denoise: bool) -> Self {
+    /// `cleaner`: clean what is heard (R-NR-3); `jitter`: the jitter
+    /// buffer's smallest and largest delay.
+    pub(super) fn new(
+        negotiated: &NegotiatedMedia,
+        cleaner: Option<Cleaner>,
+        jitter: (Duration, Duration),
+    ) -> Self {
         ReceivePath {
             receiver: RtpReceiver::new(&negotiated.accepted),
             accepted: negotiated.accepted.clone(),
@@ -106,7 +123,8 @@ impl ReceivePath {
             earlier: None,
             dtmf: DtmfReceiver::new(),
             digits: String::with_capacity(MAX_DIGITS),
-            cleaner: denoise.then(Cleaner::new),
+            cleaner,
+            jitter,
             pending: vec![0.0; MAX_PACKET_SAMPLES],
             pending_len: 0,
             decode_errors: 0,
@@ -195,7 +213,7 @@ impl ReceivePath {
                 self.decode_errors += 1;
                 return None;
             };
-            match Chain::new(pt, kind, samples) {
+            match Chain::new(pt, kind, samples, self.jitter) {
                 Ok(chain) => {
                     if let Some(old) = self.chain.replace(chain) {
                         self.earlier = Some(merge(self.earlier, old.jitter.stats()));

@@ -54,17 +54,17 @@ pub(super) struct SendPath {
 }
 
 impl SendPath {
-    /// `denoise`: clean the source before it is sent (the agent's microphone).
+    /// `cleaner`: clean the source before it is sent (the agent's microphone).
     pub(super) fn new(
         negotiated: &NegotiatedMedia,
         source: Box<dyn AudioSource + Send>,
-        denoise: bool,
+        cleaner: Option<Cleaner>,
     ) -> Result<Self> {
         let (encoder, step) = encoder_for(negotiated)?;
         let format = &negotiated.send_codec;
         Ok(SendPath {
             source,
-            cleaner: denoise.then(Cleaner::new),
+            cleaner,
             sender: RtpSender::new(format.payload_type, format.clock_rate),
             pcm: vec![0.0; encoder.samples_per_packet()],
             encoder,

@@ -157,6 +157,60 @@ impl LocalMedia {
             direction: Direction::SendRecv,
         }
     }
+
+    /// Keeps only the audio codecs in `order`, in that order (the first is the
+    /// one we prefer), and the telephone-event formats at the clock rates that
+    /// remain. Telephone-event in `order` is ignored: it follows the codecs.
+    pub fn with_codecs(mut self, order: &[Codec]) -> Self {
+        let mut kept: Vec<PayloadFormat> = Vec::with_capacity(self.codecs.len());
+        for wanted in order.iter().filter(|c| **c != Codec::TelephoneEvent) {
+            if kept.iter().any(|f| f.codec == *wanted) {
+                continue;
+            }
+            kept.extend(self.codecs.iter().filter(|f| f.codec == *wanted).cloned());
+        }
+        let events = self.codecs.iter().filter(|f| {
+            f.codec == Codec::TelephoneEvent && kept.iter().any(|k| k.clock_rate == f.clock_rate)
+        });
+        let events: Vec<PayloadFormat> = events.cloned().collect();
+        kept.extend(events);
+        self.codecs = kept;
+        self
+    }
+}
+
+#[cfg(test)]
+mod local_media_tests {
+    use super::*;
+
+    fn names(local: &LocalMedia) -> Vec<(Codec, u32)> {
+        local
+            .codecs
+            .iter()
+            .map(|f| (f.codec, f.clock_rate))
+            .collect()
+    }
+
+    #[test]
+    fn with_codecs_keeps_the_chosen_codecs_in_order_with_their_events() {
+        let base = LocalMedia::new(IpAddr::from([127, 0, 0, 1]), 4000);
+        let opus_first = base.clone().with_codecs(&[Codec::Opus, Codec::Pcmu]);
+        assert_eq!(
+            names(&opus_first),
+            [
+                (Codec::Opus, 48_000),
+                (Codec::Pcmu, 8_000),
+                (Codec::TelephoneEvent, 8_000),
+                (Codec::TelephoneEvent, 48_000)
+            ]
+        );
+        let alaw_only = base.clone().with_codecs(&[Codec::Pcma, Codec::Pcma]);
+        assert_eq!(
+            names(&alaw_only),
+            [(Codec::Pcma, 8_000), (Codec::TelephoneEvent, 8_000)]
+        );
+        assert!(base.with_codecs(&[Codec::TelephoneEvent]).codecs.is_empty());
+    }
 }
 
 /// The outcome of a completed offer/answer for the audio stream.

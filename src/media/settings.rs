@@ -1,0 +1,202 @@
+//! Media choices an administrator makes once, in `[media]` of the config file:
+//! which codecs are offered and accepted and in what order, the jitter buffer's
+//! bounds, and the noise-removal model. `--codec` on the command line moves one
+//! codec to the front for a single run.
+
+use crate::config::MediaConfig;
+use agentphone_audio::denoise::{DenoiseError, Model};
+use agentphone_media::codec::CodecKind;
+use anyhow::{anyhow, bail, Context, Result};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest jitter-buffer bound accepted: beyond a second a conversation breaks
+/// down, and the buffer's capacity is sized from it.
+const JITTER_CEILING_MS: u32 = 1_000;
+
+/// Media settings for every call of a run.
+#[derive(Clone)]
+pub struct MediaSettings {
+    /// Codecs offered and accepted, preferred first.
+    pub codecs: Vec<CodecKind>,
+    /// Smallest jitter-buffer delay.
+    pub jitter_min: Duration,
+    /// Largest jitter-buffer delay.
+    pub jitter_max: Duration,
+    /// Another RNNoise model for noise removal; the built-in one when `None`.
+    pub denoise_model: Option<Arc<Model>>,
+}
+
+impl std::fmt::Debug for MediaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSettings")
+            .field("codecs", &self.codecs)
+            .field("jitter_min", &self.jitter_min)
+            .field("jitter_max", &self.jitter_max)
+            .field("denoise_model", &self.denoise_model.is_some())
+            .finish()
+    }
+}
+
+impl Default for MediaSettings {
+    /// PCMU, PCMA, Opus; jitter buffer 20-200 ms; the built-in model.
+    fn default() -> Self {
+        MediaSettings {
+            codecs: vec![CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus],
+            jitter_min: Duration::from_millis(20),
+            jitter_max: Duration::from_millis(200),
+            denoise_model: None,
+        }
+    }
+}
+
+impl MediaSettings {
+    /// Reads `[media]`; `shown` names the config file in messages. A bad model
+    /// file is reported here, before any call.
+    pub fn from_config(cfg: &MediaConfig, shown: &str) -> Result<Self> {
+        let mut s = MediaSettings::default();
+        if let Some(names) = &cfg.codecs {
+            let mut codecs = Vec::new();
+            for name in names {
+                let kind =
+                    parse_codec(name).with_context(|| format!("{shown}: [media] key 'codecs'"))?;
+                if !codecs.contains(&kind) {
+                    codecs.push(kind);
+                }
+            }
+            if codecs.is_empty() {
+                bail!("{shown}: [media] key 'codecs': the list is empty (pcmu, pcma or opus)");
+            }
+            s.codecs = codecs;
+        }
+        let min = cfg.jitter_min_ms.unwrap_or(20);
+        let max = cfg.jitter_max_ms.unwrap_or(200.max(min));
+        if max > JITTER_CEILING_MS {
+            bail!("{shown}: [media] key 'jitter_max_ms': {max} ms is above the {JITTER_CEILING_MS} ms limit");
+        }
+        if min > max {
+            bail!("{shown}: [media] 'jitter_min_ms' ({min}) is above 'jitter_max_ms' ({max})");
+        }
+        s.jitter_min = Duration::from_millis(u64::from(min));
+        s.jitter_max = Duration::from_millis(u64::from(max));
+        if let Some(path) = &cfg.denoise_model {
+            let model = Model::from_file(path).map_err(|e| match e {
+                DenoiseError::ModelIo { .. } => {
+                    anyhow!("{shown}: [media] key 'denoise_model': {e}")
+                }
+                e => anyhow!(
+                    "{shown}: [media] key 'denoise_model': {} is not an RNNoise model: {e}",
+                    path.display()
+                ),
+            })?;
+            s.denoise_model = Some(Arc::new(model));
+        }
+        Ok(s)
+    }
+
+    /// `--codec NAME`: that codec first, offered even when the config leaves it
+    /// out (the tester asked for it by name).
+    pub fn prefer(mut self, kind: CodecKind) -> Self {
+        self.codecs.retain(|k| *k != kind);
+        self.codecs.insert(0, kind);
+        self
+    }
+}
+
+/// Parses a codec name: pcmu, pcma or opus (any case).
+pub fn parse_codec(name: &str) -> Result<CodecKind> {
+    match name.to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(CodecKind::Pcmu),
+        "pcma" => Ok(CodecKind::Pcma),
+        "opus" => Ok(CodecKind::Opus),
+        other => Err(anyhow!("unknown codec '{other}' (pcmu, pcma or opus)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<MediaSettings> {
+        let cfg = crate::config::parse(text, std::path::Path::new("agent.toml"))?;
+        MediaSettings::from_config(&cfg.media, "agent.toml")
+    }
+
+    #[test]
+    fn media_table_sets_codecs_and_jitter_bounds() {
+        let s = config("[media]\ncodecs = [\"opus\", \"PCMA\", \"opus\"]\njitter_min_ms = 40\njitter_max_ms = 400\n").unwrap();
+        assert_eq!(s.codecs, [CodecKind::Opus, CodecKind::Pcma]);
+        assert_eq!(s.jitter_min, Duration::from_millis(40));
+        assert_eq!(s.jitter_max, Duration::from_millis(400));
+        let s = config("").unwrap();
+        assert_eq!(
+            s.codecs,
+            [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus]
+        );
+        assert_eq!(s.jitter_max, Duration::from_millis(200));
+        // A raised minimum lifts the default maximum with it.
+        let s = config("[media]\njitter_min_ms = 300\n").unwrap();
+        assert_eq!(s.jitter_max, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn prefer_moves_or_adds_the_codec_first() {
+        let s = config("[media]\ncodecs = [\"pcma\"]\n").unwrap();
+        assert_eq!(
+            s.clone().prefer(CodecKind::Opus).codecs,
+            [CodecKind::Opus, CodecKind::Pcma]
+        );
+        assert_eq!(s.prefer(CodecKind::Pcma).codecs, [CodecKind::Pcma]);
+    }
+
+    #[test]
+    fn denoise_model_is_loaded_at_start_or_refused_with_the_file_named() {
+        let weights = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crates/audio/src/denoise/weights.rnn"
+        );
+        let s = config(&format!("[media]\ndenoise_model = \"{weights}\"\n")).unwrap();
+        assert!(s.denoise_model.is_some());
+        let garbage =
+            std::env::temp_dir().join(format!("agentphone-bad-model-{}", std::process::id()));
+        std::fs::write(&garbage, b"not a model").unwrap();
+        let e = config(&format!(
+            "[media]\ndenoise_model = \"{}\"\n",
+            garbage.display()
+        ))
+        .map(|_| ())
+        .unwrap_err();
+        let _ = std::fs::remove_file(&garbage);
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("is not an RNNoise model") && e.contains(&garbage.display().to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_media_settings_name_the_file_and_key() {
+        let msg = |t: &str| format!("{:#}", config(t).unwrap_err());
+        let e = msg("[media]\ncodecs = [\"g729\"]\n");
+        assert!(
+            e.contains("agent.toml") && e.contains("codecs") && e.contains("g729"),
+            "{e}"
+        );
+        let e = msg("[media]\ncodecs = []\n");
+        assert!(e.contains("empty"), "{e}");
+        let e = msg("[media]\njitter_min_ms = 100\njitter_max_ms = 50\n");
+        assert!(
+            e.contains("jitter_min_ms") && e.contains("jitter_max_ms"),
+            "{e}"
+        );
+        let e = msg("[media]\njitter_max_ms = 5000\n");
+        assert!(e.contains("1000 ms"), "{e}");
+        let e = msg("[media]\ndenoise_model = \"/nonexistent/model.rnnn\"\n");
+        assert!(
+            e.contains("denoise_model") && e.contains("/nonexistent/model.rnnn"),
+            "{e}"
+        );
+        let e = msg("[media]\nptime = 30\n");
+        assert!(e.contains("agent.toml") && e.contains("ptime"), "{e}");
+    }
+}
