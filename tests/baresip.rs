@@ -5,7 +5,9 @@
 //! same fixture and records what it hears. Each recording must contain the fixture:
 //! cross-correlation (tests/common/audio.rs) above a threshold, at a lag below a
 //! bound. Both sides' logs must name the codec under test, so a fallback to another
-//! codec fails the test instead of passing it.
+//! codec fails the test instead of passing it. After the speech the caller sends
+//! DTMF digits (RFC 4733) and the far end must report exactly those digits;
+//! baresip offers telephone-event/8000 even beside Opus, which agentphone takes.
 
 mod common;
 
@@ -16,8 +18,13 @@ use common::{agentphone, fixture, ports::free_port, WorkDir};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Seconds each call stays up once answered: the 4 s fixture and a margin.
-const TALK_S: u64 = 5;
+/// Seconds each call stays up once answered: the 4 s fixture, the digits and a margin.
+const TALK_S: u64 = 6;
+/// DTMF sent by the calling side once the speech is over (so the audio check
+/// is not disturbed: agentphone sends events instead of audio while digits play).
+const DIGITS: &str = "159#";
+/// When the digits start, in seconds after the answer.
+const DIGITS_AT_S: f64 = 4.3;
 /// Silence after the speech in baresip's source, so `aufile` (which hangs up when
 /// its file ends) outlasts every call here.
 const SOURCE_PADDING_S: f64 = 20.0;
@@ -56,6 +63,8 @@ struct Outcome {
     agentphone: Peer,
     agentphone_heard: PathBuf,
     baresip: Baresip,
+    /// The digits the called side reported.
+    digits_heard: String,
 }
 
 fn baresip_options<'a>(codec: Codec, source: &'a Path, auto_answer: bool) -> Options<'a> {
@@ -89,6 +98,10 @@ fn agentphone_calls_baresip(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
             agentphone::arg(&speech),
             "--record",
             agentphone::arg(&heard),
+            "--dtmf",
+            DIGITS,
+            "--dtmf-delay",
+            &DIGITS_AT_S.to_string(),
         ],
         &[],
         LIMIT,
@@ -100,12 +113,22 @@ fn agentphone_calls_baresip(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
         caller.report(),
         baresip.report()
     );
-    baresip.wait_event("CALL_ESTABLISHED", Duration::from_secs(1));
-    baresip.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    let events = baresip.events_until("CALL_CLOSED", Duration::from_secs(5));
+    let kind = |e: &String| json_field(e, "type").unwrap_or_default();
+    assert!(
+        events.iter().any(|e| kind(e) == "CALL_ESTABLISHED"),
+        "{events:?}"
+    );
+    let digits_heard = events
+        .iter()
+        .filter(|e| kind(e) == "CALL_DTMF_START")
+        .filter_map(|e| json_field(e, "param"))
+        .collect();
     Some(Outcome {
         agentphone: caller,
         agentphone_heard: heard,
         baresip,
+        digits_heard,
     })
 }
 
@@ -133,7 +156,9 @@ fn baresip_calls_agentphone(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
     );
     baresip.dial(&format!("sip:agentphone@{listen}"));
     baresip.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(TALK_S));
+    std::thread::sleep(Duration::from_secs_f64(DIGITS_AT_S));
+    baresip.send_digits(DIGITS);
+    std::thread::sleep(Duration::from_secs_f64(TALK_S as f64 - DIGITS_AT_S));
     baresip.hangup();
     baresip.wait_event("CALL_CLOSED", Duration::from_secs(5));
     let status = callee.wait(Duration::from_secs(10));
@@ -143,10 +168,19 @@ fn baresip_calls_agentphone(dir: &WorkDir, codec: Codec) -> Option<Outcome> {
         callee.report(),
         baresip.report()
     );
+    // The media report: `DTMF received "159#"`.
+    let digits_heard = callee
+        .output()
+        .split("DTMF received \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
     Some(Outcome {
         agentphone: callee,
         agentphone_heard: agentphone::only_recording_in(&record_dir),
         baresip,
+        digits_heard,
     })
 }
 
@@ -171,6 +205,10 @@ fn check(codec: Codec, direction: &str, outcome: &Outcome) {
     assert!(
         outcome.baresip.output().contains(&decoder),
         "baresip did not log `{decoder}`:\n{logs}"
+    );
+    assert_eq!(
+        outcome.digits_heard, DIGITS,
+        "{direction} {codec:?}: the called side reported other DTMF digits\n{logs}"
     );
     let dumps = outcome.baresip.dumps();
     let dump = agentphone_audio::wav::read_wav(&dumps.heard)

@@ -259,9 +259,13 @@ fn sends(negotiated: &NegotiatedMedia) -> bool {
     negotiated.direction.sends() && !negotiated.remote_rtp.ip().is_unspecified()
 }
 
+/// The telephone-event payload type and the clock its timestamps and
+/// durations count in: the audio's, since events share the stream's SSRC and
+/// timeline (the same as the format's own rate unless the peer only has
+/// telephone-event/8000 beside Opus; baresip stamps those on 48 kHz too).
 fn telephone_event(negotiated: &NegotiatedMedia) -> Option<(u8, u32)> {
     negotiated
         .telephone_event
         .as_ref()
-        .map(|f| (f.payload_type, f.clock_rate))
+        .map(|f| (f.payload_type, negotiated.send_codec.clock_rate))
 }

@@ -169,10 +169,22 @@ impl Baresip {
     /// Waits up to `limit` for the event `kind` (`CALL_ESTABLISHED`,
     /// `CALL_CLOSED`, ...); returns its JSON text or panics with what came instead.
     pub fn wait_event(&mut self, kind: &str, limit: Duration) -> String {
-        match self.ctrl.wait_event(kind, limit) {
-            Ok(event) => event,
+        self.events_until(kind, limit).pop().unwrap_or_default()
+    }
+
+    /// Every event up to and including the first `kind`, in order; panics with
+    /// what came when `kind` does not within `limit`.
+    pub fn events_until(&mut self, kind: &str, limit: Duration) -> Vec<String> {
+        match self.ctrl.events_until(kind, limit) {
+            Ok(events) => events,
             Err(e) => panic!("baresip: {e}\n{}", self.peer.report()),
         }
+    }
+
+    /// Sends `digits` as DTMF on the current call (`ctrl_tcp`'s `sndcode`;
+    /// baresip sends RFC 4733 events when the call agreed telephone-event).
+    pub fn send_digits(&mut self, digits: &str) {
+        self.command("sndcode", digits);
     }
 
     /// The `sndfile` dumps of the single call this baresip made or took.
@@ -363,23 +375,23 @@ impl Ctrl {
         }
     }
 
-    /// Returns the first event of type `kind`, dropping the events before it.
-    fn wait_event(&mut self, kind: &str, limit: Duration) -> Result<String, String> {
+    /// Every event up to and including the first of type `kind`, in order.
+    fn events_until(&mut self, kind: &str, limit: Duration) -> Result<Vec<String>, String> {
         let is_kind = |m: &String| json_field(m, "type").as_deref() == Some(kind);
         if let Some(at) = self.events.iter().position(is_kind) {
-            return Ok(self.events.drain(..=at).next_back().unwrap_or_default());
+            return Ok(self.events.drain(..=at).collect());
         }
-        self.events.clear();
+        let mut seen = std::mem::take(&mut self.events);
         let deadline = Instant::now() + limit;
-        let mut seen = Vec::new();
         loop {
             let message = self
                 .next_message(deadline)
                 .map_err(|e| format!("waiting for {kind}: {e}; events seen: {seen:?}"))?;
-            if is_kind(&message) {
-                return Ok(message);
-            }
+            let found = is_kind(&message);
             seen.push(message);
+            if found {
+                return Ok(seen);
+            }
         }
     }
 

@@ -131,9 +131,14 @@ fn negotiated(
         .ok_or_else(|| OfferAnswerError::NoCommonCodec {
             offered: m.formats.join(" "),
         })?;
-    let telephone_event = accepted
-        .iter()
-        .find(|f| !f.codec.is_audio() && f.clock_rate == send_codec.clock_rate)
+    // RFC 4733 §2.1 wants events at the audio codec's rate, but baresip 1.0
+    // (and older PBXs) offer only telephone-event/8000 beside Opus: take it
+    // rather than lose DTMF (the events then follow the audio clock, as
+    // those peers' own do).
+    let events = || accepted.iter().filter(|f| !f.codec.is_audio());
+    let telephone_event = events()
+        .find(|f| f.clock_rate == send_codec.clock_rate)
+        .or_else(|| events().next())
         .cloned();
     Ok(NegotiatedMedia {
         remote_rtp,
@@ -219,19 +224,33 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
             }
         }
     }
-    // Events only at a clock rate of an accepted audio codec: RFC 4733 §2.1 shares
-    // the audio stream's clock.
-    for ours in local.codecs.iter().filter(|f| !f.codec.is_audio()) {
-        let rate_used = chosen
-            .iter()
-            .any(|c| c.codec.is_audio() && c.clock_rate == ours.clock_rate);
-        if let Some(o) = offered.iter().find(|o| o.same_format(ours)) {
-            if rate_used && !chosen.iter().any(|c| c.payload_type == o.payload_type) {
-                chosen.push(PayloadFormat {
-                    payload_type: o.payload_type,
-                    ..ours.clone()
-                });
-            }
+    // Events at a clock rate of an accepted audio codec (RFC 4733 §2.1 shares the
+    // audio stream's clock); failing that, at the rate offered: baresip 1.0 and
+    // older PBXs offer only telephone-event/8000 even beside Opus, and refusing
+    // it would leave the call without DTMF.
+    let audio_rates: Vec<u32> = chosen.iter().map(|c| c.clock_rate).collect();
+    let events: Vec<PayloadFormat> = local
+        .codecs
+        .iter()
+        .filter(|f| !f.codec.is_audio())
+        .filter_map(|ours| {
+            let o = offered.iter().find(|o| o.same_format(ours))?;
+            Some(PayloadFormat {
+                payload_type: o.payload_type,
+                ..ours.clone()
+            })
+        })
+        .collect();
+    let at_audio_rate = |e: &&PayloadFormat| audio_rates.contains(&e.clock_rate);
+    let matching: Vec<&PayloadFormat> = events.iter().filter(at_audio_rate).collect();
+    let take = if matching.is_empty() {
+        events.iter().take(1).collect()
+    } else {
+        matching
+    };
+    for e in take {
+        if !chosen.iter().any(|c| c.payload_type == e.payload_type) {
+            chosen.push(e.clone());
         }
     }
     chosen

@@ -222,7 +222,9 @@ pub struct NegotiatedMedia {
     pub remote_rtcp: SocketAddr,
     /// Codec and payload type to send with (the peer's numbering).
     pub send_codec: PayloadFormat,
-    /// telephone-event format at the send codec's clock rate, if the peer has one.
+    /// telephone-event format to send digits with: the one at the send codec's
+    /// clock rate, else any the peer accepts (its own clock rate may then
+    /// differ from the audio's; events are stamped on the audio clock).
     pub telephone_event: Option<PayloadFormat>,
     /// Every format both sides accepted (peer's numbering), for the receive side.
     pub accepted: Vec<PayloadFormat>,
