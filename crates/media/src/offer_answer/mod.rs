@@ -159,8 +159,10 @@ impl LocalMedia {
     }
 
     /// Keeps only the audio codecs in `order`, in that order (the first is the
-    /// one we prefer), and the telephone-event formats at the clock rates that
-    /// remain. Telephone-event in `order` is ignored: it follows the codecs.
+    /// one we prefer), followed by every telephone-event format: one at each
+    /// audio rate, and the other too, since some peers (baresip 1.0) offer
+    /// only telephone-event/8000 even beside Opus. Telephone-event in `order`
+    /// is ignored.
     pub fn with_codecs(mut self, order: &[Codec]) -> Self {
         let mut kept: Vec<PayloadFormat> = Vec::with_capacity(self.codecs.len());
         for wanted in order.iter().filter(|c| **c != Codec::TelephoneEvent) {
@@ -169,9 +171,14 @@ impl LocalMedia {
             }
             kept.extend(self.codecs.iter().filter(|f| f.codec == *wanted).cloned());
         }
-        let events = self.codecs.iter().filter(|f| {
-            f.codec == Codec::TelephoneEvent && kept.iter().any(|k| k.clock_rate == f.clock_rate)
-        });
+        if kept.is_empty() {
+            self.codecs.clear();
+            return self;
+        }
+        let events = self
+            .codecs
+            .iter()
+            .filter(|f| f.codec == Codec::TelephoneEvent);
         let events: Vec<PayloadFormat> = events.cloned().collect();
         kept.extend(events);
         self.codecs = kept;
@@ -192,7 +199,7 @@ mod local_media_tests {
     }
 
     #[test]
-    fn with_codecs_keeps_the_chosen_codecs_in_order_with_their_events() {
+    fn with_codecs_keeps_the_chosen_codecs_in_order_and_the_events() {
         let base = LocalMedia::new(IpAddr::from([127, 0, 0, 1]), 4000);
         let opus_first = base.clone().with_codecs(&[Codec::Opus, Codec::Pcmu]);
         assert_eq!(
@@ -207,7 +214,11 @@ mod local_media_tests {
         let alaw_only = base.clone().with_codecs(&[Codec::Pcma, Codec::Pcma]);
         assert_eq!(
             names(&alaw_only),
-            [(Codec::Pcma, 8_000), (Codec::TelephoneEvent, 8_000)]
+            [
+                (Codec::Pcma, 8_000),
+                (Codec::TelephoneEvent, 8_000),
+                (Codec::TelephoneEvent, 48_000)
+            ]
         );
         assert!(base.with_codecs(&[Codec::TelephoneEvent]).codecs.is_empty());
     }
