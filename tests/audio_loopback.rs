@@ -5,6 +5,7 @@
 mod common;
 
 use common::audio::{best_match, find_pieces, read, Match, RATE};
+use common::process::Peer;
 use common::{agentphone, fixture, ports::free_port, WorkDir};
 use std::time::Duration;
 
@@ -182,21 +183,14 @@ fn stereo_recording_holds_heard_left_and_sent_right() {
     );
 }
 
-#[test]
-fn a_tone_source_arrives_as_that_tone() {
-    let dir = WorkDir::new("audio-tone");
+/// A 2 s call playing a 1 kHz tone to `answer --max-calls 1 CALLEE_ARGS...`;
+/// both must succeed. Returns (callee, caller) for their output.
+fn tone_call(dir: &WorkDir, callee_args: &[&str]) -> (Peer, Peer) {
     let listen = format!("127.0.0.1:{}", free_port());
     let limit = Duration::from_secs(30);
-    let record_dir = dir.file("rec");
-    let mut callee = agentphone::answer_one(
-        &dir,
-        "callee",
-        &listen,
-        &["--record-dir", agentphone::arg(&record_dir)],
-        limit,
-    );
+    let mut callee = agentphone::answer_one(dir, "callee", &listen, callee_args, limit);
     let mut caller = agentphone::spawn(
-        &dir,
+        dir,
         "caller",
         &[
             "call",
@@ -211,6 +205,15 @@ fn a_tone_source_arrives_as_that_tone() {
     );
     agentphone::expect_success(&mut caller, limit, &[&callee]);
     agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    (callee, caller)
+}
+
+#[test]
+fn a_tone_source_arrives_as_that_tone() {
+    let dir = WorkDir::new("audio-tone");
+    let limit = Duration::from_secs(30);
+    let record_dir = dir.file("rec");
+    tone_call(&dir, &["--record-dir", agentphone::arg(&record_dir)]);
     let heard = read(&agentphone::only_recording_in(&record_dir));
     // The last second: playout has settled. A 1 kHz sine crosses zero 2000
     // times a second; its peak is -12 dBFS (8231 of 32768), kept by PCMU
@@ -248,7 +251,6 @@ fn a_tone_source_arrives_as_that_tone() {
 #[test]
 fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
     let dir = WorkDir::new("audio-media-config");
-    let listen = format!("127.0.0.1:{}", free_port());
     let limit = Duration::from_secs(30);
     let config = dir.file("callee.toml");
     std::fs::write(
@@ -256,29 +258,7 @@ fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
         "[media]\ncodecs = [\"pcma\"]\njitter_min_ms = 100\njitter_max_ms = 300\n",
     )
     .unwrap();
-    let mut callee = agentphone::answer_one(
-        &dir,
-        "callee",
-        &listen,
-        &["--config", agentphone::arg(&config)],
-        limit,
-    );
-    let mut caller = agentphone::spawn(
-        &dir,
-        "caller",
-        &[
-            "call",
-            &format!("sip:bob@{listen}"),
-            "--duration",
-            "2",
-            "--play",
-            "tone:1000",
-        ],
-        &[],
-        limit,
-    );
-    agentphone::expect_success(&mut caller, limit, &[&callee]);
-    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    let (callee, caller) = tone_call(&dir, &["--config", agentphone::arg(&config)]);
     assert!(
         caller.output().contains("media: PCMA:"),
         "the caller sent PCMA, the only codec the callee takes:\n{}",
