@@ -244,6 +244,44 @@ fn options_is_answered_and_unknown_dialog_gets_481() {
     assert!(resp.starts_with("SIP/2.0 481"), "{resp}");
 }
 
+/// RFC 3261 §18.2.1/§18.2.2 and RFC 3581: the response names the address the
+/// request came from and goes to the Via's port, or back to the source port
+/// when the client asked for `rport`.
+#[test]
+fn responses_follow_the_via_received_and_rport_rules() {
+    let mut p = Pair::new();
+    let options = |via: &str, branch: &str| {
+        format!(
+            "OPTIONS sip:bob@{B} SIP/2.0\r\nVia: {via};branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@{B}>\r\nCall-ID: {branch}@x\r\n\
+             CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    // Sent from an ephemeral port, Via names the listening port: answer there.
+    let src = Destination::udp(addr("192.0.2.50:40000"));
+    let req = options("SIP/2.0/UDP alice.example.com:5099", "a");
+    p.b.handle_input(p.now, src, req.as_bytes());
+    let t = p.b.poll_transmit().unwrap();
+    let resp = String::from_utf8(t.payload).unwrap();
+    assert_eq!(t.dest.addr, addr("192.0.2.50:5099"), "{resp}");
+    assert!(
+        resp.contains(
+            "Via: SIP/2.0/UDP alice.example.com:5099;branch=z9hG4bKa;received=192.0.2.50\r\n"
+        ),
+        "{resp}"
+    );
+    // With rport: back to the source port, which the Via now records.
+    let req = options("SIP/2.0/UDP 192.0.2.50:5099;rport", "b");
+    p.b.handle_input(p.now, src, req.as_bytes());
+    let t = p.b.poll_transmit().unwrap();
+    let resp = String::from_utf8(t.payload).unwrap();
+    assert_eq!(t.dest.addr, addr("192.0.2.50:40000"), "{resp}");
+    assert!(
+        resp.contains("Via: SIP/2.0/UDP 192.0.2.50:5099;rport=40000;branch=z9hG4bKb\r\n"),
+        "{resp}"
+    );
+}
+
 #[test]
 fn malformed_request_gets_400_naming_the_fault() {
     let mut p = Pair::new();

@@ -11,8 +11,15 @@ use crate::transport::Destination;
 use std::time::Instant;
 
 impl Endpoint {
-    pub(super) fn on_request(&mut self, now: Instant, src: Destination, req: Request) {
-        let disposition = match self.tx.on_request(now, req, src) {
+    pub(super) fn on_request(&mut self, now: Instant, src: Destination, mut req: Request) {
+        // Responses: on the same connection, or over UDP where the top Via
+        // says (RFC 3261 §18.2.2, RFC 3581). A Via too broken to stamp fails
+        // the transaction match just below.
+        let reply_to = match crate::message::stamp_top_via(&mut req, src.addr) {
+            Ok(addr) if !src.transport.is_reliable() => Destination { addr, ..src },
+            _ => src,
+        };
+        let disposition = match self.tx.on_request(now, req, reply_to) {
             Ok(d) => d,
             Err(e) => {
                 tracing::debug!(%src, error = %e, "request dropped");

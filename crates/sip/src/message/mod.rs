@@ -16,6 +16,7 @@ mod framer;
 pub(crate) mod grammar;
 mod lexer;
 mod parse;
+mod received;
 
 pub use access::{
     call_id, contact_uri, contacts, content_type, cseq, expires, from_addr, from_tag, header,
@@ -25,6 +26,7 @@ pub use build::{response_to, set_content_length, to_bytes};
 pub use failure::{DialogHeaders, FailureKind, ParseFailure};
 pub use framer::{FramingError, StreamFramer, MAX_MESSAGE_SIZE};
 pub use parse::{parse_datagram, parse_message, parse_stream_message, Framing};
+pub use received::stamp_top_via;
 
 pub use crate::rsip::{
     HasHeaders, Header, Headers, HeadersExt, Method, Request, Response, SipMessage, StatusCode,
