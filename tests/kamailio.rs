@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::agentphone::{self, arg, Account};
 use common::kamailio::{Algorithm, Kamailio, DOMAIN};
 use common::ports::free_port;
-use common::process::call_lines;
+use common::process::{call_lines, Peer};
 use common::raw_register;
 use common::sipp::{Scenario, SippCmd};
 use common::{require_peer, WorkDir};
@@ -52,12 +52,9 @@ fn setup(test: &str, algorithm: Algorithm, transport: &str) -> Option<Setup> {
     })
 }
 
-fn register_with_right_password(algorithm: Algorithm, transport: &str) {
-    let test = format!("register_ok_{}_{transport}", algorithm.name());
-    let Some(s) = setup(&test, algorithm, transport) else {
-        return;
-    };
-    let mut reg = agentphone::spawn(
+/// `agentphone register --account alice --duration SECS` with `password`.
+fn register_alice(s: &Setup, secs: &str, password: &str) -> Peer {
+    agentphone::spawn(
         &s.dir,
         "agentphone_register",
         &[
@@ -67,13 +64,22 @@ fn register_with_right_password(algorithm: Algorithm, transport: &str) {
             "--account",
             "alice",
             "--duration",
-            "2",
+            secs,
             "--listen",
             "127.0.0.1:0",
         ],
-        &[(ALICE_PW, s.kamailio.password())],
+        &[(ALICE_PW, password)],
         30 * SECOND,
-    );
+    )
+}
+
+fn register_with_right_password(algorithm: Algorithm, transport: &str) {
+    let test = format!("register_ok_{}_{transport}", algorithm.name());
+    let Some(s) = setup(&test, algorithm, transport) else {
+        return;
+    };
+    let password = s.kamailio.password().to_string();
+    let mut reg = register_alice(&s, "2", &password);
     let status = reg.wait(20 * SECOND);
     let out = reg.output();
     let context = format!("{}\n{}", reg.report(), s.kamailio.report());
@@ -102,23 +108,7 @@ fn register_with_wrong_password(algorithm: Algorithm) {
     let Some(s) = setup(&test, algorithm, "udp") else {
         return;
     };
-    let mut reg = agentphone::spawn(
-        &s.dir,
-        "agentphone_register",
-        &[
-            "register",
-            "--config",
-            arg(&s.config),
-            "--account",
-            "alice",
-            "--duration",
-            "10",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &[(ALICE_PW, "not-the-password")],
-        30 * SECOND,
-    );
+    let mut reg = register_alice(&s, "10", "not-the-password");
     let status = reg.wait(10 * SECOND);
     let elapsed = reg.elapsed();
     let context = format!("{}\n{}", reg.report(), s.kamailio.report());

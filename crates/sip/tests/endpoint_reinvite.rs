@@ -25,6 +25,16 @@ fn established(p: &mut Pair) -> (CallId, CallId) {
     (a, b)
 }
 
+/// A call up, then Alice's hold re-INVITE delivered to Bob, who has not
+/// answered it yet. Returns both calls and the wire index before the re-INVITE.
+fn hold_offered(p: &mut Pair) -> (CallId, CallId, usize) {
+    let (a, b) = established(p);
+    let mark = p.wire.len();
+    p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
+    p.shuttle();
+    (a, b, mark)
+}
+
 /// The datagrams that crossed from `mark` on, not dropped, as `A> line`.
 fn lines_since(p: &Pair, mark: usize) -> Vec<String> {
     p.wire[mark..]
@@ -101,10 +111,7 @@ fn no_bye_or_end(p: &Pair) {
 #[test]
 fn hold_and_resume_from_the_caller() {
     let mut p = Pair::new();
-    let (a, b) = established(&mut p);
-    let mark = p.wire.len();
-    p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
-    p.shuttle();
+    let (a, b, mark) = hold_offered(&mut p);
     assert_eq!(
         p.b_events.last(),
         Some(&Event::ReInvite {
@@ -203,10 +210,7 @@ fn hold_from_the_callee_uses_its_own_cseq_space() {
 #[test]
 fn rejected_reinvite_keeps_the_call_and_its_session() {
     let mut p = Pair::new();
-    let (a, b) = established(&mut p);
-    let mark = p.wire.len();
-    p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
-    p.shuttle();
+    let (a, b, mark) = hold_offered(&mut p);
     assert_eq!(
         p.b.reject_reinvite(p.now, b, 200),
         Err(EndpointError::BadStatus(200))
@@ -297,10 +301,7 @@ fn glare_gets_491_and_both_retry_after_the_random_backoff() {
 #[test]
 fn overlapping_reinvite_gets_500_with_retry_after() {
     let mut p = Pair::new();
-    let (a, b) = established(&mut p);
-    let mark = p.wire.len();
-    p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
-    p.shuttle();
+    let (_a, b, mark) = hold_offered(&mut p);
     let first = p.wire[mark].clone();
     let second = craft(&first, "INVITE", 3, "second", RESUME);
     p.inject(true, &second);

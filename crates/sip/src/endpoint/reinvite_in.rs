@@ -59,17 +59,14 @@ impl Endpoint {
         call: CallId,
         sdp: Vec<u8>,
     ) -> Result<(), EndpointError> {
+        let pending = self.take_pending_reinvite(call)?;
+        let cseq = message::cseq(&pending.request)
+            .map_err(|e| EndpointError::Transaction(e.to_string()))?
+            .0;
         let c = self
             .calls
             .get_mut(&call)
             .ok_or(EndpointError::NoSuchCall(call))?;
-        let pending = c
-            .reinvite_in
-            .take()
-            .ok_or(EndpointError::NoPendingReInvite(call))?;
-        let cseq = message::cseq(&pending.request)
-            .map_err(|e| EndpointError::Transaction(e.to_string()))?
-            .0;
         // RFC 6141 §3.1: only a target refresh that succeeds moves the target.
         if let Some(d) = c.dialog.as_mut() {
             d.refresh_target(&pending.request);
@@ -81,7 +78,6 @@ impl Endpoint {
         }
         c.local_sdp = sdp.clone();
         let (tag, transport) = (c.local_tag.clone(), c.peer.transport);
-        self.server_invites.remove(&pending.key);
         let resp = self.response(&pending.request, 200, Some(&tag), transport, Some(&sdp));
         self.send_2xx(now, call, pending.key, resp, cseq, offer_in_2xx);
         self.pump(now);
@@ -99,20 +95,27 @@ impl Endpoint {
         if !(300..=699).contains(&code) {
             return Err(EndpointError::BadStatus(code));
         }
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(EndpointError::NoSuchCall(call))?;
-        let pending = c
-            .reinvite_in
-            .take()
-            .ok_or(EndpointError::NoPendingReInvite(call))?;
+        let pending = self.take_pending_reinvite(call)?;
+        let c = &self.calls[&call];
         let (tag, transport) = (c.local_tag.clone(), c.peer.transport);
-        self.server_invites.remove(&pending.key);
         let resp = self.response(&pending.request, code, Some(&tag), transport, None);
         self.respond_or_log(now, pending.key, resp);
         self.pump(now);
         Ok(())
+    }
+
+    /// The peer's re-INVITE waiting for the application's answer, taken out of
+    /// the call (an answer is given once).
+    fn take_pending_reinvite(&mut self, call: CallId) -> Result<InboundReInvite, EndpointError> {
+        let pending = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::NoSuchCall(call))?
+            .reinvite_in
+            .take()
+            .ok_or(EndpointError::NoPendingReInvite(call))?;
+        self.server_invites.remove(&pending.key);
+        Ok(pending)
     }
 
     /// The application let a re-INVITE wait past `reinvite_answer_wait`:
