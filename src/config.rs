@@ -212,10 +212,16 @@ pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
     } else {
         format!("{s}:5060")
     };
-    with_port
+    // IPv4 first when a name has both: what the SIP core maps `localhost` to,
+    // and what most PBXs listen on.
+    let all: Vec<std::net::SocketAddr> = with_port
         .to_socket_addrs()
         .map_err(|e| anyhow!("cannot resolve '{s}': {e}"))?
-        .next()
+        .collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
         .ok_or_else(|| anyhow!("'{s}' resolves to no address"))
 }
 

@@ -183,10 +183,12 @@ fn stereo_recording_holds_heard_left_and_sent_right() {
     );
 }
 
-/// A 2 s call playing a 1 kHz tone to `answer --max-calls 1 CALLEE_ARGS...`;
-/// both must succeed. Returns (callee, caller) for their output.
-fn tone_call(dir: &WorkDir, callee_args: &[&str]) -> (Peer, Peer) {
-    let listen = format!("127.0.0.1:{}", free_port());
+/// A 2 s call playing a 1 kHz tone to `answer --max-calls 1 CALLEE_ARGS...`
+/// listening on `host` (`127.0.0.1`, `[::1]`); the caller gets no `--listen`,
+/// so it picks the address that reaches the callee. Both must succeed.
+/// Returns (callee, caller) for their output.
+fn tone_call(dir: &WorkDir, host: &str, callee_args: &[&str]) -> (Peer, Peer) {
+    let listen = format!("{host}:{}", free_port());
     let limit = Duration::from_secs(30);
     let mut callee = agentphone::answer_one(dir, "callee", &listen, callee_args, limit);
     let mut caller = agentphone::spawn(
@@ -213,7 +215,11 @@ fn a_tone_source_arrives_as_that_tone() {
     let dir = WorkDir::new("audio-tone");
     let limit = Duration::from_secs(30);
     let record_dir = dir.file("rec");
-    tone_call(&dir, &["--record-dir", agentphone::arg(&record_dir)]);
+    tone_call(
+        &dir,
+        "127.0.0.1",
+        &["--record-dir", agentphone::arg(&record_dir)],
+    );
     let heard = read(&agentphone::only_recording_in(&record_dir));
     // The last second: playout has settled. A 1 kHz sine crosses zero 2000
     // times a second; its peak is -12 dBFS (8231 of 32768), kept by PCMU
@@ -258,7 +264,7 @@ fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
         "[media]\ncodecs = [\"pcma\"]\njitter_min_ms = 100\njitter_max_ms = 300\n",
     )
     .unwrap();
-    let (callee, caller) = tone_call(&dir, &["--config", agentphone::arg(&config)]);
+    let (callee, caller) = tone_call(&dir, "127.0.0.1", &["--config", agentphone::arg(&config)]);
     assert!(
         caller.output().contains("media: PCMA:"),
         "the caller sent PCMA, the only codec the callee takes:\n{}",
@@ -303,5 +309,31 @@ fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
     assert!(
         out.contains("bad.toml") && out.contains("codecs") && out.contains("g729"),
         "{out}"
+    );
+}
+
+/// An IPv6 callee and a caller given no `--listen`: the caller binds `::1`
+/// (the address that reaches the callee), not an IPv4 default that cannot
+/// send there, and the tone arrives.
+#[test]
+fn ipv6_call_without_listen_flag_carries_audio() {
+    let dir = WorkDir::new("audio-ipv6");
+    let record_dir = dir.file("rec");
+    let (callee, _caller) = tone_call(
+        &dir,
+        "[::1]",
+        &["--record-dir", agentphone::arg(&record_dir)],
+    );
+    assert!(
+        callee.output().contains("from <sip:agentphone@[::1]:"),
+        "the call came from ::1:\n{}",
+        callee.report()
+    );
+    let heard = read(&agentphone::only_recording_in(&record_dir));
+    let tail = &heard[heard.len().saturating_sub(RATE)..];
+    let peak = tail.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(
+        peak > 7000.0,
+        "the tone did not arrive over IPv6 (peak {peak})"
     );
 }

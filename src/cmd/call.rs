@@ -2,12 +2,13 @@
 //! Exit status 0 only when the call was answered and ended cleanly.
 
 use super::account::{credentials, AccountArgs};
+use crate::config::Account;
 use crate::media::{CleanAudio, MediaLeg, MediaPlan};
 use crate::net::SipDriver;
 use agentphone_sip::transport::{Destination, Transport};
 use agentphone_sip::{CallRequest, EndReason, Event};
 use anyhow::{anyhow, bail, Context, Result};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,10 @@ pub struct CallArgs {
     /// SIP transport.
     #[arg(long, value_parser = ["udp", "tcp"], default_value = "udp")]
     pub transport: String,
-    /// Local SIP address.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
+    /// Local SIP address (default: the address this machine reaches the
+    /// first hop from, any free port).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// Give up when not answered within this many seconds.
     #[arg(long, default_value_t = 60.0)]
     pub ring_timeout: f64,
@@ -65,7 +67,12 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
-    let mut sip = SipDriver::bind(args.listen, &user, Vec::new()).await?;
+    let (hop, hosts) = first_hop(&target, account.as_ref())?;
+    let listen = match args.listen {
+        Some(l) => l,
+        None => SocketAddr::new(crate::net::local_ip_toward(hop)?, 0),
+    };
+    let mut sip = SipDriver::bind(listen, &user, hosts).await?;
     let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
@@ -77,7 +84,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
             MediaPlan::open_recording(args.play.as_deref(), args.record.as_deref(), args.stereo)?
         }
     };
-    let mut media = MediaLeg::bind(args.listen.ip(), &media_settings).await?;
+    let mut media = MediaLeg::bind(listen.ip(), &media_settings).await?;
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
@@ -112,6 +119,27 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     match outcome {
         (true, EndReason::LocalHangup | EndReason::RemoteHangup) => Ok(()),
         (_, reason) => bail!("call failed: {reason}"),
+    }
+}
+
+/// Where the INVITE goes first: the account's proxy, else the target itself.
+/// A target named by host name is resolved here (the SIP core does no DNS)
+/// and handed to the core as a name → address pair.
+fn first_hop(
+    target: &agentphone_sip::rsip::Uri,
+    account: Option<&Account>,
+) -> Result<(SocketAddr, Vec<(String, IpAddr)>)> {
+    use agentphone_sip::rsip::Host;
+    if let Some(a) = account {
+        return Ok((a.registrar, Vec::new()));
+    }
+    let port = target.host_with_port.port.as_ref().map_or(5060, |p| p.0);
+    match target.host() {
+        Host::IpAddr(ip) => Ok((SocketAddr::new(*ip, port), Vec::new())),
+        Host::Domain(name) => {
+            let addr = crate::config::resolve_host_port(&format!("{}:{port}", name.0))?;
+            Ok((addr, vec![(name.0.to_ascii_lowercase(), addr.ip())]))
+        }
     }
 }
 

@@ -14,9 +14,10 @@ use std::time::Instant;
 pub struct RegisterArgs {
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Local SIP address.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
+    /// Local SIP address (default: the address this machine reaches the
+    /// registrar from, any free port).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// Unregister and exit after this many seconds (default: until Ctrl-C).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -27,7 +28,11 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
     let Some(account) = args.account.resolve(config)? else {
         bail!("register needs --account NAME or --user U --registrar HOST");
     };
-    let mut sip = SipDriver::bind(args.listen, &account.user, Vec::new()).await?;
+    let listen = match args.listen {
+        Some(l) => l,
+        None => SocketAddr::new(crate::net::local_ip_toward(account.registrar)?, 0),
+    };
+    let mut sip = SipDriver::bind(listen, &account.user, Vec::new()).await?;
     let reg = sip
         .ep()
         .register(Instant::now(), register_request(&account));

@@ -2,6 +2,7 @@
 //! listener with its connections, and the endpoint's timer, all on one tokio
 //! task. No protocol logic lives here.
 
+mod route;
 mod tcp;
 
 use crate::media::MediaLeg;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
+pub use route::local_ip_toward;
 pub use tcp::TcpPool;
 
 /// A SIP endpoint bound to real sockets.
