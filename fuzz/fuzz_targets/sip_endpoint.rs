@@ -2,8 +2,9 @@
 //! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
 //! and a registration in progress, and drains every output. Re-INVITEs are
 //! accepted, rejected or left to the automatic answer as the input decides,
-//! and every established call sends one. Nothing may panic and the endpoint
-//! must keep answering.
+//! and every established call sends one. A zero-length chunk stands for a
+//! transport error toward the peer. Nothing may panic and the endpoint must
+//! keep answering.
 
 use agentphone_sip::rsip::parse_uri;
 use agentphone_sip::transport::Destination;
@@ -49,7 +50,11 @@ fuzz_target!(|data: &[u8]| {
         rest = &rest[4 + len..];
         now += Duration::from_millis(u64::from(delay));
         ep.handle_timeout(now);
-        ep.handle_input(now, peer, msg);
+        if msg.is_empty() {
+            ep.handle_transport_error(now, peer);
+        } else {
+            ep.handle_input(now, peer, msg);
+        }
         while ep.poll_transmit().is_some() {}
         while let Some(ev) = ep.poll_event() {
             match ev {

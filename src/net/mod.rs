@@ -134,11 +134,18 @@ impl SipDriver {
             Transport::Udp => {
                 if let Err(e) = self.udp.send_to(&t.payload, t.dest.addr).await {
                     tracing::warn!(dest = %t.dest, error = %e, "UDP send failed");
+                    // Out of buffers is a moment's congestion: retransmission
+                    // copes. Anything else (no route, wrong family) will fail
+                    // again on every retransmission.
+                    if e.raw_os_error() != Some(libc::ENOBUFS) {
+                        self.ep.handle_transport_error(Instant::now(), t.dest);
+                    }
                 }
             }
             Transport::Tcp(conn) => {
                 if let Err(e) = self.tcp.send(conn, t.dest.addr, t.payload).await {
-                    tracing::warn!(dest = %t.dest, error = %e, "TCP send failed");
+                    tracing::warn!(dest = %t.dest, error = %format_args!("{e:#}"), "TCP send failed");
+                    self.ep.handle_transport_error(Instant::now(), t.dest);
                 }
             }
         }

@@ -282,6 +282,29 @@ fn responses_follow_the_via_received_and_rport_rules() {
     );
 }
 
+/// A transport error reported by the I/O layer (TCP refused, no route) ends
+/// the call at once instead of after Timer B's 32 s of retransmissions.
+#[test]
+fn transport_error_ends_the_call_at_once() {
+    let mut p = Pair::new();
+    p.drop_all("INVITE");
+    let call = p.call();
+    let invite = p.wire[0].clone();
+    assert!(invite.line.starts_with("INVITE"));
+    p.a.handle_transport_error(p.now, Destination::udp(addr(B)));
+    p.shuttle();
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::TransportError));
+    assert_eq!(p.a.call_state(call), None);
+    let sent_before = p.wire.len();
+    p.run_for(Duration::from_secs(40));
+    assert_eq!(
+        p.wire.len(),
+        sent_before,
+        "nothing retransmitted: {:#?}",
+        p.lines()
+    );
+}
+
 #[test]
 fn malformed_request_gets_400_naming_the_fault() {
     let mut p = Pair::new();

@@ -272,6 +272,16 @@ impl Endpoint {
         self.pump(now);
     }
 
+    /// The I/O layer could not deliver to `dest` (TCP connection refused or
+    /// reset, no route, wrong address family): the transactions talking to it
+    /// fail at once (RFC 3261 §8.1.3.1, §17.1.4) instead of retransmitting
+    /// into the void until Timer B or F; calls among them end with
+    /// [`EndReason::TransportError`], registrations fail with 503.
+    pub fn handle_transport_error(&mut self, now: Instant, dest: Destination) {
+        self.tx.on_transport_error(dest);
+        self.pump(now);
+    }
+
     /// Time has advanced to `now`: fire due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tx.handle_timeout(now);
