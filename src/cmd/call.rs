@@ -67,13 +67,13 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
+    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let (hop, hosts) = first_hop(&target, account.as_ref())?;
     let listen = match args.listen {
         Some(l) => l,
         None => SocketAddr::new(crate::net::local_ip_toward(hop)?, 0),
     };
     let mut sip = SipDriver::bind(listen, &user, hosts).await?;
-    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
