@@ -31,6 +31,9 @@ pub struct MediaConfig {
     pub jitter_max_ms: Option<u32>,
     /// An RNNoise model file (nnnoiseless's binary format) for noise removal.
     pub denoise_model: Option<PathBuf>,
+    /// Hang up a call whose peer sent no RTP for this many seconds while it
+    /// should have (0 or absent: never).
+    pub rtp_timeout_s: Option<u32>,
 }
 
 /// One SIP account.

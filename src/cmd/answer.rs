@@ -85,6 +85,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let mut hangups: BTreeMap<(TokioInstant, CallId), ()> = BTreeMap::new();
     let (mut seen, mut ended) = (0u64, 0u64);
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
+    let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
     let served: Result<()> = async {
         let mut stopping = false;
         loop {
@@ -102,7 +103,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     Event::Unregistered { .. } if stopping => return Ok(()),
                     Event::IncomingCall { call, from, offer, headers, .. } => {
                         seen += 1;
-                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), &media_settings, seen).await? {
+                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx), seen).await? {
                             println!("call {seen} from {from}: answered");
                             calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
                         } else {
@@ -146,6 +147,12 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         let _ = sip.ep().hangup(Instant::now(), key.1);
                     }
                 }
+                Some(dead) = dead_rx.recv() => {
+                    if let Some((&call, l)) = calls.iter().find(|(_, l)| l.number == dead.leg) {
+                        println!("call {}: no RTP from the peer for {:.0} s: hanging up", l.number, dead.silent_for.as_secs_f64());
+                        let _ = sip.ep().hangup(Instant::now(), call);
+                    }
+                }
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
                     let ids: Vec<CallId> = calls.keys().copied().collect();
@@ -173,11 +180,15 @@ async fn accept(
     sip: &mut SipDriver,
     call: CallId,
     offer: Option<&[u8]>,
-    settings: &crate::media::MediaSettings,
+    (settings, dead): (
+        &crate::media::MediaSettings,
+        &tokio::sync::mpsc::UnboundedSender<crate::media::RtpTimeout>,
+    ),
     number: u64,
 ) -> Result<Option<Live>> {
     let now = Instant::now();
     let mut media = MediaLeg::bind(sip.local_addr().ip(), settings).await?;
+    media.alert_on_rtp_timeout(number, dead.clone());
     match media.answer(offer) {
         Ok((sdp, negotiated)) => {
             sip.ep().ring(now, call)?;

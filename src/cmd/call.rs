@@ -3,7 +3,7 @@
 
 use super::account::{credentials, AccountArgs};
 use crate::config::Account;
-use crate::media::{CleanAudio, MediaLeg, MediaPlan};
+use crate::media::{CleanAudio, MediaLeg, MediaPlan, RtpTimeout};
 use crate::net::SipDriver;
 use agentphone_sip::transport::{Destination, Transport};
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// Flags of `agentphone call`.
 #[derive(clap::Args, Debug)]
@@ -85,6 +86,8 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         }
     };
     let mut media = MediaLeg::bind(listen.ip(), &media_settings).await?;
+    let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
+    media.alert_on_rtp_timeout(0, dead_tx);
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
@@ -110,7 +113,14 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .ep()
         .call(Instant::now(), request)
         .context("cannot place the call")?;
-    let outcome = drive_call(&mut sip, call, &args, &mut media, (plan, clean)).await;
+    let outcome = drive_call(
+        &mut sip,
+        call,
+        &args,
+        (&mut media, &mut dead_rx),
+        (plan, clean),
+    )
+    .await;
     sip.close().await;
     if let Some(report) = media.stop().await {
         println!("media: {report}");
@@ -173,12 +183,13 @@ fn on_answer(
     }
 }
 
-/// Runs the call to its end; returns (was answered, end reason).
+/// Runs the call to its end; returns (was answered, end reason). A call hung
+/// up because the peer's RTP stopped (`[media] rtp_timeout_s`) is an error.
 async fn drive_call(
     sip: &mut SipDriver,
     call: agentphone_sip::CallId,
     args: &CallArgs,
-    media: &mut MediaLeg,
+    (media, dead): (&mut MediaLeg, &mut mpsc::UnboundedReceiver<RtpTimeout>),
     plan: (MediaPlan, CleanAudio),
 ) -> Result<(bool, EndReason)> {
     let mut plan = Some(plan);
@@ -187,6 +198,7 @@ async fn drive_call(
     let mut dtmf_at = None;
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let mut hung_up = false;
+    let mut silent_for: Option<Duration> = None;
     loop {
         tokio::select! {
             ev = sip.next_event() => match ev? {
@@ -213,7 +225,12 @@ async fn drive_call(
                 Event::ReInviteAckAnswer { call: c, answer } if c == call => {
                     media.process_reinvite_answer(answer.as_deref());
                 }
-                Event::Ended { call: c, reason } if c == call => return Ok((answered, reason)),
+                Event::Ended { call: c, reason } if c == call => {
+                    if let Some(d) = silent_for {
+                        bail!("no RTP from the peer for {:.0} s: hung up ({reason})", d.as_secs_f64());
+                    }
+                    return Ok((answered, reason));
+                }
                 _ => {}
             },
             _ = super::sleep_opt(dtmf_at), if dtmf_at.is_some() => {
@@ -230,6 +247,12 @@ async fn drive_call(
                 sip.ep().hangup(Instant::now(), call)?;
             }
             _ = &mut shutdown, if !hung_up => {
+                hung_up = true;
+                sip.ep().hangup(Instant::now(), call)?;
+            }
+            Some(timeout) = dead.recv(), if !hung_up => {
+                println!("no RTP from the peer for {:.0} s: hanging up", timeout.silent_for.as_secs_f64());
+                silent_for = Some(timeout.silent_for);
                 hung_up = true;
                 sip.ep().hangup(Instant::now(), call)?;
             }

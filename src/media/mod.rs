@@ -10,10 +10,12 @@ mod report;
 mod rtp_loop;
 mod send;
 mod settings;
+mod watchdog;
 
 pub use plan::MediaPlan;
 pub use report::MediaReport;
 pub use settings::{parse_codec, MediaSettings};
+pub use watchdog::RtpTimeout;
 
 use agentphone_media::codec::CodecKind;
 use agentphone_media::offer_answer::{
@@ -59,6 +61,8 @@ pub struct MediaLeg {
     sdp: SdpSession,
     running: Option<Running>,
     settings: MediaSettings,
+    /// Where an RTP timeout is reported, once started.
+    alert: Option<watchdog::AlertTo>,
 }
 
 impl MediaLeg {
@@ -74,7 +78,14 @@ impl MediaLeg {
             sdp: SdpSession::new(local),
             running: None,
             settings: settings.clone(),
+            alert: None,
         })
+    }
+
+    /// Sends an [`RtpTimeout`] keyed `leg` to `to` when the peer's RTP stops
+    /// for longer than `[media] rtp_timeout_s` (asked before [`start`](Self::start)).
+    pub fn alert_on_rtp_timeout(&mut self, leg: u64, to: mpsc::UnboundedSender<RtpTimeout>) {
+        self.alert = Some((leg, to));
     }
 
     /// Our SDP offer (caller side, initial INVITE).
@@ -155,7 +166,14 @@ impl MediaLeg {
             .sockets
             .take()
             .ok_or_else(|| anyhow!("media already started"))?;
-        let media = rtp_loop::MediaLoop::new(sockets, negotiated, rx, tx, (recorder, sink));
+        let watchdog = watchdog::RtpWatchdog::new(
+            self.settings.rtp_timeout,
+            self.alert.take(),
+            negotiated,
+            std::time::Instant::now(),
+        );
+        let media =
+            rtp_loop::MediaLoop::new(sockets, negotiated, (rx, tx, watchdog), (recorder, sink));
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(media.run(control_rx, stop_rx));

@@ -6,6 +6,7 @@
 use super::receive::ReceivePath;
 use super::report::MediaReport;
 use super::send::SendPath;
+use super::watchdog::RtpWatchdog;
 use super::Control;
 use agentphone_audio::frame::{Frame, FRAME_SAMPLES};
 use agentphone_audio::sink::AudioSink;
@@ -30,6 +31,7 @@ pub(super) struct MediaLoop {
     rtcp_session: RtcpSession,
     rx: ReceivePath,
     tx: SendPath,
+    watchdog: RtpWatchdog,
     recorder: Option<WavRecorder>,
     sink: Option<Box<dyn AudioSink + Send>>,
     codec: String,
@@ -42,8 +44,7 @@ impl MediaLoop {
     pub(super) fn new(
         (rtp, rtcp): (UdpSocket, UdpSocket),
         negotiated: &NegotiatedMedia,
-        rx: ReceivePath,
-        tx: SendPath,
+        (rx, tx, watchdog): (ReceivePath, SendPath, RtpWatchdog),
         (recorder, sink): (Option<WavRecorder>, Option<Box<dyn AudioSink + Send>>),
     ) -> Self {
         let cname = rtp
@@ -57,6 +58,7 @@ impl MediaLoop {
             rtcp_session: RtcpSession::new(Instant::now(), &cname),
             rx,
             tx,
+            watchdog,
             recorder,
             sink,
             codec: negotiated.send_codec.codec.to_string(),
@@ -116,6 +118,7 @@ impl MediaLoop {
                     return false;
                 }
                 self.rx.update(&negotiated);
+                self.watchdog.renegotiated(&negotiated, Instant::now());
                 self.remote_rtcp = negotiated.remote_rtcp;
                 self.codec = negotiated.send_codec.codec.to_string();
                 tracing::info!(
@@ -143,6 +146,7 @@ impl MediaLoop {
             }
         });
         self.play(now);
+        self.watchdog.check(now, self.rx.receiver().last_arrival());
     }
 
     /// Plays one packet time out of the jitter buffer into the recorder.

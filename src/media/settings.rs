@@ -25,6 +25,8 @@ pub struct MediaSettings {
     pub jitter_max: Duration,
     /// Another RNNoise model for noise removal; the built-in one when `None`.
     pub denoise_model: Option<Arc<Model>>,
+    /// A call whose peer sends no RTP this long is hung up (see `watchdog`).
+    pub rtp_timeout: Option<Duration>,
 }
 
 impl Default for MediaSettings {
@@ -35,6 +37,7 @@ impl Default for MediaSettings {
             jitter_min: Duration::from_millis(20),
             jitter_max: Duration::from_millis(200),
             denoise_model: None,
+            rtp_timeout: None,
         }
     }
 }
@@ -68,6 +71,10 @@ impl MediaSettings {
         }
         s.jitter_min = Duration::from_millis(u64::from(min));
         s.jitter_max = Duration::from_millis(u64::from(max));
+        s.rtp_timeout = cfg
+            .rtp_timeout_s
+            .filter(|&secs| secs > 0)
+            .map(|secs| Duration::from_secs(u64::from(secs)));
         if let Some(path) = &cfg.denoise_model {
             let model = Model::from_file(path).map_err(|e| match e {
                 DenoiseError::ModelIo { .. } => {
@@ -113,7 +120,8 @@ mod tests {
 
     #[test]
     fn media_table_sets_codecs_and_jitter_bounds() {
-        let s = config("[media]\ncodecs = [\"opus\", \"PCMA\", \"opus\"]\njitter_min_ms = 40\njitter_max_ms = 400\n").unwrap();
+        let s = config("[media]\ncodecs = [\"opus\", \"PCMA\", \"opus\"]\njitter_min_ms = 40\njitter_max_ms = 400\nrtp_timeout_s = 30\n").unwrap();
+        assert_eq!(s.rtp_timeout, Some(Duration::from_secs(30)));
         assert_eq!(s.codecs, [CodecKind::Opus, CodecKind::Pcma]);
         assert_eq!(s.jitter_min, Duration::from_millis(40));
         assert_eq!(s.jitter_max, Duration::from_millis(400));
@@ -123,6 +131,11 @@ mod tests {
             [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus]
         );
         assert_eq!(s.jitter_max, Duration::from_millis(200));
+        assert_eq!(s.rtp_timeout, None);
+        assert_eq!(
+            config("[media]\nrtp_timeout_s = 0\n").unwrap().rtp_timeout,
+            None
+        );
         // A raised minimum lifts the default maximum with it.
         let s = config("[media]\njitter_min_ms = 300\n").unwrap();
         assert_eq!(s.jitter_max, Duration::from_millis(300));
