@@ -113,6 +113,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     Event::Established { call, .. } => {
                         if let Some(l) = calls.get_mut(&call) {
                             l.answered_at = Some(Instant::now());
+                            l.media.answered();
                             start_media(l, &args, clean);
                         }
                         if let Some(d) = args.duration {

@@ -211,6 +211,7 @@ async fn drive_call(
                 }
                 Event::Established { call: c, remote_sdp } if c == call => {
                     answered = true;
+                    media.answered();
                     on_answer(media, remote_sdp.as_deref(), &mut plan);
                     println!("answered; hanging up in {:.1} s", args.duration);
                     let now = tokio::time::Instant::now();

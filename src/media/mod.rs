@@ -33,6 +33,8 @@ enum Control {
     Update(Box<NegotiatedMedia>),
     /// Digits to send as RFC 4733 events.
     Digits(String),
+    /// The call was answered (media may have started with early media).
+    Answered,
 }
 
 /// Noise removal for one call (R-NR-3), as the desk rules decided it.
@@ -63,6 +65,8 @@ pub struct MediaLeg {
     settings: MediaSettings,
     /// Where an RTP timeout is reported, once started.
     alert: Option<watchdog::AlertTo>,
+    /// The call is answered (see [`answered`](Self::answered)).
+    answered: bool,
 }
 
 impl MediaLeg {
@@ -79,7 +83,17 @@ impl MediaLeg {
             running: None,
             settings: settings.clone(),
             alert: None,
+            answered: false,
         })
+    }
+
+    /// The call is answered: from now on a peer that sends no RTP counts as
+    /// gone (`[media] rtp_timeout_s`); during early media it need not send.
+    pub fn answered(&mut self) {
+        self.answered = true;
+        if let Some(running) = &self.running {
+            let _ = running.control.send(Control::Answered);
+        }
     }
 
     /// Sends an [`RtpTimeout`] keyed `leg` to `to` when the peer's RTP stops
@@ -170,7 +184,7 @@ impl MediaLeg {
             self.settings.rtp_timeout,
             self.alert.take(),
             negotiated,
-            std::time::Instant::now(),
+            (std::time::Instant::now(), self.answered),
         );
         let media =
             rtp_loop::MediaLoop::new(sockets, negotiated, (rx, tx, watchdog), (recorder, sink));

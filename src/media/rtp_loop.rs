@@ -133,6 +133,10 @@ impl MediaLoop {
                 self.tx.queue_digits(digits);
                 false
             }
+            Control::Answered => {
+                self.watchdog.answered(Instant::now());
+                false
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 //! Dead-call detection (`[media] rtp_timeout_s`): a far end that vanished
 //! without a BYE (crashed phone, lost network) leaves a call up forever, tying
-//! up the agent. When the peer should be sending (its direction includes
-//! sending: not while it holds us with `inactive`, nor while we hold it) and no
-//! RTP arrived for the limit, the call is told once, and hangs up.
+//! up the agent. Once the call is answered (early media may legitimately stay
+//! silent while it rings), when the peer should be sending (its direction
+//! includes sending: not while it holds us with `inactive`, nor while we hold
+//! it) and no RTP arrived for the limit, the call is told once, and hangs up.
 
 use agentphone_media::offer_answer::NegotiatedMedia;
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ pub(super) type AlertTo = (u64, mpsc::UnboundedSender<RtpTimeout>);
 pub(super) struct RtpWatchdog {
     limit: Option<Duration>,
     alert: Option<AlertTo>,
+    /// The call is answered: from then on silence counts.
+    armed: bool,
     /// The peer's direction includes sending.
     expecting: bool,
     /// Start of the current expectation: media start or the last negotiation,
@@ -32,17 +35,27 @@ pub(super) struct RtpWatchdog {
 }
 
 impl RtpWatchdog {
+    /// `armed`: the call is already answered (else see [`Self::answered`]).
     pub(super) fn new(
         limit: Option<Duration>,
         alert: Option<AlertTo>,
         negotiated: &NegotiatedMedia,
-        now: Instant,
+        (now, armed): (Instant, bool),
     ) -> Self {
         RtpWatchdog {
             limit,
             alert,
+            armed,
             expecting: negotiated.remote_direction.sends(),
             since: now,
+        }
+    }
+
+    /// The call was answered at `now` (after early media): start counting.
+    pub(super) fn answered(&mut self, now: Instant) {
+        if !self.armed {
+            self.armed = true;
+            self.since = now;
         }
     }
 
@@ -57,7 +70,7 @@ impl RtpWatchdog {
         let Some(limit) = self.limit else {
             return;
         };
-        if !self.expecting || self.alert.is_none() {
+        if !self.armed || !self.expecting || self.alert.is_none() {
             return;
         }
         let heard = last_arrival.map_or(self.since, |t| t.max(self.since));
@@ -101,7 +114,7 @@ mod tests {
             Some(Duration::from_secs(limit_s)),
             Some((7, tx)),
             &negotiated(direction),
-            t0,
+            (t0, true),
         );
         (w, rx)
     }
@@ -163,10 +176,29 @@ mod tests {
     }
 
     #[test]
+    fn silent_early_media_does_not_count_until_the_answer() {
+        let t0 = Instant::now();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let limit = Some(Duration::from_secs(5));
+        let mut w = RtpWatchdog::new(limit, Some((1, tx)), &negotiated("sendrecv"), (t0, false));
+        w.check(t0 + Duration::from_secs(40), None);
+        assert!(
+            rx.try_recv().is_err(),
+            "40 s of silent ringing is no dead call"
+        );
+        let answered = t0 + Duration::from_secs(40);
+        w.answered(answered);
+        w.check(answered + Duration::from_secs(4), None);
+        assert!(rx.try_recv().is_err());
+        w.check(answered + Duration::from_secs(5), None);
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[test]
     fn without_a_limit_nothing_is_watched() {
         let t0 = Instant::now();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut w = RtpWatchdog::new(None, Some((1, tx)), &negotiated("sendrecv"), t0);
+        let mut w = RtpWatchdog::new(None, Some((1, tx)), &negotiated("sendrecv"), (t0, true));
         w.check(t0 + Duration::from_secs(3600), None);
         assert!(rx.try_recv().is_err());
     }
