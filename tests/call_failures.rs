@@ -1,5 +1,5 @@
-//! `agentphone call` failing for reasons of the network, as a tester sees them:
-//! at once, with the reason, not after Timer B's 32 s of silence.
+//! `agentphone call` and `answer` failing as a tester sees them: at once, with
+//! the reason, not after Timer B's 32 s of silence; dead calls hung up.
 
 mod common;
 
@@ -132,5 +132,22 @@ fn answer_hangs_up_a_call_without_rtp_after_the_configured_timeout() {
         elapsed < Duration::from_secs(8),
         "the 10 s call lasted {elapsed:?}:\n{}",
         callee.report()
+    );
+}
+
+/// `answer` with neither an address nor an account to register has nowhere
+/// to listen: it says what it needs instead of guessing.
+#[test]
+fn answer_without_listen_or_account_says_what_it_needs() {
+    let dir = WorkDir::new("answer-no-listen");
+    let limit = Duration::from_secs(10);
+    let mut phone = agentphone::spawn(&dir, "answer", &["answer"], &[], limit);
+    assert!(phone.wait(limit).is_some_and(|s| !s.success()));
+    assert!(
+        phone
+            .output()
+            .contains("answer needs --listen ADDR, or an account"),
+        "{}",
+        phone.report()
     );
 }

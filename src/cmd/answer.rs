@@ -17,9 +17,11 @@ use tokio::time::Instant as TokioInstant;
 /// Flags of `agentphone answer`.
 #[derive(clap::Args, Debug)]
 pub struct AnswerArgs {
-    /// Address to listen on (UDP and TCP).
+    /// Address to listen on (UDP and TCP). With an account it may be left out:
+    /// the address that reaches the registrar, any free port (the registration
+    /// tells the server where to send calls).
     #[arg(long)]
-    pub listen: SocketAddr,
+    pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub account: AccountArgs,
     /// Exit after this many calls have ended.
@@ -76,7 +78,14 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
-    let mut sip = SipDriver::bind(args.listen, &user, Vec::new()).await?;
+    let listen = match (args.listen, &account) {
+        (Some(l), _) => l,
+        (None, Some(a)) => SocketAddr::new(crate::net::local_ip_toward(a.registrar)?, 0),
+        (None, None) => {
+            bail!("answer needs --listen ADDR, or an account (--account) to register from")
+        }
+    };
+    let mut sip = SipDriver::bind(listen, &user, Vec::new()).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
     let reg = account
         .as_ref()
