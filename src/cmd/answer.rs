@@ -1,7 +1,7 @@
 //! `agentphone answer`: answer incoming calls (UDP and TCP), registering first
 //! when an account is given; one line per call.
 
-use super::account::{register_request, AccountArgs};
+use super::account::{credentials, register_request, AccountArgs};
 use crate::media::MediaLeg;
 use crate::net::SipDriver;
 use agentphone_media::offer_answer::NegotiatedMedia;
@@ -112,6 +112,10 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     Event::Unregistered { .. } if stopping => return Ok(()),
                     Event::IncomingCall { call, from, offer, headers, .. } => {
                         seen += 1;
+                        // The account's proxy may challenge our BYE or re-INVITE.
+                        if let Some(creds) = account.as_ref().and_then(credentials) {
+                            let _ = sip.ep().set_credentials(call, creds);
+                        }
                         if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx), seen).await? {
                             println!("call {seen} from {from}: answered");
                             calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });

@@ -50,6 +50,102 @@ fn call_answered_and_hung_up_by_caller() {
     assert_eq!(p.b.active_calls(), 0);
 }
 
+/// A proxy challenges the BYE of `from_a` (the caller, or the callee given the
+/// account's credentials with `set_credentials`): the BYE is sent again once,
+/// with a higher CSeq and the answer, and the other side gets it. A second
+/// challenge ends the call here without a third BYE.
+fn challenged_bye(from_a: bool, challenges: usize) -> Pair {
+    let mut p = Pair::new();
+    let creds = Credentials {
+        user: "agent".into(),
+        password: "secret".into(),
+    };
+    let call = p.call_with(Some(creds.clone()));
+    let inc = p.incoming();
+    p.b.answer(p.now, inc, b"v=0\r\nanswer".to_vec()).unwrap();
+    p.run_for(Duration::from_millis(10));
+    if !from_a {
+        p.b.set_credentials(inc, creds).unwrap();
+    }
+    for n in 0..challenges {
+        p.drop_nth("BYE", n);
+    }
+    if from_a {
+        p.a.hangup(p.now, call).unwrap();
+    } else {
+        p.b.hangup(p.now, inc).unwrap();
+    }
+    for n in 0..challenges {
+        p.shuttle();
+        let bye = p
+            .wire
+            .iter()
+            .filter(|w| w.line.starts_with("BYE"))
+            .nth(n)
+            .unwrap_or_else(|| panic!("BYE #{n} not sent: {:#?}", p.lines()))
+            .text
+            .clone();
+        let challenge = format!(
+            "Proxy-Authenticate: Digest realm=\"example.org\", nonce=\"b{n}\", algorithm=MD5, qop=\"auth\"\r\n"
+        );
+        let resp = response_to(&bye, "407 Proxy Authentication Required", &challenge);
+        p.inject(!from_a, &resp);
+    }
+    p.run_for(Duration::from_secs(40));
+    p
+}
+
+#[test]
+fn challenged_bye_is_resent_with_credentials_by_caller_and_callee() {
+    for from_a in [true, false] {
+        let p = challenged_bye(from_a, 1);
+        let byes: Vec<_> = p
+            .wire
+            .iter()
+            .filter(|w| w.line.starts_with("BYE"))
+            .collect();
+        assert_eq!(byes.len(), 2, "{:#?}", p.lines());
+        assert!(
+            byes[1]
+                .text
+                .contains("Proxy-Authorization: Digest username=\"agent\""),
+            "{}",
+            byes[1].text
+        );
+        assert!(byes[1].text.contains("nonce=\"b0\""), "{}", byes[1].text);
+        let cseq = |w: &common::Wired| {
+            w.text
+                .lines()
+                .find(|l| l.starts_with("CSeq:"))
+                .map(str::to_string)
+        };
+        assert_ne!(
+            cseq(byes[0]),
+            cseq(byes[1]),
+            "a new CSeq for the new request"
+        );
+        let (mine, theirs) = if from_a {
+            (&p.a_events, &p.b_events)
+        } else {
+            (&p.b_events, &p.a_events)
+        };
+        assert_eq!(Pair::ended(mine), Some(EndReason::LocalHangup));
+        assert_eq!(
+            Pair::ended(theirs),
+            Some(EndReason::RemoteHangup),
+            "the peer got the second BYE"
+        );
+    }
+}
+
+#[test]
+fn a_bye_challenged_twice_ends_the_call_without_a_third() {
+    let p = challenged_bye(true, 2);
+    let byes = p.wire.iter().filter(|w| w.line.starts_with("BYE")).count();
+    assert_eq!(byes, 2, "{:#?}", p.lines());
+    assert_eq!(Pair::ended(&p.a_events), Some(EndReason::LocalHangup));
+}
+
 /// A proxy challenges the INVITE with 407; the retried INVITE carries
 /// Proxy-Authorization, and so must the ACK for its 200 (RFC 3261 §13.2.2.4:
 /// the proxy that wanted credentials for the INVITE may check the ACK too).

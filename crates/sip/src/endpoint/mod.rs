@@ -229,6 +229,22 @@ impl Endpoint {
         self.calls.len()
     }
 
+    /// Credentials to answer challenges with on a call we received (a proxy
+    /// may challenge our re-INVITE or BYE, RFC 3261 §22); a call we place has
+    /// them from its `CallRequest`.
+    pub fn set_credentials(
+        &mut self,
+        call: CallId,
+        credentials: Credentials,
+    ) -> Result<(), EndpointError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::NoSuchCall(call))?;
+        c.credentials = Some(credentials);
+        Ok(())
+    }
+
     /// State of a call, if it exists.
     pub fn call_state(&self, call: CallId) -> Option<CallState> {
         self.calls.get(&call).map(|c| c.state)

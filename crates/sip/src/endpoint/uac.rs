@@ -155,6 +155,43 @@ impl Endpoint {
         }
     }
 
+    /// A proxy challenged our BYE (RFC 3261 §22.2 allows it for any request):
+    /// send a new BYE in the dialog (next CSeq, new branch) answering the
+    /// challenge with the call's credentials, once. False when there are none
+    /// or this BYE was already retried: the call then ends here, as it would
+    /// have anyway.
+    fn retry_bye_with_credentials(&mut self, now: Instant, call: CallId, resp: &Response) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let (Some(creds), false) = (c.credentials.clone(), c.bye_challenged) else {
+            return false;
+        };
+        let via = self.via(c.peer.transport);
+        let Some(mut bye) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.dialog.as_mut())
+            .map(|d| d.request(Method::Bye, &via, None))
+        else {
+            return false;
+        };
+        finish_request(&mut bye);
+        if self.answer_challenge(&mut bye, resp, &creds, &[]).is_err() {
+            return false;
+        }
+        let dest = self.in_dialog_destination(call);
+        let Ok(retry) = self.tx.send_request(now, bye, dest) else {
+            return false;
+        };
+        self.owners.insert(retry, Owner::Call(call));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.bye_challenged = true;
+            c.end_tx = Some(retry);
+        }
+        true
+    }
+
     /// Where in-dialog requests of `call` go: on a TCP call the connection the
     /// dialog was set up on; over UDP the dialog's next hop.
     pub(super) fn in_dialog_destination(&self, call: CallId) -> Destination {
@@ -178,8 +215,11 @@ impl Endpoint {
             return;
         };
         if c.end_tx == Some(key) {
-            // The BYE completed (whatever its status): the call is over.
             let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
+            if matches!(code, 401 | 407) && self.retry_bye_with_credentials(now, call, &resp) {
+                return;
+            }
+            // The BYE completed (whatever its status): the call is over.
             self.end_call(now, call, reason);
             return;
         }

@@ -161,7 +161,8 @@ pub struct Call {
     pub dialog: Option<Dialog>,
     /// Our tag (UAS: chosen when we first answer; UAC: From tag).
     pub local_tag: String,
-    /// Credentials for challenges (UAC).
+    /// Credentials for challenges: given with the call we place, or by the
+    /// application for a call we received (`Endpoint::set_credentials`).
     pub credentials: Option<Credentials>,
     /// Nonces answered for this INVITE, so refused credentials end the call
     /// instead of looping on fresh challenges.
@@ -186,6 +187,8 @@ pub struct Call {
     pub end_tx: Option<TxKey>,
     /// Outcome to report when the terminating transaction completes.
     pub end_reason: Option<EndReason>,
+    /// The BYE was challenged once and resent with credentials.
+    pub bye_challenged: bool,
 }
 
 impl Call {
@@ -207,6 +210,7 @@ impl Call {
             local_tag,
             credentials: None,
             answered_nonces: Vec::new(),
+            bye_challenged: false,
             cancel_pending: false,
             pending_2xx: None,
             ack: None,
