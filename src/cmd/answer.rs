@@ -79,11 +79,11 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
     let listen = match (args.listen, &account) {
-        (Some(l), _) => l,
-        (None, Some(a)) => SocketAddr::new(crate::net::local_ip_toward(a.registrar)?, 0),
         (None, None) => {
             bail!("answer needs --listen ADDR, or an account (--account) to register from")
         }
+        (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
+        (Some(l), None) => l,
     };
     let mut sip = SipDriver::bind(listen, &user, Vec::new()).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());

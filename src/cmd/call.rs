@@ -70,10 +70,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|| "agentphone".into());
     let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let (hop, hosts) = first_hop(&target, account.as_ref())?;
-    let listen = match args.listen {
-        Some(l) => l,
-        None => SocketAddr::new(crate::net::local_ip_toward(hop)?, 0),
-    };
+    let listen = crate::net::listen_toward(args.listen, hop)?;
     let mut sip = SipDriver::bind(listen, &user, hosts).await?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {

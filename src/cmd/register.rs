@@ -28,10 +28,7 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
     let Some(account) = args.account.resolve(config)? else {
         bail!("register needs --account NAME or --user U --registrar HOST");
     };
-    let listen = match args.listen {
-        Some(l) => l,
-        None => SocketAddr::new(crate::net::local_ip_toward(account.registrar)?, 0),
-    };
+    let listen = crate::net::listen_toward(args.listen, account.registrar)?;
     let mut sip = SipDriver::bind(listen, &account.user, Vec::new()).await?;
     let reg = sip
         .ep()

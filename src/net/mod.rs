@@ -16,7 +16,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
-pub use route::local_ip_toward;
+pub use route::listen_toward;
 pub use tcp::TcpPool;
 
 /// A SIP endpoint bound to real sockets.

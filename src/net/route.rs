@@ -6,6 +6,15 @@
 use anyhow::{anyhow, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
+/// The address to bind: `listen` when given, else the local address that
+/// reaches `first_hop`, any free port.
+pub fn listen_toward(listen: Option<SocketAddr>, first_hop: SocketAddr) -> Result<SocketAddr> {
+    match listen {
+        Some(l) => Ok(l),
+        None => Ok(SocketAddr::new(local_ip_toward(first_hop)?, 0)),
+    }
+}
+
 /// The local address the kernel picks to send to `peer`.
 pub fn local_ip_toward(peer: SocketAddr) -> Result<IpAddr> {
     let any: IpAddr = match peer {
