@@ -1,6 +1,6 @@
 //! Account selection shared by `call`, `answer` and `register`.
 
-use crate::config::{self, Account, AccountConfig};
+use crate::config::{self, Account, AccountConfig, Config};
 use anyhow::{anyhow, bail, Result};
 use std::path::Path;
 
@@ -28,16 +28,25 @@ pub struct AccountArgs {
 }
 
 impl AccountArgs {
-    /// The account these flags select, if any.
+    /// The account these flags select, if any; the config file is read only
+    /// for `--account`.
     pub fn resolve(&self, config_path: Option<&Path>) -> Result<Option<Account>> {
+        let cfg = match self.account {
+            Some(_) => config::load(config_path)?,
+            None => Config::default(),
+        };
+        self.resolve_in(&cfg, &config::shown_path(config_path))
+    }
+
+    /// The account these flags select in an already loaded config (`shown`
+    /// names its file in messages).
+    pub fn resolve_in(&self, cfg: &Config, shown: &str) -> Result<Option<Account>> {
         if let Some(name) = &self.account {
-            let cfg = config::load(config_path)?;
-            let shown = config::shown_path(config_path);
             let acc = cfg
                 .accounts
                 .get(name)
                 .ok_or_else(|| anyhow!("{shown}: no account named '{name}'"))?;
-            return acc.resolve(name, &shown).map(Some);
+            return acc.resolve(name, shown).map(Some);
         }
         let (Some(user), Some(registrar)) = (&self.user, &self.registrar) else {
             if self.user.is_some() {

@@ -60,9 +60,9 @@ struct Live {
 
 /// Runs `agentphone answer`.
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
-    let account = args.account.resolve(config)?;
+    let (account, media_settings) =
+        super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
-    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
         crate::media::MediaPlan::open(Some(p), None)?;

@@ -61,14 +61,14 @@ pub struct CallArgs {
 
 /// Runs `agentphone call`.
 pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
-    let account = args.account.resolve(config)?;
+    let (account, media_settings) =
+        super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
         .map_err(|e| anyhow!("'{}' is not a SIP URI: {e}", args.uri))?;
     let user = account
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
-    let media_settings = super::media_settings(config, args.codec.as_deref())?;
     let (hop, hosts) = first_hop(&target, account.as_ref())?;
     let listen = crate::net::listen_toward(args.listen, hop)?;
     let mut sip = SipDriver::bind(listen, &user, hosts).await?;

@@ -8,19 +8,23 @@ pub mod noise;
 pub mod register;
 pub mod signals;
 
-/// The run's media settings: `[media]` of the config file (missing default
-/// file: the defaults), with `--codec` moved to the front.
-fn media_settings(
+/// What `call` and `answer` take from the config file, read once (a missing
+/// default file is an empty config): the account the flags select, and the
+/// `[media]` settings with `--codec` moved to the front.
+fn account_and_media(
     config: Option<&std::path::Path>,
+    account: &account::AccountArgs,
     codec: Option<&str>,
-) -> anyhow::Result<crate::media::MediaSettings> {
+) -> anyhow::Result<(Option<crate::config::Account>, crate::media::MediaSettings)> {
     let cfg = crate::config::load(config)?;
-    let settings =
-        crate::media::MediaSettings::from_config(&cfg.media, &crate::config::shown_path(config))?;
-    Ok(match codec {
+    let shown = crate::config::shown_path(config);
+    let account = account.resolve_in(&cfg, &shown)?;
+    let settings = crate::media::MediaSettings::from_config(&cfg.media, &shown)?;
+    let settings = match codec {
         Some(name) => settings.prefer(crate::media::parse_codec(name)?),
         None => settings,
-    })
+    };
+    Ok((account, settings))
 }
 
 /// Sleeps until `t`, or forever when there is nothing to wait for (a disabled
