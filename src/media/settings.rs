@@ -6,6 +6,7 @@
 use crate::config::MediaConfig;
 use agentphone_audio::denoise::{DenoiseError, Model};
 use agentphone_media::codec::CodecKind;
+use agentphone_media::jitter::JitterConfig;
 use anyhow::{anyhow, bail, Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,12 +31,14 @@ pub struct MediaSettings {
 }
 
 impl Default for MediaSettings {
-    /// PCMU, PCMA, Opus; jitter buffer 20-200 ms; the built-in model.
+    /// PCMU, PCMA, Opus; the jitter buffer's own default bounds (20-200 ms);
+    /// the built-in model.
     fn default() -> Self {
+        let jitter = JitterConfig::new(8_000, 20);
         MediaSettings {
             codecs: vec![CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus],
-            jitter_min: Duration::from_millis(20),
-            jitter_max: Duration::from_millis(200),
+            jitter_min: jitter.min_delay,
+            jitter_max: jitter.max_delay,
             denoise_model: None,
             rtp_timeout: None,
         }
@@ -61,8 +64,9 @@ impl MediaSettings {
             }
             s.codecs = codecs;
         }
-        let min = cfg.jitter_min_ms.unwrap_or(20);
-        let max = cfg.jitter_max_ms.unwrap_or(200.max(min));
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        let min = cfg.jitter_min_ms.unwrap_or(ms(s.jitter_min));
+        let max = cfg.jitter_max_ms.unwrap_or(ms(s.jitter_max).max(min));
         if max > JITTER_CEILING_MS {
             bail!("{shown}: [media] key 'jitter_max_ms': {max} ms is above the {JITTER_CEILING_MS} ms limit");
         }
