@@ -21,11 +21,10 @@ mod clip;
 mod ramp;
 
 pub use clip::{soft_clip, CLIP_KNEE, CLIP_LIMIT};
-pub use ramp::RAMP_SAMPLES;
+pub use ramp::{Ramp, RAMP_SAMPLES};
 
 use crate::frame::{Frame, FRAME_SAMPLES};
 use crate::meter::LevelMeter;
-use ramp::Ramp;
 
 /// Most participants a conference may have, agent and customer included (R-CONF-2).
 pub const MAX_PARTICIPANTS: usize = 8;
@@ -246,6 +245,15 @@ impl Mixer {
     /// What a participant hears, as produced by the last [`Mixer::mix`].
     pub fn output(&self, id: ParticipantId) -> Result<&Frame, MixError> {
         Ok(&self.outputs[self.slot_of(id, false)?])
+    }
+
+    /// The whole mix of the last [`Mixer::mix`]: every participant's
+    /// contribution, clipped as a listener who says nothing would hear it (a
+    /// room recording).
+    pub fn mixed(&self, out: &mut Frame) {
+        for (o, &t) in out.iter_mut().zip(self.total.iter()) {
+            *o = soft_clip(t);
+        }
     }
 
     /// Meter of what a participant says (after gain, before mute and hold).

@@ -6,7 +6,7 @@ pub const RAMP_SAMPLES: usize = 240;
 
 /// A gain that moves linearly to its target over [`RAMP_SAMPLES`] samples.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ramp {
+pub struct Ramp {
     value: f32,
     target: f32,
     step: f32,
@@ -17,7 +17,7 @@ pub(crate) struct Ramp {
 
 impl Ramp {
     /// A ramp resting at `value`.
-    pub(crate) fn at(value: f32) -> Self {
+    pub fn at(value: f32) -> Self {
         Ramp {
             value,
             target: value,
@@ -28,7 +28,7 @@ impl Ramp {
 
     /// Starts moving to `target`; the move takes [`RAMP_SAMPLES`] whatever the
     /// distance, so a later change of mind restarts from where the value is now.
-    pub(crate) fn set_target(&mut self, target: f32) {
+    pub fn set_target(&mut self, target: f32) {
         if target == self.target {
             return;
         }
@@ -38,12 +38,12 @@ impl Ramp {
     }
 
     /// At rest at zero: multiplying by it gives silence.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.value == 0.0 && self.target == 0.0
     }
 
     /// Multiplies `samples` by the ramp, advancing it one step per sample.
-    pub(crate) fn apply(&mut self, samples: &mut [f32]) {
+    pub fn apply(&mut self, samples: &mut [f32]) {
         let mut rest = samples;
         if self.value != self.target {
             let n = rest.len();

@@ -1,0 +1,618 @@
+//! The engine: every participant and room of the process, advanced one 10 ms
+//! tick at a time. See the crate documentation for the data path.
+
+use crate::command::{Command, EngineError, Event, PartReport, RecordTarget, Retired};
+use crate::leg::LegAudio;
+use crate::local::LocalAudio;
+use crate::room::Room;
+use crate::{PartId, RoomId};
+use agentphone_audio::mixer::{ParticipantId, Ramp};
+use agentphone_audio::source::AudioSource;
+use agentphone_audio::{Frame, FRAME_SAMPLES};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// Ticks without received audio after which a leg counts as silent (2 s).
+const SILENT_TICKS: u32 = 200;
+/// Ticks between two level reports (0.5 s).
+const LEVEL_TICKS: u64 = 50;
+
+/// How much the engine holds; every container is sized from these at
+/// construction so no tick allocates.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// Participants (legs and local endpoints).
+    pub parts: usize,
+    /// Rooms.
+    pub rooms: usize,
+    /// Events waiting to be polled; beyond it level reports are dropped first.
+    pub events: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            parts: 64,
+            rooms: 64,
+            events: 1_024,
+        }
+    }
+}
+
+enum Kind {
+    Leg(Box<LegAudio>),
+    Local(Box<LocalAudio>),
+}
+
+/// Where a participant sits in a room's mixer.
+#[derive(Clone, Copy)]
+struct Seat {
+    room: RoomId,
+    id: ParticipantId,
+}
+
+struct Part {
+    id: PartId,
+    kind: Kind,
+    seat: Option<Seat>,
+    /// The seat it is fading out of this tick (moved or removed).
+    leaving: Option<Seat>,
+    /// Taken out of the engine once `leaving` has faded.
+    removing: bool,
+    held: bool,
+    muted: bool,
+    gain: f32,
+    /// Music on hold fades in and out with hold, so nothing clicks.
+    moh: Ramp,
+    voice: Box<Frame>,
+    heard: Box<Frame>,
+    silent_ticks: u32,
+    reported_silent: bool,
+    played_once: bool,
+}
+
+/// The media engine's core. See the crate documentation.
+pub struct Engine {
+    parts: Vec<Part>,
+    rooms: Vec<(RoomId, Box<Room>)>,
+    moh: Option<Box<dyn AudioSource + Send>>,
+    moh_frame: Box<Frame>,
+    scratch: Box<Frame>,
+    events: VecDeque<Event>,
+    limits: EngineLimits,
+    ticks: u64,
+    events_lost: u64,
+}
+
+impl Engine {
+    /// An empty engine sized by `limits`.
+    pub fn new(limits: EngineLimits) -> Self {
+        Engine {
+            parts: Vec::with_capacity(limits.parts),
+            rooms: Vec::with_capacity(limits.rooms),
+            moh: None,
+            moh_frame: Box::new([0.0; FRAME_SAMPLES]),
+            scratch: Box::new([0.0; FRAME_SAMPLES]),
+            events: VecDeque::with_capacity(limits.events),
+            limits,
+            ticks: 0,
+            events_lost: 0,
+        }
+    }
+
+    /// Participants in the engine (legs and local endpoints).
+    pub fn len(&self) -> usize {
+        self.parts.iter().filter(|p| !p.removing).count()
+    }
+
+    /// True when no participant is in the engine.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Participants in `room` (None: no such room).
+    pub fn room_len(&self, room: RoomId) -> Option<usize> {
+        self.room(room).map(|r| r.len())
+    }
+
+    /// The room a participant sits in.
+    pub fn room_of(&self, part: PartId) -> Option<RoomId> {
+        self.parts
+            .iter()
+            .find(|p| p.id == part && !p.removing)
+            .and_then(|p| p.seat.map(|s| s.room))
+    }
+
+    /// Ticks run so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Events dropped because nobody polled them (the queue was full).
+    pub fn events_lost(&self) -> u64 {
+        self.events_lost
+    }
+
+    /// The next event for the control side.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Carries out a command (normally between two ticks).
+    pub fn handle(&mut self, cmd: Command) {
+        let part = command_part(&cmd);
+        if let Err(error) = self.apply(cmd) {
+            self.emit(Event::Refused { part, error });
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) -> Result<(), EngineError> {
+        match cmd {
+            Command::AddRoom { room, audio } => self.add_room(room, audio),
+            Command::CloseRoom { room } => self.close_room(room),
+            Command::AddLeg { part, audio } => self.add_part(part, Kind::Leg(audio)),
+            Command::AddLocal { part, audio } => self.add_part(part, Kind::Local(audio)),
+            Command::Remove { part } => self.remove(part),
+            Command::Join { part, room } => self.join(part, room),
+            Command::Leave { part } => {
+                let i = self.index(part)?;
+                self.unseat(i);
+                Ok(())
+            }
+            Command::Hold { part, held } => self.set_held(part, held),
+            Command::Mute { part, muted } => {
+                let i = self.index(part)?;
+                self.parts[i].muted = muted;
+                if let Some(seat) = self.parts[i].seat {
+                    let room = self.room_mut(seat.room)?;
+                    let _ = room.mixer.set_muted(seat.id, muted);
+                }
+                Ok(())
+            }
+            Command::Gain { part, gain } => self.set_gain(part, gain),
+            Command::Denoise { part, on } => self.set_denoise(part, on),
+            Command::SetPacker { part, packer } => {
+                let i = self.index(part)?;
+                match &mut self.parts[i].kind {
+                    Kind::Leg(leg) => {
+                        let old = leg.swap_packer(packer);
+                        self.emit(Event::Retired(Retired::Packer(old)));
+                        Ok(())
+                    }
+                    Kind::Local(_) => Err(EngineError::NotApplicable {
+                        part,
+                        what: "a local endpoint has no encoder",
+                    }),
+                }
+            }
+            Command::MusicOnHold { source } => {
+                if let Some(old) = std::mem::replace(&mut self.moh, source) {
+                    self.emit(Event::Retired(Retired::Source(old)));
+                }
+                Ok(())
+            }
+            Command::Record { target, tap } => self.record(target, tap),
+            Command::PauseRecording { target, paused } => {
+                let tap = match target {
+                    RecordTarget::Room(room) => &mut self.room_mut(room)?.recorder,
+                    RecordTarget::Local(part) => self.local_mut(part)?.recorder_mut(),
+                };
+                match tap {
+                    Some(t) => {
+                        t.set_paused(paused);
+                        Ok(())
+                    }
+                    None => Err(EngineError::NotRecording(target)),
+                }
+            }
+        }
+    }
+
+    fn add_room(&mut self, room: RoomId, audio: Box<Room>) -> Result<(), EngineError> {
+        if self.room(room).is_some() {
+            self.emit(Event::Retired(Retired::Room(audio)));
+            return Err(EngineError::DuplicateRoom(room));
+        }
+        if self.rooms.len() >= self.limits.rooms {
+            self.emit(Event::Retired(Retired::Room(audio)));
+            return Err(EngineError::Capacity("rooms"));
+        }
+        self.rooms.push((room, audio));
+        Ok(())
+    }
+
+    fn close_room(&mut self, room: RoomId) -> Result<(), EngineError> {
+        let at = self
+            .rooms
+            .iter()
+            .position(|(id, _)| *id == room)
+            .ok_or(EngineError::UnknownRoom(room))?;
+        for p in &mut self.parts {
+            if p.seat.is_some_and(|s| s.room == room) {
+                p.seat = None;
+            }
+            if p.leaving.is_some_and(|s| s.room == room) {
+                p.leaving = None;
+            }
+        }
+        let (_, audio) = self.rooms.swap_remove(at);
+        self.emit(Event::Retired(Retired::Room(audio)));
+        Ok(())
+    }
+
+    fn add_part(&mut self, id: PartId, kind: Kind) -> Result<(), EngineError> {
+        let refuse = if self.parts.iter().any(|p| p.id == id) {
+            Some(EngineError::DuplicatePart(id))
+        } else if self.parts.len() >= self.limits.parts {
+            Some(EngineError::Capacity("participants"))
+        } else {
+            None
+        };
+        if let Some(error) = refuse {
+            let retired = match kind {
+                Kind::Leg(l) => Retired::Leg(l),
+                Kind::Local(l) => Retired::Local(l),
+            };
+            self.emit(Event::Retired(retired));
+            return Err(error);
+        }
+        self.parts.push(Part {
+            id,
+            kind,
+            seat: None,
+            leaving: None,
+            removing: false,
+            held: false,
+            muted: false,
+            gain: 1.0,
+            moh: Ramp::at(0.0),
+            voice: Box::new([0.0; FRAME_SAMPLES]),
+            heard: Box::new([0.0; FRAME_SAMPLES]),
+            silent_ticks: 0,
+            reported_silent: false,
+            played_once: false,
+        });
+        Ok(())
+    }
+
+    fn remove(&mut self, part: PartId) -> Result<(), EngineError> {
+        let i = self.index(part)?;
+        self.unseat(i);
+        self.parts[i].removing = true;
+        if self.parts[i].leaving.is_none() {
+            self.retire_part(i);
+        }
+        Ok(())
+    }
+
+    /// Moves a participant out of its seat; it fades out of the room over the
+    /// next tick.
+    fn unseat(&mut self, i: usize) {
+        let Some(seat) = self.parts[i].seat.take() else {
+            return;
+        };
+        if let Some(room) = self.rooms.iter_mut().find(|(id, _)| *id == seat.room) {
+            if room.1.mixer.remove(seat.id).is_ok() {
+                self.parts[i].leaving = Some(seat);
+            }
+        }
+    }
+
+    fn join(&mut self, part: PartId, room: RoomId) -> Result<(), EngineError> {
+        let i = self.index(part)?;
+        if self.parts[i].seat.is_some_and(|s| s.room == room) {
+            return Ok(());
+        }
+        let (held, muted, gain) = {
+            let p = &self.parts[i];
+            (p.held, p.muted, p.gain)
+        };
+        let r = self.room_mut(room)?;
+        let id = r.mixer.add().map_err(|_| EngineError::RoomFull {
+            room,
+            max: r.mixer.capacity(),
+        })?;
+        let _ = r.mixer.set_held(id, held);
+        let _ = r.mixer.set_muted(id, muted);
+        let _ = r.mixer.set_gain(id, gain);
+        self.unseat(i);
+        self.parts[i].seat = Some(Seat { room, id });
+        Ok(())
+    }
+
+    fn set_held(&mut self, part: PartId, held: bool) -> Result<(), EngineError> {
+        let i = self.index(part)?;
+        let p = &mut self.parts[i];
+        p.held = held;
+        p.moh.set_target(if held { 1.0 } else { 0.0 });
+        if let Some(seat) = p.seat {
+            let room = self.room_mut(seat.room)?;
+            let _ = room.mixer.set_held(seat.id, held);
+        }
+        Ok(())
+    }
+
+    fn set_gain(&mut self, part: PartId, gain: f32) -> Result<(), EngineError> {
+        if !(0.0..=agentphone_audio::mixer::MAX_GAIN).contains(&gain) {
+            return Err(EngineError::InvalidGain(gain));
+        }
+        let i = self.index(part)?;
+        self.parts[i].gain = gain;
+        if let Some(seat) = self.parts[i].seat {
+            let room = self.room_mut(seat.room)?;
+            let _ = room.mixer.set_gain(seat.id, gain);
+        }
+        Ok(())
+    }
+
+    fn set_denoise(&mut self, part: PartId, on: bool) -> Result<(), EngineError> {
+        let i = self.index(part)?;
+        match &mut self.parts[i].kind {
+            Kind::Leg(leg) => leg.cleaner_mut().set_on(on),
+            Kind::Local(local) => match local.cleaner_mut() {
+                Some(c) => c.set_on(on),
+                None => {
+                    return Err(EngineError::NotApplicable {
+                        part,
+                        what: "this endpoint was created without noise removal",
+                    })
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        target: RecordTarget,
+        tap: Option<crate::record::RecordTap>,
+    ) -> Result<(), EngineError> {
+        let slot = match target {
+            RecordTarget::Room(room) => &mut self.room_mut(room)?.recorder,
+            RecordTarget::Local(part) => self.local_mut(part)?.recorder_mut(),
+        };
+        if let Some(old) = std::mem::replace(slot, tap) {
+            self.emit(Event::Retired(Retired::Tap(old)));
+        }
+        Ok(())
+    }
+
+    /// One 10 ms tick at `now`: `mic` is the sound card's (or null clock's)
+    /// microphone frame, `speaker` receives what local endpoints on the device
+    /// hear. Allocation-free.
+    pub fn tick(&mut self, now: Instant, mic: &Frame, speaker: &mut Frame) {
+        self.ticks += 1;
+        speaker.fill(0.0);
+        self.read_music();
+        self.gather(now, mic);
+        for (_, room) in &mut self.rooms {
+            room.mix();
+        }
+        self.deliver(speaker);
+        if self.ticks % LEVEL_TICKS == 0 {
+            self.report_levels();
+        }
+        self.finish_leaving();
+    }
+
+    fn read_music(&mut self) {
+        let anyone_held = self.parts.iter().any(|p| p.held);
+        match (&mut self.moh, anyone_held) {
+            (Some(src), true) => {
+                src.read_frame(&mut self.moh_frame);
+            }
+            _ => self.moh_frame.fill(0.0),
+        }
+    }
+
+    /// Every participant's voice for this tick into its room's mixer.
+    fn gather(&mut self, now: Instant, mic: &Frame) {
+        for i in 0..self.parts.len() {
+            let p = &mut self.parts[i];
+            let mut retired = None;
+            let audible = match &mut p.kind {
+                Kind::Leg(leg) => {
+                    let (audible, old) = leg.hear(now, &mut p.voice);
+                    retired = old;
+                    Some(audible)
+                }
+                Kind::Local(local) => {
+                    local.speak(mic, &mut p.voice);
+                    None
+                }
+            };
+            if let Some(old) = retired {
+                self.emit(Event::Retired(Retired::Chain(old)));
+            }
+            if let Some(audible) = audible {
+                self.track_silence(i, audible);
+            }
+            let p = &self.parts[i];
+            for seat in [p.seat, p.leaving].into_iter().flatten() {
+                if let Some((_, room)) = self.rooms.iter_mut().find(|(id, _)| *id == seat.room) {
+                    let _ = room.mixer.set_input(seat.id, &p.voice);
+                }
+            }
+        }
+    }
+
+    fn track_silence(&mut self, i: usize, audible: bool) {
+        let p = &mut self.parts[i];
+        let event = if audible {
+            p.played_once = true;
+            p.silent_ticks = 0;
+            let back = p.reported_silent;
+            p.reported_silent = false;
+            back.then_some(Event::LegAudible { part: p.id })
+        } else if p.played_once && !p.reported_silent {
+            p.silent_ticks += 1;
+            (p.silent_ticks >= SILENT_TICKS).then(|| {
+                p.reported_silent = true;
+                Event::LegSilent { part: p.id }
+            })
+        } else {
+            None
+        };
+        if let Some(e) = event {
+            self.emit(e);
+        }
+    }
+
+    /// What every participant hears this tick: its room's N-1 mix (and the
+    /// fading tail of a room it just left), plus music on hold.
+    fn deliver(&mut self, speaker: &mut Frame) {
+        for p in &mut self.parts {
+            p.heard.fill(0.0);
+            for seat in [p.seat, p.leaving].into_iter().flatten() {
+                if let Some((_, room)) = self.rooms.iter().find(|(id, _)| *id == seat.room) {
+                    if let Ok(out) = room.mixer.output(seat.id) {
+                        for (h, &o) in p.heard.iter_mut().zip(out.iter()) {
+                            *h += o;
+                        }
+                    }
+                }
+            }
+            self.scratch.copy_from_slice(&self.moh_frame[..]);
+            p.moh.apply(&mut self.scratch[..]);
+            for (h, &m) in p.heard.iter_mut().zip(self.scratch.iter()) {
+                *h += m;
+            }
+            match &mut p.kind {
+                Kind::Leg(leg) => leg.say(&p.heard),
+                Kind::Local(local) => local.listen(&p.heard, &p.voice, speaker),
+            }
+        }
+    }
+
+    fn report_levels(&mut self) {
+        for i in 0..self.parts.len() {
+            let p = &self.parts[i];
+            let Some(seat) = p.seat else { continue };
+            let Some((_, room)) = self.rooms.iter().find(|(id, _)| *id == seat.room) else {
+                continue;
+            };
+            let (Ok(spoken), Ok(heard)) = (
+                room.mixer.spoken_level(seat.id),
+                room.mixer.heard_level(seat.id),
+            ) else {
+                continue;
+            };
+            let event = Event::Levels {
+                part: p.id,
+                spoken: spoken.smoothed(),
+                heard: heard.smoothed(),
+            };
+            // Levels are the first thing to give up when nobody reads events.
+            if self.events.len() < self.limits.events / 2 {
+                self.emit(event);
+            }
+        }
+    }
+
+    /// Seats that faded out this tick are free; removed participants leave.
+    fn finish_leaving(&mut self) {
+        let mut i = 0;
+        while i < self.parts.len() {
+            self.parts[i].leaving = None;
+            if self.parts[i].removing {
+                self.retire_part(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn retire_part(&mut self, i: usize) {
+        let p = self.parts.swap_remove(i);
+        let (report, retired) = match p.kind {
+            Kind::Leg(leg) => (
+                PartReport {
+                    leg: leg.figures(),
+                    voice_cleaned: None,
+                },
+                Retired::Leg(leg),
+            ),
+            Kind::Local(local) => (
+                PartReport {
+                    voice_cleaned: local.cleaned(),
+                    ..PartReport::default()
+                },
+                Retired::Local(local),
+            ),
+        };
+        self.emit(Event::Removed {
+            part: p.id,
+            report,
+            retired,
+        });
+    }
+
+    /// Queues an event. The queue was sized at construction; when it is full
+    /// the event is lost (counted), except that anything holding memory is
+    /// still queued: dropping it here would free memory on the audio thread.
+    fn emit(&mut self, event: Event) {
+        let holds_memory = matches!(event, Event::Removed { .. } | Event::Retired(_));
+        if self.events.len() < self.events.capacity() || holds_memory {
+            self.events.push_back(event);
+        } else {
+            self.events_lost += 1;
+        }
+    }
+
+    fn index(&self, part: PartId) -> Result<usize, EngineError> {
+        self.parts
+            .iter()
+            .position(|p| p.id == part && !p.removing)
+            .ok_or(EngineError::UnknownPart(part))
+    }
+
+    fn room(&self, room: RoomId) -> Option<&Room> {
+        self.rooms
+            .iter()
+            .find(|(id, _)| *id == room)
+            .map(|(_, r)| &**r)
+    }
+
+    fn room_mut(&mut self, room: RoomId) -> Result<&mut Room, EngineError> {
+        self.rooms
+            .iter_mut()
+            .find(|(id, _)| *id == room)
+            .map(|(_, r)| &mut **r)
+            .ok_or(EngineError::UnknownRoom(room))
+    }
+
+    fn local_mut(&mut self, part: PartId) -> Result<&mut LocalAudio, EngineError> {
+        let i = self.index(part)?;
+        match &mut self.parts[i].kind {
+            Kind::Local(l) => Ok(l),
+            Kind::Leg(_) => Err(EngineError::NotApplicable {
+                part,
+                what: "only local endpoints record what they hear",
+            }),
+        }
+    }
+}
+
+fn command_part(cmd: &Command) -> Option<PartId> {
+    match cmd {
+        Command::AddLeg { part, .. }
+        | Command::AddLocal { part, .. }
+        | Command::Remove { part }
+        | Command::Join { part, .. }
+        | Command::Leave { part }
+        | Command::Hold { part, .. }
+        | Command::Mute { part, .. }
+        | Command::Gain { part, .. }
+        | Command::Denoise { part, .. }
+        | Command::SetPacker { part, .. } => Some(*part),
+        Command::Record {
+            target: RecordTarget::Local(part),
+            ..
+        }
+        | Command::PauseRecording {
+            target: RecordTarget::Local(part),
+            ..
+        } => Some(*part),
+        _ => None,
+    }
+}

@@ -1,0 +1,124 @@
+//! A call leg's audio half, and the ring ends its network half keeps.
+
+use crate::clean::Cleaner;
+use crate::listen::{Heard, Listener};
+use crate::packer::Packer;
+use crate::packet::{Inbound, OutboundPacket};
+use agentphone_audio::Frame;
+use agentphone_media::jitter::JitterStats;
+use rtrb::RingBuffer;
+use std::time::Instant;
+
+/// Items the inbound ring holds: 1.28 s of 10 ms packets, well above the largest
+/// jitter-buffer delay, so a stalled audio thread loses packets only after that.
+pub const INBOUND_SLOTS: usize = 128;
+/// Encoded packets waiting for the network half: 320 ms of 20 ms packets.
+pub const OUTBOUND_SLOTS: usize = 16;
+
+/// The network half's ends of a leg's rings.
+pub struct LegRings {
+    /// Received payloads (and receive chains) toward the audio thread.
+    pub inbound: rtrb::Producer<Inbound>,
+    /// Encoded payloads from the audio thread, to packetise and send.
+    pub outbound: rtrb::Consumer<OutboundPacket>,
+}
+
+/// The audio half of a leg: receive chain, noise removal, encoder.
+pub struct LegAudio {
+    inbound: rtrb::Consumer<Inbound>,
+    outbound: rtrb::Producer<OutboundPacket>,
+    listener: Listener,
+    cleaner: Cleaner,
+    packer: Box<Packer>,
+    /// Encoded packets the network half did not take in time (dropped).
+    send_overflow: u64,
+}
+
+/// What the audio half counted over the leg's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegFigures {
+    /// Jitter buffer figures (None when no audio arrived).
+    pub jitter: Option<JitterStats>,
+    /// Payloads that would not decode.
+    pub decode_errors: u64,
+    /// Frames that would not encode.
+    pub encode_errors: u64,
+    /// Noise removal: (frames cleaned, of those speech), None when never on.
+    pub cleaned: Option<(u64, u64)>,
+    /// Encoded packets dropped because the network half fell behind.
+    pub send_overflow: u64,
+}
+
+impl LegAudio {
+    /// A leg that encodes with `packer` and cleans what it hears with `cleaner`
+    /// (switched on or off later by [`crate::Command::Denoise`]).
+    pub fn new(packer: Packer, cleaner: Cleaner) -> (LegAudio, LegRings) {
+        let (in_tx, in_rx) = RingBuffer::new(INBOUND_SLOTS);
+        let (out_tx, out_rx) = RingBuffer::new(OUTBOUND_SLOTS);
+        (
+            LegAudio {
+                inbound: in_rx,
+                outbound: out_tx,
+                listener: Listener::new(),
+                cleaner,
+                packer: Box::new(packer),
+                send_overflow: 0,
+            },
+            LegRings {
+                inbound: in_tx,
+                outbound: out_rx,
+            },
+        )
+    }
+
+    /// Drains the inbound ring into the jitter buffer, then fills `frame` with
+    /// what the peer says now, cleaned when the policy says so. Returns whether
+    /// real audio played, and a chain replaced by a codec change (to drop off
+    /// the audio thread; draining stops after one, the rest waits a tick).
+    pub(crate) fn hear(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame,
+    ) -> (bool, Option<Box<crate::chain::Chain>>) {
+        let mut retired = None;
+        while let Ok(item) = self.inbound.pop() {
+            retired = self.listener.accept(item);
+            if retired.is_some() {
+                break;
+            }
+        }
+        let heard = self.listener.play(now, frame);
+        self.cleaner.process(frame);
+        (heard == Heard::Audio, retired)
+    }
+
+    /// Encodes what the peer should hear; a complete packet goes to the
+    /// network half.
+    pub(crate) fn say(&mut self, frame: &Frame) {
+        if let Some(packet) = self.packer.push(frame) {
+            if self.outbound.push(packet).is_err() {
+                self.send_overflow += 1;
+            }
+        }
+    }
+
+    pub(crate) fn cleaner_mut(&mut self) -> &mut Cleaner {
+        &mut self.cleaner
+    }
+
+    /// Swaps the encoder (codec change); returns the old one.
+    pub(crate) fn swap_packer(&mut self, packer: Box<Packer>) -> Box<Packer> {
+        std::mem::replace(&mut self.packer, packer)
+    }
+
+    /// What was counted so far.
+    pub fn figures(&self) -> LegFigures {
+        LegFigures {
+            jitter: self.listener.stats(),
+            decode_errors: self.listener.decode_errors,
+            encode_errors: self.packer.errors(),
+            cleaned: self.cleaner.figures(),
+            send_overflow: self.send_overflow,
+        }
+    }
+}

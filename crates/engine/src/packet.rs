@@ -1,0 +1,95 @@
+//! What crosses the rings between a leg's network half and its audio half.
+//! Payloads are copied into fixed arrays so pushing and popping never allocate.
+
+use crate::chain::Chain;
+use std::time::Instant;
+
+/// Largest RTP payload carried (an Opus packet is at most 1275 bytes; 120 ms of
+/// G.711 is 960).
+pub const MAX_PAYLOAD: usize = 1_500;
+
+/// From the network half to the audio half.
+pub enum Inbound {
+    /// An audio payload as it arrived, for the jitter buffer.
+    Packet(InboundPacket),
+    /// The receive chain for a new payload type (first packet, or the peer
+    /// switched codec), built by the network half off the audio thread. Packets
+    /// after it belong to it; the one it replaces is handed back.
+    Chain(Box<Chain>),
+    /// A new stream (SSRC changed, sequence restarted): the jitter buffer and the
+    /// decoder start over.
+    Restart,
+}
+
+/// One received audio payload with what the jitter buffer needs.
+pub struct InboundPacket {
+    /// When the datagram arrived (the network half's clock read).
+    pub arrival: Instant,
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub ts: u32,
+    len: u16,
+    data: [u8; MAX_PAYLOAD],
+}
+
+impl InboundPacket {
+    /// Copies `payload`; None when it is longer than [`MAX_PAYLOAD`].
+    pub fn new(arrival: Instant, seq: u16, ts: u32, payload: &[u8]) -> Option<Self> {
+        let len = payload.len();
+        if len > MAX_PAYLOAD {
+            return None;
+        }
+        let mut data = [0; MAX_PAYLOAD];
+        data[..len].copy_from_slice(payload);
+        Some(InboundPacket {
+            arrival,
+            seq,
+            ts,
+            len: len as u16,
+            data,
+        })
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.data[..usize::from(self.len)]
+    }
+}
+
+/// From the audio half to the network half: one packet time of encoded audio.
+pub struct OutboundPacket {
+    /// RTP payload type the encoder was built for.
+    pub payload_type: u8,
+    /// RTP timestamp units this payload covers.
+    pub step: u32,
+    len: u16,
+    data: [u8; MAX_PAYLOAD],
+}
+
+impl OutboundPacket {
+    /// An empty packet for `payload_type` covering `step` timestamp units.
+    pub fn new(payload_type: u8, step: u32) -> Self {
+        OutboundPacket {
+            payload_type,
+            step,
+            len: 0,
+            data: [0; MAX_PAYLOAD],
+        }
+    }
+
+    /// The encoded payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.data[..usize::from(self.len)]
+    }
+
+    /// The buffer an encoder writes into; then [`set_len`](Self::set_len).
+    pub fn buffer_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    /// How many bytes of the buffer the encoder wrote.
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len.min(MAX_PAYLOAD) as u16;
+    }
+}
