@@ -25,6 +25,9 @@ pub struct Config {
 pub struct MediaConfig {
     /// Codecs offered and accepted, preferred first: `pcmu`, `pcma`, `opus`.
     pub codecs: Option<Vec<String>>,
+    /// Whose codec order an answer follows: `offer` (the caller's, default)
+    /// or `local` (`codecs` above).
+    pub codec_priority: Option<String>,
     /// Smallest jitter-buffer delay in ms (default 20).
     pub jitter_min_ms: Option<u32>,
     /// Largest jitter-buffer delay in ms (default 200).

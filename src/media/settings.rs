@@ -1,6 +1,7 @@
 //! Media choices an administrator makes once, in `[media]` of the config file:
-//! which codecs are offered and accepted and in what order, the jitter buffer's
-//! bounds, and the noise-removal model. `--codec` on the command line moves one
+//! which codecs are offered and accepted and in what order (and whether an
+//! answer follows that order or the caller's), the jitter buffer's bounds, and
+//! the noise-removal model. `--codec` on the command line moves one
 //! codec to the front for a single run.
 
 use crate::config::MediaConfig;
@@ -20,6 +21,11 @@ const JITTER_CEILING_MS: u32 = 1_000;
 pub struct MediaSettings {
     /// Codecs offered and accepted, preferred first.
     pub codecs: Vec<CodecKind>,
+    /// `codec_priority = "local"`: when answering, `codecs`' order picks the
+    /// codec (`LocalMedia::with_local_order(true)`); otherwise (`"offer"`, the
+    /// default, as PJSIP and baresip do) the first codec of the offer that is
+    /// in `codecs`.
+    pub codec_priority_local: bool,
     /// Smallest jitter-buffer delay.
     pub jitter_min: Duration,
     /// Largest jitter-buffer delay.
@@ -31,12 +37,13 @@ pub struct MediaSettings {
 }
 
 impl Default for MediaSettings {
-    /// PCMU, PCMA, Opus; the jitter buffer's own default bounds (20-200 ms);
-    /// the built-in model.
+    /// PCMU, PCMA, Opus; answers follow the offer's order; the jitter
+    /// buffer's own default bounds (20-200 ms); the built-in model.
     fn default() -> Self {
         let jitter = JitterConfig::new(8_000, 20);
         MediaSettings {
             codecs: vec![CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus],
+            codec_priority_local: false,
             jitter_min: jitter.min_delay,
             jitter_max: jitter.max_delay,
             denoise_model: None,
@@ -63,6 +70,15 @@ impl MediaSettings {
                 bail!("{shown}: [media] key 'codecs': the list is empty (pcmu, pcma or opus)");
             }
             s.codecs = codecs;
+        }
+        if let Some(priority) = &cfg.codec_priority {
+            s.codec_priority_local = match priority.to_ascii_lowercase().as_str() {
+                "offer" => false,
+                "local" => true,
+                _ => bail!(
+                    "{shown}: [media] key 'codec_priority': unknown value '{priority}' (offer or local)"
+                ),
+            };
         }
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         let min = cfg.jitter_min_ms.unwrap_or(ms(s.jitter_min));
@@ -136,6 +152,20 @@ mod tests {
         );
         assert_eq!(s.jitter_max, Duration::from_millis(200));
         assert_eq!(s.rtp_timeout, None);
+        assert!(
+            !s.codec_priority_local,
+            "answers follow the offer by default"
+        );
+        assert!(
+            config("[media]\ncodec_priority = \"local\"\n")
+                .unwrap()
+                .codec_priority_local
+        );
+        assert!(
+            !config("[media]\ncodec_priority = \"Offer\"\n")
+                .unwrap()
+                .codec_priority_local
+        );
         assert_eq!(
             config("[media]\nrtp_timeout_s = 0\n").unwrap().rtp_timeout,
             None
@@ -205,6 +235,14 @@ mod tests {
             e.contains("denoise_model") && e.contains("/nonexistent/model.rnnn"),
             "{e}"
         );
+        let e = msg("[media]\ncodec_priority = \"remote\"\n");
+        assert!(
+            e.contains("agent.toml") && e.contains("codec_priority") && e.contains("remote"),
+            "{e}"
+        );
+        // A wrong type is caught by the TOML reader, which names file and line.
+        let e = msg("[media]\ncodec_priority = 1\n");
+        assert!(e.contains("agent.toml:2"), "{e}");
         let e = msg("[media]\nptime = 30\n");
         assert!(e.contains("agent.toml") && e.contains("ptime"), "{e}");
     }

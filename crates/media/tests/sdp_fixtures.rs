@@ -59,20 +59,33 @@ fn sipp_pcma_offer_gets_pcma_and_dtmf() {
 }
 
 #[test]
-fn baresip_offer_follows_our_order_with_its_numbers() {
+fn baresip_offer_follows_its_order_with_its_numbers() {
     let a = answer(&fixture("baresip-1.0-offer.sdp"), &local()).expect("answerable");
-    // Our preference (PCMU, PCMA, Opus), the offerer's numbers (Opus is 96 there).
-    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 101");
+    // The offer's preference (Opus, PCMU, PCMA) among what we accept, even
+    // though ours is PCMU first; the offerer's numbers (Opus is 96 there).
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 96 0 8 101");
     assert!(a.sdp.contains("a=rtpmap:96 opus/48000/2\r\n"));
     assert!(a.sdp.contains("a=fmtp:96 useinbandfec=1\r\n"));
     let m = a.media;
     assert_eq!(
         (m.send_codec.codec, m.send_codec.payload_type),
-        (Codec::Pcmu, 0)
+        (Codec::Opus, 96)
     );
     assert_eq!(m.remote_rtp, sock("192.168.1.50:10060"));
     assert_eq!(m.remote_rtcp, sock("192.168.1.50:10061"));
     assert_eq!(m.telephone_event.map(|t| t.payload_type), Some(101));
+    // `codec_priority = "local"`: our order, as before.
+    let a = answer(
+        &fixture("baresip-1.0-offer.sdp"),
+        &local().with_local_order(true),
+    )
+    .expect("answerable");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 101");
+    assert_eq!(
+        (a.media.send_codec.codec, a.media.send_codec.payload_type),
+        (Codec::Pcmu, 0)
+    );
+    assert_eq!(a.media.telephone_event.map(|t| t.payload_type), Some(101));
 }
 
 /// Opus first with our usual telephone-event formats: how `agentphone --codec opus`
@@ -110,14 +123,19 @@ fn captured_baresip_opus_only_offer_keeps_its_8k_telephone_event() {
 }
 
 #[test]
-fn captured_baresip_offer_is_answered_with_opus_when_we_prefer_it() {
+fn captured_baresip_offer_is_answered_with_its_opus() {
     let offer = fixture("baresip-1.0-captured-offer.sdp");
     let a = answer(&offer, &local()).expect("answerable");
-    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 101");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 96 0 8 101");
+    assert_eq!(a.media.send_codec.codec, Codec::Opus);
     assert_eq!(a.media.remote_rtp, sock("127.0.0.1:25070"));
     // No a=rtcp in baresip's offer: RTCP is on the next port (RFC 3550 §11).
     assert_eq!(a.media.remote_rtcp, sock("127.0.0.1:25071"));
-    let a = answer(&offer, &opus_first()).expect("answerable");
+    let pcmu_first = local().with_local_order(true);
+    let a = answer(&offer, &pcmu_first).expect("answerable");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 101");
+    assert_eq!(a.media.send_codec.codec, Codec::Pcmu);
+    let a = answer(&offer, &opus_first().with_local_order(true)).expect("answerable");
     let m = a.media;
     assert_eq!(
         (m.send_codec.codec, m.send_codec.payload_type),
@@ -162,20 +180,35 @@ fn captured_baresip_answer_to_our_opus_offer_gives_opus() {
 fn linphone_ipv6_offer_rejects_video_and_keeps_mline_count() {
     let a = answer(&fixture("linphone-offer-ipv6-video.sdp"), &local()).expect("answerable");
     let mlines: Vec<&str> = a.sdp.lines().filter(|l| l.starts_with("m=")).collect();
+    // Linphone's order (Opus first; speex and G.729 we skip), our events.
     assert_eq!(
         mlines,
         vec![
-            "m=audio 40000 RTP/AVP 0 8 96 100 101",
+            "m=audio 40000 RTP/AVP 96 0 8 100 101",
             "m=video 0 RTP/AVP 96"
         ]
     );
     let m = a.media;
     assert_eq!(m.remote_rtp, sock("[2001:db8::20]:7078"));
     assert_eq!(m.remote_rtcp, sock("[2001:db8::20]:7079"));
-    assert_eq!(m.send_codec.codec, Codec::Pcmu);
-    // telephone-event at PCMU's clock, not Linphone's 48 kHz one.
+    assert_eq!(m.send_codec.codec, Codec::Opus);
+    // telephone-event at Opus's clock, Linphone's 48 kHz one.
     assert_eq!(
         m.telephone_event.map(|t| (t.payload_type, t.clock_rate)),
+        Some((101, 48000))
+    );
+    // Our order instead: PCMU, with the events at its clock, not 48 kHz.
+    let a = answer(
+        &fixture("linphone-offer-ipv6-video.sdp"),
+        &local().with_local_order(true),
+    )
+    .expect("answerable");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 96 100 101");
+    assert_eq!(a.media.send_codec.codec, Codec::Pcmu);
+    assert_eq!(
+        a.media
+            .telephone_event
+            .map(|t| (t.payload_type, t.clock_rate)),
         Some((100, 8000))
     );
 }
@@ -209,9 +242,17 @@ fn asterisk_hold_is_answered_recvonly() {
     assert!(a.sdp.contains("a=recvonly\r\n"));
     assert_eq!(a.media.direction, Direction::RecvOnly);
     assert_eq!(a.media.remote_direction, Direction::SendOnly);
-    // Our preference wins even though Asterisk lists PCMA first.
-    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 101");
+    // Asterisk lists PCMA first: its preference wins over ours (PCMU first).
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 8 0 101");
+    assert_eq!(a.media.send_codec.codec, Codec::Pcma);
     assert_eq!(a.media.remote_rtp, sock("203.0.113.10:14302"));
+    let a = answer(
+        &fixture("asterisk-hold-sendonly-offer.sdp"),
+        &local().with_local_order(true),
+    )
+    .expect("answerable");
+    assert_eq!(audio_mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 101");
+    assert_eq!(a.media.send_codec.codec, Codec::Pcmu);
 }
 
 #[test]

@@ -12,8 +12,10 @@ use super::{
 /// Answers `remote_offer` with what `local` supports.
 ///
 /// The first plain RTP audio stream that shares a codec with us is accepted; every
-/// other m-line is echoed with port 0 so the m-line count matches the offer. Our
-/// preference decides the order of the answer's formats; the offerer's payload type
+/// other m-line is echoed with port 0 so the m-line count matches the offer. The
+/// offer's order decides the order of the answer's audio formats, hence the codec
+/// both sides send (PJSIP's and baresip's default), unless
+/// [`LocalMedia::prefer_local_order`] asks for ours; the offerer's payload type
 /// numbers are kept.
 pub fn answer(remote_offer: &str, local: &LocalMedia) -> Result<Answer, OfferAnswerError> {
     let (mlines, media) = negotiate_offer(remote_offer, local)?;
@@ -211,17 +213,33 @@ fn remote_formats(m: &RemoteMedia) -> Vec<PayloadFormat> {
     out
 }
 
-/// Our formats that the offer also has, in our order, numbered like the offer.
+/// Our formats that the offer also has, numbered like the offer: audio in the
+/// offer's order (or ours with `prefer_local_order`), then telephone-event.
 fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadFormat> {
+    let ours_audio = || local.codecs.iter().filter(|f| f.codec.is_audio());
+    // (our format, the offer's entry for it), in the order that decides.
+    let pairs: Vec<(&PayloadFormat, &PayloadFormat)> = if local.prefer_local_order {
+        ours_audio()
+            .filter_map(|ours| Some((ours, offered.iter().find(|o| o.same_format(ours))?)))
+            .collect()
+    } else {
+        offered
+            .iter()
+            .filter(|o| o.codec.is_audio())
+            .filter_map(|o| Some((ours_audio().find(|ours| ours.same_format(o))?, o)))
+            .collect()
+    };
     let mut chosen: Vec<PayloadFormat> = Vec::new();
-    for ours in local.codecs.iter().filter(|f| f.codec.is_audio()) {
-        if let Some(o) = offered.iter().find(|o| o.same_format(ours)) {
-            if !chosen.iter().any(|c| c.payload_type == o.payload_type) {
-                chosen.push(PayloadFormat {
-                    payload_type: o.payload_type,
-                    ..ours.clone()
-                });
-            }
+    for (ours, o) in pairs {
+        // One entry per format (an offer may list a codec twice) and per number.
+        let taken = chosen
+            .iter()
+            .any(|c| c.payload_type == o.payload_type || c.same_format(ours));
+        if !taken {
+            chosen.push(PayloadFormat {
+                payload_type: o.payload_type,
+                ..ours.clone()
+            });
         }
     }
     // Events at a clock rate of an accepted audio codec (RFC 4733 §2.1 shares the
@@ -267,6 +285,132 @@ fn to_remote_numbering(chosen: &[PayloadFormat], offered: &[PayloadFormat]) -> V
                 .cloned()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offer_answer::Codec;
+    use std::net::Ipv4Addr;
+
+    /// Our default local media: PCMU, PCMA, Opus, telephone-event 8 and 48 kHz.
+    fn local() -> LocalMedia {
+        LocalMedia::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 40000)
+    }
+
+    /// An offer with `formats` on its m-line and the given rtpmap lines.
+    fn offer(formats: &str, rtpmaps: &[&str]) -> String {
+        let mut s = format!(
+            "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n\
+             t=0 0\r\nm=audio 5004 RTP/AVP {formats}\r\n"
+        );
+        for r in rtpmaps {
+            s.push_str(&format!("a=rtpmap:{r}\r\n"));
+        }
+        s
+    }
+
+    fn mline(sdp: &str) -> &str {
+        sdp.lines().find(|l| l.starts_with("m=audio")).unwrap()
+    }
+
+    fn sent(a: &Answer) -> (Codec, u8) {
+        (a.media.send_codec.codec, a.media.send_codec.payload_type)
+    }
+
+    /// What `agentphone call --codec opus` offers.
+    fn opus_first_offer() -> String {
+        offer(
+            "111 0 8 101 110",
+            &[
+                "111 opus/48000/2",
+                "0 PCMU/8000",
+                "8 PCMA/8000",
+                "101 telephone-event/8000",
+                "110 telephone-event/48000",
+            ],
+        )
+    }
+
+    #[test]
+    fn the_offers_first_accepted_codec_wins_over_our_order() {
+        let a = answer(&opus_first_offer(), &local()).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 111 0 8 101 110");
+        assert_eq!(sent(&a), (Codec::Opus, 111));
+        // Events at the audio codec's clock, as before.
+        let te = a.media.telephone_event.unwrap();
+        assert_eq!((te.payload_type, te.clock_rate), (110, 48_000));
+        assert_eq!(a.media.accepted[0].codec, Codec::Opus);
+    }
+
+    #[test]
+    fn local_order_keeps_our_preference_when_asked() {
+        let ours = local().with_local_order(true);
+        let a = answer(&opus_first_offer(), &ours).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 111 101 110");
+        assert_eq!(sent(&a), (Codec::Pcmu, 0));
+        let te = a.media.telephone_event.unwrap();
+        assert_eq!((te.payload_type, te.clock_rate), (101, 8_000));
+        // The same through an SdpSession (initial INVITE or re-INVITE).
+        let mut session = super::super::SdpSession::new(ours);
+        let a = session.answer(&opus_first_offer()).unwrap();
+        assert_eq!(sent(&a), (Codec::Pcmu, 0));
+        let mut session = super::super::SdpSession::new(local());
+        let a = session.answer(&opus_first_offer()).unwrap();
+        assert_eq!(sent(&a), (Codec::Opus, 111));
+    }
+
+    #[test]
+    fn codecs_we_do_not_accept_are_skipped_in_the_offers_order() {
+        // G.729, G.722, speex (unknown to us), PCMA (known, but not accepted
+        // here), then Opus and PCMU: Opus is the offer's first that we take.
+        let text = offer(
+            "18 9 97 8 96 0 101",
+            &[
+                "18 G729/8000",
+                "9 G722/8000",
+                "97 speex/16000",
+                "96 opus/48000/2",
+                "101 telephone-event/8000",
+            ],
+        );
+        let ours = local().with_codecs(&[Codec::Pcmu, Codec::Opus]);
+        let a = answer(&text, &ours).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 96 0 101");
+        assert_eq!(sent(&a), (Codec::Opus, 96));
+        // The 8 kHz event beside Opus: the only one offered (baresip 1.0 style).
+        let te = a.media.telephone_event.unwrap();
+        assert_eq!((te.payload_type, te.clock_rate), (101, 8_000));
+        // Our own fmtp on our answer's Opus, under the offerer's number.
+        assert!(a.sdp.contains("a=fmtp:96 useinbandfec=1\r\n"), "{}", a.sdp);
+        let a = answer(&text, &ours.with_local_order(true)).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 96 101");
+        assert_eq!(sent(&a), (Codec::Pcmu, 0));
+    }
+
+    #[test]
+    fn a_codec_offered_twice_is_answered_once_with_its_first_number() {
+        let text = offer(
+            "8 111 96 0",
+            &["111 opus/48000/2", "96 opus/48000/2", "0 PCMU/8000"],
+        );
+        let a = answer(&text, &local()).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 8 111 0");
+        assert_eq!(sent(&a), (Codec::Pcma, 8));
+        let a = answer(&text, &local().with_local_order(true)).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 111");
+    }
+
+    #[test]
+    fn nothing_in_common_is_still_refused() {
+        let text = offer("18 101", &["18 G729/8000", "101 telephone-event/8000"]);
+        for ours in [local(), local().with_local_order(true)] {
+            assert!(matches!(
+                answer(&text, &ours),
+                Err(OfferAnswerError::NoCommonCodec { .. })
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

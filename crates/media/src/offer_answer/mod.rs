@@ -137,6 +137,10 @@ pub struct LocalMedia {
     pub ptime_ms: u32,
     /// What we want to do (hold = `SendOnly`).
     pub direction: Direction,
+    /// When answering, list (and send with) the accepted codecs in our order
+    /// rather than the offer's. Off by default: like PJSIP and baresip, the
+    /// answerer takes the offerer's preference among the codecs it accepts.
+    pub prefer_local_order: bool,
 }
 
 impl LocalMedia {
@@ -155,7 +159,16 @@ impl LocalMedia {
             ],
             ptime_ms: 20,
             direction: Direction::SendRecv,
+            prefer_local_order: false,
         }
+    }
+
+    /// `true`: an answer follows our codec order instead of the offer's (see
+    /// [`prefer_local_order`](Self::prefer_local_order)). Offers always list
+    /// our order.
+    pub fn with_local_order(mut self, prefer_local_order: bool) -> Self {
+        self.prefer_local_order = prefer_local_order;
+        self
     }
 
     /// Keeps only the audio codecs in `order`, in that order (the first is the
