@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers and audio tools the interop tests in tests/ run against
-# (Debian packages): sipp, kamailio, baresip, espeak-ng, sox. Idempotent and quiet:
+# (Debian packages): sipp, kamailio, baresip, espeak-ng, sox; and PJSIP's Python
+# binding `pjsua2-python` from PyPI. Idempotent and quiet:
 # does nothing when every tool is already there, so CI can call it every run.
 set -euo pipefail
 
@@ -20,6 +21,26 @@ for pkg in "${!probe[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# PJSIP as a test peer (tests/pjsua/peer.py): the `pjsua2-python` wheel from PyPI,
+# for the `python3` on PATH (the one the tests run). Debian's own python3 refuses
+# plain `pip install` (PEP 668), hence the second attempt.
+if ! python3 -c "import pjsua2" >/dev/null 2>&1; then
+  echo "install-peers: installing pjsua2-python (pip)" >&2
+  pip_sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    pip_sudo="sudo"
+  fi
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $pip_sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $pip_sudo apt-get install -y -qq --no-install-recommends \
+      python3-pip >/dev/null
+  fi
+  pip_args=(install -q --disable-pip-version-check --root-user-action=ignore pjsua2-python)
+  $pip_sudo python3 -m pip "${pip_args[@]}" >/dev/null 2>&1 \
+    || $pip_sudo python3 -m pip "${pip_args[@]}" --break-system-packages >/dev/null
+  python3 -c "import pjsua2" >/dev/null 2>&1
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

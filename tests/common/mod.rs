@@ -15,6 +15,7 @@ pub mod audio;
 pub mod baresip;
 pub mod kamailio;
 pub mod pcap;
+pub mod pjsua;
 pub mod ports;
 pub mod process;
 pub mod raw_register;

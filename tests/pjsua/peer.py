@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""A PJSIP user agent for the interop tests, driven through the `pjsua2` module of
+the `pjsua2-python` wheel (PyPI). Loopback only, null audio device, no STUN, ICE
+or SRTP.
+
+One call: answer the first incoming one (`--answer`) or place one (`--call URI`).
+What it sends: `--play FILE.wav` or `--tone HZ` (looped; silence without either).
+What it hears: `--record FILE.wav`, connected for the whole call, through holds
+and re-INVITEs (reconnected after every media change).
+
+Stdout carries one flat JSON object per line (strings, numbers and booleans only),
+flushed at once; everything PJSIP logs goes to stderr:
+
+  {"event":"ready","port":P}
+  {"event":"incoming","from":"<sip:...>","call_id":"..."}
+  {"event":"state","state":"CONFIRMED","code":200,"reason":"OK"}     (every state)
+  {"event":"media","status":"active|local_hold|remote_hold|none|error",
+   "dir":"sendrecv|sendonly|recvonly|inactive|none","slot":N}
+  {"event":"connected","slot":N}   (recorder and source (re)connected to the call)
+  {"event":"reinvite","direction":"sendonly"}   (every re-INVITE/UPDATE offer received)
+  {"event":"hold_sent"} / {"event":"resume_sent"}
+  {"event":"timeout"} / {"event":"error","message":"..."}
+  {"event":"ended","code":0,"confirmed":true}   (last line; the recording is final)
+
+Exit status: 0 when a call was confirmed and ended (by either side or --duration),
+1 when the call failed before it was confirmed, 2 on bad options or set-up errors,
+3 on the --timeout. A SIGALRM with the default action kills the process if even the
+shutdown hangs, and SIGTERM/SIGINT hang up and exit cleanly.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+# PJSIP writes a few lines to fd 1 before any log config applies: keep fd 1 for
+# our JSON and send everything else that writes to fd 1 to stderr.
+_json_out = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+import pjsua2 as pj  # noqa: E402  (after the fd shuffle on purpose)
+
+START = time.monotonic()
+
+
+def emit(event, **fields):
+    record = {"event": event}
+    record.update(fields)
+    record["t"] = round(time.monotonic() - START, 3)
+    _json_out.write(json.dumps(record, separators=(",", ":")) + "\n")
+    _json_out.flush()
+
+
+def sdp_direction(sdp):
+    """The direction attribute of the first audio m-line (else the session-level
+    one, else sendrecv, the SDP default); `inactive` when the audio port is 0."""
+    session_dir = None
+    in_audio = False
+    seen_audio = False
+    audio_dir = None
+    audio_port_zero = False
+    for raw in sdp.splitlines():
+        line = raw.strip()
+        if line.startswith("m="):
+            if seen_audio:
+                break
+            in_audio = line.startswith("m=audio")
+            if in_audio:
+                seen_audio = True
+                parts = line.split()
+                audio_port_zero = len(parts) > 1 and parts[1] == "0"
+            continue
+        if line in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+            if in_audio:
+                audio_dir = line[2:]
+            elif not seen_audio:
+                session_dir = line[2:]
+    if audio_port_zero:
+        return "inactive"
+    return audio_dir or session_dir or "sendrecv"
+
+
+MEDIA_STATUS = {
+    pj.PJSUA_CALL_MEDIA_NONE: "none",
+    pj.PJSUA_CALL_MEDIA_ACTIVE: "active",
+    pj.PJSUA_CALL_MEDIA_LOCAL_HOLD: "local_hold",
+    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD: "remote_hold",
+    pj.PJSUA_CALL_MEDIA_ERROR: "error",
+}
+
+MEDIA_DIR = {
+    pj.PJMEDIA_DIR_NONE: "none",
+    pj.PJMEDIA_DIR_ENCODING: "sendonly",
+    pj.PJMEDIA_DIR_DECODING: "recvonly",
+    pj.PJMEDIA_DIR_ENCODING_DECODING: "sendrecv",
+}
+
+
+class State:
+    """What the main loop and the callbacks share."""
+
+    def __init__(self, args):
+        self.args = args
+        self.call = None  # the one call (kept referenced: pjsua2 needs the object)
+        self.extra_calls = []  # refused calls, kept referenced until exit
+        self.confirmed_at = None
+        self.disconnected = False
+        self.confirmed = False
+        self.source = None  # AudioMediaPlayer or ToneGenerator
+        self.recorder = None
+        self.hold_done = False
+        self.resume_done = False
+        self.hangup_sent = False
+        self.stop_requested = False
+
+
+STATE = None
+
+
+def guarded(fn):
+    """pjsua2 swallows exceptions raised in callbacks: report them on stdout."""
+
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except Exception as e:  # noqa: BLE001
+            emit("error", message="%s: %s" % (fn.__name__, e))
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+class StderrLog(pj.LogWriter):
+    def write(self, entry):
+        sys.stderr.write(entry.msg if entry.msg.endswith("\n") else entry.msg + "\n")
+
+
+class PeerCall(pj.Call):
+    def __init__(self, acc, call_id=pj.PJSUA_INVALID_ID):
+        pj.Call.__init__(self, acc, call_id)
+
+    @guarded
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        emit(
+            "state",
+            state=ci.stateText,
+            code=int(ci.lastStatusCode),
+            reason=ci.lastReason,
+        )
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and not STATE.confirmed:
+            STATE.confirmed = True
+            STATE.confirmed_at = time.monotonic()
+        if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            STATE.disconnected = True
+
+    @guarded
+    def onCallRxOffer(self, prm):
+        # Called for offers in re-INVITEs and UPDATEs (not the initial INVITE).
+        emit("reinvite", direction=sdp_direction(prm.offer.wholeSdp))
+
+    @guarded
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            status = MEDIA_STATUS.get(mi.status, str(mi.status))
+            emit(
+                "media",
+                status=status,
+                dir=MEDIA_DIR.get(mi.dir, str(mi.dir)),
+                slot=int(mi.audioConfSlot),
+            )
+            if mi.status in (
+                pj.PJSUA_CALL_MEDIA_ACTIVE,
+                pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
+                pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
+            ) and mi.audioConfSlot >= 0:
+                connect_media(self.getAudioMedia(i))
+            break
+
+
+def connect_media(aud):
+    """(Re)connects the call's conference slot to the recorder and the source.
+    Connecting an already connected pair is a no-op in the conference bridge, so
+    this runs after every media change (PJSIP may give the stream a new slot)."""
+    slot = aud.getPortId()
+    if STATE.recorder is None and STATE.args.record:
+        STATE.recorder = pj.AudioMediaRecorder()
+        STATE.recorder.createRecorder(STATE.args.record)
+    if STATE.recorder is not None:
+        aud.startTransmit(STATE.recorder)
+    if STATE.source is not None:
+        STATE.source.startTransmit(aud)
+    emit("connected", slot=int(slot))
+
+
+class PeerAccount(pj.Account):
+    @guarded
+    def onIncomingCall(self, prm):
+        call = PeerCall(self, prm.callId)
+        ci = call.getInfo()
+        emit("incoming", **{"from": ci.remoteUri, "call_id": ci.callIdString})
+        op = pj.CallOpParam()
+        if STATE.args.answer and STATE.call is None:
+            STATE.call = call
+            op.statusCode = 200
+        else:
+            STATE.extra_calls.append(call)
+            op.statusCode = 486
+        call.answer(op)
+
+
+def make_source(args, clock_rate):
+    if args.play:
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(args.play, 0)  # 0: loop
+        return player
+    if args.tone:
+        tone = pj.ToneGenerator()
+        tone.createToneGenerator(clock_rate, 1)
+        desc = pj.ToneDesc()
+        desc.freq1 = int(args.tone)
+        desc.freq2 = 0
+        desc.on_msec = 10000
+        desc.off_msec = 0
+        desc.volume = 0  # PJSIP's default level
+        tones = pj.ToneDescVector()
+        tones.append(desc)
+        tone.play(tones, True)
+        return tone
+    return None
+
+
+def set_codecs(ep, preferred):
+    wanted = {"pcmu": "PCMU/8000/1", "pcma": "PCMA/8000/1", "opus": "opus/48000/2"}[preferred]
+    ids = [c.codecId for c in ep.codecEnum2()]
+    if wanted not in ids:
+        emit("error", message="codec %s is not in this pjsua2 build (has: %s)" % (preferred, ", ".join(ids)))
+        return False
+    for cid in ids:
+        if cid == wanted:
+            prio = 255
+        elif cid in ("PCMU/8000/1", "PCMA/8000/1"):
+            prio = 128
+        else:
+            prio = 0  # disabled: keep the offer small and predictable
+        ep.codecSetPriority(cid, prio)
+    return True
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, required=True, help="UDP SIP port on 127.0.0.1")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--answer", action="store_true", help="answer the first incoming call with 200")
+    mode.add_argument("--call", metavar="URI", help="call URI")
+    p.add_argument("--record", metavar="WAV", help="record what the call hears, for the whole call")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--play", metavar="WAV", help="send this WAV, looped")
+    src.add_argument("--tone", metavar="HZ", type=float, help="send a sine tone")
+    p.add_argument("--duration", type=float, help="hang up S seconds after the call is confirmed")
+    p.add_argument("--codec", choices=["pcmu", "pcma", "opus"], default="pcmu")
+    p.add_argument("--hold-at", type=float, help="put the far end on hold S seconds after confirm")
+    p.add_argument("--resume-at", type=float, help="take it off hold S seconds after confirm")
+    p.add_argument("--rtp-port", type=int, default=4000, help="first RTP port to try (default 4000)")
+    p.add_argument("--clock-rate", type=int, default=8000, help="bridge and recording rate (default 8000)")
+    p.add_argument("--timeout", type=float, default=60.0, help="give up and exit 3 after S seconds")
+    p.add_argument("--log-level", type=int, default=1, help="PJSIP log level on stderr (default 1)")
+    return p.parse_args()
+
+
+def main():
+    global STATE
+    args = parse_args()
+    STATE = State(args)
+
+    # Last resort: if even the shutdown hangs, the kernel ends the process.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(int(args.timeout) + 15)
+
+    def on_signal(signum, frame):
+        STATE.stop_requested = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    log_writer = StderrLog()
+    cfg.logConfig.writer = log_writer
+    cfg.logConfig.level = args.log_level
+    cfg.logConfig.consoleLevel = args.log_level
+    cfg.logConfig.msgLogging = 1 if args.log_level >= 4 else 0
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.userAgent = "agentphone-test-pjsua"
+    cfg.uaConfig.stunServer = pj.StringVector()
+    cfg.medConfig.clockRate = args.clock_rate
+    cfg.medConfig.sndClockRate = args.clock_rate
+    cfg.medConfig.noVad = True
+    cfg.medConfig.ecTailLen = 0
+    ep.libInit(cfg)
+    ep.audDevManager().setNullDev()
+
+    tcfg = pj.TransportConfig()
+    tcfg.boundAddress = "127.0.0.1"
+    tcfg.publicAddress = "127.0.0.1"
+    tcfg.port = args.port
+    try:
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    except pj.Error as e:
+        emit("error", message="cannot bind SIP UDP 127.0.0.1:%d: %s" % (args.port, e.info()))
+        emit("ended", code=2, confirmed=False)
+        os._exit(2)
+    ep.libStart()
+    if not set_codecs(ep, args.codec):
+        emit("ended", code=2, confirmed=False)
+        os._exit(2)
+
+    acfg = pj.AccountConfig()
+    acfg.idUri = "sip:pjsua@127.0.0.1:%d" % args.port
+    acfg.regConfig.registerOnAdd = False
+    nat = acfg.natConfig
+    nat.iceEnabled = False
+    nat.turnEnabled = False
+    nat.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
+    nat.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
+    nat.sdpNatRewriteUse = 0
+    nat.contactRewriteUse = 0
+    nat.viaRewriteUse = 0
+    med = acfg.mediaConfig
+    med.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+    med.srtpSecureSignaling = 0
+    med.transportConfig.boundAddress = "127.0.0.1"
+    med.transportConfig.publicAddress = "127.0.0.1"
+    med.transportConfig.port = args.rtp_port
+    med.transportConfig.portRange = 2000
+    acc = PeerAccount()
+    acc.create(acfg)
+
+    STATE.source = make_source(args, args.clock_rate)
+    emit("ready", port=args.port)
+
+    if args.call:
+        call = PeerCall(acc)
+        STATE.call = call
+        op = pj.CallOpParam(True)
+        try:
+            call.makeCall(args.call, op)
+        except pj.Error as e:
+            emit("error", message="makeCall: %s" % e.info())
+            STATE.disconnected = True
+
+    code = None
+    disconnected_at = None
+    while True:
+        ep.libHandleEvents(10)
+        now = time.monotonic()
+        call = STATE.call
+        if STATE.disconnected and call is not None:
+            # Let PJSIP finish the transaction (ACK/200 to BYE) before shutting down.
+            if disconnected_at is None:
+                disconnected_at = now
+            if now - disconnected_at > 0.2:
+                code = 0 if STATE.confirmed else 1
+                break
+        if now - START > args.timeout:
+            emit("timeout", after=args.timeout)
+            code = 3
+            break
+        if STATE.stop_requested:
+            code = 0 if STATE.confirmed else 1
+            break
+        if call is None or STATE.confirmed_at is None or STATE.disconnected:
+            continue
+        since = now - STATE.confirmed_at
+        if args.hold_at is not None and not STATE.hold_done and since >= args.hold_at:
+            STATE.hold_done = True
+            try:
+                call.setHold(pj.CallOpParam(True))
+                emit("hold_sent")
+            except pj.Error as e:
+                emit("error", message="setHold: %s" % e.info())
+        if args.resume_at is not None and not STATE.resume_done and since >= args.resume_at:
+            STATE.resume_done = True
+            op = pj.CallOpParam(True)
+            op.opt.flag = pj.PJSUA_CALL_UNHOLD
+            try:
+                call.reinvite(op)
+                emit("resume_sent")
+            except pj.Error as e:
+                emit("error", message="reinvite(unhold): %s" % e.info())
+        if args.duration is not None and not STATE.hangup_sent and since >= args.duration:
+            STATE.hangup_sent = True
+            try:
+                call.hangup(pj.CallOpParam(True))
+            except pj.Error as e:
+                emit("error", message="hangup: %s" % e.info())
+
+    # Hang up what is still up, and give PJSIP up to 2 s to send it.
+    if STATE.call is not None and not STATE.disconnected:
+        try:
+            STATE.call.hangup(pj.CallOpParam(True))
+        except pj.Error:
+            pass
+        deadline = time.monotonic() + 2.0
+        while not STATE.disconnected and time.monotonic() < deadline:
+            ep.libHandleEvents(10)
+    # Destroying the recorder writes the WAV header: do it before "ended".
+    if STATE.recorder is not None:
+        STATE.recorder = None
+    STATE.source = None
+    emit("ended", code=code, confirmed=STATE.confirmed)
+    try:
+        ep.libDestroy()
+    except Exception:  # noqa: BLE001
+        pass
+    _json_out.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
