@@ -37,6 +37,9 @@ pub struct MediaConfig {
     /// Hang up a call whose peer sent no RTP for this many seconds while it
     /// should have (0 or absent: never).
     pub rtp_timeout_s: Option<u32>,
+    /// A WAV file (any format and rate) looped to held parties; silence when
+    /// absent.
+    pub music_on_hold: Option<PathBuf>,
 }
 
 /// One SIP account.

@@ -4,7 +4,7 @@
 //! [`AudioIo::next_frame`] (waits for the next 10 ms tick and yields the
 //! microphone frame), process, [`AudioIo::play`]. With a sound device the device
 //! paces the loop; the other backends pace it with their own 10 ms clock.
-pub mod bridge;
+
 mod device;
 
 use std::path::PathBuf;
@@ -22,9 +22,8 @@ pub use device::{list_devices, DeviceInfo};
 const TICK: Duration = Duration::from_millis(10);
 
 /// Where the agent's audio comes from and goes to.
-// Calls take files straight into the media task (`--play`/`--record`) and use
-// this enum for sound cards; the clocked variants serve the audio thread's tests
-// and the conference runtime to come.
+// The media engine runs on `Device` or `Null` (files are the engine's own local
+// endpoints); `File` and `Tone` serve the backend's tests.
 #[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AudioBackend {
@@ -72,6 +71,8 @@ enum Playback {
 pub struct AudioIo {
     capture: Capture,
     playback: Playback,
+    /// How late the last tick of the clocked backends started.
+    late: Duration,
 }
 
 impl AudioIo {
@@ -94,6 +95,7 @@ impl AudioIo {
                 return Ok(AudioIo {
                     capture: Capture::Device(capture),
                     playback: Playback::Device(playback),
+                    late: Duration::ZERO,
                 });
             }
         };
@@ -103,6 +105,7 @@ impl AudioIo {
                 next_tick: Instant::now(),
             },
             playback: Playback::Sink(sink),
+            late: Duration::ZERO,
         })
     }
 
@@ -125,11 +128,18 @@ impl AudioIo {
                     // than rush out a burst of frames.
                     *next_tick = now;
                 }
+                self.late = Instant::now().saturating_duration_since(*next_tick);
                 *next_tick += TICK;
                 Ok(source.read_frame(mic))
             }
             Capture::Device(capture) => capture.next_frame(mic),
         }
+    }
+
+    /// How late the last tick started against its clock (the clocked
+    /// backends; a sound card paces itself and reports zero).
+    pub fn lateness(&self) -> Duration {
+        self.late
     }
 
     /// Frames lost between the device and the audio thread (capture overruns plus

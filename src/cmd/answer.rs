@@ -2,8 +2,11 @@
 //! when an account is given; one line per call.
 
 use super::account::{credentials, register_request, AccountArgs};
-use crate::media::MediaLeg;
+use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement};
 use crate::net::SipDriver;
+use agentphone_engine::local::{LocalAudio, LocalInput};
+use agentphone_engine::room::Room;
+use agentphone_engine::{Command, PartId, RecordTarget, RoomId};
 use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_sip::{CallId, Event};
 use anyhow::{bail, Result};
@@ -24,9 +27,15 @@ pub struct AnswerArgs {
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Exit after this many calls have ended.
+    /// Exit after this many calls have ended (refused ones included).
     #[arg(long)]
     pub max_calls: Option<u64>,
+    /// A meet-me bridge: every answered call joins one room and hears all the
+    /// others (N-1), up to eight participants with the local --play source or
+    /// sound card (R-CONF-2; further calls get 486); --record-dir records the
+    /// mix.
+    #[arg(long)]
+    pub conference: bool,
     /// Hang up each call after this many seconds (default: wait for the caller).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -34,10 +43,11 @@ pub struct AnswerArgs {
     #[arg(long, conflicts_with = "audio_device")]
     pub play: Option<PathBuf>,
     /// Sound card for microphone and speaker (`default`, or part of a name from
-    /// `agentphone devices`), opened for each call.
+    /// `agentphone devices`): the media engine's clock; every call hears it.
     #[arg(long)]
     pub audio_device: Option<String>,
-    /// Record what each caller sends, one 48 kHz mono WAV per call in this directory.
+    /// Record what each caller sends, one 48 kHz mono WAV per call in this
+    /// directory (with --conference: one WAV of the whole mix).
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
     /// Record both directions: heard on the left channel, sent on the right.
@@ -65,15 +75,18 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
-        crate::media::MediaPlan::open(Some(p), None)?;
-    }
-    if let Some(d) = &args.audio_device {
-        crate::media::MediaPlan::with_device(d, None, false)?;
+        MediaPlan::open(Some(p), None)?;
     }
     if let Some(dir) = &args.record_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
+    let engine = super::start_engine(args.audio_device.as_deref(), &media_settings)?;
+    let bridge = if args.conference {
+        Some(Bridge::open(&engine, &args, clean)?)
+    } else {
+        None
+    };
     let user = account
         .as_ref()
         .map(|a| a.user.clone())
@@ -95,6 +108,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let (mut seen, mut ended) = (0u64, 0u64);
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut ending = tokio::task::JoinSet::new();
     let served: Result<()> = async {
         let mut stopping = false;
         loop {
@@ -116,7 +130,15 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         if let Some(creds) = account.as_ref().and_then(credentials) {
                             let _ = sip.ep().set_credentials(call, creds);
                         }
-                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx), seen).await? {
+                        if let Some(b) = &bridge {
+                            if b.local.is_some() as usize + calls.len() >= MAX_PARTICIPANTS {
+                                tracing::warn!("call {seen} refused: {}", b.full_reason());
+                                println!("call {seen} from {from}: rejected 486 (conference full, R-CONF-2)");
+                                let _ = sip.ep().reject(Instant::now(), call, 486);
+                                continue;
+                            }
+                        }
+                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await? {
                             println!("call {seen} from {from}: answered");
                             calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
                         } else {
@@ -127,7 +149,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         if let Some(l) = calls.get_mut(&call) {
                             l.answered_at = Some(Instant::now());
                             l.media.answered();
-                            start_media(l, &args, clean);
+                            start_media(l, &args, clean, bridge.as_ref().map(|b| b.room));
                         }
                         if let Some(d) = args.duration {
                             hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
@@ -146,12 +168,15 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         ended += 1;
                         hangups.retain(|(_, c), _| *c != call);
                         if let Some(mut l) = calls.remove(&call) {
-                            let report = l.media.stop().await;
                             let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
                             println!("call {} ended: {reason} after {secs:.1} s", l.number);
-                            if let Some(report) = report {
-                                println!("call {} media: {report}", l.number);
-                            }
+                            // Off the SIP loop: stopping waits for the audio
+                            // thread and the disk, and other calls go on.
+                            ending.spawn(async move {
+                                if let Some(report) = l.media.stop().await {
+                                    println!("call {} media: {report}", l.number);
+                                }
+                            });
                         }
                     }
                     _ => {}
@@ -184,8 +209,127 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         }
     }
     .await;
+    // Every call's media report printed and recording on disk before exit.
+    for (_, mut l) in calls.drain() {
+        ending.spawn(async move {
+            l.media.stop().await;
+        });
+    }
+    while ending.join_next().await.is_some() {}
     sip.close().await;
+    if let Some(b) = bridge {
+        b.close(&engine).await;
+    }
     served
+}
+
+/// Participants of a conference at most, agent and customer included (R-CONF-2).
+const MAX_PARTICIPANTS: usize = agentphone_audio::mixer::MAX_PARTICIPANTS;
+
+/// The meet-me room of `answer --conference`: its local participant (the
+/// --play source or the sound card) and the recording of the mix.
+struct Bridge {
+    room: RoomId,
+    local: Option<PartId>,
+    recording: Option<(std::path::PathBuf, tokio::sync::oneshot::Receiver<()>)>,
+}
+
+impl Bridge {
+    fn open(
+        engine: &MediaEngine,
+        args: &AnswerArgs,
+        clean: crate::media::CleanAudio,
+    ) -> Result<Bridge> {
+        let room = RoomId(engine.new_id());
+        engine.send(Command::AddRoom {
+            room,
+            audio: Box::new(Room::new()),
+        })?;
+        let input = match (&args.audio_device, &args.play) {
+            (Some(_), _) => Some((LocalInput::Device, true)),
+            (None, Some(p)) => Some((
+                LocalInput::Source(crate::media::open_source(Some(p), true)?),
+                false,
+            )),
+            (None, None) => None,
+        };
+        let local = match input {
+            Some((input, to_device)) => {
+                let part = PartId(engine.new_id());
+                let mut end = LocalAudio::new(input, to_device);
+                if clean.microphone {
+                    end = end.with_cleaner(agentphone_engine::clean::Cleaner::new(None, true));
+                }
+                engine.send(Command::AddLocal {
+                    part,
+                    audio: Box::new(end),
+                })?;
+                engine.send(Command::Join { part, room })?;
+                Some(part)
+            }
+            None => None,
+        };
+        let recording = match &args.record_dir {
+            Some(dir) => {
+                let path = dir.join(agentphone_audio::wav::recording_file_name(
+                    SystemTime::now(),
+                    "conference",
+                ));
+                let recorder = agentphone_audio::wav::WavRecorder::create(&path, 1)
+                    .map_err(|e| anyhow::anyhow!("cannot record to {}: {e}", path.display()))?;
+                let (tap, writer) = agentphone_engine::record(recorder);
+                engine.send(Command::Record {
+                    target: RecordTarget::Room(room),
+                    tap: Some(tap),
+                })?;
+                println!("conference: recording to {}", path.display());
+                Some((path, engine.write_recording(writer)))
+            }
+            None => None,
+        };
+        println!(
+            "conference: up to {MAX_PARTICIPANTS} participants{}",
+            if local.is_some() {
+                ", this end included"
+            } else {
+                ""
+            }
+        );
+        Ok(Bridge {
+            room,
+            local,
+            recording,
+        })
+    }
+
+    fn full_reason(&self) -> String {
+        format!(
+            "the conference is full: at most {MAX_PARTICIPANTS} participants, this end included (R-CONF-2)"
+        )
+    }
+
+    /// Stops the recording (waiting until it is on disk) and the local end.
+    async fn close(self, engine: &MediaEngine) {
+        if let Some(part) = self.local {
+            let _ = engine.remove(part).await;
+        }
+        let _ = engine.send(Command::Record {
+            target: RecordTarget::Room(self.room),
+            tap: None,
+        });
+        let _ = engine.send(Command::CloseRoom { room: self.room });
+        if let Some((path, done)) = self.recording {
+            if tokio::time::timeout(Duration::from_secs(5), done)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the conference recording {} did not finish within 5 s",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Answers an incoming call with our SDP answer, or rejects it with 488 when the
@@ -194,14 +338,15 @@ async fn accept(
     sip: &mut SipDriver,
     call: CallId,
     offer: Option<&[u8]>,
-    (settings, dead): (
+    (settings, dead, engine): (
         &crate::media::MediaSettings,
         &tokio::sync::mpsc::UnboundedSender<crate::media::RtpTimeout>,
+        &MediaEngine,
     ),
     number: u64,
 ) -> Result<Option<Live>> {
     let now = Instant::now();
-    let mut media = MediaLeg::bind(sip.local_addr().ip(), settings).await?;
+    let mut media = MediaLeg::bind(sip.local_addr().ip(), settings, engine).await?;
     media.alert_on_rtp_timeout(number, dead.clone());
     match media.answer(offer) {
         Ok((sdp, negotiated)) => {
@@ -223,9 +368,24 @@ async fn accept(
     }
 }
 
-/// Starts audio on an established call: --play to the caller, the caller's audio
-/// to a WAV in --record-dir.
-fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAudio) {
+/// Starts audio on an established call: into the bridge's room, or in a room
+/// of its own with --play to the caller and the caller's audio to a WAV in
+/// --record-dir.
+fn start_media(
+    live: &mut Live,
+    args: &AnswerArgs,
+    clean: crate::media::CleanAudio,
+    bridge: Option<RoomId>,
+) {
+    if let Some(room) = bridge {
+        if let Err(e) = live
+            .media
+            .start(&live.negotiated, Placement::Room(room), clean)
+        {
+            tracing::warn!("no audio on call {}: {e:#}", live.number);
+        }
+        return;
+    }
     let record = args.record_dir.as_ref().map(|dir| {
         dir.join(agentphone_audio::wav::recording_file_name(
             SystemTime::now(),
@@ -233,14 +393,13 @@ fn start_media(live: &mut Live, args: &AnswerArgs, clean: crate::media::CleanAud
         ))
     });
     let plan = match &args.audio_device {
-        Some(d) => crate::media::MediaPlan::with_device(d, record.as_deref(), args.stereo),
-        None => crate::media::MediaPlan::open_recording(
-            args.play.as_deref(),
-            record.as_deref(),
-            args.stereo,
-        ),
+        Some(_) => MediaPlan::device(record.as_deref(), args.stereo),
+        None => MediaPlan::open_recording(args.play.as_deref(), record.as_deref(), args.stereo),
     };
-    let started = plan.and_then(|plan| live.media.start(&live.negotiated, plan, clean));
+    let started = plan.and_then(|plan| {
+        live.media
+            .start(&live.negotiated, Placement::Own(plan), clean)
+    });
     match started {
         Ok(()) => {
             if let Some(path) = record {

@@ -3,7 +3,7 @@
 
 use super::account::{credentials, AccountArgs};
 use crate::config::Account;
-use crate::media::{CleanAudio, MediaLeg, MediaPlan, RtpTimeout};
+use crate::media::{CleanAudio, MediaLeg, MediaPlan, Placement, RtpTimeout};
 use crate::net::SipDriver;
 use agentphone_sip::transport::{Destination, Transport};
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -55,8 +55,57 @@ pub struct CallArgs {
     /// Seconds after the answer before --dtmf digits are sent.
     #[arg(long, default_value_t = 1.0)]
     pub dtmf_delay: f64,
+    /// Seconds after the answer at which to put the callee on hold (re-INVITE
+    /// `a=sendonly`; it hears `[media] music_on_hold`); pairs with
+    /// --resume-at, repeatable.
+    #[arg(long = "hold-at", value_name = "S")]
+    pub hold_at: Vec<f64>,
+    /// Seconds after the answer at which to take the callee back (`a=sendrecv`).
+    #[arg(long = "resume-at", value_name = "S")]
+    pub resume_at: Vec<f64>,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
+}
+
+/// A scripted hold or resume, seconds after the answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HoldStep {
+    Hold(f64),
+    Resume(f64),
+}
+
+impl HoldStep {
+    fn at(self) -> f64 {
+        match self {
+            HoldStep::Hold(t) | HoldStep::Resume(t) => t,
+        }
+    }
+}
+
+/// `--hold-at A --resume-at B ...` as steps in time order: each hold before
+/// its resume, each pair after the previous one.
+fn hold_script(hold_at: &[f64], resume_at: &[f64]) -> Result<Vec<HoldStep>> {
+    if hold_at.len() != resume_at.len() {
+        bail!(
+            "--hold-at and --resume-at come in pairs ({} holds, {} resumes)",
+            hold_at.len(),
+            resume_at.len()
+        );
+    }
+    let mut steps = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (&h, &r) in hold_at.iter().zip(resume_at) {
+        if !(h.is_finite() && r.is_finite() && h >= 0.0) {
+            bail!("--hold-at {h} --resume-at {r}: times are seconds after the answer");
+        }
+        if h <= last || r <= h {
+            bail!("--hold-at {h} --resume-at {r}: each hold must follow the previous resume and come before its own resume");
+        }
+        steps.push(HoldStep::Hold(h));
+        steps.push(HoldStep::Resume(r));
+        last = r;
+    }
+    Ok(steps)
 }
 
 /// Runs `agentphone call`.
@@ -76,13 +125,15 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
     }
+    let script = hold_script(&args.hold_at, &args.resume_at)?;
     let plan = match &args.audio_device {
-        Some(d) => MediaPlan::with_device(d, args.record.as_deref(), args.stereo)?,
+        Some(_) => MediaPlan::device(args.record.as_deref(), args.stereo)?,
         None => {
             MediaPlan::open_recording(args.play.as_deref(), args.record.as_deref(), args.stereo)?
         }
     };
-    let mut media = MediaLeg::bind(listen.ip(), &media_settings).await?;
+    let engine = super::start_engine(args.audio_device.as_deref(), &media_settings)?;
+    let mut media = MediaLeg::bind(listen.ip(), &media_settings, &engine).await?;
     let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
     media.alert_on_rtp_timeout(0, dead_tx);
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
@@ -113,7 +164,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     let outcome = drive_call(
         &mut sip,
         call,
-        &args,
+        (&args, &script),
         (&mut media, &mut dead_rx),
         (plan, clean),
     )
@@ -175,7 +226,7 @@ fn on_answer(
     let Some((plan, clean)) = plan.take() else {
         return;
     };
-    if let Err(e) = media.start(&negotiated, plan, clean) {
+    if let Err(e) = media.start(&negotiated, Placement::Own(plan), clean) {
         tracing::warn!("no audio on this call: {e:#}");
     }
 }
@@ -185,7 +236,7 @@ fn on_answer(
 async fn drive_call(
     sip: &mut SipDriver,
     call: agentphone_sip::CallId,
-    args: &CallArgs,
+    (args, script): (&CallArgs, &[HoldStep]),
     (media, dead): (&mut MediaLeg, &mut mpsc::UnboundedReceiver<RtpTimeout>),
     plan: (MediaPlan, CleanAudio),
 ) -> Result<(bool, EndReason)> {
@@ -196,7 +247,12 @@ async fn drive_call(
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let mut hung_up = false;
     let mut silent_for: Option<Duration> = None;
+    let mut answered_at = None;
+    let mut next_step = 0usize;
     loop {
+        let step_at = answered_at
+            .zip(script.get(next_step))
+            .map(|(t, s): (tokio::time::Instant, &HoldStep)| t + Duration::from_secs_f64(s.at()));
         tokio::select! {
             ev = sip.next_event() => match ev? {
                 Event::Progress { call: c, code, sdp } if c == call => {
@@ -212,6 +268,7 @@ async fn drive_call(
                     on_answer(media, remote_sdp.as_deref(), &mut plan);
                     println!("answered; hanging up in {:.1} s", args.duration);
                     let now = tokio::time::Instant::now();
+                    answered_at = Some(now);
                     hangup_at = now + Duration::from_secs_f64(args.duration);
                     if args.dtmf.is_some() {
                         dtmf_at = Some(now + Duration::from_secs_f64(args.dtmf_delay.max(0.0)));
@@ -222,6 +279,12 @@ async fn drive_call(
                 }
                 Event::ReInviteAckAnswer { call: c, answer } if c == call => {
                     media.process_reinvite_answer(answer.as_deref());
+                }
+                Event::ReInviteAnswered { call: c, sdp } if c == call => {
+                    media.process_reinvite_answer(sdp.as_deref());
+                }
+                Event::ReInviteFailed { call: c, code } if c == call => {
+                    println!("re-INVITE refused with {code}; the call keeps its session");
                 }
                 Event::Ended { call: c, reason } if c == call => {
                     if let Some(d) = silent_for {
@@ -240,6 +303,17 @@ async fn drive_call(
                     }
                 }
             }
+            _ = super::sleep_opt(step_at), if step_at.is_some() && !hung_up => {
+                let step = script[next_step];
+                next_step += 1;
+                let offer = match step {
+                    HoldStep::Hold(_) => { println!("holding"); media.hold() }
+                    HoldStep::Resume(_) => { println!("resumed"); media.resume() }
+                };
+                if let Err(e) = sip.ep().reinvite(Instant::now(), call, offer) {
+                    eprintln!("re-INVITE not sent: {e}");
+                }
+            }
             _ = tokio::time::sleep_until(hangup_at), if !hung_up => {
                 hung_up = true;
                 sip.ep().hangup(Instant::now(), call)?;
@@ -255,5 +329,38 @@ async fn drive_call(
                 sip.ep().hangup(Instant::now(), call)?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_pairs_become_steps_in_order() {
+        let steps = hold_script(&[2.0, 6.0], &[4.0, 7.5]).unwrap();
+        assert_eq!(
+            steps,
+            vec![
+                HoldStep::Hold(2.0),
+                HoldStep::Resume(4.0),
+                HoldStep::Hold(6.0),
+                HoldStep::Resume(7.5)
+            ]
+        );
+        assert!(hold_script(&[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn hold_pairs_that_do_not_fit_are_refused_with_a_reason() {
+        let unpaired = hold_script(&[2.0], &[]).unwrap_err().to_string();
+        assert!(unpaired.contains("pairs"), "{unpaired}");
+        let backwards = hold_script(&[5.0], &[3.0]).unwrap_err().to_string();
+        assert!(backwards.contains("before its own resume"), "{backwards}");
+        let overlapping = hold_script(&[1.0, 2.0], &[3.0, 4.0])
+            .unwrap_err()
+            .to_string();
+        assert!(overlapping.contains("previous resume"), "{overlapping}");
+        assert!(hold_script(&[-1.0], &[1.0]).is_err());
     }
 }

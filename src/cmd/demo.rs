@@ -4,7 +4,7 @@
 //! the noise from what he hears (R-NR-3) and records it to a WAV in the temp dir,
 //! whose path is printed with the noise floor before and after.
 
-use crate::media::{CleanAudio, MediaLeg, MediaPlan, MediaSettings};
+use crate::media::{CleanAudio, MediaEngine, MediaLeg, MediaPlan, MediaSettings, Placement};
 use crate::net::SipDriver;
 use agentphone_sip::transport::Destination;
 use agentphone_sip::{CallRequest, EndReason, Event};
@@ -28,6 +28,8 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> Result<()> {
+    // Both ends' media run on the one engine of this process.
+    let engine = super::start_engine(None, &MediaSettings::default())?;
     let mut bob = SipDriver::bind((LOOPBACK, 0).into(), "bob", Vec::new()).await?;
     let bob_addr = bob.local_addr();
     let heard =
@@ -37,12 +39,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         inbound: args.denoise == "on",
         microphone: false,
     };
-    let bob_task = tokio::spawn(async move { answer_one(&mut bob, bob_plan, clean).await });
+    let bob_engine = engine.clone();
+    let bob_task =
+        tokio::spawn(async move { answer_one(&mut bob, bob_plan, clean, &bob_engine).await });
 
     let mut alice = SipDriver::bind((LOOPBACK, 0).into(), "alice", Vec::new()).await?;
     let speech = speech_fixture();
     let mut alice_plan = Some(MediaPlan::open(speech.as_deref(), None)?);
-    let mut media = MediaLeg::bind(LOOPBACK, &MediaSettings::default()).await?;
+    let mut media = MediaLeg::bind(LOOPBACK, &MediaSettings::default(), &engine).await?;
     let started = Instant::now();
     let target = agentphone_sip::rsip::parse_uri(&format!("sip:bob@{bob_addr}"))
         .map_err(|e| anyhow!("bad demo URI: {e}"))?;
@@ -76,7 +80,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                     println!("answered; talking for {:.1} s", args.duration);
                     if let Some(plan) = alice_plan.take() {
                         let negotiated = media.process_answer(remote_sdp.as_deref())?;
-                        media.start(&negotiated, plan, CleanAudio::default())?;
+                        media.start(&negotiated, Placement::Own(plan), CleanAudio::default())?;
                     }
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(args.duration));
                 }
@@ -118,13 +122,14 @@ async fn answer_one(
     bob: &mut SipDriver,
     plan: MediaPlan,
     clean: CleanAudio,
+    engine: &MediaEngine,
 ) -> Result<(EndReason, Option<crate::media::MediaReport>)> {
     let mut media = None;
     let mut plan = Some(plan);
     loop {
         match bob.next_event().await? {
             Event::IncomingCall { call, offer, .. } => {
-                let mut leg = MediaLeg::bind(LOOPBACK, &MediaSettings::default()).await?;
+                let mut leg = MediaLeg::bind(LOOPBACK, &MediaSettings::default(), engine).await?;
                 let (sdp, negotiated) = match leg.answer(offer.as_deref()) {
                     Ok(a) => a,
                     Err(e) => {
@@ -138,7 +143,7 @@ async fn answer_one(
             }
             Event::Established { .. } => {
                 if let (Some((leg, negotiated)), Some(p)) = (&mut media, plan.take()) {
-                    leg.start(negotiated, p, clean)?;
+                    leg.start(negotiated, Placement::Own(p), clean)?;
                 }
             }
             Event::ReInvite { call, offer } => match &mut media {

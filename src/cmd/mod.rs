@@ -27,6 +27,32 @@ fn account_and_media(
     Ok((account, settings))
 }
 
+/// Starts the process's media engine: on the sound card `device` (`default`
+/// or part of a name), else on the null clock; with the configured music on
+/// hold. A card that cannot open fails here, before any SIP.
+fn start_engine(
+    device: Option<&str>,
+    settings: &crate::media::MediaSettings,
+) -> anyhow::Result<crate::media::MediaEngine> {
+    use anyhow::Context;
+    let backend = match device {
+        Some(d) => crate::audio_io::AudioBackend::Device {
+            name: (d != "default").then(|| d.to_owned()),
+        },
+        None => crate::audio_io::AudioBackend::Null,
+    };
+    let engine = crate::media::MediaEngine::start(backend).with_context(|| match device {
+        Some(d) => format!("cannot open audio device '{d}'"),
+        None => "cannot start the media engine".to_string(),
+    })?;
+    if let Some(source) = settings.music_source() {
+        engine.send(agentphone_engine::Command::MusicOnHold {
+            source: Some(source),
+        })?;
+    }
+    Ok(engine)
+}
+
 /// Sleeps until `t`, or forever when there is nothing to wait for (a disabled
 /// branch of a `select!` loop).
 async fn sleep_opt(t: Option<tokio::time::Instant>) {

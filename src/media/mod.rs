@@ -1,33 +1,44 @@
-//! Per-call media legs: the RTP socket each call owns, the SDP offer/answer that
-//! describes it, and the task that carries audio once the call is up (or once
-//! early media arrives). One file a job: `send` (source → RTP), `receive` (RTP →
-//! what is heard), `clean` (noise removal), `rtp_loop` (the task), `report`.
+//! Per-call media legs on the process's media engine ([`MediaEngine`]): the
+//! RTP socket pair each call owns, the SDP offer/answer that describes it, and
+//! once the call is up (or early media arrives) its two halves: the network
+//! half (`net_leg`, a tokio task) and the audio half on the engine's audio
+//! thread, placed in a room of its own with the call's local end (1:1 call) or
+//! in a shared room (a conference bridge).
 
-mod clean;
+mod disk;
+mod engine;
+mod net_leg;
+mod net_receive;
+mod net_send;
 mod plan;
-mod receive;
 mod report;
-mod rtp_loop;
-mod send;
 mod settings;
 mod watchdog;
 
-pub use plan::MediaPlan;
+pub use engine::MediaEngine;
+pub use plan::{open_source, MediaPlan, Voice};
 pub use report::MediaReport;
 pub use settings::{parse_codec, MediaSettings};
 pub use watchdog::RtpTimeout;
 
+use agentphone_engine::clean::Cleaner;
+use agentphone_engine::leg::LegAudio;
+use agentphone_engine::local::{LocalAudio, LocalInput};
+use agentphone_engine::packer::Packer;
+use agentphone_engine::room::Room;
+use agentphone_engine::{record, Command, PartId, RoomId};
 use agentphone_media::codec::CodecKind;
 use agentphone_media::offer_answer::{
     Codec, LocalMedia, NegotiatedMedia, OfferAnswerError, SdpSession,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Commands from the call to its running media task.
+/// Commands from the call to its leg's network half.
 enum Control {
     /// A new negotiation: re-INVITE, or the final answer after early media.
     Update(Box<NegotiatedMedia>),
@@ -46,19 +57,35 @@ pub struct CleanAudio {
     pub microphone: bool,
 }
 
+/// Where a leg's audio goes in the engine.
+pub enum Placement {
+    /// A 1:1 call: a room of its own with this local end.
+    Own(MediaPlan),
+    /// Into an existing room (a conference bridge).
+    Room(RoomId),
+}
+
+/// The call's own local end and room, for a [`Placement::Own`] leg.
+struct OwnEnd {
+    local: PartId,
+    room: RoomId,
+    recording: Option<oneshot::Receiver<()>>,
+}
+
 struct Running {
+    part: PartId,
+    own: Option<OwnEnd>,
     control: mpsc::UnboundedSender<Control>,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<MediaReport>,
+    task: JoinHandle<net_leg::NetReport>,
     negotiated: NegotiatedMedia,
-    /// The sound card's thread, when the call uses one; stops with the call.
-    audio_thread: Option<crate::audio_io::bridge::AudioThread>,
 }
 
 /// One call's media: an RTP socket (and the RTCP socket on port + 1), our SDP
-/// state, and the media task once [`start`](MediaLeg::start)ed.
+/// state, and the leg's two halves once [`start`](MediaLeg::start)ed.
 pub struct MediaLeg {
-    /// RTP and RTCP sockets until the media task takes them.
+    engine: MediaEngine,
+    /// RTP and RTCP sockets until the network half takes them.
     sockets: Option<(UdpSocket, UdpSocket)>,
     sdp: SdpSession,
     running: Option<Running>,
@@ -67,23 +94,29 @@ pub struct MediaLeg {
     alert: Option<watchdog::AlertTo>,
     /// The call is answered (see [`answered`](Self::answered)).
     answered: bool,
+    /// We hold the peer (local hold): it hears music on hold.
+    held: bool,
 }
 
 impl MediaLeg {
     /// Binds an even RTP port and the next odd port for RTCP (RFC 3550 §11).
     /// Offers and accepts the settings' codecs in their order.
-    pub async fn bind(ip: IpAddr, settings: &MediaSettings) -> Result<Self> {
+    pub async fn bind(ip: IpAddr, settings: &MediaSettings, engine: &MediaEngine) -> Result<Self> {
         let (rtp, rtcp) = bind_pair(ip).await?;
         let port = rtp.local_addr().context("RTP socket address")?.port();
         let codecs: Vec<Codec> = settings.codecs.iter().map(|k| codec_of(*k)).collect();
-        let local = LocalMedia::new(ip, port).with_codecs(&codecs);
+        let local = LocalMedia::new(ip, port)
+            .with_codecs(&codecs)
+            .with_local_order(settings.codec_priority_local);
         Ok(MediaLeg {
+            engine: engine.clone(),
             sockets: Some((rtp, rtcp)),
             sdp: SdpSession::new(local),
             running: None,
             settings: settings.clone(),
             alert: None,
             answered: false,
+            held: false,
         })
     }
 
@@ -153,44 +186,81 @@ impl MediaLeg {
             .context("unusable SDP answer")
     }
 
-    /// Starts carrying audio: the plan's source is played to the peer, and what
-    /// the peer sends is decoded and given to the plan's recorder and sink.
-    /// Fails when already started or the negotiated codec cannot be built.
+    /// Puts the peer on hold (R-HOLD-1): it hears music on hold (or silence)
+    /// and nothing of our side from now on. Returns the re-INVITE offer
+    /// (`a=sendonly`, or `a=inactive` when the peer holds us).
+    pub fn hold(&mut self) -> Vec<u8> {
+        self.held = true;
+        self.engine_hold(true);
+        self.sdp.hold().into_bytes()
+    }
+
+    /// Takes the peer back (`a=sendrecv`): it hears our side again. Returns the
+    /// re-INVITE offer.
+    pub fn resume(&mut self) -> Vec<u8> {
+        self.held = false;
+        self.engine_hold(false);
+        self.sdp.resume().into_bytes()
+    }
+
+    fn engine_hold(&self, held: bool) {
+        if let Some(r) = &self.running {
+            if let Err(e) = self.engine.send(Command::Hold { part: r.part, held }) {
+                tracing::warn!("hold not applied to the media: {e:#}");
+            }
+        }
+    }
+
+    /// Starts carrying audio: the leg's audio half joins the engine, placed in
+    /// a room of its own with the plan's local end or in a shared room; its
+    /// network half starts. Fails when already started or the negotiated codec
+    /// cannot be built.
     pub fn start(
         &mut self,
         negotiated: &NegotiatedMedia,
-        plan: MediaPlan,
+        placement: Placement,
         clean: CleanAudio,
     ) -> Result<()> {
         if self.running.is_some() {
             bail!("media already started");
         }
-        let MediaPlan {
-            source,
-            recorder,
-            sink,
-            audio_thread,
-        } = plan;
-        let cleaner =
-            |on: bool| on.then(|| clean::Cleaner::new(self.settings.denoise_model.clone()));
-        let tx = send::SendPath::new(negotiated, source, cleaner(clean.microphone))?;
-        let jitter = (self.settings.jitter_min, self.settings.jitter_max);
-        let rx = receive::ReceivePath::new(negotiated, cleaner(clean.inbound), jitter);
+        let format = &negotiated.send_codec;
+        let kind = net_receive::kind_of(format)
+            .ok_or_else(|| anyhow!("cannot send {} audio", format.codec.encoding_name()))?;
+        let packer = Packer::new(kind, format.payload_type, negotiated.ptime_ms)
+            .context("create encoder")?;
+        let model = self.settings.denoise_model.clone();
+        let (audio, rings) = LegAudio::new(packer, Cleaner::new(model.clone(), clean.inbound));
         let sockets = self
             .sockets
             .take()
             .ok_or_else(|| anyhow!("media already started"))?;
+        let part = PartId(self.engine.new_id());
+        self.engine.send(Command::AddLeg {
+            part,
+            audio: Box::new(audio),
+        })?;
+        let own = match placement {
+            Placement::Own(plan) => Some(self.add_own_end(part, plan, clean)?),
+            Placement::Room(room) => {
+                self.engine.send(Command::Join { part, room })?;
+                None
+            }
+        };
+        if self.held {
+            self.engine.send(Command::Hold { part, held: true })?;
+        }
         let watchdog = watchdog::RtpWatchdog::new(
             self.settings.rtp_timeout,
             self.alert.take(),
             negotiated,
             (std::time::Instant::now(), self.answered),
         );
-        let media =
-            rtp_loop::MediaLoop::new(sockets, negotiated, (rx, tx, watchdog), (recorder, sink));
+        let jitter = (self.settings.jitter_min, self.settings.jitter_max);
+        let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(media.run(control_rx, stop_rx));
+        let task = tokio::spawn(net.run(control_rx, stop_rx, self.engine.ticks()));
         tracing::info!(
             codec = %negotiated.send_codec.codec,
             remote = %negotiated.remote_rtp,
@@ -200,16 +270,54 @@ impl MediaLeg {
             "media started"
         );
         self.running = Some(Running {
+            part,
+            own,
             control,
             stop,
             task,
             negotiated: negotiated.clone(),
-            audio_thread,
         });
         Ok(())
     }
 
-    /// Whether the media task runs (early media or an established call).
+    /// A room for a 1:1 call with the plan's local end in it, and the leg.
+    fn add_own_end(&self, part: PartId, plan: MediaPlan, clean: CleanAudio) -> Result<OwnEnd> {
+        let room = RoomId(self.engine.new_id());
+        let local = PartId(self.engine.new_id());
+        let (input, to_device) = match plan.voice {
+            Voice::Device => (LocalInput::Device, true),
+            Voice::Source(s) => (LocalInput::Source(s), false),
+        };
+        let mut end = LocalAudio::new(input, to_device);
+        if clean.microphone {
+            end = end.with_cleaner(Cleaner::new(self.settings.denoise_model.clone(), true));
+        }
+        let recording = match plan.recorder {
+            Some(recorder) => {
+                let (tap, writer) = record(recorder);
+                end = end.with_recorder(tap);
+                Some(self.engine.write_recording(writer))
+            }
+            None => None,
+        };
+        self.engine.send(Command::AddRoom {
+            room,
+            audio: Box::new(Room::new()),
+        })?;
+        self.engine.send(Command::AddLocal {
+            part: local,
+            audio: Box::new(end),
+        })?;
+        self.engine.send(Command::Join { part: local, room })?;
+        self.engine.send(Command::Join { part, room })?;
+        Ok(OwnEnd {
+            local,
+            room,
+            recording,
+        })
+    }
+
+    /// Whether the media runs (early media or an established call).
     pub fn is_started(&self) -> bool {
         self.running.is_some()
     }
@@ -223,6 +331,34 @@ impl MediaLeg {
         };
         if running.negotiated == *negotiated {
             return;
+        }
+        let (old, new) = (&running.negotiated.send_codec, &negotiated.send_codec);
+        let recode = old.payload_type != new.payload_type
+            || old.clock_rate != new.clock_rate
+            || running.negotiated.ptime_ms != negotiated.ptime_ms;
+        if recode {
+            let packer = net_receive::kind_of(new)
+                .ok_or_else(|| anyhow!("cannot send {} audio", new.codec.encoding_name()))
+                .and_then(|kind| {
+                    Packer::new(kind, new.payload_type, negotiated.ptime_ms)
+                        .context("create encoder")
+                });
+            match packer {
+                Ok(packer) => {
+                    let sent = self.engine.send(Command::SetPacker {
+                        part: running.part,
+                        packer: Box::new(packer),
+                    });
+                    if let Err(e) = sent {
+                        tracing::warn!("media update refused, keeping the old codec: {e:#}");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("media update refused, keeping the old codec: {e:#}");
+                    return;
+                }
+            }
         }
         running.negotiated = negotiated.clone();
         let _ = running
@@ -246,29 +382,49 @@ impl MediaLeg {
             .map_err(|_| anyhow!("cannot send DTMF: the media has stopped"))
     }
 
-    /// Stops the media task and waits until the recording is finished on disk;
+    /// Stops both halves and waits until the recording is finished on disk;
     /// returns the call's media figures (None when media never started).
     pub async fn stop(&mut self) -> Option<MediaReport> {
         let running = self.running.take()?;
         let _ = running.stop.send(());
-        let result = running.task.await;
-        if let Some(audio) = &running.audio_thread {
-            let c = audio.counters();
-            tracing::info!(
-                underruns = c.underruns,
-                mic_skipped = c.mic_skipped,
-                heard_skipped = c.heard_skipped,
-                device_dropped = c.device_dropped,
-                "audio device stopped"
-            );
-        }
-        match result {
-            Ok(report) => Some(report),
+        let net = match running.task.await {
+            Ok(net) => net,
             Err(e) => {
                 tracing::warn!("media task failed: {e}");
-                None
+                return None;
+            }
+        };
+        let own_local = running.own.as_ref().map(|o| o.local);
+        let parts: Vec<PartId> = std::iter::once(running.part).chain(own_local).collect();
+        let mut reports = self.engine.remove_all(&parts).await.into_iter();
+        let leg = reports.next().flatten().unwrap_or_default();
+        let voice_cleaned = reports.next().flatten().and_then(|r| r.voice_cleaned);
+        if let Some(own) = running.own {
+            let _ = self.engine.send(Command::CloseRoom { room: own.room });
+            if let Some(done) = own.recording {
+                if tokio::time::timeout(Duration::from_secs(5), done)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("the recording did not finish within 5 s");
+                }
             }
         }
+        let report = MediaReport {
+            codec: running.negotiated.send_codec.codec.to_string(),
+            jitter: leg.leg.jitter,
+            quality: net.quality,
+            digits_received: net.digits_received,
+            digits_sent: net.digits_sent,
+            cleaned: leg.leg.cleaned,
+            microphone_cleaned: voice_cleaned,
+            decode_errors: leg.leg.decode_errors,
+            dropped: net.dropped,
+            overflow: net.ring_overflow + leg.leg.send_overflow,
+            timing: self.engine.timing(),
+        };
+        report.log();
+        Some(report)
     }
 }
 

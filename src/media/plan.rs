@@ -1,25 +1,27 @@
-//! What a call's media plays and where what it hears goes, prepared before the
-//! call so a bad file or a missing sound card fails before dialling.
+//! What a call's local end says and where what it hears goes, prepared before
+//! the call so a bad file fails before dialling. The sound card itself belongs
+//! to the media engine (opened when the engine starts).
 
-use crate::audio_io::bridge::AudioThread;
-use crate::audio_io::AudioBackend;
-use agentphone_audio::sink::AudioSink;
 use agentphone_audio::source::{AudioSource, Silence, Tone, WavFileSource};
 use agentphone_audio::wav::WavRecorder;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// A call's audio ends: the source sent to the peer, and what hears the peer
-/// (a recording, a sound card, or both).
+/// What the local end of a call says.
+pub enum Voice {
+    /// The engine's sound card microphone (and its speaker hears the call).
+    Device,
+    /// A file, a tone or silence.
+    Source(Box<dyn AudioSource + Send>),
+}
+
+/// A call's local end: its voice and an optional recording of what it hears
+/// (stereo: heard left, said right).
 pub struct MediaPlan {
-    /// Audio sent to the peer.
-    pub source: Box<dyn AudioSource + Send>,
-    /// Where what the peer sends is recorded (48 kHz mono).
+    /// What is sent to the peer.
+    pub voice: Voice,
+    /// Where what the peer sends is recorded (48 kHz).
     pub recorder: Option<WavRecorder>,
-    /// Where what the peer sends is played (the sound card's ring).
-    pub sink: Option<Box<dyn AudioSink + Send>>,
-    /// The audio thread behind `source`/`sink`, kept alive for the call.
-    pub audio_thread: Option<AudioThread>,
 }
 
 impl MediaPlan {
@@ -35,41 +37,35 @@ impl MediaPlan {
         record: Option<&Path>,
         stereo: bool,
     ) -> Result<Self> {
-        let source: Box<dyn AudioSource + Send> = match play {
-            Some(p) => match tone_of(p)? {
-                Some(tone) => Box::new(tone),
-                None => Box::new(
-                    WavFileSource::open(p, false)
-                        .with_context(|| format!("cannot play {}", p.display()))?,
-                ),
-            },
-            None => Box::new(Silence),
-        };
         Ok(MediaPlan {
-            source,
+            voice: Voice::Source(open_source(play, false)?),
             recorder: open_recorder(record, stereo)?,
-            sink: None,
-            audio_thread: None,
         })
     }
 
-    /// The sound card named `device` (`default`: the system default) as
-    /// microphone and speaker, on its own audio thread; `record` also records
-    /// what is heard.
-    pub fn with_device(device: &str, record: Option<&Path>, stereo: bool) -> Result<Self> {
-        let recorder = open_recorder(record, stereo)?;
-        let backend = AudioBackend::Device {
-            name: (device != "default").then(|| device.to_owned()),
-        };
-        let (thread, mic, heard) = AudioThread::start(backend)
-            .with_context(|| format!("cannot open audio device '{device}'"))?;
+    /// The sound card of the engine as microphone and speaker; `record` also
+    /// records what is heard.
+    pub fn device(record: Option<&Path>, stereo: bool) -> Result<Self> {
         Ok(MediaPlan {
-            source: Box::new(mic),
-            recorder,
-            sink: Some(Box::new(heard)),
-            audio_thread: Some(thread),
+            voice: Voice::Device,
+            recorder: open_recorder(record, stereo)?,
         })
     }
+}
+
+/// `play` as a source: a WAV file (any format and rate), `tone:FREQ` for a sine
+/// at -12 dBFS, silence when absent; `looping` restarts a file at its end.
+pub fn open_source(play: Option<&Path>, looping: bool) -> Result<Box<dyn AudioSource + Send>> {
+    Ok(match play {
+        Some(p) => match tone_of(p)? {
+            Some(tone) => Box::new(tone),
+            None => Box::new(
+                WavFileSource::open(p, looping)
+                    .with_context(|| format!("cannot play {}", p.display()))?,
+            ),
+        },
+        None => Box::new(Silence),
+    })
 }
 
 /// `tone:FREQ` (Hz) plays a sine at -12 dBFS instead of a file: a test signal

@@ -1,6 +1,7 @@
 //! What happened on one call's media, for the log line at the end of the call
 //! and the summary the commands print.
 
+use agentphone_engine::stats::TickSummary;
 use agentphone_media::jitter::JitterStats;
 use agentphone_media::rtcp_stats::CallQuality;
 use agentphone_media::rtp_stream::DropCounters;
@@ -21,11 +22,19 @@ pub struct MediaReport {
     pub digits_sent: usize,
     /// Noise removal on what was heard: (frames cleaned, frames judged speech).
     pub cleaned: Option<(u64, u64)>,
+    /// Noise removal on the agent's microphone: (frames cleaned, speech).
+    pub microphone_cleaned: Option<(u64, u64)>,
     /// Payloads that would not decode.
     pub decode_errors: u64,
     /// Datagrams the RTP receiver dropped: malformed, from another address than
     /// the latched one, with a payload type that was not negotiated.
     pub dropped: DropCounters,
+    /// Packets lost between the network half and the audio thread (a ring was
+    /// full: the audio thread stalled, or the network half did).
+    pub overflow: u64,
+    /// How the media engine's audio thread kept its 10 ms ticks (the whole
+    /// process so far).
+    pub timing: TickSummary,
 }
 
 impl MediaReport {
@@ -44,6 +53,7 @@ impl MediaReport {
             dropped_other_source = self.dropped.other_source,
             dropped_unknown_pt = self.dropped.unknown_payload_type,
             dropped_malformed = self.dropped.malformed,
+            ring_overflow = self.overflow,
             delay_ms = j.delay_ms,
             target_ms = j.target_ms,
             loss_pct = format_args!("{:.1}", q.local_loss_pct),
@@ -53,6 +63,11 @@ impl MediaReport {
             dtmf_received = %self.digits_received,
             dtmf_sent = self.digits_sent,
             denoised_frames = self.cleaned.map_or(0, |c| c.0),
+            mic_denoised_frames = self.microphone_cleaned.map_or(0, |c| c.0),
+            ticks = self.timing.ticks,
+            tick_late_p99_ms = format_args!("{:.2}", self.timing.late_p99_ms),
+            tick_late_max_ms = format_args!("{:.2}", self.timing.late_max_ms),
+            tick_busy_mean_ms = format_args!("{:.3}", self.timing.busy_mean_ms),
             "media stopped"
         );
     }
@@ -84,6 +99,16 @@ impl fmt::Display for MediaReport {
         }
         if let Some((frames, speech)) = self.cleaned {
             write!(f, ", noise removed on {frames} frames ({speech} speech)")?;
+        }
+        if let Some((frames, _)) = self.microphone_cleaned {
+            write!(f, ", microphone cleaned on {frames} frames")?;
+        }
+        if self.timing.ticks > 0 {
+            write!(
+                f,
+                ", audio ticks late p99 {:.1} ms max {:.1} ms",
+                self.timing.late_p99_ms, self.timing.late_max_ms
+            )?;
         }
         if !self.digits_received.is_empty() {
             write!(f, ", DTMF received \"{}\"", self.digits_received)?;

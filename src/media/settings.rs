@@ -34,6 +34,8 @@ pub struct MediaSettings {
     pub denoise_model: Option<Arc<Model>>,
     /// A call whose peer sends no RTP this long is hung up (see `watchdog`).
     pub rtp_timeout: Option<Duration>,
+    /// Music on hold, read at start (48 kHz mono), looped; silence when None.
+    pub music_on_hold: Option<Arc<Vec<f32>>>,
 }
 
 impl Default for MediaSettings {
@@ -48,6 +50,7 @@ impl Default for MediaSettings {
             jitter_max: jitter.max_delay,
             denoise_model: None,
             rtp_timeout: None,
+            music_on_hold: None,
         }
     }
 }
@@ -107,7 +110,28 @@ impl MediaSettings {
             })?;
             s.denoise_model = Some(Arc::new(model));
         }
+        if let Some(path) = &cfg.music_on_hold {
+            let wav = agentphone_audio::wav::read_wav_48k_mono(path)
+                .map_err(|e| anyhow!("{shown}: [media] key 'music_on_hold': {e}"))?;
+            if wav.samples.is_empty() {
+                bail!(
+                    "{shown}: [media] key 'music_on_hold': {} holds no audio",
+                    path.display()
+                );
+            }
+            s.music_on_hold = Some(Arc::new(wav.samples));
+        }
         Ok(s)
+    }
+
+    /// Music on hold as a looping source, when configured.
+    pub fn music_source(&self) -> Option<Box<dyn agentphone_audio::source::AudioSource + Send>> {
+        self.music_on_hold.as_ref().map(|m| {
+            Box::new(agentphone_audio::source::WavFileSource::from_samples(
+                m.to_vec(),
+                true,
+            )) as Box<dyn agentphone_audio::source::AudioSource + Send>
+        })
     }
 
     /// `--codec NAME`: that codec first, offered even when the config leaves it

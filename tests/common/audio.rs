@@ -132,3 +132,51 @@ pub fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
         end_s,
     }
 }
+
+/// Level of the `hz` component of `samples` (taken at `rate` Hz), in dB relative
+/// to a full-scale sine (amplitude 32768, the ±32768 scale of [`read`]): a
+/// Goertzel filter over a Hann window, so a tone even a few hertz away leaks in
+/// far below the thresholds the tests use, and the level does not depend on
+/// where the window cuts the tone. A -12 dBFS sine measures -12 dB.
+pub fn tone_level_db(samples: &[f32], rate: usize, hz: f64) -> f64 {
+    let n = samples.len();
+    if n < 2 {
+        return f64::NEG_INFINITY;
+    }
+    let omega = 2.0 * std::f64::consts::PI * hz / rate as f64;
+    let coeff = 2.0 * omega.cos();
+    let step = 2.0 * std::f64::consts::PI / (n - 1) as f64;
+    let (mut s1, mut s2, mut window_sum) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, &x) in samples.iter().enumerate() {
+        let w = 0.5 - 0.5 * (step * i as f64).cos();
+        window_sum += w;
+        let s0 = f64::from(x) * w + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    // |X(omega)|, for any omega (not only bin centres).
+    let magnitude = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt();
+    let amplitude = 2.0 * magnitude / window_sum;
+    20.0 * (amplitude / 32_768.0).max(1e-12).log10()
+}
+
+/// Writes `seconds` of the sum of `tones` (hertz, peak level in dBFS) as a
+/// 16-bit mono WAV at `rate`: a test source for peers that play files (baresip's
+/// `aufile` wants 48 kHz mono) and for music on hold. Whole seconds of whole-hertz
+/// tones loop without a click.
+pub fn write_tone_wav(path: &Path, rate: u32, tones: &[(f64, f64)], seconds: f64) {
+    let count = (seconds * f64::from(rate)).round() as usize;
+    let samples: Vec<f32> = (0..count)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            tones
+                .iter()
+                .map(|&(hz, db)| {
+                    32_768.0 * 10f64.powf(db / 20.0) * (2.0 * std::f64::consts::PI * hz * t).sin()
+                })
+                .sum::<f64>() as f32
+        })
+        .collect();
+    agentphone_audio::wav::write_wav(path, rate, 1, &samples)
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}

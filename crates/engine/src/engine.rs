@@ -31,10 +31,12 @@ pub struct EngineLimits {
 
 impl Default for EngineLimits {
     fn default() -> Self {
+        // A busy `answer` carries hundreds of calls (a leg and a local end
+        // each); a slot costs a few bytes until used.
         EngineLimits {
-            parts: 64,
-            rooms: 64,
-            events: 1_024,
+            parts: 2_048,
+            rooms: 1_024,
+            events: 4_096,
         }
     }
 }
@@ -48,6 +50,8 @@ enum Kind {
 #[derive(Clone, Copy)]
 struct Seat {
     room: RoomId,
+    /// The room's slot in `Engine::rooms` (stable while the room is open).
+    slot: usize,
     id: ParticipantId,
 }
 
@@ -74,7 +78,9 @@ struct Part {
 /// The media engine's core. See the crate documentation.
 pub struct Engine {
     parts: Vec<Part>,
-    rooms: Vec<(RoomId, Box<Room>)>,
+    /// Open rooms; a closed room leaves its slot empty so seats keep pointing
+    /// at the right one.
+    rooms: Vec<Option<(RoomId, Box<Room>)>>,
     moh: Option<Box<dyn AudioSource + Send>>,
     moh_frame: Box<Frame>,
     scratch: Box<Frame>,
@@ -213,20 +219,19 @@ impl Engine {
             self.emit(Event::Retired(Retired::Room(audio)));
             return Err(EngineError::DuplicateRoom(room));
         }
-        if self.rooms.len() >= self.limits.rooms {
-            self.emit(Event::Retired(Retired::Room(audio)));
-            return Err(EngineError::Capacity("rooms"));
+        match self.rooms.iter().position(Option::is_none) {
+            Some(free) => self.rooms[free] = Some((room, audio)),
+            None if self.rooms.len() < self.limits.rooms => self.rooms.push(Some((room, audio))),
+            None => {
+                self.emit(Event::Retired(Retired::Room(audio)));
+                return Err(EngineError::Capacity("rooms"));
+            }
         }
-        self.rooms.push((room, audio));
         Ok(())
     }
 
     fn close_room(&mut self, room: RoomId) -> Result<(), EngineError> {
-        let at = self
-            .rooms
-            .iter()
-            .position(|(id, _)| *id == room)
-            .ok_or(EngineError::UnknownRoom(room))?;
+        let at = self.slot_of(room)?;
         for p in &mut self.parts {
             if p.seat.is_some_and(|s| s.room == room) {
                 p.seat = None;
@@ -235,8 +240,9 @@ impl Engine {
                 p.leaving = None;
             }
         }
-        let (_, audio) = self.rooms.swap_remove(at);
-        self.emit(Event::Retired(Retired::Room(audio)));
+        if let Some((_, audio)) = self.rooms[at].take() {
+            self.emit(Event::Retired(Retired::Room(audio)));
+        }
         Ok(())
     }
 
@@ -291,8 +297,8 @@ impl Engine {
         let Some(seat) = self.parts[i].seat.take() else {
             return;
         };
-        if let Some(room) = self.rooms.iter_mut().find(|(id, _)| *id == seat.room) {
-            if room.1.mixer.remove(seat.id).is_ok() {
+        if let Some((_, room)) = self.rooms.get_mut(seat.slot).and_then(Option::as_mut) {
+            if room.mixer.remove(seat.id).is_ok() {
                 self.parts[i].leaving = Some(seat);
             }
         }
@@ -307,6 +313,7 @@ impl Engine {
             let p = &self.parts[i];
             (p.held, p.muted, p.gain)
         };
+        let slot = self.slot_of(room)?;
         let r = self.room_mut(room)?;
         let id = r.mixer.add().map_err(|_| EngineError::RoomFull {
             room,
@@ -316,7 +323,7 @@ impl Engine {
         let _ = r.mixer.set_muted(id, muted);
         let _ = r.mixer.set_gain(id, gain);
         self.unseat(i);
-        self.parts[i].seat = Some(Seat { room, id });
+        self.parts[i].seat = Some(Seat { room, slot, id });
         Ok(())
     }
 
@@ -385,11 +392,11 @@ impl Engine {
         speaker.fill(0.0);
         self.read_music();
         self.gather(now, mic);
-        for (_, room) in &mut self.rooms {
+        for (_, room) in self.rooms.iter_mut().flatten() {
             room.mix();
         }
         self.deliver(speaker);
-        if self.ticks % LEVEL_TICKS == 0 {
+        if self.ticks.is_multiple_of(LEVEL_TICKS) {
             self.report_levels();
         }
         self.finish_leaving();
@@ -429,7 +436,7 @@ impl Engine {
             }
             let p = &self.parts[i];
             for seat in [p.seat, p.leaving].into_iter().flatten() {
-                if let Some((_, room)) = self.rooms.iter_mut().find(|(id, _)| *id == seat.room) {
+                if let Some((_, room)) = self.rooms.get_mut(seat.slot).and_then(Option::as_mut) {
                     let _ = room.mixer.set_input(seat.id, &p.voice);
                 }
             }
@@ -464,7 +471,7 @@ impl Engine {
         for p in &mut self.parts {
             p.heard.fill(0.0);
             for seat in [p.seat, p.leaving].into_iter().flatten() {
-                if let Some((_, room)) = self.rooms.iter().find(|(id, _)| *id == seat.room) {
+                if let Some((_, room)) = self.rooms.get(seat.slot).and_then(Option::as_ref) {
                     if let Ok(out) = room.mixer.output(seat.id) {
                         for (h, &o) in p.heard.iter_mut().zip(out.iter()) {
                             *h += o;
@@ -488,7 +495,7 @@ impl Engine {
         for i in 0..self.parts.len() {
             let p = &self.parts[i];
             let Some(seat) = p.seat else { continue };
-            let Some((_, room)) = self.rooms.iter().find(|(id, _)| *id == seat.room) else {
+            let Some((_, room)) = self.rooms.get(seat.slot).and_then(Option::as_ref) else {
                 continue;
             };
             let (Ok(spoken), Ok(heard)) = (
@@ -566,17 +573,22 @@ impl Engine {
             .ok_or(EngineError::UnknownPart(part))
     }
 
-    fn room(&self, room: RoomId) -> Option<&Room> {
+    fn slot_of(&self, room: RoomId) -> Result<usize, EngineError> {
         self.rooms
             .iter()
-            .find(|(id, _)| *id == room)
-            .map(|(_, r)| &**r)
+            .position(|r| r.as_ref().is_some_and(|(id, _)| *id == room))
+            .ok_or(EngineError::UnknownRoom(room))
+    }
+
+    fn room(&self, room: RoomId) -> Option<&Room> {
+        let slot = self.slot_of(room).ok()?;
+        self.rooms[slot].as_ref().map(|(_, r)| &**r)
     }
 
     fn room_mut(&mut self, room: RoomId) -> Result<&mut Room, EngineError> {
-        self.rooms
-            .iter_mut()
-            .find(|(id, _)| *id == room)
+        let slot = self.slot_of(room)?;
+        self.rooms[slot]
+            .as_mut()
             .map(|(_, r)| &mut **r)
             .ok_or(EngineError::UnknownRoom(room))
     }

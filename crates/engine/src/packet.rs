@@ -9,6 +9,9 @@ use std::time::Instant;
 pub const MAX_PAYLOAD: usize = 1_500;
 
 /// From the network half to the audio half.
+// The ring's slots are allocated once; boxing the large variant would allocate
+// per packet instead, which is what the ring is there to avoid.
+#[allow(clippy::large_enum_variant)]
 pub enum Inbound {
     /// An audio payload as it arrived, for the jitter buffer.
     Packet(InboundPacket),

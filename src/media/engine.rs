@@ -1,0 +1,362 @@
+//! The process's media engine: one audio thread that ticks every 10 ms (paced
+//! by the sound card, or by its own clock for the null backend) and runs the
+//! [`agentphone_engine::Engine`] over every leg and room of the process.
+//!
+//! Commands reach the thread on a lock-free ring and apply at the next tick;
+//! events come back on another, drained by a tokio task that also drops
+//! whatever left the engine, so nothing is freed on the audio thread. After each
+//! tick the thread bumps a watch channel: that wakes the legs' network halves
+//! to send what was encoded, and the event task. Recordings are written by a
+//! disk thread ([`super::disk`]).
+
+use super::disk::Disk;
+use crate::audio_io::{AudioBackend, AudioIo};
+use agentphone_audio::FRAME_SAMPLES;
+use agentphone_engine::stats::{TickStats, TickSummary};
+use agentphone_engine::{Command, Engine, EngineLimits, Event, PartId, PartReport, RecordWriter};
+use anyhow::{anyhow, Context, Result};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+
+/// Commands waiting for the next tick at most.
+const COMMAND_SLOTS: usize = 1_024;
+/// Events waiting for the event task at most (the engine keeps the rest).
+const EVENT_SLOTS: usize = 1_024;
+/// Ticks between two publications of the tick timing.
+const TIMING_EVERY: u64 = 100;
+
+/// A handle on the process's media engine; clones share it. The audio thread
+/// stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: Mutex<rtrb::Producer<Command>>,
+    ticks: watch::Receiver<u64>,
+    next_id: AtomicU64,
+    waiters: Waiters,
+    timing: Arc<Timing>,
+    disk: Disk,
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+type Waiters = Arc<Mutex<HashMap<PartId, oneshot::Sender<PartReport>>>>;
+
+impl MediaEngine {
+    /// Starts the audio thread on `backend` (a sound card, or the null clock).
+    /// A sound card that cannot open is an error here, naming the device.
+    /// Must run inside the tokio runtime (the event task is spawned on it).
+    pub fn start(backend: AudioBackend) -> Result<MediaEngine> {
+        let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(COMMAND_SLOTS);
+        let (ev_tx, ev_rx) = rtrb::RingBuffer::new(EVENT_SLOTS);
+        let (tick_tx, tick_rx) = watch::channel(0u64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let timing = Arc::new(Timing::default());
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let thread = {
+            let (stop, timing) = (stop.clone(), timing.clone());
+            std::thread::Builder::new()
+                .name("agentphone-audio".into())
+                .spawn(move || {
+                    // cpal streams may not move between threads: open here.
+                    let io = match AudioIo::open(&backend) {
+                        Ok(io) => {
+                            let _ = opened_tx.send(Ok(()));
+                            io
+                        }
+                        Err(e) => {
+                            let _ = opened_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let engine = Engine::new(EngineLimits::default());
+                    let rings = (cmd_rx, ev_tx);
+                    audio_thread(io, engine, rings, tick_tx, (&stop, &timing));
+                })
+                .context("cannot start the audio thread")?
+        };
+        match opened_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(anyhow!("the audio backend did not open within 10 s"));
+            }
+        }
+        let waiters: Waiters = Arc::default();
+        tokio::spawn(event_task(ev_rx, tick_rx.clone(), waiters.clone()));
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                commands: Mutex::new(cmd_tx),
+                ticks: tick_rx,
+                next_id: AtomicU64::new(1),
+                waiters,
+                timing,
+                disk: Disk::start().context("cannot start the recording thread")?,
+                stop,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// A fresh name for a participant or a room.
+    pub fn new_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues a command for the next tick.
+    pub fn send(&self, cmd: Command) -> Result<()> {
+        let mut ring = self
+            .inner
+            .commands
+            .lock()
+            .map_err(|_| anyhow!("the media engine's command ring is poisoned"))?;
+        ring.push(cmd)
+            .map_err(|_| anyhow!("the media engine is not keeping up (command ring full)"))
+    }
+
+    /// Changes after every tick of the audio thread.
+    pub fn ticks(&self) -> watch::Receiver<u64> {
+        self.inner.ticks.clone()
+    }
+
+    /// Takes a participant out of the engine and returns what its audio half
+    /// counted (None when the engine did not know it or stopped).
+    pub async fn remove(&self, part: PartId) -> Option<PartReport> {
+        self.remove_all(&[part]).await.pop().flatten()
+    }
+
+    /// Takes several participants out in the same tick; their reports in order.
+    pub async fn remove_all(&self, parts: &[PartId]) -> Vec<Option<PartReport>> {
+        let mut waiting = Vec::with_capacity(parts.len());
+        for &part in parts {
+            let (tx, rx) = oneshot::channel();
+            if let Ok(mut w) = self.inner.waiters.lock() {
+                w.insert(part, tx);
+            }
+            let sent = self.send(Command::Remove { part });
+            waiting.push(sent.ok().map(|()| rx));
+        }
+        let mut reports = Vec::with_capacity(parts.len());
+        for rx in waiting {
+            let report = match rx {
+                Some(rx) => tokio::time::timeout(Duration::from_secs(2), rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                None => None,
+            };
+            reports.push(report);
+        }
+        reports
+    }
+
+    /// Hands a recording's disk end to the disk thread; the receiver fires once
+    /// the file is complete.
+    pub fn write_recording(&self, writer: RecordWriter) -> oneshot::Receiver<()> {
+        self.inner.disk.add(writer)
+    }
+
+    /// How the audio thread's ticks kept time so far.
+    pub fn timing(&self) -> TickSummary {
+        self.inner.timing.load()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_sound_card_is_an_error_not_a_panic() {
+        let backend = AudioBackend::Device {
+            name: Some("no-such-device-xyz".into()),
+        };
+        let err = MediaEngine::start(backend)
+            .err()
+            .expect("no such device here");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("no-such-device-xyz") || text.contains("no sound card"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_null_clock_ticks_every_10_ms_and_wakes_the_legs() {
+        let engine = MediaEngine::start(AudioBackend::Null).expect("null clock");
+        let mut ticks = engine.ticks();
+        let start = Instant::now();
+        for _ in 0..20 {
+            ticks.changed().await.expect("the audio thread runs");
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(180) && took < Duration::from_millis(600),
+            "{took:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(engine.timing().ticks >= 100, "{:?}", engine.timing());
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The audio thread: wait for the tick, apply commands, tick, hand out events,
+/// wake the network halves. Nothing here allocates, locks or logs per tick.
+fn audio_thread(
+    mut io: AudioIo,
+    mut engine: Engine,
+    (mut commands, mut events): (rtrb::Consumer<Command>, rtrb::Producer<Event>),
+    ticks: watch::Sender<u64>,
+    (stop, timing): (&AtomicBool, &Timing),
+) {
+    let mut mic = [0.0f32; FRAME_SAMPLES];
+    let mut speaker = [0.0f32; FRAME_SAMPLES];
+    let mut stats = TickStats::new();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = io.next_frame(&mut mic) {
+            tracing::error!("audio device failed, media stops: {e:#}");
+            break;
+        }
+        let start = Instant::now();
+        let late = io.lateness();
+        while let Ok(cmd) = commands.pop() {
+            engine.handle(cmd);
+        }
+        engine.tick(start, &mic, &mut speaker);
+        if let Err(e) = io.play(&speaker) {
+            tracing::error!("audio device failed, media stops: {e:#}");
+            break;
+        }
+        while events.slots() > 0 {
+            match engine.poll_event() {
+                Some(ev) => {
+                    let _ = events.push(ev);
+                }
+                None => break,
+            }
+        }
+        stats.record(late, start.elapsed());
+        n += 1;
+        if n.is_multiple_of(TIMING_EVERY) {
+            timing.store(&stats.summary());
+        }
+        // After the tick's work: wakes the network halves and the event task.
+        ticks.send_replace(n);
+    }
+    timing.store(&stats.summary());
+    let dropped = io.dropped_frames();
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "the sound card lost frames (capture or playback overruns)"
+        );
+    }
+}
+
+/// Drains the engine's events after every tick: reports go to whoever removed
+/// the participant, and everything the engine let go is dropped here.
+async fn event_task(
+    mut events: rtrb::Consumer<Event>,
+    mut ticks: watch::Receiver<u64>,
+    waiters: Waiters,
+) {
+    loop {
+        let alive = ticks.changed().await.is_ok();
+        while let Ok(ev) = events.pop() {
+            match ev {
+                Event::Removed { part, report, .. } => {
+                    let waiter = waiters.lock().ok().and_then(|mut w| w.remove(&part));
+                    if let Some(tx) = waiter {
+                        let _ = tx.send(report);
+                    }
+                }
+                Event::Refused { part, error } => match part {
+                    Some(p) => {
+                        tracing::warn!("media engine refused a request for {p}: {error}");
+                        // Whoever waits for its removal waits no longer.
+                        if let Ok(mut w) = waiters.lock() {
+                            w.remove(&p);
+                        }
+                    }
+                    None => tracing::warn!("media engine refused a request: {error}"),
+                },
+                Event::LegSilent { part } => {
+                    tracing::info!("{part}: no audio from the peer for 2 s")
+                }
+                Event::LegAudible { part } => tracing::info!("{part}: audio from the peer again"),
+                Event::Levels {
+                    part,
+                    spoken,
+                    heard,
+                } => tracing::trace!(
+                    "{part}: says {:.1} dBFS, hears {:.1} dBFS",
+                    spoken.rms_dbfs,
+                    heard.rms_dbfs
+                ),
+                Event::Retired(_) => {}
+            }
+        }
+        if !alive {
+            break;
+        }
+    }
+}
+
+/// The latest [`TickSummary`], published by the audio thread without locks.
+#[derive(Default)]
+struct Timing {
+    ticks: AtomicU64,
+    late_p99_us: AtomicU64,
+    late_max_us: AtomicU64,
+    late_over_5ms: AtomicU64,
+    busy_mean_us: AtomicU64,
+    busy_p99_us: AtomicU64,
+    busy_max_us: AtomicU64,
+}
+
+impl Timing {
+    fn store(&self, s: &TickSummary) {
+        let us = |ms: f64| (ms * 1e3).round() as u64;
+        self.ticks.store(s.ticks, Ordering::Relaxed);
+        self.late_p99_us.store(us(s.late_p99_ms), Ordering::Relaxed);
+        self.late_max_us.store(us(s.late_max_ms), Ordering::Relaxed);
+        self.late_over_5ms.store(s.late_over_5ms, Ordering::Relaxed);
+        self.busy_mean_us
+            .store(us(s.busy_mean_ms), Ordering::Relaxed);
+        self.busy_p99_us.store(us(s.busy_p99_ms), Ordering::Relaxed);
+        self.busy_max_us.store(us(s.busy_max_ms), Ordering::Relaxed);
+    }
+
+    fn load(&self) -> TickSummary {
+        let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e3;
+        TickSummary {
+            ticks: self.ticks.load(Ordering::Relaxed),
+            late_p99_ms: ms(&self.late_p99_us),
+            late_max_ms: ms(&self.late_max_us),
+            late_over_5ms: self.late_over_5ms.load(Ordering::Relaxed),
+            busy_mean_ms: ms(&self.busy_mean_us),
+            busy_p99_ms: ms(&self.busy_p99_us),
+            busy_max_ms: ms(&self.busy_max_us),
+        }
+    }
+}

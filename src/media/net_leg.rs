@@ -1,0 +1,186 @@
+//! A leg's network half, one tokio task per leg: RTP and RTCP sockets,
+//! latching and SSRC tracking ([`NetReceive`]), packetising and RFC 4733
+//! digits ([`NetSend`]), RTCP reports, the RTP timeout. It moves packets and
+//! never decodes: received payloads go to the audio thread with their arrival
+//! time, encoded ones come back after every tick of the audio thread.
+
+use super::net_receive::NetReceive;
+use super::net_send::NetSend;
+use super::watchdog::RtpWatchdog;
+use super::Control;
+use agentphone_engine::leg::LegRings;
+use agentphone_media::offer_answer::NegotiatedMedia;
+use agentphone_media::rtcp_stats::{CallQuality, NtpTime, RtcpSession};
+use agentphone_media::rtp_stream::DropCounters;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest datagram we read.
+const MAX_DATAGRAM: usize = 1_500;
+
+/// What the network half counted over the call.
+pub(super) struct NetReport {
+    pub(super) quality: CallQuality,
+    pub(super) digits_received: String,
+    pub(super) digits_sent: usize,
+    pub(super) dropped: DropCounters,
+    pub(super) ring_overflow: u64,
+}
+
+pub(super) struct NetLeg {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    remote_rtcp: SocketAddr,
+    rtcp_session: RtcpSession,
+    rx: NetReceive,
+    tx: NetSend,
+    outbound: rtrb::Consumer<agentphone_engine::packet::OutboundPacket>,
+    watchdog: RtpWatchdog,
+    datagram: Vec<u8>,
+    rtcp_datagram: Vec<u8>,
+}
+
+impl NetLeg {
+    pub(super) fn new(
+        (rtp, rtcp): (UdpSocket, UdpSocket),
+        negotiated: &NegotiatedMedia,
+        rings: LegRings,
+        jitter: (Duration, Duration),
+        watchdog: RtpWatchdog,
+    ) -> Self {
+        let cname = rtp
+            .local_addr()
+            .map(|a| format!("agentphone@{}", a.ip()))
+            .unwrap_or_else(|_| "agentphone".into());
+        NetLeg {
+            rtp,
+            rtcp,
+            remote_rtcp: negotiated.remote_rtcp,
+            rtcp_session: RtcpSession::new(Instant::now(), &cname),
+            rx: NetReceive::new(negotiated, rings.inbound, jitter),
+            tx: NetSend::new(negotiated),
+            outbound: rings.outbound,
+            watchdog,
+            datagram: vec![0; MAX_DATAGRAM],
+            rtcp_datagram: vec![0; MAX_DATAGRAM],
+        }
+    }
+
+    /// Runs until `stop` fires (or its sender is dropped); `ticks` changes after
+    /// every tick of the audio thread.
+    pub(super) async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut stop: oneshot::Receiver<()>,
+        mut ticks: watch::Receiver<u64>,
+    ) -> NetReport {
+        let mut watch_at = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            let rtcp_due = tokio::time::Instant::from_std(self.rtcp_session.poll_timeout());
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(cmd) = control.recv() => self.on_control(cmd),
+                changed = ticks.changed() => {
+                    if changed.is_err() {
+                        break; // the audio thread is gone
+                    }
+                    self.send_encoded();
+                }
+                got = self.rtp.recv_from(&mut self.datagram) => match got {
+                    Ok((len, from)) => {
+                        if let Some(digit) = self.rx.on_datagram(Instant::now(), from, &self.datagram[..len]) {
+                            tracing::info!(%digit, "DTMF received");
+                        }
+                    }
+                    Err(e) => tracing::debug!("RTP receive: {e}"),
+                },
+                got = self.rtcp.recv_from(&mut self.rtcp_datagram) => match got {
+                    Ok((len, _)) => self.on_rtcp(len),
+                    Err(e) => tracing::debug!("RTCP receive: {e}"),
+                },
+                _ = tokio::time::sleep_until(rtcp_due) => self.send_rtcp(),
+                _ = watch_at.tick() => {
+                    self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
+                }
+            }
+        }
+        self.send_encoded();
+        self.report()
+    }
+
+    fn on_control(&mut self, cmd: Control) {
+        match cmd {
+            Control::Update(negotiated) => {
+                self.tx.update(&negotiated);
+                self.rx.update(&negotiated);
+                self.watchdog.renegotiated(&negotiated, Instant::now());
+                self.remote_rtcp = negotiated.remote_rtcp;
+                tracing::info!(
+                    codec = %negotiated.send_codec.codec,
+                    remote = %negotiated.remote_rtp,
+                    direction = ?negotiated.direction,
+                    "media updated"
+                );
+            }
+            Control::Digits(digits) => self.tx.queue_digits(digits),
+            Control::Answered => self.watchdog.answered(Instant::now()),
+        }
+    }
+
+    /// Sends what the audio thread encoded since the last tick.
+    fn send_encoded(&mut self) {
+        let rtp = &self.rtp;
+        while let Ok(packet) = self.outbound.pop() {
+            self.tx.on_packet(&packet, |bytes, to| {
+                // A full socket buffer drops this packet: late audio is worse
+                // than lost audio, and the next tick sends the next one.
+                if let Err(e) = rtp.try_send_to(bytes, to) {
+                    tracing::debug!("RTP send: {e}");
+                }
+            });
+        }
+    }
+
+    fn on_rtcp(&mut self, len: usize) {
+        let now = Instant::now();
+        let ntp = NtpTime::from_system_time(SystemTime::now());
+        let ssrc = self.tx.sender().ssrc();
+        if let Err(e) = self
+            .rtcp_session
+            .handle_packet(now, ntp, ssrc, &self.rtcp_datagram[..len])
+        {
+            tracing::debug!("RTCP ignored: {e}");
+        }
+    }
+
+    fn send_rtcp(&mut self) {
+        let now = Instant::now();
+        let ntp = NtpTime::from_system_time(SystemTime::now());
+        let report =
+            self.rtcp_session
+                .handle_timeout(now, ntp, self.tx.sender(), self.rx.receiver_mut());
+        match report {
+            Ok(Some(bytes)) => {
+                if let Err(e) = self.rtcp.try_send_to(&bytes, self.remote_rtcp) {
+                    tracing::debug!("RTCP send: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("RTCP report not built: {e}"),
+        }
+    }
+
+    fn report(&self) -> NetReport {
+        NetReport {
+            quality: self
+                .rtcp_session
+                .quality(self.tx.sender(), self.rx.receiver()),
+            digits_received: self.rx.digits().to_owned(),
+            digits_sent: self.tx.digits_sent,
+            dropped: self.rx.receiver().drops(),
+            ring_overflow: self.rx.ring_overflow,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The receive side of a leg's network half: RTP in → latching and SSRC
+//! tracking → RFC 4733 digits here, audio payloads onto the ring to the audio
+//! thread (with a receive chain built here whenever a payload type starts).
+//! Nothing is decoded here: decoding runs on the audio clock.
+
+use agentphone_engine::chain::Chain;
+use agentphone_engine::packet::{Inbound, InboundPacket};
+use agentphone_media::codec::CodecKind;
+use agentphone_media::dtmf::DtmfReceiver;
+use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
+use agentphone_media::rtp_stream::{RtpDrop, RtpReceiver};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Digits kept for the call report; a peer sending more is not stored further.
+const MAX_DIGITS: usize = 256;
+
+/// The codec kind of a negotiated payload format (None for telephone-event).
+pub(super) fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
+    CodecKind::from_rtpmap(format.codec.encoding_name(), format.clock_rate)
+}
+
+pub(super) struct NetReceive {
+    receiver: RtpReceiver,
+    accepted: Vec<PayloadFormat>,
+    ring: rtrb::Producer<Inbound>,
+    /// Payload type of the chain the audio half decodes with.
+    chain_pt: Option<u8>,
+    jitter: (Duration, Duration),
+    dtmf: DtmfReceiver,
+    digits: String,
+    /// Payloads whose length no codec frame fits (never queued).
+    pub(super) malformed_payloads: u64,
+    /// Packets lost because the audio thread did not drain its ring.
+    pub(super) ring_overflow: u64,
+}
+
+impl NetReceive {
+    pub(super) fn new(
+        negotiated: &NegotiatedMedia,
+        ring: rtrb::Producer<Inbound>,
+        jitter: (Duration, Duration),
+    ) -> Self {
+        NetReceive {
+            receiver: RtpReceiver::new(&negotiated.accepted),
+            accepted: negotiated.accepted.clone(),
+            ring,
+            chain_pt: None,
+            jitter,
+            dtmf: DtmfReceiver::new(),
+            digits: String::with_capacity(MAX_DIGITS),
+            malformed_payloads: 0,
+            ring_overflow: 0,
+        }
+    }
+
+    /// A re-negotiation: new payload types, and a new latch when the peer's
+    /// media moved.
+    pub(super) fn update(&mut self, negotiated: &NegotiatedMedia) {
+        self.receiver.set_payload_types(&negotiated.accepted);
+        self.accepted = negotiated.accepted.clone();
+        if self
+            .receiver
+            .latched()
+            .is_some_and(|a| a != negotiated.remote_rtp)
+        {
+            self.receiver.relatch(negotiated.remote_rtp);
+        }
+    }
+
+    pub(super) fn receiver(&self) -> &RtpReceiver {
+        &self.receiver
+    }
+
+    pub(super) fn receiver_mut(&mut self) -> &mut RtpReceiver {
+        &mut self.receiver
+    }
+
+    pub(super) fn digits(&self) -> &str {
+        &self.digits
+    }
+
+    /// Handles one datagram from the RTP socket; returns a newly pressed digit.
+    pub(super) fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<char> {
+        let got = match self.receiver.receive(now, from, datagram) {
+            Ok(got) => got,
+            Err(drop) => {
+                // The first packet from a stranger is worth a line (a PBX moving
+                // media without a re-INVITE, or someone probing); the rest are
+                // counted in the call's report.
+                let first_stranger = matches!(drop, RtpDrop::OtherSource { .. })
+                    && self.receiver.drops().other_source == 1;
+                if first_stranger {
+                    tracing::info!("ignoring {drop} (counted from now on)");
+                } else {
+                    tracing::trace!(%from, "RTP dropped: {drop}");
+                }
+                return None;
+            }
+        };
+        let header = got.packet.header;
+        if got.ssrc_changed || got.sequence_restarted {
+            // A new stream (PBX bridge, transfer): old history would only
+            // confuse the buffer, the decoder and the event de-duplication.
+            self.dtmf.reset();
+            if self.chain_pt.is_some() {
+                self.send(Inbound::Restart);
+            }
+        }
+        if got.is_event {
+            let digit = match self.dtmf.on_payload(header.timestamp, got.packet.payload) {
+                Ok(d) => d?.digit,
+                Err(e) => {
+                    tracing::debug!("bad telephone-event payload: {e}");
+                    return None;
+                }
+            };
+            if self.digits.len() < MAX_DIGITS {
+                self.digits.push(digit);
+            }
+            return Some(digit);
+        }
+        let pt = header.payload_type;
+        if self.chain_pt != Some(pt) && !self.start_chain(pt, got.packet.payload) {
+            return None;
+        }
+        match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload) {
+            Some(p) => self.send(Inbound::Packet(p)),
+            None => self.malformed_payloads += 1,
+        }
+        None
+    }
+
+    /// First packet, or the peer switched codec: a fresh chain for it, built
+    /// here so the audio thread never allocates.
+    fn start_chain(&mut self, pt: u8, payload: &[u8]) -> bool {
+        let Some(kind) = self
+            .accepted
+            .iter()
+            .find(|f| f.payload_type == pt)
+            .and_then(kind_of)
+        else {
+            return false;
+        };
+        let Some(samples) = kind.packet_samples(payload) else {
+            self.malformed_payloads += 1;
+            return false;
+        };
+        match Chain::new(pt, kind, samples, self.jitter) {
+            Ok(chain) => {
+                self.chain_pt = Some(pt);
+                self.send(Inbound::Chain(Box::new(chain)));
+                true
+            }
+            Err(e) => {
+                tracing::warn!("cannot decode payload type {pt}: {e}");
+                false
+            }
+        }
+    }
+
+    fn send(&mut self, item: Inbound) {
+        if let Err(rtrb::PushError::Full(item)) = self.ring.push(item) {
+            self.ring_overflow += 1;
+            if matches!(item, Inbound::Chain(_)) {
+                // Without its chain the audio half would feed these packets to
+                // the old codec: try again with the next packet.
+                self.chain_pt = None;
+            }
+        }
+    }
+}

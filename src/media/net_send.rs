@@ -1,0 +1,212 @@
+//! The send side of a leg's network half: encoded payloads from the audio
+//! thread → RTP packets, with RFC 4733 digits replacing the audio while they
+//! play, and nothing sent (the media clock still running) while the peer must
+//! not receive.
+
+use agentphone_engine::packet::OutboundPacket;
+use agentphone_media::dtmf::{DtmfConfig, DtmfEncoder, DtmfPacket};
+use agentphone_media::offer_answer::NegotiatedMedia;
+use agentphone_media::rtp_stream::RtpSender;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Largest datagram we write.
+const MAX_DATAGRAM: usize = 1_500;
+
+/// Digits being sent: the packets still due, relative to `base`.
+struct DigitsPlaying {
+    payload_type: u8,
+    /// RTP timestamp the string started at.
+    base: u32,
+    /// Clock units since `base` at the current packet time.
+    elapsed: u32,
+    /// Clock units the whole string occupies; audio resumes after it.
+    span: u32,
+    /// Packet time the events are spaced by.
+    ptime_ms: u32,
+    packets: VecDeque<DtmfPacket>,
+}
+
+pub(super) struct NetSend {
+    sender: RtpSender,
+    /// Clock rate of each payload type we may send (the audio thread's packets
+    /// name theirs).
+    clock_of: Vec<(u8, u32)>,
+    ptime_ms: u32,
+    remote: SocketAddr,
+    sends: bool,
+    telephone_event: Option<(u8, u32)>,
+    playing: Option<DigitsPlaying>,
+    queued: VecDeque<String>,
+    pub(super) digits_sent: usize,
+    packet: Vec<u8>,
+}
+
+impl NetSend {
+    pub(super) fn new(negotiated: &NegotiatedMedia) -> Self {
+        let format = &negotiated.send_codec;
+        let mut s = NetSend {
+            sender: RtpSender::new(format.payload_type, format.clock_rate),
+            clock_of: Vec::new(),
+            ptime_ms: negotiated.ptime_ms,
+            remote: negotiated.remote_rtp,
+            sends: false,
+            telephone_event: None,
+            playing: None,
+            queued: VecDeque::new(),
+            digits_sent: 0,
+            packet: vec![0; MAX_DATAGRAM],
+        };
+        s.update(negotiated);
+        s
+    }
+
+    /// A re-negotiation: another address, hold or resume; a new codec arrives
+    /// with the audio thread's packets (sequence and timestamps continue).
+    pub(super) fn update(&mut self, negotiated: &NegotiatedMedia) {
+        self.clock_of = std::iter::once(&negotiated.send_codec)
+            .chain(negotiated.accepted.iter())
+            .map(|f| (f.payload_type, f.clock_rate))
+            .collect();
+        if negotiated.ptime_ms != self.ptime_ms {
+            // A digit string timed in the old packet time cannot continue.
+            self.playing = None;
+            self.ptime_ms = negotiated.ptime_ms;
+        }
+        self.remote = negotiated.remote_rtp;
+        self.sends = negotiated.direction.sends() && !negotiated.remote_rtp.ip().is_unspecified();
+        self.telephone_event = negotiated
+            .telephone_event
+            .as_ref()
+            .map(|f| (f.payload_type, negotiated.send_codec.clock_rate));
+    }
+
+    pub(super) fn sender(&self) -> &RtpSender {
+        &self.sender
+    }
+
+    /// Queues digits to send as RFC 4733 events after any already queued.
+    pub(super) fn queue_digits(&mut self, digits: String) {
+        self.queued.push_back(digits);
+    }
+
+    /// One packet time of encoded audio from the audio thread: sends it, or the
+    /// digit events due instead, or nothing (the clock runs on).
+    pub(super) fn on_packet(
+        &mut self,
+        p: &OutboundPacket,
+        mut transmit: impl FnMut(&[u8], SocketAddr),
+    ) {
+        if p.payload_type != self.sender.payload_type() {
+            let clock = self
+                .clock_of
+                .iter()
+                .find(|(pt, _)| *pt == p.payload_type)
+                .map_or(self.sender.clock_rate(), |(_, c)| *c);
+            self.sender.set_codec(p.payload_type, clock);
+            self.playing = None;
+        }
+        let elapsed = Duration::from_micros(
+            u64::from(p.step) * 1_000_000 / u64::from(self.sender.clock_rate().max(1)),
+        );
+        if !self.sends {
+            // Keep the timestamp running so a later resume is not a jump back.
+            self.sender.advance(elapsed);
+            return;
+        }
+        if self.playing.is_none() {
+            self.start_next_digits();
+        }
+        if self.playing.is_some() {
+            self.send_digit_packets(p.step, elapsed, &mut transmit);
+            return;
+        }
+        match self
+            .sender
+            .packetize(p.payload(), p.step, false, &mut self.packet)
+        {
+            Ok(len) => transmit(&self.packet[..len], self.remote),
+            Err(e) => tracing::debug!("RTP packet not built: {e}"),
+        }
+    }
+
+    fn start_next_digits(&mut self) {
+        let Some(digits) = self.queued.pop_front() else {
+            return;
+        };
+        let Some((payload_type, clock_rate)) = self.telephone_event else {
+            // A re-negotiation dropped telephone-event after the digits were queued.
+            tracing::warn!(
+                "digits '{digits}' not sent: the peer no longer accepts telephone-event"
+            );
+            return;
+        };
+        let encoder = DtmfEncoder::new(DtmfConfig {
+            clock_rate,
+            ptime_ms: self.ptime_ms,
+            ..DtmfConfig::default()
+        });
+        let built = encoder.and_then(|e| {
+            let span = e.span(digits.chars().count());
+            e.packets(&digits)
+                .map(|p| (span, p.collect::<VecDeque<_>>()))
+        });
+        let (span, packets) = match built {
+            Ok(b) => b,
+            Err(err) => {
+                tracing::warn!("digits '{digits}' not sent: {err}");
+                return;
+            }
+        };
+        tracing::info!(digits = %digits, "sending DTMF (RFC 4733)");
+        self.playing = Some(DigitsPlaying {
+            payload_type,
+            base: self.sender.next_timestamp(),
+            elapsed: 0,
+            span,
+            ptime_ms: self.ptime_ms,
+            packets,
+        });
+    }
+
+    /// Sends the event packets due by the end of this packet time, then lets the
+    /// media clock run on; audio resumes once the whole string has played.
+    fn send_digit_packets(
+        &mut self,
+        step: u32,
+        elapsed: Duration,
+        transmit: &mut impl FnMut(&[u8], SocketAddr),
+    ) {
+        let Some(playing) = &mut self.playing else {
+            return;
+        };
+        let _ = playing.ptime_ms;
+        playing.elapsed = playing.elapsed.saturating_add(step);
+        while let Some(p) = playing.packets.front().copied() {
+            if p.send_at > playing.elapsed {
+                break;
+            }
+            playing.packets.pop_front();
+            if p.marker {
+                self.digits_sent += 1;
+            }
+            let built = self.sender.packetize_event(
+                playing.payload_type,
+                &p.payload,
+                playing.base.wrapping_add(p.timestamp),
+                p.marker,
+                &mut self.packet,
+            );
+            match built {
+                Ok(len) => transmit(&self.packet[..len], self.remote),
+                Err(e) => tracing::debug!("DTMF packet not built: {e}"),
+            }
+        }
+        let done = playing.packets.is_empty() && playing.elapsed >= playing.span;
+        self.sender.advance(elapsed);
+        if done {
+            self.playing = None;
+        }
+    }
+}
