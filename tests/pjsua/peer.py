@@ -29,6 +29,7 @@ shutdown hangs, and SIGTERM/SIGINT hang up and exit cleanly.
 """
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -412,15 +413,17 @@ def main():
         deadline = time.monotonic() + 2.0
         while not STATE.disconnected and time.monotonic() < deadline:
             ep.libHandleEvents(10)
-    # Destroying the recorder writes the WAV header: do it before "ended".
-    if STATE.recorder is not None:
-        STATE.recorder = None
+    # The WAV is complete only once PJSIP has destroyed the recorder's port,
+    # which dropping our reference does not guarantee (its conference bridge
+    # may still hold the port): destroy the library first, then say "ended".
+    STATE.recorder = None
     STATE.source = None
-    emit("ended", code=code, confirmed=STATE.confirmed)
+    gc.collect()
     try:
         ep.libDestroy()
     except Exception:  # noqa: BLE001
         pass
+    emit("ended", code=code, confirmed=STATE.confirmed)
     _json_out.flush()
     os._exit(code)
 
