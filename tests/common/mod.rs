@@ -108,7 +108,8 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // AGENTPHONE_KEEP_TEST_DIRS=1 keeps them to measure or listen to.
+        if std::thread::panicking() || std::env::var_os("AGENTPHONE_KEEP_TEST_DIRS").is_some() {
             eprintln!("interop: logs kept in {}", self.path.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.path);
