@@ -12,6 +12,7 @@
 
 mod notify;
 mod replaces;
+pub(crate) mod state;
 
 pub use notify::{parse_event, parse_sipfrag, sipfrag, SubState, SubscriptionState};
 pub use replaces::{escape_uri_header_value, unescape, ReferTarget, Replaces};
@@ -44,8 +45,8 @@ pub enum TransferFailure {
     /// the `reason` parameter of its `Subscription-State`, if any.
     Terminated(Option<String>),
     /// No final status before the subscription expired (the `expires` of the
-    /// last NOTIFY), or no first NOTIFY within 64·T1 of the 2xx to the REFER
-    /// (RFC 6665 §4.1.2.4).
+    /// last NOTIFY, plus 64·T1 for a terminating NOTIFY to arrive), or no
+    /// first NOTIFY within 64·T1 of the 2xx to the REFER (RFC 6665 §4.1.2.4).
     Timeout,
     /// The call carrying the REFER ended before the outcome was known.
     DialogEnded,
