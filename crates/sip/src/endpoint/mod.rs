@@ -3,7 +3,9 @@
 //!
 //! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
 //! stream message, the user commands (`register`, `call`, `answer`, `hangup`,
-//! `reinvite`, `accept_reinvite`, `reject_reinvite`, …) and
+//! `reinvite`, `accept_reinvite`, `reject_reinvite`, `transfer`,
+//! `attended_transfer`, `accept_transfer`, `reject_transfer`,
+//! `notify_transfer`, …) and
 //! `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
 //! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
 //! fake clock by shuttling their transmits.

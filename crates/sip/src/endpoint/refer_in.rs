@@ -9,15 +9,13 @@ use super::build::{finish_request, set_body};
 use super::{Endpoint, EndpointError, Event, Owner};
 use crate::message;
 use crate::refer::state::{InStep, InTransfer, QueuedNotify};
-use crate::refer::{sipfrag, ReferTarget, SubState, SubscriptionState, TransferId};
+use crate::refer::{
+    sipfrag, ReferTarget, SubState, SubscriptionState, TransferId, TRANSFER_SUBSCRIPTION,
+};
 use crate::rsip::{Header, Method, Request};
 use crate::session::{Call, CallId, CallState};
 use crate::transaction::TxKey;
 use std::time::{Duration, Instant};
-
-/// How long the subscription a REFER we accept lasts (`expires` of our
-/// NOTIFYs): long enough for the referred call to ring and be answered.
-pub const TRANSFER_SUBSCRIPTION: Duration = Duration::from_secs(180);
 
 impl Endpoint {
     /// A REFER arrived in `call`'s dialog (CSeq checked): 400 unless it has

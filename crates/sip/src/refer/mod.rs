@@ -18,6 +18,13 @@ pub use notify::{parse_event, parse_sipfrag, sipfrag, SubState, SubscriptionStat
 pub use replaces::{escape_uri_header_value, unescape, ReferTarget, Replaces};
 
 use std::fmt;
+use std::time::Duration;
+
+/// How long the subscription of a REFER we accept lasts (the `expires` of
+/// our NOTIFYs, RFC 3515 §2.4.4 leaves it to the notifier): long enough for
+/// the referred call to ring and be answered. At expiry the endpoint sends
+/// a last NOTIFY with `terminated;reason=timeout`.
+pub const TRANSFER_SUBSCRIPTION: Duration = Duration::from_secs(180);
 
 /// Identifies one transfer (one REFER and its subscription) inside a call:
 /// the CSeq number of the REFER, which is also the `id` parameter of the
