@@ -2,7 +2,11 @@
 //! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
 //! and a registration in progress, and drains every output. Re-INVITEs are
 //! accepted, rejected or left to the automatic answer as the input decides,
-//! and every established call sends one. A zero-length chunk stands for a
+//! and every established call sends one. Incoming calls (with or without
+//! Replaces) are answered or left ringing, established calls are
+//! transferred (REFER), and REFERs from the input are accepted (then
+//! notified: 180, then 200), rejected or left to time out, so the REFER,
+//! NOTIFY and Replaces paths run both ways. A zero-length chunk stands for a
 //! transport error toward the peer. Nothing may panic and the endpoint must
 //! keep answering.
 
@@ -69,6 +73,25 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Event::Established { call, .. } => {
                     let _ = ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec());
+                    if delay % 2 == 0 {
+                        let carol = parse_uri("sip:carol@127.0.0.1:5070").unwrap();
+                        let _ = ep.transfer(now, call, carol, None);
+                    }
+                }
+                Event::IncomingCall { call, .. } => {
+                    if delay % 3 != 2 {
+                        let _ = ep.answer(now, call, b"v=0\r\n".to_vec());
+                    }
+                }
+                Event::TransferRequested { call, transfer, .. } => {
+                    let _ = match delay % 3 {
+                        0 => ep.accept_transfer(now, call, transfer).and_then(|()| {
+                            ep.notify_transfer(now, call, transfer, 180, "Ringing")?;
+                            ep.notify_transfer(now, call, transfer, 200, "OK")
+                        }),
+                        1 => ep.reject_transfer(now, call, transfer, 603),
+                        _ => Ok(()),
+                    };
                 }
                 _ => {}
             }

@@ -16,12 +16,14 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod refer;
 pub mod register;
 pub mod session;
 pub mod transaction;
 pub mod transport;
 
 pub use endpoint::{Credentials, Endpoint, EndpointConfig, EndpointError, Event};
+pub use refer::{ReferTarget, Replaces, TransferFailure, TransferId};
 pub use register::{RegId, RegisterError, RegisterRequest};
 pub use session::{CallId, CallRequest, CallState, EndReason};
 

@@ -1,5 +1,5 @@
 //! Requests from peers: new INVITEs, in-dialog requests (ACK, BYE, re-INVITE,
-//! INFO, UPDATE), CANCEL, OPTIONS, and the answers the UAS core owes for
+//! INFO, UPDATE, REFER, NOTIFY), CANCEL, OPTIONS, and the answers the UAS core owes for
 //! requests it does not handle (§8.2).
 
 use super::{Endpoint, Event};
@@ -70,6 +70,10 @@ impl Endpoint {
             // §8.2.2.2: the same request reached us over two paths.
             return self.respond_code(now, key, &req, 482);
         }
+        let replaces = match self.replaced_call(&req) {
+            Ok(r) => r,
+            Err(code) => return self.respond_code(now, key, &req, code),
+        };
         let id = CallId(self.alloc_id());
         let local_tag = self.token(10);
         let from = req
@@ -100,6 +104,7 @@ impl Endpoint {
             to,
             offer,
             headers,
+            replaces,
         });
     }
 
@@ -156,9 +161,9 @@ impl Endpoint {
                 self.end_call(now, call, EndReason::RemoteHangup);
             }
             Method::Invite => self.reinvite_received(now, key, call, req),
-            Method::Info | Method::Update | Method::Notify => {
-                self.respond_code(now, key, &req, 200)
-            }
+            Method::Info | Method::Update => self.respond_code(now, key, &req, 200),
+            Method::Refer => self.refer_received(now, key, call, req),
+            Method::Notify => self.notify_received(now, key, call, req),
             Method::Options => self.respond_code(now, key, &req, 200),
             _ => self.respond_code(now, key, &req, 501),
         }

@@ -3,7 +3,9 @@
 //!
 //! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
 //! stream message, the user commands (`register`, `call`, `answer`, `hangup`,
-//! `reinvite`, `accept_reinvite`, `reject_reinvite`, …) and
+//! `reinvite`, `accept_reinvite`, `reject_reinvite`, `transfer`,
+//! `attended_transfer`, `accept_transfer`, `reject_transfer`,
+//! `notify_transfer`, …) and
 //! `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
 //! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
 //! fake clock by shuttling their transmits.
@@ -11,15 +13,19 @@
 mod build;
 mod config;
 mod inbound;
+mod refer_in;
+mod refer_out;
 mod registrar;
 mod reinvite_in;
 mod reinvite_out;
+mod replaces;
 mod uac;
 mod uas;
 
 pub use config::{Credentials, EndpointConfig};
 
 use crate::message;
+use crate::refer::{state::Transfers, ReferTarget, TransferFailure, TransferId};
 use crate::register::{RegId, RegisterError, Registration};
 use crate::rsip::{Request, Response, SipMessage};
 use crate::session::{Call, CallId, CallState, EndReason};
@@ -66,6 +72,12 @@ pub enum Event {
         offer: Option<Vec<u8>>,
         /// All headers of the INVITE as `(name, value)`, for call variables.
         headers: Vec<(String, String)>,
+        /// The INVITE carries a Replaces header naming this call of ours
+        /// (RFC 3891, attended transfer): answer the new call, then hang up
+        /// the replaced one. Replaces naming no dialog, a dialog that ended,
+        /// or a confirmed one with `early-only`, was refused (481/603/486)
+        /// without an event.
+        replaces: Option<CallId>,
     },
     /// A provisional response (180, 183) arrived for our call.
     Progress {
@@ -127,6 +139,64 @@ pub enum Event {
         /// Why.
         reason: EndReason,
     },
+    /// The peer asks us to transfer `call` (a REFER, RFC 3515): place a call
+    /// to `refer_to.uri` (with [`ReferTarget::invite_headers`] as extra
+    /// headers, so Replaces and Referred-By go along). Nothing is accepted
+    /// silently: answer with [`Endpoint::accept_transfer`] (202, then the
+    /// first NOTIFY) or [`Endpoint::reject_transfer`]; unanswered after
+    /// 32·T1 the REFER is refused with 603. After accepting, report the new
+    /// call's progress with [`Endpoint::notify_transfer`].
+    TransferRequested {
+        /// The call (dialog) the REFER came in.
+        call: CallId,
+        /// Which REFER of the call.
+        transfer: TransferId,
+        /// Where to call, with any Replaces parsed out of the Refer-To.
+        refer_to: ReferTarget,
+        /// The Referred-By value (RFC 3892), to copy into the new INVITE.
+        referred_by: Option<String>,
+    },
+    /// The peer accepted our REFER ([`Endpoint::transfer`]) with a 2xx: it
+    /// is now trying the referred call; `TransferProgress`,
+    /// `TransferSucceeded` or `TransferFailed` follow.
+    TransferAccepted {
+        /// Which call.
+        call: CallId,
+        /// Which REFER.
+        transfer: TransferId,
+    },
+    /// A NOTIFY reported a provisional status of the referred call (its
+    /// sipfrag, e.g. `SIP/2.0 180 Ringing`).
+    TransferProgress {
+        /// Which call.
+        call: CallId,
+        /// Which REFER.
+        transfer: TransferId,
+        /// The status code of the sipfrag.
+        code: u16,
+        /// The sipfrag's status line.
+        status_line: String,
+    },
+    /// A NOTIFY reported a 2xx for the referred call: the transfer worked;
+    /// hang up `call` when the application is done with it.
+    TransferSucceeded {
+        /// Which call.
+        call: CallId,
+        /// Which REFER.
+        transfer: TransferId,
+        /// The sipfrag's status line (`SIP/2.0 200 OK`).
+        status_line: String,
+    },
+    /// Our transfer did not succeed: see [`TransferFailure`]. The call
+    /// itself goes on (take it off hold, or try again).
+    TransferFailed {
+        /// Which call.
+        call: CallId,
+        /// Which REFER.
+        transfer: TransferId,
+        /// Why.
+        reason: TransferFailure,
+    },
     /// A message was sent or received (for `-v` logs and the demo summary).
     Trace {
         /// Direction: true when sent.
@@ -171,6 +241,19 @@ pub enum EndpointError {
     /// A rejection needs a final non-2xx status (300-699).
     #[error("{0} is not a final non-2xx status")]
     BadStatus(u16),
+    /// No such transfer waiting for this command: never received, already
+    /// answered, already at its final NOTIFY, or its subscription is gone.
+    #[error("{0}: no {1} waiting for this")]
+    NoSuchTransfer(CallId, TransferId),
+    /// Replaces can only name a confirmed dialog: the peer of an early
+    /// dialog it did not initiate refuses it with 481.
+    #[error("{call}: RFC 3891 §3: Replaces needs a confirmed dialog, this one is {state:?} (the consultee would answer 481)")]
+    NotConfirmed {
+        /// Which call.
+        call: CallId,
+        /// Where it stands.
+        state: CallState,
+    },
     /// The target cannot be reached from here.
     #[error("cannot resolve {0}: give an IP address or a host the I/O layer resolved")]
     Unresolvable(String),
@@ -181,6 +264,8 @@ pub enum EndpointError {
 enum Owner {
     Call(CallId),
     Reg(RegId),
+    /// A REFER of the call, or a NOTIFY of a subscription a REFER created.
+    Refer(CallId),
     /// Requests whose outcome nobody waits for (e.g. BYE after a crossed CANCEL).
     Nobody,
 }
@@ -195,6 +280,8 @@ pub struct Endpoint {
     owners: HashMap<TxKey, Owner>,
     /// Server INVITE transactions → calls, to route CANCEL.
     server_invites: HashMap<TxKey, CallId>,
+    /// REFERs and their subscriptions, per call.
+    transfers: Transfers,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
     next_id: u64,
@@ -213,6 +300,7 @@ impl Endpoint {
             regs: BTreeMap::new(),
             owners: HashMap::new(),
             server_invites: HashMap::new(),
+            transfers: Transfers::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             next_id: 1,
@@ -311,7 +399,8 @@ impl Endpoint {
             .calls
             .values()
             .filter_map(|c| c.next_deadline())
-            .chain(self.regs.values().filter_map(|r| r.refresh_at));
+            .chain(self.regs.values().filter_map(|r| r.refresh_at))
+            .chain(self.transfers.next_deadline());
         core.chain(self.tx.poll_timeout()).min()
     }
 
@@ -360,6 +449,7 @@ impl Endpoint {
                 let wait = self.cfg.timers.t1 * 64;
                 self.reg_failed(reg, RegisterError::Timeout(wait));
             }
+            Some(Owner::Refer(call)) => self.refer_tx_gone(now, call, key),
             Some(Owner::Nobody) | None => {
                 // A server INVITE whose non-2xx was never ACKed: nothing to tell.
             }
@@ -369,6 +459,7 @@ impl Endpoint {
     fn on_tx_failure(&mut self, now: Instant, key: TxKey) {
         match self.owners.get(&key).copied() {
             Some(Owner::Call(call)) => self.end_call(now, call, EndReason::TransportError),
+            Some(Owner::Refer(call)) => self.refer_tx_gone(now, call, key),
             Some(Owner::Reg(reg)) => self.reg_failed(
                 reg,
                 RegisterError::Refused {
@@ -386,6 +477,7 @@ impl Endpoint {
             Ok(D::Deliver(key, resp)) => match self.owners.get(&key).copied() {
                 Some(Owner::Call(call)) => self.uac_response(now, call, key, resp),
                 Some(Owner::Reg(reg)) => self.reg_response(now, reg, resp),
+                Some(Owner::Refer(call)) => self.refer_response(now, call, key, resp),
                 Some(Owner::Nobody) | None => {}
             },
             Ok(D::Absorbed) => {}
@@ -401,6 +493,7 @@ impl Endpoint {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
+        self.transfers_call_ended(now, call, &c);
         if let Some(k) = c.invite_tx {
             self.server_invites.remove(&k);
         }
@@ -432,6 +525,7 @@ impl Endpoint {
             self.reinvite_auto_answer(now, call);
             self.reinvite_backoff_over(now, call);
         }
+        self.transfer_timers(now);
         let refresh: Vec<RegId> = self
             .regs
             .iter()
