@@ -2,6 +2,7 @@
 //! when an account is given; one line per call.
 
 use super::account::{credentials, register_request, AccountArgs};
+use super::transfer::{Dialer, ReferPolicy, Referral};
 use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement};
 use crate::net::SipDriver;
 use agentphone_engine::local::{LocalAudio, LocalInput};
@@ -56,6 +57,11 @@ pub struct AnswerArgs {
     /// Codec to prefer when the caller offers several.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// What a REFER from a caller gets: `accept` places the referred call
+    /// (with Replaces for an attended transfer) and carries the call's audio
+    /// over to it; `reject` answers 603.
+    #[arg(long, value_enum, default_value = "reject")]
+    pub refer: ReferPolicy,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -64,8 +70,12 @@ struct Live {
     number: u64,
     answered_at: Option<Instant>,
     media: MediaLeg,
-    negotiated: NegotiatedMedia,
+    /// What was agreed, until the media starts on the ACK.
+    negotiated: Option<NegotiatedMedia>,
     call_id: String,
+    /// The call of ours this one replaces (an INVITE with Replaces, RFC 3891):
+    /// it takes that call's audio when it is established.
+    replaces: Option<CallId>,
 }
 
 /// Runs `agentphone answer`.
@@ -100,6 +110,23 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     };
     let mut sip = SipDriver::bind(listen, &user, Vec::new()).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
+    let dialer = Dialer {
+        from: match &account {
+            Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
+            None => format!("<sip:{}@{}>", user, sip.local_addr()),
+        },
+        ip: sip.local_addr().ip(),
+        settings: &media_settings,
+        engine: &engine,
+        account: account.as_ref(),
+    };
+    // Referred calls being placed, by their own call id.
+    let mut referrals: HashMap<CallId, Referral> = HashMap::new();
+    // Transferred calls that ended while their referred call was placed: their
+    // audio waits for it.
+    let mut parked: HashMap<CallId, Live> = HashMap::new();
+    // Calls whose audio another call took over: their end is no call's end.
+    let mut continued: std::collections::HashSet<CallId> = Default::default();
     let reg = account
         .as_ref()
         .map(|a| sip.ep().register(Instant::now(), register_request(a)));
@@ -124,7 +151,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     Event::Registered { contact, expires, .. } => println!("registered {contact} for {} s", expires.as_secs()),
                     Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
                     Event::Unregistered { .. } if stopping => return Ok(()),
-                    Event::IncomingCall { call, from, offer, headers, .. } => {
+                    Event::IncomingCall { call, from, offer, headers, replaces, .. } => {
                         seen += 1;
                         // The account's proxy may challenge our BYE or re-INVITE.
                         if let Some(creds) = account.as_ref().and_then(credentials) {
@@ -139,17 +166,68 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                             }
                         }
                         if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await? {
-                            println!("call {seen} from {from}: answered");
-                            calls.insert(call, Live { call_id: sip_call_id(&headers), ..live });
+                            let replaced = replaces.and_then(|old| calls.get(&old).map(|l| (old, l.number)));
+                            match replaced {
+                                Some((_, n)) => println!("call {seen} from {from}: answered, replacing call {n} (RFC 3891)"),
+                                None => println!("call {seen} from {from}: answered"),
+                            }
+                            calls.insert(call, Live { call_id: sip_call_id(&headers), replaces: replaced.map(|r| r.0), ..live });
                         } else {
                             println!("call {seen} from {from}: rejected 488 (no common codec)");
                         }
                     }
+                    Event::Established { call, remote_sdp } if referrals.contains_key(&call) => {
+                        if let Some(mut r) = referrals.remove(&call) {
+                            let old = calls.get_mut(&r.old).or_else(|| parked.get_mut(&r.old));
+                            let number = old.as_ref().map_or(seen, |l| l.number);
+                            r.answered(&mut sip, remote_sdp.as_deref(), old.map(|l| &mut l.media), clean);
+                            continued.insert(r.old);
+                            if calls.contains_key(&r.old) {
+                                hangups.insert((TokioInstant::now() + super::transfer::OLD_CALL_GRACE, r.old), ());
+                            }
+                            if let Some(mut l) = parked.remove(&r.old) {
+                                ending.spawn(async move { l.media.stop().await; });
+                            }
+                            calls.insert(call, Live {
+                                number,
+                                answered_at: Some(Instant::now()),
+                                media: r.media,
+                                negotiated: None,
+                                call_id: String::new(),
+                                replaces: None,
+                            });
+                        }
+                    }
+                    Event::Progress { call, code, .. } if referrals.contains_key(&call) => {
+                        if let Some(r) = referrals.get(&call) { r.progress(&mut sip, code); }
+                    }
+                    Event::Ended { call, reason } if referrals.contains_key(&call) => {
+                        if let Some(r) = referrals.remove(&call) {
+                            r.failed(&mut sip, &reason);
+                            if let Some(mut l) = parked.remove(&r.old) {
+                                ended += 1;
+                                ending.spawn(async move { l.media.stop().await; });
+                            }
+                        }
+                    }
+                    Event::TransferRequested { call, transfer, refer_to, referred_by } => {
+                        let policy = if calls.contains_key(&call) && !referrals.values().any(|r| r.old == call) { args.refer } else { ReferPolicy::Reject };
+                        if let Some(r) = super::transfer::on_refer(&mut sip, &dialer, (call, transfer, policy), (&refer_to, referred_by.as_deref())).await? {
+                            referrals.insert(r.new, r);
+                        }
+                    }
                     Event::Established { call, .. } => {
+                        let replaces = calls.get(&call).and_then(|l| l.replaces);
+                        let taken = replaces.and_then(|old| calls.get_mut(&old)).and_then(|o| o.media.hand_over());
                         if let Some(l) = calls.get_mut(&call) {
                             l.answered_at = Some(Instant::now());
                             l.media.answered();
-                            start_media(l, &args, clean, bridge.as_ref().map(|b| b.room));
+                            start_media(l, &args, clean, (bridge.as_ref().map(|b| b.room), taken));
+                        }
+                        if let Some(old) = replaces {
+                            // RFC 3891 §3: the replaced dialog ends once the new one is up.
+                            continued.insert(old);
+                            let _ = sip.ep().hangup(Instant::now(), old);
                         }
                         if let Some(d) = args.duration {
                             hangups.insert((TokioInstant::now() + Duration::from_secs_f64(d), call), ());
@@ -165,8 +243,19 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         }
                     }
                     Event::Ended { call, reason } => {
-                        ended += 1;
                         hangups.retain(|(_, c), _| *c != call);
+                        if referrals.values().any(|r| r.old == call) {
+                            // Its referred call is still being placed and will
+                            // carry its audio on, or fail and end it for good.
+                            if let Some(l) = calls.remove(&call) {
+                                println!("call {} ended: {reason} (transfer in progress)", l.number);
+                                parked.insert(call, l);
+                            }
+                            continue;
+                        }
+                        if !continued.remove(&call) {
+                            ended += 1;
+                        }
                         if let Some(mut l) = calls.remove(&call) {
                             let secs = l.answered_at.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
                             println!("call {} ended: {reason} after {secs:.1} s", l.number);
@@ -356,8 +445,9 @@ async fn accept(
                 number,
                 answered_at: None,
                 media,
-                negotiated,
+                negotiated: Some(negotiated),
                 call_id: String::new(),
+                replaces: None,
             }))
         }
         Err(e) => {
@@ -375,13 +465,18 @@ fn start_media(
     live: &mut Live,
     args: &AnswerArgs,
     clean: crate::media::CleanAudio,
-    bridge: Option<RoomId>,
+    (bridge, taken): (Option<RoomId>, Option<crate::media::TakenEnd>),
 ) {
-    if let Some(room) = bridge {
-        if let Err(e) = live
-            .media
-            .start(&live.negotiated, Placement::Room(room), clean)
-        {
+    let Some(negotiated) = live.negotiated.take() else {
+        return;
+    };
+    let placement = match (taken, bridge) {
+        (Some(end), _) => Some(Placement::TakeOver(end)),
+        (None, Some(room)) => Some(Placement::Room(room)),
+        (None, None) => None,
+    };
+    if let Some(placement) = placement {
+        if let Err(e) = live.media.start(&negotiated, placement, clean) {
             tracing::warn!("no audio on call {}: {e:#}", live.number);
         }
         return;
@@ -396,10 +491,7 @@ fn start_media(
         Some(_) => MediaPlan::device(record.as_deref(), args.stereo),
         None => MediaPlan::open_recording(args.play.as_deref(), record.as_deref(), args.stereo),
     };
-    let started = plan.and_then(|plan| {
-        live.media
-            .start(&live.negotiated, Placement::Own(plan), clean)
-    });
+    let started = plan.and_then(|plan| live.media.start(&negotiated, Placement::Own(plan), clean));
     match started {
         Ok(()) => {
             if let Some(path) = record {

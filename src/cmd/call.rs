@@ -2,6 +2,7 @@
 //! Exit status 0 only when the call was answered and ended cleanly.
 
 use super::account::{credentials, AccountArgs};
+use super::transfer::{Dialer, ReferPolicy, Referral};
 use crate::config::Account;
 use crate::media::{CleanAudio, MediaLeg, MediaPlan, Placement, RtpTimeout};
 use crate::net::SipDriver;
@@ -63,8 +64,33 @@ pub struct CallArgs {
     /// Seconds after the answer at which to take the callee back (`a=sendrecv`).
     #[arg(long = "resume-at", value_name = "S")]
     pub resume_at: Vec<f64>,
+    /// Blind-transfer the answered call to this URI (REFER, RFC 3515); exits 0
+    /// only when the transfer succeeded.
+    #[arg(long, value_name = "URI")]
+    pub transfer_to: Option<String>,
+    /// Seconds after the answer at which --transfer-to is sent.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 2.0,
+        requires = "transfer_to"
+    )]
+    pub transfer_at: f64,
+    /// What a REFER from the callee gets: `accept` places the referred call
+    /// (with Replaces for an attended transfer) and carries the audio over;
+    /// `reject` answers 603.
+    #[arg(long, value_enum, default_value = "reject")]
+    pub refer: ReferPolicy,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
+}
+
+/// How the call went, for the exit status.
+struct Outcome {
+    answered: bool,
+    reason: EndReason,
+    /// The outcome of --transfer-to, once known.
+    transfer: Option<Result<(), String>>,
 }
 
 /// A scripted hold or resume, seconds after the answer.
@@ -126,6 +152,14 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
     }
     let script = hold_script(&args.hold_at, &args.resume_at)?;
+    let transfer_to = args
+        .transfer_to
+        .as_deref()
+        .map(|t| {
+            agentphone_sip::rsip::parse_uri(t)
+                .map_err(|e| anyhow!("--transfer-to '{t}' is not a SIP URI: {e}"))
+        })
+        .transpose()?;
     let plan = match &args.audio_device {
         Some(_) => MediaPlan::device(args.record.as_deref(), args.stereo)?,
         None => {
@@ -140,6 +174,13 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
         None => format!("<sip:{}@{}>", user, sip.local_addr()),
+    };
+    let dialer = Dialer {
+        from: from.clone(),
+        ip: listen.ip(),
+        settings: &media_settings,
+        engine: &engine,
+        account: account.as_ref(),
     };
     let request = CallRequest {
         target,
@@ -161,22 +202,31 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .ep()
         .call(Instant::now(), request)
         .context("cannot place the call")?;
+    let mut earlier = Vec::new();
     let outcome = drive_call(
         &mut sip,
         call,
-        (&args, &script),
-        (&mut media, &mut dead_rx),
-        (plan, clean),
+        (&args, &script, transfer_to),
+        (&mut media, &mut dead_rx, &mut earlier),
+        (plan, clean, &dialer),
     )
     .await;
     sip.close().await;
+    for mut leg in earlier {
+        leg.stop().await;
+    }
     if let Some(report) = media.stop().await {
         println!("media: {report}");
     }
     let outcome = outcome?;
-    match outcome {
-        (true, EndReason::LocalHangup | EndReason::RemoteHangup) => Ok(()),
-        (_, reason) => bail!("call failed: {reason}"),
+    match (outcome.transfer, outcome.answered, outcome.reason) {
+        (Some(Ok(())), _, _) => Ok(()),
+        (Some(Err(why)), _, _) => bail!("transfer failed: {why}"),
+        (None, _, _) if args.transfer_to.is_some() && outcome.answered => {
+            bail!("transfer failed: the call ended before the transfer was done")
+        }
+        (None, true, EndReason::LocalHangup | EndReason::RemoteHangup) => Ok(()),
+        (None, _, reason) => bail!("call failed: {reason}"),
     }
 }
 
@@ -231,16 +281,29 @@ fn on_answer(
     }
 }
 
-/// Runs the call to its end; returns (was answered, end reason). A call hung
-/// up because the peer's RTP stopped (`[media] rtp_timeout_s`) is an error.
+/// Runs the call to its end. A call hung up because the peer's RTP stopped
+/// (`[media] rtp_timeout_s`) is an error. When the callee transfers us
+/// (`--refer accept`) the referred call becomes the call, its media `media`
+/// and the old leg goes to `earlier`.
 async fn drive_call(
     sip: &mut SipDriver,
-    call: agentphone_sip::CallId,
-    (args, script): (&CallArgs, &[HoldStep]),
-    (media, dead): (&mut MediaLeg, &mut mpsc::UnboundedReceiver<RtpTimeout>),
-    plan: (MediaPlan, CleanAudio),
-) -> Result<(bool, EndReason)> {
-    let mut plan = Some(plan);
+    mut call: agentphone_sip::CallId,
+    (args, script, transfer_to): (&CallArgs, &[HoldStep], Option<agentphone_sip::rsip::Uri>),
+    (media, dead, earlier): (
+        &mut MediaLeg,
+        &mut mpsc::UnboundedReceiver<RtpTimeout>,
+        &mut Vec<MediaLeg>,
+    ),
+    (plan, clean, dialer): (MediaPlan, CleanAudio, &Dialer<'_>),
+) -> Result<Outcome> {
+    let mut plan = Some((plan, clean));
+    let mut transfer_at = None;
+    let mut transfer: Option<Result<(), String>> = None;
+    let mut referral: Option<Referral> = None;
+    // The transferred call ended while its referred call was being placed.
+    let mut ended_early: Option<EndReason> = None;
+    // A transferred call we end ourselves if the transferor does not.
+    let mut old_call: Option<(tokio::time::Instant, agentphone_sip::CallId)> = None;
     let mut answered = false;
     let mut hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(args.ring_timeout);
     let mut dtmf_at = None;
@@ -273,6 +336,54 @@ async fn drive_call(
                     if args.dtmf.is_some() {
                         dtmf_at = Some(now + Duration::from_secs_f64(args.dtmf_delay.max(0.0)));
                     }
+                    if transfer_to.is_some() {
+                        transfer_at = Some(now + Duration::from_secs_f64(args.transfer_at.max(0.0)));
+                    }
+                }
+                Event::TransferRequested { call: c, transfer: t, refer_to, referred_by } if c == call => {
+                    let policy = if referral.is_some() { ReferPolicy::Reject } else { args.refer };
+                    referral = super::transfer::on_refer(sip, dialer, (c, t, policy), (&refer_to, referred_by.as_deref())).await?;
+                }
+                Event::Progress { call: n, code, .. } if referral.as_ref().is_some_and(|r| r.new == n) => {
+                    if let Some(r) = &referral { r.progress(sip, code); }
+                }
+                Event::Established { call: n, remote_sdp } if referral.as_ref().is_some_and(|r| r.new == n) => {
+                    if let Some(mut r) = referral.take() {
+                        r.answered(sip, remote_sdp.as_deref(), Some(&mut *media), clean);
+                        // The referred call is the call from now on.
+                        std::mem::swap(media, &mut r.media);
+                        earlier.push(r.media);
+                        if ended_early.is_none() {
+                            old_call = Some((tokio::time::Instant::now() + super::transfer::OLD_CALL_GRACE, call));
+                        }
+                        call = r.new;
+                        answered = true;
+                        ended_early = None;
+                    }
+                }
+                Event::Ended { call: n, reason } if referral.as_ref().is_some_and(|r| r.new == n) => {
+                    if let Some(r) = referral.take() { r.failed(sip, &reason); }
+                    if let Some(old) = ended_early.take() {
+                        return Ok(Outcome { answered, reason: old, transfer });
+                    }
+                }
+                Event::TransferAccepted { call: c, .. } if c == call => println!("transfer accepted (202)"),
+                Event::TransferProgress { call: c, status_line, .. } if c == call => println!("transfer: {status_line}"),
+                Event::TransferSucceeded { call: c, status_line, .. } if c == call => {
+                    println!("transfer succeeded: {status_line}");
+                    transfer = Some(Ok(()));
+                    if !hung_up {
+                        hung_up = true;
+                        let _ = sip.ep().hangup(Instant::now(), call);
+                    }
+                }
+                Event::TransferFailed { call: c, reason, .. } if c == call => {
+                    println!("transfer failed: {reason}");
+                    transfer = Some(Err(reason.to_string()));
+                    if !hung_up {
+                        hung_up = true;
+                        let _ = sip.ep().hangup(Instant::now(), call);
+                    }
                 }
                 Event::ReInvite { call: c, offer } if c == call => {
                     sip.answer_reinvite(c, media, offer.as_deref());
@@ -290,7 +401,12 @@ async fn drive_call(
                     if let Some(d) = silent_for {
                         bail!("no RTP from the peer for {:.0} s: hung up ({reason})", d.as_secs_f64());
                     }
-                    return Ok((answered, reason));
+                    if referral.is_some() {
+                        // The transferor left first; the referred call decides.
+                        ended_early = Some(reason);
+                        continue;
+                    }
+                    return Ok(Outcome { answered, reason, transfer });
                 }
                 _ => {}
             },
@@ -314,7 +430,26 @@ async fn drive_call(
                     eprintln!("re-INVITE not sent: {e}");
                 }
             }
-            _ = tokio::time::sleep_until(hangup_at), if !hung_up => {
+            _ = super::sleep_opt(old_call.map(|(t, _)| t)), if old_call.is_some() => {
+                if let Some((_, old)) = old_call.take() {
+                    let _ = sip.ep().hangup(Instant::now(), old);
+                }
+            }
+            _ = super::sleep_opt(transfer_at), if transfer_at.is_some() && !hung_up => {
+                transfer_at = None;
+                if let Some(to) = &transfer_to {
+                    match sip.ep().transfer(Instant::now(), call, to.clone(), None) {
+                        Ok(_) => println!("transferring to {to}"),
+                        Err(e) => {
+                            println!("transfer failed: {e}");
+                            transfer = Some(Err(e.to_string()));
+                            hung_up = true;
+                            sip.ep().hangup(Instant::now(), call)?;
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(hangup_at), if !hung_up && ended_early.is_none() => {
                 hung_up = true;
                 sip.ep().hangup(Instant::now(), call)?;
             }

@@ -7,6 +7,7 @@ pub mod denoise;
 pub mod noise;
 pub mod register;
 pub mod signals;
+pub mod transfer;
 
 /// What `call` and `answer` take from the config file, read once (a missing
 /// default file is an empty config): the account the flags select, and the

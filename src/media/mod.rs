@@ -63,7 +63,15 @@ pub enum Placement {
     Own(MediaPlan),
     /// Into an existing room (a conference bridge).
     Room(RoomId),
+    /// Into the room of another leg's call, taking over its local end (a
+    /// transfer or a Replaces: the new call carries on the old one's audio,
+    /// recording included). The old leg keeps only its own network half.
+    TakeOver(TakenEnd),
 }
+
+/// A call's local end and room, handed from one leg to another
+/// ([`MediaLeg::hand_over`]).
+pub struct TakenEnd(OwnEnd);
 
 /// The call's own local end and room, for a [`Placement::Own`] leg.
 struct OwnEnd {
@@ -246,6 +254,13 @@ impl MediaLeg {
                 self.engine.send(Command::Join { part, room })?;
                 None
             }
+            Placement::TakeOver(TakenEnd(end)) => {
+                self.engine.send(Command::Join {
+                    part,
+                    room: end.room,
+                })?;
+                Some(end)
+            }
         };
         if self.held {
             self.engine.send(Command::Hold { part, held: true })?;
@@ -315,6 +330,16 @@ impl MediaLeg {
             room,
             recording,
         })
+    }
+
+    /// Gives this call's local end and room to another leg (see
+    /// [`Placement::TakeOver`]); this leg then leaves the room and, when
+    /// stopped, removes only itself. None when it has no local end.
+    pub fn hand_over(&mut self) -> Option<TakenEnd> {
+        let running = self.running.as_mut()?;
+        let end = running.own.take()?;
+        let _ = self.engine.send(Command::Leave { part: running.part });
+        Some(TakenEnd(end))
     }
 
     /// Whether the media runs (early media or an established call).

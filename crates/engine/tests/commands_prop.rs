@@ -131,11 +131,7 @@ proptest! {
                 other => {
                     match other {
                         Op::AddLeg(p) | Op::AddLocal(p) => { present.insert(*p); }
-                        Op::Remove(p) => {
-                            if present.remove(p) {
-                                expected_removals.push(*p);
-                            }
-                        }
+                        Op::Remove(p) if present.remove(p) => expected_removals.push(*p),
                         _ => {}
                     }
                     if let Some(cmd) = command(other) {
