@@ -1,8 +1,11 @@
 #![no_main]
 //! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
 //! and a registration in progress, and drains every output. Re-INVITEs are
-//! accepted, rejected or left to the automatic answer as the input decides,
-//! and every established call sends one. A zero-length chunk stands for a
+//! and UPDATE offers are accepted, rejected or left to the automatic answer
+//! as the input decides; every established call sends a re-INVITE or an
+//! UPDATE (with or without SDP); incoming calls are rung (reliably when the
+//! INVITE requires 100rel), given early media or answered, so PRACK, early
+//! UPDATE and session-timer paths are reachable. A zero-length chunk stands for a
 //! transport error toward the peer. Nothing may panic and the endpoint must
 //! keep answering.
 
@@ -67,8 +70,30 @@ fuzz_target!(|data: &[u8]| {
                         _ => Ok(()),
                     };
                 }
+                Event::Update { call, .. } => {
+                    let _ = match delay % 3 {
+                        0 => ep.accept_update(now, call, b"v=0\r\n".to_vec()),
+                        1 => ep.reject_update(now, call, 488),
+                        _ => Ok(()),
+                    };
+                }
                 Event::Established { call, .. } => {
-                    let _ = ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec());
+                    let _ = match delay % 3 {
+                        0 => ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec()),
+                        1 => ep.update(now, call, Some(b"v=0\r\na=sendonly\r\n".to_vec())),
+                        _ => ep.update(now, call, None),
+                    };
+                }
+                Event::IncomingCall { call, .. } => {
+                    let _ = match delay % 4 {
+                        0 => ep.ring(now, call),
+                        1 => ep.early_media(now, call, b"v=0\r\n".to_vec()),
+                        2 => ep.answer(now, call, b"v=0\r\n".to_vec()),
+                        _ => Ok(()),
+                    };
+                }
+                Event::Progress { call, .. } => {
+                    let _ = ep.update(now, call, None);
                 }
                 _ => {}
             }
