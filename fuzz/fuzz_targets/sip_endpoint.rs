@@ -2,11 +2,13 @@
 //! Feeds arbitrary datagrams to an endpoint at arbitrary fake times, with a call
 //! and a registration in progress, and drains every output. Re-INVITEs are
 //! accepted, rejected or left to the automatic answer as the input decides,
-//! and every established call sends one. Incoming calls (with or without
-//! Replaces) are answered or left ringing, established calls are
-//! transferred (REFER), and REFERs from the input are accepted (then
-//! notified: 180, then 200), rejected or left to time out, so the REFER,
-//! NOTIFY and Replaces paths run both ways. A zero-length chunk stands for a
+//! and UPDATE offers likewise; every established call sends a re-INVITE or an
+//! UPDATE (with or without SDP) and may be transferred (REFER); incoming calls
+//! (with or without Replaces) are rung (reliably when the INVITE requires
+//! 100rel), given early media, answered or left ringing; REFERs from the input
+//! are accepted (then notified: 180, then 200), rejected or left to time out,
+//! so the REFER, NOTIFY, Replaces, PRACK, early UPDATE and session-timer paths
+//! run both ways. A zero-length chunk stands for a
 //! transport error toward the peer. Nothing may panic and the endpoint must
 //! keep answering.
 
@@ -71,17 +73,34 @@ fuzz_target!(|data: &[u8]| {
                         _ => Ok(()),
                     };
                 }
+                Event::Update { call, .. } => {
+                    let _ = match delay % 3 {
+                        0 => ep.accept_update(now, call, b"v=0\r\n".to_vec()),
+                        1 => ep.reject_update(now, call, 488),
+                        _ => Ok(()),
+                    };
+                }
                 Event::Established { call, .. } => {
-                    let _ = ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec());
+                    let _ = match delay % 3 {
+                        0 => ep.reinvite(now, call, b"v=0\r\na=sendonly\r\n".to_vec()),
+                        1 => ep.update(now, call, Some(b"v=0\r\na=sendonly\r\n".to_vec())),
+                        _ => ep.update(now, call, None),
+                    };
                     if delay % 2 == 0 {
                         let carol = parse_uri("sip:carol@127.0.0.1:5070").unwrap();
                         let _ = ep.transfer(now, call, carol, None);
                     }
                 }
                 Event::IncomingCall { call, .. } => {
-                    if delay % 3 != 2 {
-                        let _ = ep.answer(now, call, b"v=0\r\n".to_vec());
-                    }
+                    let _ = match delay % 4 {
+                        0 => ep.ring(now, call),
+                        1 => ep.early_media(now, call, b"v=0\r\n".to_vec()),
+                        2 => ep.answer(now, call, b"v=0\r\n".to_vec()),
+                        _ => Ok(()),
+                    };
+                }
+                Event::Progress { call, .. } => {
+                    let _ = ep.update(now, call, None);
                 }
                 Event::TransferRequested { call, transfer, .. } => {
                     let _ = match delay % 3 {

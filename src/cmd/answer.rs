@@ -237,6 +237,15 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         Some(l) => sip.answer_reinvite(call, &mut l.media, offer.as_deref()),
                         None => { let _ = sip.ep().reject_reinvite(Instant::now(), call, 481); }
                     },
+                    Event::Update { call, offer } => match calls.get_mut(&call) {
+                        Some(l) => sip.answer_update(call, &mut l.media, &offer),
+                        None => { let _ = sip.ep().reject_update(Instant::now(), call, 481); }
+                    },
+                    Event::ReInviteAnswered { call, sdp } | Event::UpdateAnswered { call, sdp } => {
+                        if let Some(l) = calls.get_mut(&call) {
+                            l.media.process_reinvite_answer(sdp.as_deref());
+                        }
+                    }
                     Event::ReInviteAckAnswer { call, answer } => {
                         if let Some(l) = calls.get_mut(&call) {
                             l.media.process_reinvite_answer(answer.as_deref());

@@ -391,8 +391,12 @@ async fn drive_call(
                 Event::ReInviteAckAnswer { call: c, answer } if c == call => {
                     media.process_reinvite_answer(answer.as_deref());
                 }
-                Event::ReInviteAnswered { call: c, sdp } if c == call => {
+                Event::ReInviteAnswered { call: c, sdp } | Event::UpdateAnswered { call: c, sdp } if c == call => {
                     media.process_reinvite_answer(sdp.as_deref());
+                }
+                Event::Update { call: c, offer } if c == call => sip.answer_update(c, media, &offer),
+                Event::UpdateFailed { call: c, code } if c == call => {
+                    println!("UPDATE refused with {code}; the call keeps its session");
                 }
                 Event::ReInviteFailed { call: c, code } if c == call => {
                     println!("re-INVITE refused with {code}; the call keeps its session");

@@ -82,6 +82,22 @@ impl SipDriver {
         }
     }
 
+    /// Answers an UPDATE's offer (RFC 3311) the way a re-INVITE's is answered:
+    /// the media layer's answer, or 488 when it cannot take the offer.
+    pub fn answer_update(&mut self, call: CallId, media: &mut MediaLeg, offer: &[u8]) {
+        let now = Instant::now();
+        let sent = match media.answer_reinvite(Some(offer)) {
+            Ok(sdp) => self.ep.accept_update(now, call, sdp),
+            Err(e) => {
+                tracing::info!(%call, "UPDATE refused with 488: {e}");
+                self.ep.reject_update(now, call, 488)
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(%call, error = %e, "UPDATE not answered");
+        }
+    }
+
     /// Runs I/O until the endpoint has an event. Cancel-safe: every await point
     /// leaves the endpoint consistent.
     pub async fn next_event(&mut self) -> Result<Event> {

@@ -215,6 +215,20 @@ impl Dialog {
         }
     }
 
+    /// Continues the CSeq spaces of `early`, the early dialog this one
+    /// confirms: PRACKs and UPDATEs sent or received in it used numbers the
+    /// confirmed dialog must not reuse (RFC 3261 §12.2.1.1, RFC 3262).
+    pub fn continue_from(&mut self, early: &Dialog) {
+        if early.id.remote_tag != self.id.remote_tag {
+            return;
+        }
+        self.local_seq = self.local_seq.max(early.local_seq);
+        self.remote_seq = match (self.remote_seq, early.remote_seq) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// Checks and records the CSeq of an in-dialog request from the peer
     /// (§12.2.2): an out-of-order CSeq must be answered 500.
     pub fn accept_remote_cseq(&mut self, req: &Request) -> bool {

@@ -100,6 +100,17 @@ impl Endpoint {
 /// Methods we accept, advertised in Allow.
 pub(super) const ALLOW: &str = crate::message::ALLOWED_METHODS;
 
+/// Option tags we support (RFC 3261 §20.37), advertised in Supported:
+/// reliable provisionals (RFC 3262), session timers (RFC 4028), Replaces
+/// (RFC 3891). `timer` only while session timers are enabled.
+pub(super) fn supported(timers: bool) -> &'static str {
+    if timers {
+        "100rel, timer, replaces"
+    } else {
+        "100rel, replaces"
+    }
+}
+
 /// Sets a message body with its Content-Type and a correct Content-Length.
 pub(super) fn set_body(
     headers: &mut crate::rsip::Headers,

@@ -1,6 +1,7 @@
 //! What an endpoint needs to know about itself and the peers it talks to.
 
 use crate::rsip::{Host, Param, Transport as UriTransport, Uri};
+use crate::session::SessionTimerConfig;
 use crate::transaction::Timers;
 use crate::transport::{Destination, Transport};
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ pub struct EndpointConfig {
     /// the call's current local SDP. An application answers at once; this
     /// bound only keeps a silent one from leaving the peer hanging.
     pub reinvite_answer_wait: Duration,
+    /// Session timers (RFC 4028): on by default, 1800 s asked, Min-SE 90 s.
+    pub session_timer: SessionTimerConfig,
 }
 
 impl EndpointConfig {
@@ -59,6 +62,7 @@ impl EndpointConfig {
             timers: Timers::default(),
             hosts: HashMap::new(),
             reinvite_answer_wait: Duration::from_secs(2),
+            session_timer: SessionTimerConfig::default(),
         }
     }
 

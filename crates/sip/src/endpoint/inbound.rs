@@ -41,6 +41,9 @@ impl Endpoint {
         let Some(req) = self.tx.request(key).cloned() else {
             return;
         };
+        if self.screen_request(now, key, &req) {
+            return;
+        }
         let to_tag = req.to_header().ok().and_then(|t| tag_of(t.value()));
         if let Some(tag) = to_tag {
             return self.in_dialog_request(now, key, req, &tag);
@@ -53,11 +56,17 @@ impl Endpoint {
                     .push(crate::rsip::Header::Allow(super::build::ALLOW.into()));
                 resp.headers
                     .push(crate::rsip::Header::Accept("application/sdp".into()));
+                let supported = super::build::supported(self.cfg.session_timer.enabled);
+                resp.headers
+                    .push(crate::rsip::Header::Supported(supported.into()));
                 self.respond_or_log(now, key, resp);
             }
-            Method::Bye | Method::Info | Method::Update | Method::Notify | Method::Refer => {
-                self.respond_code(now, key, &req, 481)
-            }
+            Method::Bye
+            | Method::Info
+            | Method::Update
+            | Method::PRack
+            | Method::Notify
+            | Method::Refer => self.respond_code(now, key, &req, 481),
             Method::Register | Method::Subscribe | Method::Publish | Method::Message => {
                 self.respond_code(now, key, &req, 405)
             }
@@ -161,7 +170,9 @@ impl Endpoint {
                 self.end_call(now, call, EndReason::RemoteHangup);
             }
             Method::Invite => self.reinvite_received(now, key, call, req),
-            Method::Info | Method::Update => self.respond_code(now, key, &req, 200),
+            Method::Info => self.respond_code(now, key, &req, 200),
+            Method::Update => self.update_received(now, key, call, req),
+            Method::PRack => self.prack_received(now, key, call, req),
             Method::Refer => self.refer_received(now, key, call, req),
             Method::Notify => self.notify_received(now, key, call, req),
             Method::Options => self.respond_code(now, key, &req, 200),

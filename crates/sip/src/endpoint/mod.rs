@@ -3,7 +3,8 @@
 //!
 //! Inputs: `handle_input(now, src, bytes)` for a received datagram or framed
 //! stream message, the user commands (`register`, `call`, `answer`, `hangup`,
-//! `reinvite`, `accept_reinvite`, `reject_reinvite`, `transfer`,
+//! `reinvite`, `accept_reinvite`, `reject_reinvite`, `update`,
+//! `accept_update`, `reject_update`, `early_media`, `transfer`,
 //! `attended_transfer`, `accept_transfer`, `reject_transfer`,
 //! `notify_transfer`, …) and
 //! `handle_timeout(now)`. Outputs: `poll_transmit`, `poll_timeout`,
@@ -12,15 +13,21 @@
 
 mod build;
 mod config;
+mod extensions;
 mod inbound;
+mod prack;
 mod refer_in;
 mod refer_out;
 mod registrar;
 mod reinvite_in;
 mod reinvite_out;
 mod replaces;
+mod require;
+mod session_timer;
 mod uac;
 mod uas;
+mod update_in;
+mod update_out;
 
 pub use config::{Credentials, EndpointConfig};
 
@@ -132,6 +139,37 @@ pub enum Event {
         /// The final status code.
         code: u16,
     },
+    /// The peer sent an UPDATE with an SDP offer (RFC 3311), in an early or
+    /// confirmed dialog. Answer it like a re-INVITE offer: with
+    /// [`Endpoint::accept_update`] (our SDP answer) or
+    /// [`Endpoint::reject_update`] (e.g. 488: the session stays as it was).
+    /// Unanswered after [`EndpointConfig::reinvite_answer_wait`], the
+    /// endpoint accepts it with the call's current local SDP. UPDATEs
+    /// without SDP (session refreshes) are answered by the endpoint and not
+    /// reported.
+    Update {
+        /// Which call.
+        call: CallId,
+        /// The peer's offer.
+        offer: Vec<u8>,
+    },
+    /// Our UPDATE ([`Endpoint::update`]) was accepted (2xx). With an offer,
+    /// the new session is in place on both sides.
+    UpdateAnswered {
+        /// Which call.
+        call: CallId,
+        /// The peer's SDP answer (`None` for an UPDATE without offer).
+        sdp: Option<Vec<u8>>,
+    },
+    /// Our UPDATE got a final non-2xx response after the endpoint's own
+    /// retries (491 glare, one challenge, one 422); the session stays as it
+    /// was. A 481 or 408 ends the call instead (`Ended`).
+    UpdateFailed {
+        /// Which call.
+        call: CallId,
+        /// The final status code.
+        code: u16,
+    },
     /// The call is over.
     Ended {
         /// Which call.
@@ -238,6 +276,14 @@ pub enum EndpointError {
     /// `accept_reinvite`/`reject_reinvite` without a re-INVITE to answer.
     #[error("{0}: no re-INVITE waiting for an answer")]
     NoPendingReInvite(CallId),
+    /// `accept_update`/`reject_update` without an UPDATE offer to answer.
+    #[error("{0}: no UPDATE waiting for an answer")]
+    NoPendingUpdate(CallId),
+    /// `update` while our previous UPDATE has no final response yet, or
+    /// (with an offer) while another offer/answer exchange of the dialog is
+    /// in progress (RFC 3311 §5.1): wait for its outcome and try again.
+    #[error("{0}: an offer/answer exchange or UPDATE is in progress")]
+    OfferPending(CallId),
     /// A rejection needs a final non-2xx status (300-699).
     #[error("{0} is not a final non-2xx status")]
     BadStatus(u16),
@@ -490,10 +536,11 @@ impl Endpoint {
     /// waiting for the application gets 487 (§15.1.2: pending requests of a
     /// dialog are answered even when it ends).
     fn end_call(&mut self, now: Instant, call: CallId, reason: EndReason) {
-        let Some(c) = self.calls.remove(&call) else {
+        let Some(mut c) = self.calls.remove(&call) else {
             return;
         };
         self.transfers_call_ended(now, call, &c);
+        self.ext_call_ended(now, &mut c);
         if let Some(k) = c.invite_tx {
             self.server_invites.remove(&k);
         }
@@ -524,6 +571,7 @@ impl Endpoint {
             self.uas_retransmit_2xx(now, call);
             self.reinvite_auto_answer(now, call);
             self.reinvite_backoff_over(now, call);
+            self.ext_timers(now, call);
         }
         self.transfer_timers(now);
         let refresh: Vec<RegId> = self

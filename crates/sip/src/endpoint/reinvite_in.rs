@@ -78,7 +78,8 @@ impl Endpoint {
         }
         c.local_sdp = sdp.clone();
         let (tag, transport) = (c.local_tag.clone(), c.peer.transport);
-        let resp = self.response(&pending.request, 200, Some(&tag), transport, Some(&sdp));
+        let mut resp = self.response(&pending.request, 200, Some(&tag), transport, Some(&sdp));
+        self.timer_on_2xx_sent(now, call, &pending.request, &mut resp);
         self.send_2xx(now, call, pending.key, resp, cseq, offer_in_2xx);
         self.pump(now);
         Ok(())

@@ -85,6 +85,7 @@ impl Endpoint {
             "application/sdp",
             &out.offer,
         );
+        self.set_call_timer_headers(call, &mut req.headers);
         Ok(req)
     }
 
@@ -133,7 +134,10 @@ impl Endpoint {
         }
         match code {
             100..=199 => {}
-            200..=299 => self.reinvite_accepted(call, resp),
+            200..=299 => {
+                self.timer_on_2xx_received(now, call, &resp);
+                self.reinvite_accepted(call, resp)
+            }
             491 => self.reinvite_glare(now, call),
             401 | 407 => self.reinvite_challenged(now, call, code, resp),
             481 => {

@@ -27,30 +27,27 @@ impl Endpoint {
             _ => return Err(400),
         };
         for (id, c) in &self.calls {
-            let confirmed = match &c.dialog {
+            let matches = match &c.dialog {
                 Some(d) => {
-                    if d.id.call_id != r.call_id
-                        || d.id.local_tag != r.to_tag
-                        || d.id.remote_tag != r.from_tag
-                    {
-                        continue;
-                    }
-                    true
+                    d.id.call_id == r.call_id
+                        && d.id.local_tag == r.to_tag
+                        && d.id.remote_tag == r.from_tag
                 }
                 None => {
-                    let call_id = message::call_id(&c.invite).unwrap_or_default();
-                    if call_id != r.call_id || c.local_tag != r.to_tag {
-                        continue;
-                    }
-                    if c.role == Role::Uas {
-                        // RFC 3891 §3: an early dialog not initiated by us.
-                        return Err(481);
-                    }
-                    false
+                    message::call_id(&c.invite).unwrap_or_default() == r.call_id
+                        && c.local_tag == r.to_tag
                 }
             };
+            if !matches {
+                continue;
+            }
+            // A call may hold an early dialog (a reliable 18x): only a 2xx
+            // confirms it (sent: Answered, or received: Confirmed).
+            let confirmed = matches!(c.state, CallState::Confirmed | CallState::Answered);
             return match c.state {
                 CallState::Terminating | CallState::Ended => Err(603),
+                // RFC 3891 §3: an early dialog not initiated by us.
+                _ if !confirmed && c.role == Role::Uas => Err(481),
                 _ if confirmed && r.early_only => Err(486),
                 _ => Ok(Some(*id)),
             };

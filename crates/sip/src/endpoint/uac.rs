@@ -52,7 +52,7 @@ impl Endpoint {
                 .headers
                 .push(Header::Other(name.clone(), value.clone()));
         }
-        invite.headers.push(Header::Supported("replaces".into()));
+        self.set_timer_headers(None, &mut invite.headers);
         set_body(
             &mut invite.headers,
             &mut invite.body,
@@ -211,6 +211,9 @@ impl Endpoint {
 
     pub(super) fn uac_response(&mut self, now: Instant, call: CallId, key: TxKey, resp: Response) {
         let code = u16::from(resp.status_code.clone());
+        if self.ext_response(now, call, key, code, &resp) {
+            return;
+        }
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -239,6 +242,7 @@ impl Endpoint {
             101..=199 => self.uac_provisional(now, call, code, resp),
             200..=299 => self.uac_success(now, call, resp),
             401 | 407 => self.uac_challenge(now, call, code, resp),
+            422 if self.retry_invite_after_422(now, call, &resp) => {}
             _ => {
                 let phrase = resp.reason_phrase().unwrap_or("").to_string();
                 let reason = match self.calls.get(&call).map(|c| c.state) {
@@ -262,6 +266,9 @@ impl Endpoint {
             self.send_cancel(now, call);
             return;
         }
+        if !self.prack_provisional(now, call, &resp) {
+            return;
+        }
         let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
         self.events.push_back(Event::Progress { call, code, sdp });
     }
@@ -271,18 +278,22 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.dialog.is_some() {
+        if c.ack.is_some() {
             // Retransmitted 2xx: our ACK was lost; send it again (§13.2.2.4).
             self.resend_ack(call, &resp);
             return;
         }
-        let dialog = match Dialog::from_uac(&c.invite, &resp, &contact) {
+        let mut dialog = match Dialog::from_uac(&c.invite, &resp, &contact) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(%call, error = %e, "unusable 2xx; hanging up");
                 return self.end_call(now, call, EndReason::Rejected(502, e.to_string()));
             }
         };
+        if let Some(early) = c.dialog.as_ref() {
+            // PRACKs and UPDATEs of the early dialog used CSeq numbers.
+            dialog.continue_from(early);
+        }
         let crossed = c.state == CallState::Terminating;
         c.dialog = Some(dialog);
         c.remote_sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
@@ -292,6 +303,7 @@ impl Endpoint {
             self.send_bye(now, call, EndReason::Cancelled);
             return;
         }
+        self.timer_on_2xx_received(now, call, &resp);
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Confirmed;
             let remote_sdp = c.remote_sdp.clone();
@@ -397,7 +409,13 @@ impl Endpoint {
             let reason = c.end_reason.clone().unwrap_or(EndReason::LocalHangup);
             return self.end_call(now, call, reason);
         }
-        if c.invite_tx == Some(key) && c.dialog.is_none() {
+        if self.ext_timeout(now, call, key) {
+            return;
+        }
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.invite_tx == Some(key) && c.ack.is_none() {
             self.end_call(now, call, EndReason::NoAnswer(408));
         } else if c.reinvite_out.as_ref().and_then(|r| r.in_flight()) == Some(key) {
             self.reinvite_timed_out(now, call);

@@ -24,21 +24,30 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Sends 180 Ringing for an incoming call.
+    /// Sends 180 Ringing for an incoming call; reliably (RFC 3262) when the
+    /// INVITE requires 100rel.
     pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), EndpointError> {
         self.incoming(call, "ring")?;
-        let c = &self.calls[&call];
-        let resp = self.response(&c.invite, 180, Some(&c.local_tag), c.peer.transport, None);
-        if let Some(key) = c.invite_tx {
-            if let Err(e) = self.tx.respond(now, key, resp) {
-                tracing::debug!(%call, error = %e, "180 not sent");
-            }
-        }
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.state = CallState::Ringing;
-        }
+        let sent = self.send_provisional(now, call, 180, None);
         self.pump(now);
-        Ok(())
+        sent
+    }
+
+    /// Sends 183 Session Progress with `sdp` (early media) for an incoming
+    /// call; reliably (RFC 3262) when the INVITE requires 100rel, which
+    /// makes `sdp` the answer to the INVITE's offer: pass the same SDP to
+    /// [`Endpoint::answer`] later. A 2xx waits for the PRACK of a reliable
+    /// 183 (§3).
+    pub fn early_media(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        sdp: Vec<u8>,
+    ) -> Result<(), EndpointError> {
+        self.incoming(call, "send early media")?;
+        let sent = self.send_provisional(now, call, 183, Some(sdp));
+        self.pump(now);
+        sent
     }
 
     /// Answers an incoming call with 200 OK carrying `sdp`. The call is
@@ -50,11 +59,18 @@ impl Endpoint {
         sdp: Vec<u8>,
     ) -> Result<(), EndpointError> {
         self.incoming(call, "answer")?;
+        if self.hold_answer_for_prack(call, &sdp) {
+            return Ok(());
+        }
         let first_seq = 1 + u32::from(rand::Rng::random::<u16>(&mut self.rng));
         let c = &self.calls[&call];
         let contact = self.cfg.contact(c.peer.transport);
-        let dialog = Dialog::from_uas(&c.invite, &c.local_tag, &contact, first_seq);
-        let resp = self.response(
+        let dialog = match c.dialog.clone() {
+            // The early dialog of our provisional responses goes on.
+            Some(d) => Ok(d),
+            None => Dialog::from_uas(&c.invite, &c.local_tag, &contact, first_seq),
+        };
+        let mut resp = self.response(
             &c.invite,
             200,
             Some(&c.local_tag),
@@ -76,6 +92,8 @@ impl Endpoint {
                 "{call}: no INVITE transaction to answer"
             )));
         };
+        let invite = self.calls[&call].invite.clone();
+        self.timer_on_2xx_sent(now, call, &invite, &mut resp);
         self.send_2xx(now, call, key, resp, cseq, offer_in_2xx);
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Answered;

@@ -34,7 +34,8 @@ pub use crate::rsip::{
 };
 
 /// Methods this user agent handles, for `Allow` in 501/405 answers.
-pub const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE";
+pub const ALLOWED_METHODS: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE, PRACK";
 
 /// A header needed by the core is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,9 +2,15 @@
 //! the user agent core. The endpoint drives these values; this module holds the
 //! call state and the typed outcomes a user sees.
 
+mod ext;
 mod reinvite;
+pub mod timer;
+mod update;
 
+pub use ext::{CallExtensions, ReliableProvisional};
 pub use reinvite::{InboundReInvite, OutboundReInvite, OutboundStep, Pending2xx, Retransmit2xx};
+pub use timer::SessionTimerConfig;
+pub use update::{InboundUpdate, OutboundUpdate};
 
 use crate::dialog::Dialog;
 use crate::endpoint::Credentials;
@@ -81,6 +87,9 @@ pub enum EndReason {
     NoAck,
     /// A transport failure ended the call.
     TransportError,
+    /// No session refresh came within the session interval (RFC 4028 §10):
+    /// BYE sent.
+    SessionExpired,
 }
 
 impl EndReason {
@@ -121,6 +130,7 @@ impl fmt::Display for EndReason {
             EndReason::LocalReject(c) => write!(f, "rejected locally ({c})"),
             EndReason::NoAck => write!(f, "no ACK for our 200 OK"),
             EndReason::TransportError => write!(f, "transport error"),
+            EndReason::SessionExpired => write!(f, "session expired (no refresh, RFC 4028)"),
         }
     }
 }
@@ -189,6 +199,8 @@ pub struct Call {
     pub end_reason: Option<EndReason>,
     /// The BYE was challenged once and resent with credentials.
     pub bye_challenged: bool,
+    /// UPDATE, session timer and reliable provisional state.
+    pub ext: CallExtensions,
 }
 
 impl Call {
@@ -221,6 +233,7 @@ impl Call {
             remote_sdp: None,
             end_tx: None,
             end_reason: None,
+            ext: CallExtensions::default(),
         }
     }
 
@@ -241,14 +254,20 @@ impl Call {
             OutboundStep::Backoff(at) => Some(at),
             OutboundStep::Sent(_) => None,
         });
-        [retransmit, answer, backoff].into_iter().flatten().min()
+        [retransmit, answer, backoff, self.ext.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether an INVITE transaction of this dialog is still in progress in
     /// either direction, counting a 2xx not yet ACKed (§14.1: no new
-    /// re-INVITE may start meanwhile).
+    /// re-INVITE may start meanwhile), or an offer/answer by UPDATE is
+    /// (RFC 3311 §5.1).
     pub fn invite_in_progress(&self) -> bool {
         self.pending_2xx.is_some()
+            || self.ext.update_offer_pending()
+            || self.ext.update_in.is_some()
             || self.reinvite_in.is_some()
             || self
                 .reinvite_out
