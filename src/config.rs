@@ -16,6 +16,47 @@ pub struct Config {
     /// Media settings for every call (`[media]`).
     #[serde(default)]
     pub media: MediaConfig,
+    /// SIP settings for every call (`[sip]`).
+    #[serde(default)]
+    pub sip: SipConfig,
+}
+
+/// `[sip]`: session timers (RFC 4028).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// Session timers on (default) or off.
+    pub session_timer: Option<bool>,
+    /// The session interval we ask for, in seconds (default 1800).
+    pub session_expires_s: Option<u32>,
+    /// The smallest interval we accept, in seconds (default and minimum 90).
+    pub min_se_s: Option<u32>,
+}
+
+impl SipConfig {
+    /// The session-timer settings; `shown` names the file in errors.
+    pub fn session_timer(
+        &self,
+        shown: &str,
+    ) -> Result<agentphone_sip::session::SessionTimerConfig> {
+        let mut t = agentphone_sip::session::SessionTimerConfig::default();
+        if let Some(on) = self.session_timer {
+            t.enabled = on;
+        }
+        let min_se = self.min_se_s.unwrap_or(t.min_se_secs());
+        if min_se < 90 {
+            bail!("{shown}: [sip] key 'min_se_s': {min_se} s is below RFC 4028's minimum of 90 s");
+        }
+        let expires = self
+            .session_expires_s
+            .unwrap_or(t.session_expires_secs().max(min_se));
+        if expires < min_se {
+            bail!("{shown}: [sip] key 'session_expires_s': {expires} s is below min_se_s ({min_se} s)");
+        }
+        t.min_se = std::time::Duration::from_secs(u64::from(min_se));
+        t.session_expires = std::time::Duration::from_secs(u64::from(expires));
+        Ok(t)
+    }
 }
 
 /// `[media]`: codecs, jitter buffer and noise-removal model (see
@@ -237,6 +278,28 @@ pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_section_sets_session_timers_within_rfc_4028_bounds() {
+        let timer = |text: &str| {
+            parse(text, Path::new("c.toml"))
+                .unwrap()
+                .sip
+                .session_timer("c.toml")
+        };
+        let default = timer("").unwrap();
+        assert!(default.enabled);
+        assert_eq!(default.session_expires_secs(), 1800);
+        let t = timer("[sip]\nsession_expires_s = 600\nmin_se_s = 120\n").unwrap();
+        assert_eq!((t.session_expires_secs(), t.min_se_secs()), (600, 120));
+        assert!(!timer("[sip]\nsession_timer = false\n").unwrap().enabled);
+        let low = timer("[sip]\nmin_se_s = 30\n").unwrap_err().to_string();
+        assert!(low.contains("'min_se_s'") && low.contains("90"), "{low}");
+        let below = timer("[sip]\nsession_expires_s = 100\nmin_se_s = 200\n")
+            .unwrap_err()
+            .to_string();
+        assert!(below.contains("'session_expires_s'"), "{below}");
+    }
 
     #[test]
     fn errors_name_file_line_and_key() {

@@ -80,8 +80,11 @@ struct Live {
 
 /// Runs `agentphone answer`.
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
-    let (account, media_settings) =
-        super::account_and_media(config, &args.account, args.codec.as_deref())?;
+    let super::RunConfig {
+        account,
+        media: media_settings,
+        session_timer,
+    } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
@@ -108,7 +111,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let mut sip = SipDriver::bind(listen, &user, Vec::new()).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
     let dialer = Dialer {
         from: match &account {

@@ -136,8 +136,11 @@ fn hold_script(hold_at: &[f64], resume_at: &[f64]) -> Result<Vec<HoldStep>> {
 
 /// Runs `agentphone call`.
 pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
-    let (account, media_settings) =
-        super::account_and_media(config, &args.account, args.codec.as_deref())?;
+    let super::RunConfig {
+        account,
+        media: media_settings,
+        session_timer,
+    } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
         .map_err(|e| anyhow!("'{}' is not a SIP URI: {e}", args.uri))?;
     let user = account
@@ -146,7 +149,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|| "agentphone".into());
     let (hop, hosts) = first_hop(&target, account.as_ref())?;
     let listen = crate::net::listen_toward(args.listen, hop)?;
-    let mut sip = SipDriver::bind(listen, &user, hosts).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, hosts, session_timer).await?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;

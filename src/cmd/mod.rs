@@ -16,16 +16,28 @@ fn account_and_media(
     config: Option<&std::path::Path>,
     account: &account::AccountArgs,
     codec: Option<&str>,
-) -> anyhow::Result<(Option<crate::config::Account>, crate::media::MediaSettings)> {
+) -> anyhow::Result<RunConfig> {
     let cfg = crate::config::load(config)?;
     let shown = crate::config::shown_path(config);
     let account = account.resolve_in(&cfg, &shown)?;
     let settings = crate::media::MediaSettings::from_config(&cfg.media, &shown)?;
-    let settings = match codec {
+    let media = match codec {
         Some(name) => settings.prefer(crate::media::parse_codec(name)?),
         None => settings,
     };
-    Ok((account, settings))
+    let session_timer = cfg.sip.session_timer(&shown)?;
+    Ok(RunConfig {
+        account,
+        media,
+        session_timer,
+    })
+}
+
+/// What a run of `call` or `answer` takes from the config file.
+struct RunConfig {
+    account: Option<crate::config::Account>,
+    media: crate::media::MediaSettings,
+    session_timer: agentphone_sip::session::SessionTimerConfig,
 }
 
 /// Starts the process's media engine: on the sound card `device` (`default`

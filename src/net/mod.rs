@@ -35,6 +35,17 @@ impl SipDriver {
         contact_user: &str,
         hosts: Vec<(String, std::net::IpAddr)>,
     ) -> Result<Self> {
+        Self::bind_with(listen, contact_user, hosts, Default::default()).await
+    }
+
+    /// Like [`bind`](Self::bind), with the run's session-timer settings
+    /// (`[sip]`, RFC 4028).
+    pub async fn bind_with(
+        listen: SocketAddr,
+        contact_user: &str,
+        hosts: Vec<(String, std::net::IpAddr)>,
+        session_timer: agentphone_sip::session::SessionTimerConfig,
+    ) -> Result<Self> {
         let udp = UdpSocket::bind(listen)
             .await
             .with_context(|| format!("cannot bind UDP {listen}"))?;
@@ -46,6 +57,7 @@ impl SipDriver {
         cfg.tcp_addr = Some(tcp.local_addr());
         cfg.contact_user = contact_user.to_string();
         cfg.hosts.extend(hosts);
+        cfg.session_timer = session_timer;
         let seed = rand::random::<u64>();
         Ok(SipDriver {
             ep: Endpoint::new(cfg, seed),
