@@ -479,10 +479,12 @@ impl Engine {
                     }
                 }
             }
-            self.scratch.copy_from_slice(&self.moh_frame[..]);
-            p.moh.apply(&mut self.scratch[..]);
-            for (h, &m) in p.heard.iter_mut().zip(self.scratch.iter()) {
-                *h += m;
+            if !p.moh.is_closed() {
+                self.scratch.copy_from_slice(&self.moh_frame[..]);
+                p.moh.apply(&mut self.scratch[..]);
+                for (h, &m) in p.heard.iter_mut().zip(self.scratch.iter()) {
+                    *h += m;
+                }
             }
             match &mut p.kind {
                 Kind::Leg(leg) => leg.say(&p.heard),
