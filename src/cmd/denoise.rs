@@ -207,6 +207,7 @@ fn stream<R: Read, W: Write>(
         buf48: Vec::new(),
         fill: 0,
         out48: Vec::new(),
+        denoised: 0,
         ref48: Vec::new(),
         skip: Denoiser::DELAY_SAMPLES,
         emitted48: 0,
@@ -268,8 +269,10 @@ struct Stage {
     /// between blocks.
     buf48: Vec<f32>,
     fill: usize,
-    /// Denoised frames of the current block, ours and nnnoiseless's.
+    /// Denoised frames of the current block, ours and nnnoiseless's: the
+    /// first `denoised` samples.
     out48: Vec<f32>,
+    denoised: usize,
     ref48: Vec<f32>,
     /// Output samples still to drop (the denoiser's delay).
     skip: usize,
@@ -312,6 +315,7 @@ impl Stage {
             self.fill = padded;
         }
         let whole = self.fill - self.fill % FRAME_SAMPLES;
+        // Sized once: every sample up to `whole` is overwritten below.
         if self.out48.len() < whole {
             self.out48.resize(whole, 0.0);
         }
@@ -350,7 +354,7 @@ impl Stage {
         // Keep the partial frame for the next block.
         self.buf48.copy_within(whole..self.fill, 0);
         self.fill -= whole;
-        self.out48.truncate(whole);
+        self.denoised = whole;
     }
 
     /// Of `n` delay-compensated samples about to be emitted, how many lie
@@ -372,7 +376,7 @@ impl Stage {
         end48: Option<u64>,
         frames_in: u64,
     ) -> anyhow::Result<()> {
-        let whole = self.out48.len();
+        let whole = self.denoised;
         let from = self.skip.min(whole);
         self.skip -= from;
         let keep = self.kept(whole - from, end48);
@@ -389,7 +393,6 @@ impl Stage {
                 writer.write_mono(&self.back)?;
             }
         }
-        self.out48.clear();
         Ok(())
     }
 }
