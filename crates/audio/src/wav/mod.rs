@@ -3,12 +3,15 @@
 //!
 //! Reading accepts 8/16/24/32-bit integer and 32/64-bit float samples, any rate
 //! and channel count; [`read_wav_48k_mono`] downmixes and resamples (windowed-sinc,
-//! Kaiser, ≥ 80 dB design stopband). Every error names the file and the problem.
+//! Kaiser, ≥ 80 dB design stopband). [`WavStreamReader`], [`WavStreamWriter`] and
+//! [`StreamResampler`] do the same block by block, in constant memory and without
+//! seeking (pipes). Every error names the file and the problem.
 
 mod name;
 mod read;
 mod recorder;
 mod resample;
+mod stream;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +19,8 @@ use std::path::{Path, PathBuf};
 pub use name::recording_file_name;
 pub use read::{read_wav, WavData};
 pub use recorder::{WavRecorder, HEADER_UPDATE_FRAMES};
-pub use resample::resample;
+pub use resample::{resample, StreamResampler};
+pub use stream::{WavStreamReader, WavStreamWriter, UNKNOWN_DATA_SIZES};
 pub use write::{write_wav, write_wav_spec, SampleFormat, WavSpec};
 
 use crate::frame::SAMPLE_RATE;

@@ -43,11 +43,11 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<WavData, WavError> {
     parse(&bytes).map_err(|p| WavError::new(path, p))
 }
 
-struct Fmt {
-    tag: u16,
-    channels: u16,
-    rate: u32,
-    bits: u16,
+pub(super) struct Fmt {
+    pub(super) tag: u16,
+    pub(super) channels: u16,
+    pub(super) rate: u32,
+    pub(super) bits: u16,
 }
 
 const TAG_PCM: u16 = 1;
@@ -62,7 +62,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn parse(bytes: &[u8]) -> Result<WavData, WavProblem> {
+pub(super) fn parse(bytes: &[u8]) -> Result<WavData, WavProblem> {
     if bytes.get(0..4) != Some(b"RIFF") {
         return Err(WavProblem::NotWav("RIFF header missing"));
     }
@@ -108,7 +108,7 @@ fn parse(bytes: &[u8]) -> Result<WavData, WavProblem> {
     })
 }
 
-fn parse_fmt(body: &[u8]) -> Result<Fmt, WavProblem> {
+pub(super) fn parse_fmt(body: &[u8]) -> Result<Fmt, WavProblem> {
     let short = || WavProblem::Malformed(format!("fmt chunk is {} bytes, needs 16", body.len()));
     let mut tag = u16_at(body, 0).ok_or_else(short)?;
     let channels = u16_at(body, 2).ok_or_else(short)?;
@@ -134,7 +134,7 @@ fn parse_fmt(body: &[u8]) -> Result<Fmt, WavProblem> {
     })
 }
 
-fn sample_format(fmt: &Fmt) -> Result<SampleFormat, WavProblem> {
+pub(super) fn sample_format(fmt: &Fmt) -> Result<SampleFormat, WavProblem> {
     match (fmt.tag, fmt.bits) {
         (TAG_PCM, 8) => Ok(SampleFormat::U8),
         (TAG_PCM, 16) => Ok(SampleFormat::I16),
@@ -148,7 +148,7 @@ fn sample_format(fmt: &Fmt) -> Result<SampleFormat, WavProblem> {
 }
 
 /// Decodes one sample; `s` has exactly the format's width.
-fn decode(format: SampleFormat, s: &[u8]) -> f32 {
+pub(super) fn decode(format: SampleFormat, s: &[u8]) -> f32 {
     match format {
         SampleFormat::U8 => (f32::from(s[0]) - 128.0) * 256.0,
         SampleFormat::I16 => f32::from(i16::from_le_bytes([s[0], s[1]])),
