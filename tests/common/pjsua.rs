@@ -6,8 +6,12 @@
 //! included), and prints one flat JSON object per line on stdout: `ready`,
 //! `incoming`, `state`, `media`, `connected`, `reinvite` (with the audio
 //! `direction` of every re-INVITE/UPDATE offer it received), `hold_sent`,
-//! `resume_sent`, `timeout`, `error`, and `ended` last, once the recording is
-//! final. [`process::Peer`] runs it (time-bounded, killed on drop, stdout in a
+//! `resume_sent`, the transfer events (`xfer_sent`, `consult_sent`,
+//! `xfer_replaces_sent`, `transfer_status` for each NOTIFY about our REFER,
+//! `transfer_request` for a REFER received, `replace_request`/`replaced` for an
+//! INVITE with Replaces taken), `timeout`, `error`, and `ended` last, once the
+//! recording is final. `state`, `media` and `connected` carry the `role` of the
+//! call (`main`, `consult`, `referred`, `replacing`, `refused`). [`process::Peer`] runs it (time-bounded, killed on drop, stdout in a
 //! file); a background thread follows that file and sends each parsed line down a
 //! channel, which [`Pjsua::wait_for`] and [`Pjsua::events`] read.
 //!
@@ -17,6 +21,13 @@
 //!   decoding the far end's RTP; the script records it (PJSIP recreates the stream
 //!   on every re-INVITE, on a new conference slot, and the script reconnects the
 //!   recorder each time, losing about one 20 ms frame at each change).
+//! - A REFER is accepted with 202 by default (pjsua2's `onCallTransferRequest`);
+//!   the referred call gets its own `Call` object (`prm.newCall`). An INVITE
+//!   with Replaces is answered 200 by PJSIP itself (no `onIncomingCall`), the
+//!   replaced call ends with BYE (reason 410 Gone on our side).
+//! - `xferReplaces` puts `?Require=replaces&Replaces=...` in the Refer-To.
+//! - PJSIP does not end a call it transferred: the script hangs it up on the
+//!   final 2xx NOTIFY (RFC 5589).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -81,6 +92,19 @@ pub struct Options {
     pub resume_at: Option<Duration>,
     /// Conference bridge and recording rate.
     pub clock_rate: u32,
+    /// A REFER gets 202 and the referred call (PJSIP's default, `true`) or 603.
+    pub accept_refer: bool,
+    /// Blind-transfer the call (REFER) to this URI ...
+    pub xfer_to: Option<String>,
+    /// ... this long after the confirm (the script's default: 2 s).
+    pub xfer_at: Option<Duration>,
+    /// Place a consultation call to this URI ...
+    pub consult: Option<String>,
+    /// ... this long after the first call's confirm (the script's default: at once).
+    pub consult_at: Option<Duration>,
+    /// Transfer the first call to the consultation call with Replaces this long
+    /// after the confirm (once the consultation call is confirmed).
+    pub xfer_replaces_at: Option<Duration>,
     /// The script gives up (exit 3) after this long; the process is killed a few
     /// seconds later whatever happens.
     pub limit: Duration,
@@ -99,6 +123,12 @@ impl Options {
             hold_at: None,
             resume_at: None,
             clock_rate: 8_000,
+            accept_refer: true,
+            xfer_to: None,
+            xfer_at: None,
+            consult: None,
+            consult_at: None,
+            xfer_replaces_at: None,
             limit: Duration::from_secs(60),
         }
     }
@@ -137,10 +167,21 @@ impl Options {
             Source::Play(wav) => args.extend(["--play".into(), path_arg(wav)]),
             Source::Tone(hz) => args.extend(["--tone".into(), hz.to_string()]),
         }
+        if !self.accept_refer {
+            args.extend(["--refer".into(), "reject".into()]);
+        }
+        for (flag, value) in [("--xfer-to", &self.xfer_to), ("--consult", &self.consult)] {
+            if let Some(value) = value {
+                args.extend([flag.into(), value.clone()]);
+            }
+        }
         for (flag, value) in [
             ("--duration", self.duration),
             ("--hold-at", self.hold_at),
             ("--resume-at", self.resume_at),
+            ("--xfer-at", self.xfer_at),
+            ("--consult-at", self.consult_at),
+            ("--xfer-replaces-at", self.xfer_replaces_at),
         ] {
             if let Some(value) = value {
                 args.extend([flag.into(), secs(value)]);
@@ -365,6 +406,30 @@ impl Pjsua {
             .filter(|e| e.kind() == "reinvite")
             .filter_map(|e| e.get("direction").map(str::to_string))
             .collect()
+    }
+
+    /// Every event of `kind` received so far, in order.
+    pub fn events_of(&mut self, kind: &str) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.kind() == kind)
+            .collect()
+    }
+
+    /// The `t` (seconds since the script started) of the first event so far
+    /// that satisfies `pred`.
+    pub fn time_of(&mut self, pred: impl Fn(&Event) -> bool) -> Option<f64> {
+        self.events()
+            .iter()
+            .find(|e| pred(e))
+            .and_then(|e| e.get("t"))
+            .and_then(|t| t.parse().ok())
+    }
+
+    /// Asks the script to end (SIGTERM, as Ctrl-C would): it hangs up every
+    /// call, finishes the recording and prints `ended`.
+    pub fn terminate(&self) {
+        self.peer.terminate();
     }
 
     /// Waits up to `limit` for the script to exit (after `ended`, the recording

@@ -8,22 +8,42 @@ What it sends: `--play FILE.wav` or `--tone HZ` (looped; silence without either)
 What it hears: `--record FILE.wav`, connected for the whole call, through holds
 and re-INVITEs (reconnected after every media change).
 
+Transfers (RFC 3515, 3891): a REFER is accepted (`--refer accept`, PJSIP's
+default) or refused with 603 (`--refer reject`); accepted, PJSIP places the
+referred call (with Replaces when the Refer-To carries one), which carries the
+source and the recording on. An INVITE with Replaces naming our call is taken
+(PJSIP answers it 200 and ends the replaced call). The call placed with `--call`
+can be blind-transferred (`--xfer-to URI --xfer-at S`), or a consultation call
+placed (`--consult URI`, `--consult-at S`) and the first call transferred to it
+with Replaces (`--xfer-replaces-at S`); on the final NOTIFY with 2xx we hang up
+the transferred call (RFC 5589). Every call the script has is connected to the
+source and the recorder, and the script ends once all of them have ended.
+
 Stdout carries one flat JSON object per line (strings, numbers and booleans only),
 flushed at once; everything PJSIP logs goes to stderr:
 
   {"event":"ready","port":P}
   {"event":"incoming","from":"<sip:...>","call_id":"..."}
-  {"event":"state","state":"CONFIRMED","code":200,"reason":"OK"}     (every state)
+  {"event":"state","state":"CONFIRMED","code":200,"reason":"OK","role":"main"}
+                                     (every state of every call; `role`: main,
+                                     consult, referred, replacing or refused)
   {"event":"media","status":"active|local_hold|remote_hold|none|error",
-   "dir":"sendrecv|sendonly|recvonly|inactive|none","slot":N}
-  {"event":"connected","slot":N}   (recorder and source (re)connected to the call)
+   "dir":"sendrecv|sendonly|recvonly|inactive|none","slot":N,"role":"main"}
+  {"event":"connected","slot":N,"role":"main"}   (recorder and source (re)connected)
   {"event":"reinvite","direction":"sendonly"}   (every re-INVITE/UPDATE offer received)
   {"event":"hold_sent"} / {"event":"resume_sent"}
+  {"event":"xfer_sent","to":"..."} / {"event":"consult_sent","to":"..."}
+  {"event":"xfer_replaces_sent"}     (REFER sent, blind or with Replaces)
+  {"event":"transfer_status","code":200,"reason":"OK","final":true}
+                                     (every NOTIFY about our REFER)
+  {"event":"transfer_request","to":"<sip:...>","code":202}   (REFER received)
+  {"event":"replace_request"} / {"event":"replaced","new_call_id":N}
+                                     (INVITE with Replaces received and taken)
   {"event":"timeout"} / {"event":"error","message":"..."}
   {"event":"ended","code":0,"confirmed":true}   (last line; the recording is final)
 
-Exit status: 0 when a call was confirmed and ended (by either side or --duration),
-1 when the call failed before it was confirmed, 2 on bad options or set-up errors,
+Exit status: 0 when the first call was confirmed and all calls ended (by either
+side, --duration or a transfer), 1 when the call failed before it was confirmed, 2 on bad options or set-up errors,
 3 on the --timeout. A SIGALRM with the default action kills the process if even the
 shutdown hangs, and SIGTERM/SIGINT hang up and exit cleanly.
 """
@@ -105,8 +125,16 @@ class State:
 
     def __init__(self, args):
         self.args = args
-        self.call = None  # the one call (kept referenced: pjsua2 needs the object)
+        self.call = None  # the first call (kept referenced: pjsua2 needs the object)
         self.extra_calls = []  # refused calls, kept referenced until exit
+        self.acc = None
+        # Every call besides the refused ones: the first, the consultation call,
+        # referred and replacing calls. Kept referenced until exit.
+        self.calls = []
+        self.consult = None
+        self.xfer_done = False
+        self.consult_done = False
+        self.xfer_replaces_done = False
         self.confirmed_at = None
         self.disconnected = False
         self.confirmed = False
@@ -140,8 +168,11 @@ class StderrLog(pj.LogWriter):
 
 
 class PeerCall(pj.Call):
-    def __init__(self, acc, call_id=pj.PJSUA_INVALID_ID):
+    def __init__(self, acc, call_id=pj.PJSUA_INVALID_ID, role="main"):
         pj.Call.__init__(self, acc, call_id)
+        self.role = role
+        self.call_confirmed = False
+        self.call_disconnected = False
 
     @guarded
     def onCallState(self, prm):
@@ -151,12 +182,58 @@ class PeerCall(pj.Call):
             state=ci.stateText,
             code=int(ci.lastStatusCode),
             reason=ci.lastReason,
+            role=self.role,
         )
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.call_confirmed = True
+        if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.call_disconnected = True
+        if self is not STATE.call:
+            return
         if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and not STATE.confirmed:
             STATE.confirmed = True
             STATE.confirmed_at = time.monotonic()
         if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             STATE.disconnected = True
+
+    @guarded
+    def onCallTransferRequest(self, prm):
+        # A REFER in this call. PJSIP answers 202 by default and places the
+        # referred call; give it its own Call object so its events are told apart.
+        accept = STATE.args.refer == "accept"
+        if accept:
+            new = PeerCall(STATE.acc, role="referred")
+            STATE.calls.append(new)
+            prm.newCall = new
+        else:
+            prm.statusCode = 603
+        emit("transfer_request", to=prm.dstUri, code=int(prm.statusCode))
+
+    @guarded
+    def onCallTransferStatus(self, prm):
+        # A NOTIFY about the REFER we sent in this call.
+        code = int(prm.statusCode)
+        final = bool(prm.finalNotify)
+        emit("transfer_status", code=code, reason=prm.reason, final=final)
+        if final and 200 <= code < 300 and not self.call_disconnected:
+            # RFC 5589: the transferor ends the transferred call.
+            try:
+                self.hangup(pj.CallOpParam(True))
+            except pj.Error as e:
+                emit("error", message="hangup after transfer: %s" % e.info())
+
+    @guarded
+    def onCallReplaceRequest(self, prm):
+        # An INVITE with Replaces naming this call: PJSIP accepts it unless told
+        # otherwise; the new call gets its own Call object.
+        new = PeerCall(STATE.acc, role="replacing")
+        STATE.calls.append(new)
+        prm.newCall = new
+        emit("replace_request", code=int(prm.statusCode))
+
+    @guarded
+    def onCallReplaced(self, prm):
+        emit("replaced", new_call_id=int(prm.newCallId))
 
     @guarded
     def onCallRxOffer(self, prm):
@@ -175,17 +252,18 @@ class PeerCall(pj.Call):
                 status=status,
                 dir=MEDIA_DIR.get(mi.dir, str(mi.dir)),
                 slot=int(mi.audioConfSlot),
+                role=self.role,
             )
             if mi.status in (
                 pj.PJSUA_CALL_MEDIA_ACTIVE,
                 pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
                 pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
             ) and mi.audioConfSlot >= 0:
-                connect_media(self.getAudioMedia(i))
+                connect_media(self.getAudioMedia(i), self.role)
             break
 
 
-def connect_media(aud):
+def connect_media(aud, role="main"):
     """(Re)connects the call's conference slot to the recorder and the source.
     Connecting an already connected pair is a no-op in the conference bridge, so
     this runs after every media change (PJSIP may give the stream a new slot)."""
@@ -197,7 +275,7 @@ def connect_media(aud):
         aud.startTransmit(STATE.recorder)
     if STATE.source is not None:
         STATE.source.startTransmit(aud)
-    emit("connected", slot=int(slot))
+    emit("connected", slot=int(slot), role=role)
 
 
 class PeerAccount(pj.Account):
@@ -209,8 +287,10 @@ class PeerAccount(pj.Account):
         op = pj.CallOpParam()
         if STATE.args.answer and STATE.call is None:
             STATE.call = call
+            STATE.calls.append(call)
             op.statusCode = 200
         else:
+            call.role = "refused"
             STATE.extra_calls.append(call)
             op.statusCode = 486
         call.answer(op)
@@ -268,6 +348,17 @@ def parse_args():
     p.add_argument("--codec", choices=["pcmu", "pcma", "opus"], default="pcmu")
     p.add_argument("--hold-at", type=float, help="put the far end on hold S seconds after confirm")
     p.add_argument("--resume-at", type=float, help="take it off hold S seconds after confirm")
+    p.add_argument("--refer", choices=["accept", "reject"], default="accept",
+                   help="what a REFER gets: 202 and the referred call (default, as PJSIP), or 603")
+    p.add_argument("--xfer-to", metavar="URI", help="blind-transfer the --call call to URI (REFER)")
+    p.add_argument("--xfer-at", type=float, default=2.0,
+                   help="seconds after the confirm to send --xfer-to (default 2)")
+    p.add_argument("--consult", metavar="URI", help="place a consultation call to URI (after the first call is confirmed)")
+    p.add_argument("--consult-at", type=float, default=0.0,
+                   help="seconds after the first confirm to place --consult (default 0)")
+    p.add_argument("--xfer-replaces-at", type=float,
+                   help="transfer the first call to the --consult call with Replaces, S seconds after the first confirm "
+                        "(once the consultation call is confirmed)")
     p.add_argument("--rtp-port", type=int, default=4000, help="first RTP port to try (default 4000)")
     p.add_argument("--clock-rate", type=int, default=8000, help="bridge and recording rate (default 8000)")
     p.add_argument("--timeout", type=float, default=60.0, help="give up and exit 3 after S seconds")
@@ -344,6 +435,7 @@ def main():
     med.transportConfig.portRange = 2000
     acc = PeerAccount()
     acc.create(acfg)
+    STATE.acc = acc
 
     STATE.source = make_source(args, args.clock_rate)
     emit("ready", port=args.port)
@@ -351,12 +443,14 @@ def main():
     if args.call:
         call = PeerCall(acc)
         STATE.call = call
+        STATE.calls.append(call)
         op = pj.CallOpParam(True)
         try:
             call.makeCall(args.call, op)
         except pj.Error as e:
             emit("error", message="makeCall: %s" % e.info())
             STATE.disconnected = True
+            call.call_disconnected = True
 
     code = None
     disconnected_at = None
@@ -364,13 +458,17 @@ def main():
         ep.libHandleEvents(10)
         now = time.monotonic()
         call = STATE.call
-        if STATE.disconnected and call is not None:
+        # Every call (the first, consultation, referred, replacing) has ended.
+        all_ended = all(c.call_disconnected for c in STATE.calls)
+        if STATE.disconnected and call is not None and all_ended:
             # Let PJSIP finish the transaction (ACK/200 to BYE) before shutting down.
             if disconnected_at is None:
                 disconnected_at = now
             if now - disconnected_at > 0.2:
                 code = 0 if STATE.confirmed else 1
                 break
+        else:
+            disconnected_at = None
         if now - START > args.timeout:
             emit("timeout", after=args.timeout)
             code = 3
@@ -397,6 +495,38 @@ def main():
                 emit("resume_sent")
             except pj.Error as e:
                 emit("error", message="reinvite(unhold): %s" % e.info())
+        if args.consult and not STATE.consult_done and since >= args.consult_at:
+            STATE.consult_done = True
+            consult = PeerCall(STATE.acc, role="consult")
+            STATE.consult = consult
+            STATE.calls.append(consult)
+            try:
+                consult.makeCall(args.consult, pj.CallOpParam(True))
+                emit("consult_sent", to=args.consult)
+            except pj.Error as e:
+                consult.call_disconnected = True
+                emit("error", message="makeCall(consult): %s" % e.info())
+        if args.xfer_to and not STATE.xfer_done and since >= args.xfer_at:
+            STATE.xfer_done = True
+            try:
+                call.xfer(args.xfer_to, pj.CallOpParam(True))
+                emit("xfer_sent", to=args.xfer_to)
+            except pj.Error as e:
+                emit("error", message="xfer: %s" % e.info())
+        consult = STATE.consult
+        if (
+            args.xfer_replaces_at is not None
+            and not STATE.xfer_replaces_done
+            and since >= args.xfer_replaces_at
+            and consult is not None
+            and consult.call_confirmed
+        ):
+            STATE.xfer_replaces_done = True
+            try:
+                call.xferReplaces(consult, pj.CallOpParam(True))
+                emit("xfer_replaces_sent")
+            except pj.Error as e:
+                emit("error", message="xferReplaces: %s" % e.info())
         if args.duration is not None and not STATE.hangup_sent and since >= args.duration:
             STATE.hangup_sent = True
             try:
@@ -405,13 +535,15 @@ def main():
                 emit("error", message="hangup: %s" % e.info())
 
     # Hang up what is still up, and give PJSIP up to 2 s to send it.
-    if STATE.call is not None and not STATE.disconnected:
-        try:
-            STATE.call.hangup(pj.CallOpParam(True))
-        except pj.Error:
-            pass
+    live = [c for c in STATE.calls if not c.call_disconnected]
+    if live:
+        for c in live:
+            try:
+                c.hangup(pj.CallOpParam(True))
+            except pj.Error:
+                pass
         deadline = time.monotonic() + 2.0
-        while not STATE.disconnected and time.monotonic() < deadline:
+        while not all(c.call_disconnected for c in live) and time.monotonic() < deadline:
             ep.libHandleEvents(10)
     # The WAV is complete only once PJSIP has destroyed the recorder's port,
     # which dropping our reference does not guarantee (its conference bridge
