@@ -28,7 +28,8 @@ pub struct AnswerArgs {
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Exit after this many calls have ended (refused ones included).
+    /// Exit after this many calls have ended (refused ones included; a call
+    /// carried on by a transfer or a Replaces counts once).
     #[arg(long)]
     pub max_calls: Option<u64>,
     /// A meet-me bridge: every answered call joins one room and hears all the

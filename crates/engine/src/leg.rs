@@ -102,6 +102,14 @@ impl LegAudio {
         }
     }
 
+    pub(crate) fn packer_kind(&self) -> agentphone_media::codec::CodecKind {
+        self.packer.kind()
+    }
+
+    pub(crate) fn packer_mut(&mut self) -> &mut Packer {
+        &mut self.packer
+    }
+
     pub(crate) fn cleaner_mut(&mut self) -> &mut Cleaner {
         &mut self.cleaner
     }

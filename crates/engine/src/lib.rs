@@ -39,7 +39,7 @@ pub mod room;
 pub mod stats;
 
 pub use command::{Command, EngineError, Event, PartReport, RecordTarget, Retired};
-pub use engine::{Engine, EngineLimits};
+pub use engine::{opus_complexity, Engine, EngineLimits};
 pub use ids::{PartId, RoomId};
 pub use record::{record, RecordTap, RecordWriter};
 

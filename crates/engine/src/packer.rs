@@ -35,6 +35,16 @@ impl Packer {
         self.payload_type
     }
 
+    /// The codec it encodes.
+    pub fn kind(&self) -> CodecKind {
+        self.encoder.kind()
+    }
+
+    /// Sets the encoder's complexity (Opus; see [`Encoder::set_complexity`]).
+    pub fn set_complexity(&mut self, complexity: i32) {
+        let _ = self.encoder.set_complexity(complexity);
+    }
+
     /// Frames that would not encode (counted, the packet is skipped).
     pub fn errors(&self) -> u64 {
         self.errors

@@ -219,6 +219,16 @@ impl Encoder {
         self.kind
     }
 
+    /// Opus encoder complexity, 0 (cheapest) to 10 (the default); G.711 has
+    /// none. A conference with many Opus legs lowers it to stay within its CPU
+    /// budget. Takes effect at the next packet, without allocating.
+    pub fn set_complexity(&mut self, complexity: i32) -> Result<(), CodecError> {
+        match &mut self.inner {
+            EncoderInner::G711(_) => Ok(()),
+            EncoderInner::Opus(e) => e.set_complexity(complexity),
+        }
+    }
+
     /// Packet time in milliseconds.
     pub fn ptime_ms(&self) -> u32 {
         self.ptime_ms

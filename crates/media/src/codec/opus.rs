@@ -76,6 +76,12 @@ impl OpusEncoder {
         })
     }
 
+    /// Encoder complexity, 0 (cheapest) to 10; takes effect at the next
+    /// packet, without allocating.
+    pub(super) fn set_complexity(&mut self, complexity: i32) -> Result<(), CodecError> {
+        Ok(self.enc.set_complexity(complexity.clamp(0, 10))?)
+    }
+
     pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
         let Some(scaled) = self.scaled.get_mut(..pcm.len()) else {
             return Err(CodecError::FrameLength {
