@@ -239,6 +239,13 @@ impl MediaLeg {
             .context("create encoder")?;
         let model = self.settings.denoise_model.clone();
         let (audio, rings) = LegAudio::new(packer, Cleaner::new(model.clone(), clean.inbound));
+        // The audio thread wakes the network half when it has packets for it
+        // (every packet time), not every tick.
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let audio = audio.with_waker({
+            let wake = wake.clone();
+            Box::new(move || wake.notify_one())
+        });
         let sockets = self
             .sockets
             .take()
@@ -275,7 +282,7 @@ impl MediaLeg {
         let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(net.run(control_rx, stop_rx, self.engine.ticks()));
+        let task = tokio::spawn(net.run(control_rx, stop_rx, wake));
         tracing::info!(
             codec = %negotiated.send_codec.codec,
             remote = %negotiated.remote_rtp,

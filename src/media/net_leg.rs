@@ -13,9 +13,10 @@ use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_media::rtcp_stats::{CallQuality, NtpTime, RtcpSession};
 use agentphone_media::rtp_stream::DropCounters;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 1_500;
@@ -68,13 +69,13 @@ impl NetLeg {
         }
     }
 
-    /// Runs until `stop` fires (or its sender is dropped); `ticks` changes after
-    /// every tick of the audio thread.
+    /// Runs until `stop` fires (or its sender is dropped, or the audio half is
+    /// gone); `wake` is notified when the audio thread has packets for us.
     pub(super) async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut stop: oneshot::Receiver<()>,
-        mut ticks: watch::Receiver<u64>,
+        wake: Arc<Notify>,
     ) -> NetReport {
         let mut watch_at = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -82,11 +83,11 @@ impl NetLeg {
             tokio::select! {
                 _ = &mut stop => break,
                 Some(cmd) = control.recv() => self.on_control(cmd),
-                changed = ticks.changed() => {
-                    if changed.is_err() {
-                        break; // the audio thread is gone
-                    }
+                _ = wake.notified() => {
                     self.send_encoded();
+                    if self.outbound.is_abandoned() {
+                        break; // the audio half is gone (engine stopped)
+                    }
                 }
                 got = self.rtp.recv_from(&mut self.datagram) => match got {
                     Ok((len, from)) => {

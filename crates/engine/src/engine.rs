@@ -155,6 +155,18 @@ impl Engine {
         self.events_lost
     }
 
+    /// After a tick: wakes the network half of every leg that was given a
+    /// packet (its waker, [`crate::leg::LegAudio::with_waker`]). Kept apart
+    /// from [`tick`](Self::tick) so the tick itself makes no system calls;
+    /// the audio thread calls it once the tick's work is done.
+    pub fn wake_legs(&mut self) {
+        for p in &mut self.parts {
+            if let Kind::Leg(leg) = &mut p.kind {
+                leg.wake();
+            }
+        }
+    }
+
     /// The next event for the control side.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -288,7 +300,9 @@ impl Engine {
     }
 
     fn add_part(&mut self, id: PartId, kind: Kind) -> Result<(), EngineError> {
-        let refuse = if self.parts.iter().any(|p| p.id == id) {
+        // A participant still fading out under the same name does not count:
+        // it leaves at the end of this tick.
+        let refuse = if self.parts.iter().any(|p| p.id == id && !p.removing) {
             Some(EngineError::DuplicatePart(id))
         } else if self.parts.len() >= self.limits.parts {
             Some(EngineError::Capacity("participants"))

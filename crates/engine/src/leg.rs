@@ -23,6 +23,14 @@ pub struct LegRings {
     pub outbound: rtrb::Consumer<OutboundPacket>,
 }
 
+impl Drop for LegAudio {
+    fn drop(&mut self) {
+        if let Some(w) = &self.waker {
+            w();
+        }
+    }
+}
+
 /// The audio half of a leg: receive chain, noise removal, encoder.
 pub struct LegAudio {
     inbound: rtrb::Consumer<Inbound>,
@@ -32,6 +40,10 @@ pub struct LegAudio {
     packer: Box<Packer>,
     /// Encoded packets the network half did not take in time (dropped).
     send_overflow: u64,
+    /// Tells the network half that packets wait (see [`LegAudio::with_waker`]).
+    waker: Option<Box<dyn Fn() + Send>>,
+    /// A packet went out since the last [`LegAudio::wake`].
+    produced: bool,
 }
 
 /// What the audio half counted over the leg's life.
@@ -63,12 +75,31 @@ impl LegAudio {
                 cleaner,
                 packer: Box::new(packer),
                 send_overflow: 0,
+                waker: None,
+                produced: false,
             },
             LegRings {
                 inbound: in_tx,
                 outbound: out_rx,
             },
         )
+    }
+
+    /// Calls `waker` after a tick that gave the network half a packet (and once
+    /// when the audio half is dropped, so the network half learns it is gone),
+    /// instead of the network half waking every tick to look.
+    pub fn with_waker(mut self, waker: Box<dyn Fn() + Send>) -> Self {
+        self.waker = Some(waker);
+        self
+    }
+
+    /// Wakes the network half when this tick gave it a packet.
+    pub(crate) fn wake(&mut self) {
+        if std::mem::take(&mut self.produced) {
+            if let Some(w) = &self.waker {
+                w();
+            }
+        }
     }
 
     /// Drains the inbound ring into the jitter buffer, then fills `frame` with
@@ -98,6 +129,8 @@ impl LegAudio {
         if let Some(packet) = self.packer.push(frame) {
             if self.outbound.push(packet).is_err() {
                 self.send_overflow += 1;
+            } else {
+                self.produced = true;
             }
         }
     }

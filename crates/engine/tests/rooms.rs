@@ -356,3 +356,25 @@ fn removed_report(sim: &mut Sim, part: u64) -> agentphone_engine::leg::LegFigure
         })
         .expect("removal reported")
 }
+
+#[test]
+fn a_name_removed_and_added_again_in_one_tick_is_a_new_participant() {
+    let mut sim = Sim::new();
+    add_room(&mut sim, 3);
+    add_agent(&mut sim);
+    join(&mut sim, AGENT, 3);
+    sim.engine.handle(Command::Remove {
+        part: PartId(AGENT),
+    });
+    add_agent(&mut sim);
+    assert_eq!(sim.engine.len(), 1);
+    sim.run(2);
+    assert!(refusals(&sim).is_empty(), "{:?}", refusals(&sim));
+    let removed = sim
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Removed { part, .. } if *part == PartId(AGENT)))
+        .count();
+    assert_eq!(removed, 1, "the first one left, once");
+    assert_eq!(sim.engine.len(), 1, "the second one stays");
+}
