@@ -36,7 +36,7 @@ use crate::refer::{state::Transfers, ReferTarget, TransferFailure, TransferId};
 use crate::register::{RegId, RegisterError, Registration};
 use crate::rsip::{Request, Response, SipMessage};
 use crate::session::{Call, CallId, CallState, EndReason};
-use crate::transaction::{TransactionLayer, TxEvent, TxKey};
+use crate::transaction::{Traced, TransactionLayer, TxEvent, TxKey, Wire};
 use crate::transport::{Destination, Transmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -328,7 +328,8 @@ pub struct Endpoint {
     server_invites: HashMap<TxKey, CallId>,
     /// REFERs and their subscriptions, per call.
     transfers: Transfers,
-    out: VecDeque<Transmit>,
+    /// Messages the core sends outside any transaction.
+    out: VecDeque<Traced>,
     events: VecDeque<Event>,
     next_id: u64,
 }
@@ -402,10 +403,23 @@ impl Endpoint {
             Err(failure) => {
                 tracing::debug!(%src, error = %failure, "unparseable SIP message");
                 if let Some(resp) = failure.error_response() {
-                    self.out.push_back(Transmit {
-                        dest: src,
-                        payload: resp,
-                    });
+                    // Built as text, not as a message: its trace line is
+                    // read back (a rare path: the peer sent garbage).
+                    let line = match message::parse_datagram(&resp) {
+                        Ok(msg) => first_line(&msg),
+                        Err(_) => String::from_utf8_lossy(&resp)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned(),
+                    };
+                    self.send_wire(
+                        src,
+                        Wire {
+                            bytes: resp,
+                            line: line.into(),
+                        },
+                    );
                 }
                 return;
             }
@@ -450,17 +464,31 @@ impl Endpoint {
         core.chain(self.tx.poll_timeout()).min()
     }
 
-    /// The next message to put on the wire.
+    /// The next message to put on the wire. Its `Trace` event carries the
+    /// line kept from when the message was built: our own output is never
+    /// parsed again.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self.out.pop_front().or_else(|| self.tx.poll_transmit())?;
-        if let Ok(msg) = message::parse_datagram(&t.payload) {
-            self.events.push_back(Event::Trace {
-                sent: true,
-                peer: t.dest,
-                first_line: first_line(&msg),
-            });
-        }
-        Some(t)
+        let t = self
+            .out
+            .pop_front()
+            .or_else(|| self.tx.poll_transmit_traced())?;
+        self.events.push_back(Event::Trace {
+            sent: true,
+            peer: t.transmit.dest,
+            first_line: t.line.to_string(),
+        });
+        Some(t.transmit)
+    }
+
+    /// Queue a message the core built, outside any transaction.
+    fn send_wire(&mut self, dest: Destination, wire: Wire) {
+        self.out.push_back(Traced {
+            transmit: Transmit {
+                dest,
+                payload: wire.bytes,
+            },
+            line: wire.line,
+        });
     }
 
     /// The next event for the user.
@@ -587,13 +615,7 @@ impl Endpoint {
 }
 
 fn first_line(msg: &SipMessage) -> String {
-    match msg {
-        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
-        SipMessage::Response(r) => {
-            let cseq = crate::message::header(r, "CSeq").unwrap_or("");
-            format!("{} ({cseq})", r.status_code)
-        }
-    }
+    message::trace_line(msg)
 }
 
 /// The first line of a request, for logs.

@@ -13,8 +13,8 @@ use crate::timer_queue::TimerQueue;
 use super::key::{self, MatchKey, Role, TxKey};
 use super::{
     build, client_invite, client_non_invite, server_invite, server_non_invite, Output,
-    RequestDisposition, ResponseDisposition, Step, TimerKind, TimerTable, Timers, Transaction,
-    TxError, TxEvent, TxState,
+    RequestDisposition, ResponseDisposition, Step, TimerKind, TimerTable, Timers, Traced,
+    Transaction, TxError, TxEvent, TxState, Wire,
 };
 
 /// The four transaction machines of RFC 3261 §17.
@@ -109,9 +109,9 @@ impl TransactionLayer {
     ) -> TxKey {
         let key = TxKey::new(self.next_id, method, role);
         self.next_id += 1;
-        let request_bytes = match role {
-            Role::Client => req.to_bytes(),
-            Role::Server => Vec::new(),
+        let request_wire = match role {
+            Role::Client => Wire::request(&req),
+            Role::Server => Wire::default(),
         };
         let index = match role {
             Role::Client => &mut self.client_index,
@@ -124,7 +124,7 @@ impl TransactionLayer {
             state: TxState::Trying,
             request: req,
             peer,
-            request_bytes,
+            request_wire,
             resend: None,
             timers: TimerTable::default(),
             interval: Duration::ZERO,
@@ -310,10 +310,10 @@ impl TransactionLayer {
                 got: got.to_string(),
             });
         }
-        let bytes = resp.to_bytes();
+        let wire = Wire::response(&resp);
         let result = match kind_of(key) {
-            Kind::InviteServer => server_invite::respond(tx, now, code, bytes, &timers, out),
-            _ => server_non_invite::respond(tx, now, code, bytes, &timers, out),
+            Kind::InviteServer => server_invite::respond(tx, now, code, wire, &timers, out),
+            _ => server_non_invite::respond(tx, now, code, wire, &timers, out),
         };
         self.sync(key.id());
         result
@@ -357,6 +357,12 @@ impl TransactionLayer {
 
     /// Next message to put on the wire.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front().map(|t| t.transmit)
+    }
+
+    /// Next message to put on the wire, with the trace line of the message
+    /// it carries (kept from when it was built).
+    pub(crate) fn poll_transmit_traced(&mut self) -> Option<Traced> {
         self.out.transmits.pop_front()
     }
 
@@ -368,11 +374,11 @@ impl TransactionLayer {
     /// Queue a message outside any transaction: the ACK for a 2xx
     /// (§13.2.2.4), or a 2xx retransmitted by the UAS core (§13.3.1.4).
     pub fn send_stateless(&mut self, msg: &SipMessage, dest: Destination) {
-        let payload = match msg {
-            SipMessage::Request(r) => r.to_bytes(),
-            SipMessage::Response(r) => r.to_bytes(),
+        let wire = match msg {
+            SipMessage::Request(r) => Wire::request(r),
+            SipMessage::Response(r) => Wire::response(r),
         };
-        self.out.send(dest, payload);
+        self.out.send_owned(dest, wire);
     }
 
     /// The I/O layer could not deliver to `dest` (ICMP error, TCP connection
