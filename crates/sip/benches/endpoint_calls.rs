@@ -8,10 +8,13 @@
 //! Timers L and J (32 s) exactly as under load, so the later calls of a batch
 //! run with tens of thousands of live transactions.
 //!
+//! Calls are hung up at once, or after a hold time (fake), so that many calls
+//! are up at the same time as under SIPp's `-l` limit.
+//!
 //! Reports calls per second of core CPU time: both sides, and B (the UAS, the
 //! side `agentphone answer` plays) alone.
 //!
-//! `cargo bench -p agentphone-sip --bench endpoint_calls [-- N...]`
+//! `cargo bench -p agentphone-sip --bench endpoint_calls [-- N... [hold=MS]]`
 
 use agentphone_sip::rsip::parse_uri;
 use agentphone_sip::transport::Destination;
@@ -28,6 +31,9 @@ struct Run {
     now: Instant,
     a: Endpoint,
     b: Endpoint,
+    /// Calls up, oldest first, with the instant to hang them up.
+    up: std::collections::VecDeque<(Instant, agentphone_sip::CallId)>,
+    hold: Duration,
     /// Wall time spent inside B's methods.
     b_time: Duration,
     established: usize,
@@ -39,9 +45,11 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 impl Run {
-    fn new() -> Self {
+    fn new(hold: Duration) -> Self {
         Run {
             now: Instant::now(),
+            up: Default::default(),
+            hold,
             a: Endpoint::new(EndpointConfig::new(addr(A)), 1),
             b: Endpoint::new(EndpointConfig::new(addr(B)), 2),
             b_time: Duration::ZERO,
@@ -125,34 +133,52 @@ impl Run {
         };
         let call = self.a.call(self.now, req).expect("A calls");
         self.shuttle();
-        self.a.hangup(self.now, call).expect("A hangs up");
-        self.shuttle();
+        self.up.push_back((self.now + self.hold, call));
+        self.hang_up_due(false);
+    }
+
+    fn hang_up_due(&mut self, all: bool) {
+        while let Some(&(at, call)) = self.up.front() {
+            if at > self.now && !all {
+                return;
+            }
+            self.up.pop_front();
+            self.a.hangup(self.now, call).expect("A hangs up");
+            self.shuttle();
+        }
     }
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let holds: Vec<u64> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("hold=")?.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() {
-        vec![1_000, 4_000, 16_000]
+    let runs: Vec<(usize, u64)> = if sizes.is_empty() {
+        vec![(1_000, 0), (4_000, 0), (16_000, 0), (16_000, 1_000)]
     } else {
+        let holds = if holds.is_empty() { vec![0] } else { holds };
         sizes
+            .iter()
+            .flat_map(|&n| holds.iter().map(move |&h| (n, h)))
+            .collect()
     };
-    for n in sizes {
-        let mut run = Run::new();
+    for (n, hold_ms) in runs {
+        let mut run = Run::new(Duration::from_millis(hold_ms));
         let t0 = Instant::now();
         for _ in 0..n {
             run.now += CALL_GAP;
             run.timers();
             run.one_call();
         }
+        run.hang_up_due(true);
         let total = t0.elapsed();
         assert_eq!(run.established, n, "every call was established");
         assert_eq!(run.ended, n, "every call ended");
         println!(
-            "{n:>6} calls ({:>5.1} s fake time): both sides {:>8.0} calls/s, UAS alone {:>8.0} calls/s ({:.1} µs/call)",
+            "{n:>6} calls held {hold_ms:>4} ms ({:>5.1} s fake time): both sides {:>8.0} calls/s, UAS alone {:>8.0} calls/s ({:.1} µs/call)",
             (CALL_GAP * n as u32).as_secs_f64(),
             n as f64 / total.as_secs_f64(),
             n as f64 / run.b_time.as_secs_f64(),

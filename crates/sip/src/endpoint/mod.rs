@@ -12,6 +12,7 @@
 //! fake clock by shuttling their transmits.
 
 mod build;
+mod call_table;
 mod config;
 mod extensions;
 mod inbound;
@@ -35,7 +36,7 @@ use crate::message;
 use crate::refer::{state::Transfers, ReferTarget, TransferFailure, TransferId};
 use crate::register::{RegId, RegisterError, Registration};
 use crate::rsip::{Request, Response, SipMessage};
-use crate::session::{Call, CallId, CallState, EndReason};
+use crate::session::{CallId, CallState, EndReason};
 use crate::transaction::{Traced, TransactionLayer, TxEvent, TxKey, Wire};
 use crate::transport::{Destination, Transmit};
 use rand::rngs::StdRng;
@@ -321,7 +322,7 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     tx: TransactionLayer,
     rng: StdRng,
-    calls: BTreeMap<CallId, Call>,
+    calls: call_table::CallTable,
     regs: BTreeMap<RegId, Registration>,
     owners: HashMap<TxKey, Owner>,
     /// Server INVITE transactions → calls, to route CANCEL.
@@ -343,7 +344,7 @@ impl Endpoint {
             cfg,
             tx,
             rng: StdRng::seed_from_u64(seed),
-            calls: BTreeMap::new(),
+            calls: call_table::CallTable::default(),
             regs: BTreeMap::new(),
             owners: HashMap::new(),
             server_invites: HashMap::new(),
@@ -453,12 +454,13 @@ impl Endpoint {
         self.pump(now);
     }
 
-    /// The next instant `handle_timeout` wants to be called.
+    /// The next instant `handle_timeout` wants to be called. Transaction and
+    /// call timers come from deadline queues, without a scan.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let core = self
             .calls
-            .values()
-            .filter_map(|c| c.next_deadline())
+            .next_deadline()
+            .into_iter()
             .chain(self.regs.values().filter_map(|r| r.refresh_at))
             .chain(self.transfers.next_deadline());
         core.chain(self.tx.poll_timeout()).min()
@@ -589,13 +591,7 @@ impl Endpoint {
     }
 
     fn core_timers(&mut self, now: Instant) {
-        let due: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.next_deadline().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for call in due {
+        for call in self.calls.due(now) {
             self.uas_retransmit_2xx(now, call);
             self.reinvite_auto_answer(now, call);
             self.reinvite_backoff_over(now, call);
