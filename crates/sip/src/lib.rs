@@ -19,6 +19,7 @@ pub mod message;
 pub mod refer;
 pub mod register;
 pub mod session;
+pub mod timer_queue;
 pub mod transaction;
 pub mod transport;
 

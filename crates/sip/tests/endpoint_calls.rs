@@ -8,6 +8,53 @@ use agentphone_sip::{CallState, Credentials, EndReason, Event};
 use common::{addr, response_to, Pair, A, B};
 use std::time::Duration;
 
+/// The trace line of a message, as read back from the wire.
+fn parsed_line(text: &str) -> String {
+    use agentphone_sip::rsip::SipMessage;
+    match agentphone_sip::message::parse_datagram(text.as_bytes()).expect("sent message parses") {
+        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
+        SipMessage::Response(r) => {
+            let cseq = agentphone_sip::message::header(&r, "CSeq").unwrap_or("");
+            format!("{} ({cseq})", r.status_code)
+        }
+    }
+}
+
+#[test]
+fn sent_traces_are_what_went_on_the_wire() {
+    // The Trace of a sent message carries the line kept from when it was
+    // built (nothing is parsed again): it must read as the message parsed
+    // back. A call with a retransmitted INVITE, 100 Trying, a re-INVITE and a
+    // BYE, over a lossy start.
+    let mut p = Pair::new();
+    p.auto_accept = true;
+    p.drop_nth("INVITE", 0);
+    let call = p.call();
+    p.run_for(Duration::from_millis(1000));
+    let inc = p.incoming();
+    p.b.answer(p.now, inc, b"v=0\r\nanswer".to_vec()).unwrap();
+    p.run_for(Duration::from_millis(10));
+    p.a.reinvite(p.now, call, b"v=0\r\nhold".to_vec()).unwrap();
+    p.run_for(Duration::from_millis(10));
+    p.a.hangup(p.now, call).unwrap();
+    p.run_for(Duration::from_secs(40));
+    for (from_a, sent) in [(true, &p.a_sent), (false, &p.b_sent)] {
+        let wire: Vec<String> = p
+            .wire
+            .iter()
+            .filter(|w| w.from_a == from_a)
+            .map(|w| parsed_line(&w.text))
+            .collect();
+        assert_eq!(sent, &wire);
+    }
+    assert!(p.a_sent.len() >= 6, "{:?}", p.a_sent);
+    assert!(
+        p.b_sent.iter().any(|l| l.starts_with("100 ")),
+        "{:?}",
+        p.b_sent
+    );
+}
+
 #[test]
 fn call_answered_and_hung_up_by_caller() {
     let mut p = Pair::new();

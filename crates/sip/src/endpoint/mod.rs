@@ -12,6 +12,7 @@
 //! fake clock by shuttling their transmits.
 
 mod build;
+mod call_table;
 mod config;
 mod extensions;
 mod inbound;
@@ -35,8 +36,8 @@ use crate::message;
 use crate::refer::{state::Transfers, ReferTarget, TransferFailure, TransferId};
 use crate::register::{RegId, RegisterError, Registration};
 use crate::rsip::{Request, Response, SipMessage};
-use crate::session::{Call, CallId, CallState, EndReason};
-use crate::transaction::{TransactionLayer, TxEvent, TxKey};
+use crate::session::{CallId, CallState, EndReason};
+use crate::transaction::{Traced, TransactionLayer, TxEvent, TxKey, Wire};
 use crate::transport::{Destination, Transmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -321,14 +322,15 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     tx: TransactionLayer,
     rng: StdRng,
-    calls: BTreeMap<CallId, Call>,
+    calls: call_table::CallTable,
     regs: BTreeMap<RegId, Registration>,
     owners: HashMap<TxKey, Owner>,
     /// Server INVITE transactions → calls, to route CANCEL.
     server_invites: HashMap<TxKey, CallId>,
     /// REFERs and their subscriptions, per call.
     transfers: Transfers,
-    out: VecDeque<Transmit>,
+    /// Messages the core sends outside any transaction.
+    out: VecDeque<Traced>,
     events: VecDeque<Event>,
     next_id: u64,
 }
@@ -342,7 +344,7 @@ impl Endpoint {
             cfg,
             tx,
             rng: StdRng::seed_from_u64(seed),
-            calls: BTreeMap::new(),
+            calls: call_table::CallTable::default(),
             regs: BTreeMap::new(),
             owners: HashMap::new(),
             server_invites: HashMap::new(),
@@ -402,10 +404,23 @@ impl Endpoint {
             Err(failure) => {
                 tracing::debug!(%src, error = %failure, "unparseable SIP message");
                 if let Some(resp) = failure.error_response() {
-                    self.out.push_back(Transmit {
-                        dest: src,
-                        payload: resp,
-                    });
+                    // Built as text, not as a message: its trace line is
+                    // read back (a rare path: the peer sent garbage).
+                    let line = match message::parse_datagram(&resp) {
+                        Ok(msg) => first_line(&msg),
+                        Err(_) => String::from_utf8_lossy(&resp)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned(),
+                    };
+                    self.send_wire(
+                        src,
+                        Wire {
+                            bytes: resp,
+                            line: line.into(),
+                        },
+                    );
                 }
                 return;
             }
@@ -439,28 +454,43 @@ impl Endpoint {
         self.pump(now);
     }
 
-    /// The next instant `handle_timeout` wants to be called.
+    /// The next instant `handle_timeout` wants to be called. Transaction and
+    /// call timers come from deadline queues, without a scan.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let core = self
             .calls
-            .values()
-            .filter_map(|c| c.next_deadline())
+            .next_deadline()
+            .into_iter()
             .chain(self.regs.values().filter_map(|r| r.refresh_at))
             .chain(self.transfers.next_deadline());
         core.chain(self.tx.poll_timeout()).min()
     }
 
-    /// The next message to put on the wire.
+    /// The next message to put on the wire. Its `Trace` event carries the
+    /// line kept from when the message was built: our own output is never
+    /// parsed again.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self.out.pop_front().or_else(|| self.tx.poll_transmit())?;
-        if let Ok(msg) = message::parse_datagram(&t.payload) {
-            self.events.push_back(Event::Trace {
-                sent: true,
-                peer: t.dest,
-                first_line: first_line(&msg),
-            });
-        }
-        Some(t)
+        let t = self
+            .out
+            .pop_front()
+            .or_else(|| self.tx.poll_transmit_traced())?;
+        self.events.push_back(Event::Trace {
+            sent: true,
+            peer: t.transmit.dest,
+            first_line: t.line.to_string(),
+        });
+        Some(t.transmit)
+    }
+
+    /// Queue a message the core built, outside any transaction.
+    fn send_wire(&mut self, dest: Destination, wire: Wire) {
+        self.out.push_back(Traced {
+            transmit: Transmit {
+                dest,
+                payload: wire.bytes,
+            },
+            line: wire.line,
+        });
     }
 
     /// The next event for the user.
@@ -561,13 +591,7 @@ impl Endpoint {
     }
 
     fn core_timers(&mut self, now: Instant) {
-        let due: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.next_deadline().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for call in due {
+        for call in self.calls.due(now) {
             self.uas_retransmit_2xx(now, call);
             self.reinvite_auto_answer(now, call);
             self.reinvite_backoff_over(now, call);
@@ -587,13 +611,7 @@ impl Endpoint {
 }
 
 fn first_line(msg: &SipMessage) -> String {
-    match msg {
-        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
-        SipMessage::Response(r) => {
-            let cseq = crate::message::header(r, "CSeq").unwrap_or("");
-            format!("{} ({cseq})", r.status_code)
-        }
-    }
+    message::trace_line(msg)
 }
 
 /// The first line of a request, for logs.

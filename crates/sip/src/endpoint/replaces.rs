@@ -26,7 +26,7 @@ impl Endpoint {
             [one] => Replaces::parse(one).map_err(|_| 400u16)?,
             _ => return Err(400),
         };
-        for (id, c) in &self.calls {
+        for (id, c) in self.calls.iter() {
             let matches = match &c.dialog {
                 Some(d) => {
                     d.id.call_id == r.call_id

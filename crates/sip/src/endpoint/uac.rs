@@ -347,10 +347,7 @@ impl Endpoint {
 
     pub(super) fn send_direct(&mut self, call: CallId, req: Request) {
         let dest = self.in_dialog_destination(call);
-        self.out.push_back(crate::transport::Transmit {
-            dest,
-            payload: req.to_bytes(),
-        });
+        self.send_wire(dest, crate::transaction::Wire::request(&req));
     }
 
     fn uac_challenge(&mut self, now: Instant, call: CallId, code: u16, resp: Response) {

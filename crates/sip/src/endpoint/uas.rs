@@ -179,10 +179,7 @@ impl Endpoint {
         if self.tx.respond(now, key, resp.clone()).is_err() {
             // The server transaction is gone (Timer L): the core sends alone.
             let dest = c.peer;
-            self.out.push_back(crate::transport::Transmit {
-                dest,
-                payload: resp.to_bytes(),
-            });
+            self.send_wire(dest, crate::transaction::Wire::response(&resp));
         }
     }
 

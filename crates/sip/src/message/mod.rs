@@ -55,5 +55,24 @@ pub enum MessageError {
     },
 }
 
+/// How a request shows in traces and logs: `INVITE sip:bob@example.org`.
+pub(crate) fn request_line(r: &Request) -> String {
+    format!("{} {}", r.method, r.uri)
+}
+
+/// How a response shows in traces and logs: `200 OK (1 INVITE)`.
+pub(crate) fn response_line(r: &Response) -> String {
+    let cseq = header(r, "CSeq").unwrap_or("");
+    format!("{} ({cseq})", r.status_code)
+}
+
+/// [`request_line`] or [`response_line`].
+pub(crate) fn trace_line(msg: &SipMessage) -> String {
+    match msg {
+        SipMessage::Request(r) => request_line(r),
+        SipMessage::Response(r) => response_line(r),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -12,13 +12,13 @@ use crate::rsip::Response;
 
 use super::{
     build, Output, ResponseDisposition, Step, TimeoutKind, TimerKind, Timers, Transaction, TxEvent,
-    TxState,
+    TxState, Wire,
 };
 
 /// Send the INVITE and arm A (UDP only) and B.
 pub(crate) fn start(tx: &mut Transaction, now: Instant, timers: &Timers, out: &mut Output) {
     tx.state = TxState::Calling;
-    out.send(tx.peer, tx.request_bytes.clone());
+    out.send(tx.peer, &tx.request_wire);
     if !tx.reliable() {
         tx.interval = timers.t1;
         tx.timers.set(TimerKind::A, now + timers.t1);
@@ -80,7 +80,7 @@ fn complete(
     tx.state = TxState::Completed;
     match build::ack_for_non2xx(&tx.request, &resp) {
         Some(ack) => {
-            tx.resend = Some(ack.to_bytes());
+            tx.resend = Some(Wire::request(&ack));
             tx.resend(out);
         }
         // The request was validated when the transaction started and the
@@ -105,7 +105,7 @@ pub(crate) fn on_timer(
 ) -> Step {
     match kind {
         TimerKind::A if tx.state == TxState::Calling => {
-            out.send(tx.peer, tx.request_bytes.clone());
+            out.send(tx.peer, &tx.request_wire);
             tx.interval = tx.interval.saturating_mul(2);
             tx.timers.set(TimerKind::A, now + tx.interval);
             Step::Continue

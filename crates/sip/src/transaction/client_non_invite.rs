@@ -17,7 +17,7 @@ use super::{
 /// Send the request and arm E (UDP only) and F.
 pub(crate) fn start(tx: &mut Transaction, now: Instant, timers: &Timers, out: &mut Output) {
     tx.state = TxState::Trying;
-    out.send(tx.peer, tx.request_bytes.clone());
+    out.send(tx.peer, &tx.request_wire);
     if !tx.reliable() {
         tx.interval = timers.t1;
         tx.timers.set(TimerKind::E, now + timers.t1);
@@ -68,7 +68,7 @@ pub(crate) fn on_timer(
 ) -> Step {
     match (kind, tx.state) {
         (TimerKind::E, TxState::Trying | TxState::Proceeding) => {
-            out.send(tx.peer, tx.request_bytes.clone());
+            out.send(tx.peer, &tx.request_wire);
             tx.interval = if tx.state == TxState::Proceeding {
                 timers.t2
             } else {

@@ -1,6 +1,6 @@
 //! The transaction table and its entry points.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
@@ -8,11 +8,13 @@ use tracing::{debug, trace};
 use crate::rsip::{Method, Request, Response, SipMessage};
 use crate::transport::{Destination, Transmit};
 
+use crate::timer_queue::TimerQueue;
+
 use super::key::{self, MatchKey, Role, TxKey};
 use super::{
     build, client_invite, client_non_invite, server_invite, server_non_invite, Output,
-    RequestDisposition, ResponseDisposition, Step, TimerTable, Timers, Transaction, TxError,
-    TxEvent, TxState,
+    RequestDisposition, ResponseDisposition, Step, TimerKind, TimerTable, Timers, Traced,
+    Transaction, TxError, TxEvent, TxState, Wire,
 };
 
 /// The four transaction machines of RFC 3261 §17.
@@ -44,14 +46,19 @@ fn status_of(resp: &Response) -> Result<u16, TxError> {
 
 /// Every transaction of one endpoint, sans-IO (see the module docs).
 ///
-/// Transactions are kept in id order, so outputs of one `handle_timeout`
-/// come out in a deterministic order; they leave the table when they
-/// terminate, with a [`TxEvent::Terminated`].
+/// Every armed timer of every transaction sits in one deadline queue, so
+/// [`TransactionLayer::poll_timeout`] is O(1) and
+/// [`TransactionLayer::handle_timeout`] touches only the due timers, in
+/// deadline order (ties in arming order): outputs are deterministic.
+/// Transactions leave the table when they terminate, with a
+/// [`TxEvent::Terminated`].
 #[derive(Debug)]
 pub struct TransactionLayer {
     timers: Timers,
     next_id: u64,
-    txs: BTreeMap<u64, Transaction>,
+    txs: HashMap<u64, Transaction>,
+    /// The armed timers of all transactions, keyed by (transaction id, kind).
+    queue: TimerQueue<(u64, TimerKind)>,
     client_index: HashMap<MatchKey, TxKey>,
     server_index: HashMap<MatchKey, TxKey>,
     out: Output,
@@ -69,7 +76,8 @@ impl TransactionLayer {
         TransactionLayer {
             timers: timers.sanitized(),
             next_id: 1,
-            txs: BTreeMap::new(),
+            txs: HashMap::new(),
+            queue: TimerQueue::new(),
             client_index: HashMap::new(),
             server_index: HashMap::new(),
             out: Output::default(),
@@ -101,9 +109,9 @@ impl TransactionLayer {
     ) -> TxKey {
         let key = TxKey::new(self.next_id, method, role);
         self.next_id += 1;
-        let request_bytes = match role {
-            Role::Client => req.to_bytes(),
-            Role::Server => Vec::new(),
+        let request_wire = match role {
+            Role::Client => Wire::request(&req),
+            Role::Server => Wire::default(),
         };
         let index = match role {
             Role::Client => &mut self.client_index,
@@ -116,7 +124,7 @@ impl TransactionLayer {
             state: TxState::Trying,
             request: req,
             peer,
-            request_bytes,
+            request_wire,
             resend: None,
             timers: TimerTable::default(),
             interval: Duration::ZERO,
@@ -130,10 +138,24 @@ impl TransactionLayer {
         self.txs.get(&key.id()).filter(|tx| tx.key == key)
     }
 
+    /// Copies the timer changes transaction `id` made in its last step into
+    /// the deadline queue.
+    fn sync(&mut self, id: u64) {
+        if let Some(tx) = self.txs.get_mut(&id) {
+            for (kind, at) in tx.timers.take_changes() {
+                self.queue.set_or_cancel((id, kind), at);
+            }
+        }
+    }
+
     fn remove(&mut self, key: TxKey) {
-        let Some(tx) = self.txs.remove(&key.id()) else {
+        let Some(mut tx) = self.txs.remove(&key.id()) else {
             return;
         };
+        let _ = tx.timers.take_changes();
+        for kind in tx.timers.armed() {
+            self.queue.cancel((key.id(), kind));
+        }
         let index = match key.role() {
             Role::Client => &mut self.client_index,
             Role::Server => &mut self.server_index,
@@ -174,6 +196,7 @@ impl TransactionLayer {
                 _ => client_non_invite::start(tx, now, &timers, &mut self.out),
             }
         }
+        self.sync(key.id());
         Ok(key)
     }
 
@@ -195,10 +218,12 @@ impl TransactionLayer {
         let Some(tx) = self.txs.get_mut(&key.id()) else {
             return Ok(ResponseDisposition::Stray(resp));
         };
-        Ok(match kind_of(key) {
+        let disposition = match kind_of(key) {
             Kind::InviteClient => client_invite::on_response(tx, now, resp, &timers, &mut self.out),
             _ => client_non_invite::on_response(tx, now, resp, &timers),
-        })
+        };
+        self.sync(key.id());
+        Ok(disposition)
     }
 
     /// A request arrived from `src` (responses go back there, on the same
@@ -216,12 +241,14 @@ impl TransactionLayer {
         if let Some(&key) = self.server_index.get(&mk) {
             let timers = self.timers;
             if let Some(tx) = self.txs.get_mut(&key.id()) {
-                return Ok(match kind_of(key) {
+                let disposition = match kind_of(key) {
                     Kind::InviteServer => {
                         server_invite::on_request(tx, now, req, &timers, &mut self.out)
                     }
                     _ => server_non_invite::on_request(tx, &mut self.out),
-                });
+                };
+                self.sync(key.id());
+                return Ok(disposition);
             }
         }
         let method = req.method;
@@ -249,6 +276,7 @@ impl TransactionLayer {
                         _ => server_non_invite::start(tx),
                     }
                 }
+                self.sync(key.id());
                 Ok(RequestDisposition::New(key))
             }
         }
@@ -282,52 +310,59 @@ impl TransactionLayer {
                 got: got.to_string(),
             });
         }
-        let bytes = resp.to_bytes();
-        match kind_of(key) {
-            Kind::InviteServer => server_invite::respond(tx, now, code, bytes, &timers, out),
-            _ => server_non_invite::respond(tx, now, code, bytes, &timers, out),
-        }
+        let wire = Wire::response(&resp);
+        let result = match kind_of(key) {
+            Kind::InviteServer => server_invite::respond(tx, now, code, wire, &timers, out),
+            _ => server_non_invite::respond(tx, now, code, wire, &timers, out),
+        };
+        self.sync(key.id());
+        result
     }
 
-    /// Fire every timer due at `now`: retransmissions, timeouts, terminations.
+    /// Fire every timer due at `now`, earliest first: retransmissions,
+    /// timeouts, terminations. Only due timers are touched.
     pub fn handle_timeout(&mut self, now: Instant) {
         let timers = self.timers;
-        let mut ended = Vec::new();
-        for tx in self.txs.values_mut() {
-            while let Some(kind) = tx.timers.pop_expired(now) {
-                trace!(key = %tx.key, %kind, "timer fired");
-                let step = match kind_of(tx.key) {
-                    Kind::InviteClient => client_invite::on_timer(tx, kind, now, &mut self.out),
-                    Kind::NonInviteClient => {
-                        client_non_invite::on_timer(tx, kind, now, &timers, &mut self.out)
-                    }
-                    Kind::InviteServer => {
-                        server_invite::on_timer(tx, kind, now, &timers, &mut self.out)
-                    }
-                    Kind::NonInviteServer => server_non_invite::on_timer(kind),
-                };
-                if step == Step::Terminate {
-                    ended.push(tx.key);
-                    break;
+        while let Some(((id, kind), _)) = self.queue.pop_due(now) {
+            let Some(tx) = self.txs.get_mut(&id) else {
+                continue;
+            };
+            tx.timers.fired(kind);
+            trace!(key = %tx.key, %kind, "timer fired");
+            let step = match kind_of(tx.key) {
+                Kind::InviteClient => client_invite::on_timer(tx, kind, now, &mut self.out),
+                Kind::NonInviteClient => {
+                    client_non_invite::on_timer(tx, kind, now, &timers, &mut self.out)
                 }
+                Kind::InviteServer => {
+                    server_invite::on_timer(tx, kind, now, &timers, &mut self.out)
+                }
+                Kind::NonInviteServer => server_non_invite::on_timer(kind),
+            };
+            match step {
+                Step::Terminate => {
+                    let key = tx.key;
+                    self.remove(key);
+                }
+                Step::Continue => self.sync(id),
             }
-        }
-        for key in ended {
-            self.remove(key);
         }
     }
 
     /// The earliest instant at which [`TransactionLayer::handle_timeout`]
-    /// has work, if any transaction has an armed timer.
+    /// has work, if any transaction has an armed timer. O(1).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.txs
-            .values()
-            .filter_map(|tx| tx.timers.next_deadline())
-            .min()
+        self.queue.next_deadline()
     }
 
     /// Next message to put on the wire.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front().map(|t| t.transmit)
+    }
+
+    /// Next message to put on the wire, with the trace line of the message
+    /// it carries (kept from when it was built).
+    pub(crate) fn poll_transmit_traced(&mut self) -> Option<Traced> {
         self.out.transmits.pop_front()
     }
 
@@ -339,23 +374,24 @@ impl TransactionLayer {
     /// Queue a message outside any transaction: the ACK for a 2xx
     /// (§13.2.2.4), or a 2xx retransmitted by the UAS core (§13.3.1.4).
     pub fn send_stateless(&mut self, msg: &SipMessage, dest: Destination) {
-        let payload = match msg {
-            SipMessage::Request(r) => r.to_bytes(),
-            SipMessage::Response(r) => r.to_bytes(),
+        let wire = match msg {
+            SipMessage::Request(r) => Wire::request(r),
+            SipMessage::Response(r) => Wire::response(r),
         };
-        self.out.send(dest, payload);
+        self.out.send_owned(dest, wire);
     }
 
     /// The I/O layer could not deliver to `dest` (ICMP error, TCP connection
     /// refused or reset): every transaction talking to `dest` ends with
     /// [`TxEvent::TransportError`] (§17.1.4, §17.2.4).
     pub fn on_transport_error(&mut self, dest: Destination) {
-        let hit: Vec<TxKey> = self
+        let mut hit: Vec<TxKey> = self
             .txs
             .values()
             .filter(|tx| tx.peer == dest)
             .map(|tx| tx.key)
             .collect();
+        hit.sort_by_key(|k| k.id());
         for key in hit {
             self.out.event(TxEvent::TransportError { key });
             self.remove(key);

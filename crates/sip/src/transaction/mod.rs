@@ -31,6 +31,7 @@ mod timer;
 mod tests;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rsip::{Method, Request, Response};
@@ -210,9 +211,9 @@ pub(crate) struct Transaction {
     /// Peer: where client requests go, where server responses go back to.
     pub(crate) peer: Destination,
     /// The serialized request, for client retransmissions.
-    pub(crate) request_bytes: Vec<u8>,
+    pub(crate) request_wire: Wire,
     /// The last response sent (server) or the ACK sent (INVITE client).
-    pub(crate) resend: Option<Vec<u8>>,
+    pub(crate) resend: Option<Wire>,
     pub(crate) timers: TimerTable,
     /// Current retransmission interval of timer A, E or G.
     pub(crate) interval: Duration,
@@ -225,10 +226,42 @@ impl Transaction {
 
     /// Queue the stored retransmittable message (last response or ACK).
     pub(crate) fn resend(&self, out: &mut Output) {
-        if let Some(bytes) = &self.resend {
-            out.send(self.peer, bytes.clone());
+        if let Some(wire) = &self.resend {
+            out.send(self.peer, wire);
         }
     }
+}
+
+/// A message we serialized, kept with its trace line, so that nothing has
+/// to parse our own output again to say what was sent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Wire {
+    pub(crate) bytes: Vec<u8>,
+    /// [`crate::message::trace_line`] of the message.
+    pub(crate) line: Arc<str>,
+}
+
+impl Wire {
+    pub(crate) fn request(r: &Request) -> Self {
+        Wire {
+            bytes: r.to_bytes(),
+            line: crate::message::request_line(r).into(),
+        }
+    }
+
+    pub(crate) fn response(r: &Response) -> Self {
+        Wire {
+            bytes: r.to_bytes(),
+            line: crate::message::response_line(r).into(),
+        }
+    }
+}
+
+/// A transmit with the trace line of its message.
+#[derive(Debug, Clone)]
+pub(crate) struct Traced {
+    pub(crate) transmit: Transmit,
+    pub(crate) line: Arc<str>,
 }
 
 /// Whether a transaction lives on after a step.
@@ -241,13 +274,31 @@ pub(crate) enum Step {
 /// Queues drained by `poll_transmit` / `poll_event`.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
-    transmits: VecDeque<Transmit>,
+    transmits: VecDeque<Traced>,
     events: VecDeque<TxEvent>,
 }
 
 impl Output {
-    pub(crate) fn send(&mut self, dest: Destination, payload: Vec<u8>) {
-        self.transmits.push_back(Transmit { dest, payload });
+    /// Queue a copy of `wire` for `dest`.
+    pub(crate) fn send(&mut self, dest: Destination, wire: &Wire) {
+        self.transmits.push_back(Traced {
+            transmit: Transmit {
+                dest,
+                payload: wire.bytes.clone(),
+            },
+            line: wire.line.clone(),
+        });
+    }
+
+    /// Queue `wire` itself for `dest`.
+    pub(crate) fn send_owned(&mut self, dest: Destination, wire: Wire) {
+        self.transmits.push_back(Traced {
+            transmit: Transmit {
+                dest,
+                payload: wire.bytes,
+            },
+            line: wire.line,
+        });
     }
 
     pub(crate) fn event(&mut self, event: TxEvent) {

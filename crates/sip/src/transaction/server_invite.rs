@@ -10,7 +10,7 @@ use crate::rsip::Request;
 
 use super::{
     build, Output, RequestDisposition, Step, TimeoutKind, TimerKind, Timers, Transaction, TxError,
-    TxEvent, TxState, TRYING_DELAY,
+    TxEvent, TxState, Wire, TRYING_DELAY,
 };
 
 /// A new INVITE arrived: wait up to 200 ms for the TU before answering 100.
@@ -60,24 +60,24 @@ fn on_ack(tx: &mut Transaction, now: Instant, req: Request, timers: &Timers) -> 
     }
 }
 
-/// The TU sends a response (already serialized to `bytes`) with `code`.
+/// The TU sends a response (already serialized to `wire`) with `code`.
 pub(crate) fn respond(
     tx: &mut Transaction,
     now: Instant,
     code: u16,
-    bytes: Vec<u8>,
+    wire: Wire,
     timers: &Timers,
     out: &mut Output,
 ) -> Result<(), TxError> {
     match (tx.state, code) {
         (TxState::Proceeding, 100..=199) => {
             tx.timers.stop(TimerKind::Trying);
-            out.send(tx.peer, bytes.clone());
-            tx.resend = Some(bytes);
+            out.send(tx.peer, &wire);
+            tx.resend = Some(wire);
         }
         (TxState::Proceeding | TxState::Accepted, 200..=299) => {
             tx.timers.stop(TimerKind::Trying);
-            out.send(tx.peer, bytes);
+            out.send_owned(tx.peer, wire);
             if tx.state == TxState::Proceeding {
                 tx.state = TxState::Accepted;
                 tx.resend = None;
@@ -86,8 +86,8 @@ pub(crate) fn respond(
         }
         (TxState::Proceeding, 300..=699) => {
             tx.timers.stop(TimerKind::Trying);
-            out.send(tx.peer, bytes.clone());
-            tx.resend = Some(bytes);
+            out.send(tx.peer, &wire);
+            tx.resend = Some(wire);
             tx.state = TxState::Completed;
             if !tx.reliable() {
                 tx.interval = timers.t1;
@@ -116,9 +116,9 @@ pub(crate) fn on_timer(
 ) -> Step {
     match (kind, tx.state) {
         (TimerKind::Trying, TxState::Proceeding) if tx.resend.is_none() => {
-            let bytes = build::trying(&tx.request).to_bytes();
-            out.send(tx.peer, bytes.clone());
-            tx.resend = Some(bytes);
+            let wire = Wire::response(&build::trying(&tx.request));
+            out.send(tx.peer, &wire);
+            tx.resend = Some(wire);
             Step::Continue
         }
         (TimerKind::G, TxState::Completed) => {

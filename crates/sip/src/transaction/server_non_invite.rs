@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Output, RequestDisposition, Step, TimerKind, Timers, Transaction, TxError, TxState};
+use super::{
+    Output, RequestDisposition, Step, TimerKind, Timers, Transaction, TxError, TxState, Wire,
+};
 
 /// A new request arrived; the TU answers it.
 pub(crate) fn start(tx: &mut Transaction) {
@@ -18,12 +20,12 @@ pub(crate) fn on_request(tx: &mut Transaction, out: &mut Output) -> RequestDispo
     RequestDisposition::Retransmission
 }
 
-/// The TU sends a response (already serialized to `bytes`) with `code`.
+/// The TU sends a response (already serialized to `wire`) with `code`.
 pub(crate) fn respond(
     tx: &mut Transaction,
     now: Instant,
     code: u16,
-    bytes: Vec<u8>,
+    wire: Wire,
     timers: &Timers,
     out: &mut Output,
 ) -> Result<(), TxError> {
@@ -48,8 +50,8 @@ pub(crate) fn respond(
             })
         }
     }
-    out.send(tx.peer, bytes.clone());
-    tx.resend = Some(bytes);
+    out.send(tx.peer, &wire);
+    tx.resend = Some(wire);
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Timer values (RFC 3261 §17, table 4) and the per-transaction timer table.
 //!
-//! Each transaction keeps one deadline slot per timer kind, so "which timer
-//! fires next" is a scan over a dozen slots, with no heap and no allocation.
+//! Each transaction keeps one deadline slot per timer kind; the layer mirrors
+//! the armed slots into one [`crate::timer_queue::TimerQueue`], so "which timer
+//! fires next" is one query over all transactions.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -115,42 +116,53 @@ impl fmt::Display for TimerKind {
     }
 }
 
-/// One optional deadline per timer kind.
+/// One optional deadline per timer kind, plus which slots changed since the
+/// layer last looked. The state machines arm and stop timers here; the layer
+/// copies the changes into its deadline queue after each step, so finding the
+/// next deadline never scans the transactions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
     slots: [Option<Instant>; TimerKind::ALL.len()],
+    /// Bit `i` set: slot `i` changed since the last [`TimerTable::take_changes`].
+    dirty: u16,
 }
 
 impl TimerTable {
     /// Arm `kind` to fire at `at`, replacing any earlier deadline.
     pub(crate) fn set(&mut self, kind: TimerKind, at: Instant) {
         self.slots[kind.index()] = Some(at);
+        self.dirty |= 1 << kind.index();
     }
 
     /// Disarm `kind`.
     pub(crate) fn stop(&mut self, kind: TimerKind) {
+        if self.slots[kind.index()].take().is_some() {
+            self.dirty |= 1 << kind.index();
+        }
+    }
+
+    /// `kind` fired: disarmed without being reported as a change (the queue
+    /// it fired from already forgot it).
+    pub(crate) fn fired(&mut self, kind: TimerKind) {
         self.slots[kind.index()] = None;
+        self.dirty &= !(1 << kind.index());
     }
 
-    /// Deadline of `kind`, if armed.
-    pub(crate) fn get(&self, kind: TimerKind) -> Option<Instant> {
-        self.slots[kind.index()]
+    /// The slots changed since the last call, with their deadlines now
+    /// (`None`: stopped).
+    pub(crate) fn take_changes(&mut self) -> impl Iterator<Item = (TimerKind, Option<Instant>)> {
+        let (dirty, slots) = (std::mem::take(&mut self.dirty), self.slots);
+        TimerKind::ALL
+            .into_iter()
+            .filter(move |k| dirty & (1 << k.index()) != 0)
+            .map(move |k| (k, slots[k.index()]))
     }
 
-    /// Earliest armed deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.slots.iter().flatten().min().copied()
-    }
-
-    /// The earliest timer that is due at `now`, disarmed so it fires once.
-    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<TimerKind> {
-        let (kind, _) = TimerKind::ALL
-            .iter()
-            .filter_map(|&k| self.get(k).map(|at| (k, at)))
-            .filter(|&(_, at)| at <= now)
-            .min_by_key(|&(_, at)| at)?;
-        self.stop(kind);
-        Some(kind)
+    /// The armed timers.
+    pub(crate) fn armed(&self) -> impl Iterator<Item = TimerKind> + '_ {
+        TimerKind::ALL
+            .into_iter()
+            .filter(|k| self.slots[k.index()].is_some())
     }
 }
 
@@ -159,18 +171,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expired_timers_pop_in_deadline_order_once() {
+    fn table_reports_each_change_once() {
         let t0 = Instant::now();
         let mut table = TimerTable::default();
         table.set(TimerKind::B, t0 + Duration::from_secs(32));
         table.set(TimerKind::A, t0 + Duration::from_millis(500));
-        assert_eq!(table.next_deadline(), Some(t0 + Duration::from_millis(500)));
-        assert_eq!(table.pop_expired(t0), None);
-        let late = t0 + Duration::from_secs(40);
-        assert_eq!(table.pop_expired(late), Some(TimerKind::A));
-        assert_eq!(table.pop_expired(late), Some(TimerKind::B));
-        assert_eq!(table.pop_expired(late), None);
-        assert_eq!(table.next_deadline(), None);
+        let changes: Vec<_> = table.take_changes().collect();
+        assert_eq!(
+            changes,
+            [
+                (TimerKind::A, Some(t0 + Duration::from_millis(500))),
+                (TimerKind::B, Some(t0 + Duration::from_secs(32))),
+            ]
+        );
+        assert_eq!(table.take_changes().count(), 0);
+        table.fired(TimerKind::A);
+        table.stop(TimerKind::A); // already disarmed: no change
+        table.stop(TimerKind::B);
+        let changes: Vec<_> = table.take_changes().collect();
+        assert_eq!(changes, [(TimerKind::B, None)]);
+        assert_eq!(table.armed().count(), 0);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Pair {
     seen: std::collections::HashMap<String, usize>,
     pub a_events: Vec<Event>,
     pub b_events: Vec<Event>,
+    /// First lines of the `Trace { sent: true }` events of A and B, in order.
+    pub a_sent: Vec<String>,
+    pub b_sent: Vec<String>,
     /// Answer re-INVITEs at once, as an application would: with
     /// `"v=0\r\nanswer-from-a"` (or `-b`).
     pub auto_accept: bool,
@@ -86,6 +89,8 @@ impl Pair {
             seen: Default::default(),
             a_events: Vec::new(),
             b_events: Vec::new(),
+            a_sent: Vec::new(),
+            b_sent: Vec::new(),
             auto_accept: false,
         }
     }
@@ -150,8 +155,14 @@ impl Pair {
                 r.expect("alice accepts the re-INVITE");
                 answered = true;
             }
-            if !matches!(e, Event::Trace { .. }) {
-                self.a_events.push(e);
+            match e {
+                Event::Trace {
+                    sent: true,
+                    first_line,
+                    ..
+                } => self.a_sent.push(first_line),
+                Event::Trace { .. } => {}
+                e => self.a_events.push(e),
             }
         }
         while let Some(e) = self.b.poll_event() {
@@ -162,8 +173,14 @@ impl Pair {
                 r.expect("bob accepts the re-INVITE");
                 answered = true;
             }
-            if !matches!(e, Event::Trace { .. }) {
-                self.b_events.push(e);
+            match e {
+                Event::Trace {
+                    sent: true,
+                    first_line,
+                    ..
+                } => self.b_sent.push(first_line),
+                Event::Trace { .. } => {}
+                e => self.b_events.push(e),
             }
         }
         answered

@@ -3,6 +3,7 @@
 
 mod edges;
 mod loss;
+mod many;
 mod robust;
 
 use std::net::SocketAddr;

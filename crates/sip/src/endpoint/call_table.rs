@@ -1,0 +1,88 @@
+//! The calls of an endpoint, with their timers in a deadline queue.
+//!
+//! Reads go through `Deref` to the map; every mutable access goes through
+//! [`CallTable::get_mut`], [`CallTable::insert`] or [`CallTable::remove`],
+//! which note the call as changed. Changed calls are re-queued at their
+//! [`Call::next_deadline`] on the next mutable access, so at most a few are
+//! pending at any time and [`CallTable::next_deadline`] never scans the table.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::time::Instant;
+
+use crate::session::{Call, CallId};
+use crate::timer_queue::TimerQueue;
+
+#[derive(Debug, Default)]
+pub(super) struct CallTable {
+    map: BTreeMap<CallId, Call>,
+    queue: TimerQueue<CallId>,
+    /// Calls changed since their deadline was last queued.
+    dirty: Vec<CallId>,
+}
+
+impl Deref for CallTable {
+    type Target = BTreeMap<CallId, Call>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl CallTable {
+    /// Re-queues the changed calls at their current deadlines.
+    fn flush(&mut self) {
+        for id in self.dirty.drain(..) {
+            let at = self.map.get(&id).and_then(Call::next_deadline);
+            self.queue.set_or_cancel(id, at);
+        }
+    }
+
+    fn touch(&mut self, id: CallId) {
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, id: &CallId) -> Option<&mut Call> {
+        self.flush();
+        self.touch(*id);
+        self.map.get_mut(id)
+    }
+
+    pub(super) fn insert(&mut self, id: CallId, call: Call) {
+        self.flush();
+        self.touch(id);
+        self.map.insert(id, call);
+    }
+
+    pub(super) fn remove(&mut self, id: &CallId) -> Option<Call> {
+        self.flush();
+        self.queue.cancel(*id);
+        self.map.remove(id)
+    }
+
+    /// The earliest deadline of any call: the queue's head, or a call
+    /// changed since (whose queued deadline may be stale).
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let pending = self
+            .dirty
+            .iter()
+            .filter_map(|id| self.map.get(id).and_then(Call::next_deadline));
+        pending.chain(self.queue.next_deadline()).min()
+    }
+
+    /// The calls with a deadline at or before `now`, in id order. Each is
+    /// noted as changed, so it is re-queued once its timers have run.
+    pub(super) fn due(&mut self, now: Instant) -> Vec<CallId> {
+        self.flush();
+        let mut due: Vec<CallId> = std::iter::from_fn(|| self.queue.pop_due(now))
+            .map(|(id, _)| id)
+            .collect();
+        due.sort_unstable();
+        for &id in &due {
+            self.touch(id);
+        }
+        due
+    }
+}
