@@ -77,7 +77,9 @@ impl NetLeg {
         mut stop: oneshot::Receiver<()>,
         wake: Arc<Notify>,
     ) -> NetReport {
-        let mut watch_at = tokio::time::interval(Duration::from_millis(100));
+        // The RTP timeout is checked at every packet sent; this slow backstop
+        // covers a leg that sends nothing (held by the peer or by us).
+        let mut watch_at = tokio::time::interval(Duration::from_secs(1));
         loop {
             let rtcp_due = tokio::time::Instant::from_std(self.rtcp_session.poll_timeout());
             tokio::select! {
@@ -85,6 +87,7 @@ impl NetLeg {
                 Some(cmd) = control.recv() => self.on_control(cmd),
                 _ = wake.notified() => {
                     self.send_encoded();
+                    self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
                     if self.outbound.is_abandoned() {
                         break; // the audio half is gone (engine stopped)
                     }
