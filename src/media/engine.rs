@@ -53,6 +53,8 @@ impl MediaEngine {
     /// A sound card that cannot open is an error here, naming the device.
     /// Must run inside the tokio runtime (the event task is spawned on it).
     pub fn start(backend: AudioBackend) -> Result<MediaEngine> {
+        // Before the audio thread, so no failure after it leaves it running.
+        let disk = Disk::start().context("cannot start the recording thread")?;
         let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(COMMAND_SLOTS);
         let (ev_tx, ev_rx) = rtrb::RingBuffer::new(EVENT_SLOTS);
         let (tick_tx, tick_rx) = watch::channel(0u64);
@@ -105,7 +107,7 @@ impl MediaEngine {
                 next_id: AtomicU64::new(1),
                 waiters,
                 timing,
-                disk: Disk::start().context("cannot start the recording thread")?,
+                disk,
                 stop,
                 thread: Mutex::new(Some(thread)),
             }),
