@@ -22,7 +22,8 @@ pub struct NoisePolicy {
 }
 
 /// Which audio a request is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum NoiseTarget {
     /// What the agent hears from the far end(s).
     Inbound,
