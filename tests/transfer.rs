@@ -15,7 +15,7 @@
 //! Everyone plays its own tone and the ones that matter record what they hear;
 //! each recording is measured in 250 ms blocks with a Goertzel filter
 //! (tests/common/audio.rs): before the transfer the first party's tone must be
-//! there and afterwards the new party's, each at least [`CLEAR_DB`] above every
+//! there and afterwards the new party's, each at least 25 dB (`common::tones::CLEAR_DB`) above every
 //! other tone of the test. The tones are off the 100 Hz grid, not multiples of
 //! 5 Hz and at least 170 Hz apart (see tests/conference.rs), so G.711
 //! distortion of one does not land on another.
@@ -25,11 +25,12 @@
 
 mod common;
 
-use common::audio::{read, tone_level_db, write_tone_wav, RATE};
+use common::audio::write_tone_wav;
 use common::pjsua::{Options, Pjsua, Source};
 use common::ports::{is_bound, Proto};
 use common::process::{call_lines, Peer, Spawn};
 use common::sipp::{Scenario, SippCmd};
+use common::tones::expect_heard_in_order;
 use common::{agentphone, ports::free_port, require_peer, WorkDir};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,111 +41,11 @@ const TONE_B: f64 = 1463.0;
 const TONE_C: f64 = 1791.0;
 /// agentphone's `--play tone:` and baresip's WAV level, dBFS.
 const TONE_DB: f64 = -12.0;
-/// A tone is heard when it measures at least this.
-const PRESENT_DB: f64 = -35.0;
-/// ... and every other tone of the test is at least this far below it.
-const CLEAR_DB: f64 = 25.0;
-/// Length of the measured pieces.
-const BLOCK_S: f64 = 0.25;
 /// Hard limit on every process.
 const LIMIT: Duration = Duration::from_secs(40);
 
 fn tone_arg(hz: f64) -> String {
     format!("tone:{hz}")
-}
-
-/// The levels of `tones` in consecutive [`BLOCK_S`] pieces of `samples`.
-fn block_levels(samples: &[f32], tones: &[f64]) -> Vec<Vec<f64>> {
-    let block = (BLOCK_S * RATE as f64) as usize;
-    samples
-        .chunks_exact(block)
-        .map(|piece| {
-            tones
-                .iter()
-                .map(|&hz| tone_level_db(piece, RATE, hz))
-                .collect()
-        })
-        .collect()
-}
-
-/// A table of the levels, one block a line, for messages.
-fn table(tones: &[f64], levels: &[Vec<f64>]) -> String {
-    let mut text = format!(
-        "  t(s) {}\n",
-        tones
-            .iter()
-            .map(|t| format!("{t:>8.0}"))
-            .collect::<String>()
-    );
-    for (i, block) in levels.iter().enumerate() {
-        text.push_str(&format!("{:6.2} ", i as f64 * BLOCK_S));
-        for db in block {
-            text.push_str(&format!("{db:>8.1}"));
-        }
-        text.push('\n');
-    }
-    text
-}
-
-/// Checks that `path` holds the tones of `stretches` one after the other: each
-/// `(tone, seconds)` clearly (at least [`PRESENT_DB`], every other tone of
-/// `tones` [`CLEAR_DB`] under it) for at least that long, each stretch starting
-/// after the previous one ended. `who` and `logs` go into the messages.
-fn expect_heard_in_order(
-    who: &str,
-    path: &Path,
-    tones: &[f64],
-    stretches: &[(f64, f64)],
-    logs: &str,
-) {
-    let samples = read(path);
-    let levels = block_levels(&samples, tones);
-    let shown = table(tones, &levels);
-    eprintln!(
-        "{who} heard ({}, {:.2} s):\n{shown}",
-        path.display(),
-        samples.len() as f64 / RATE as f64
-    );
-    let clear = |block: &[f64], index: usize| {
-        let level = block[index];
-        level >= PRESENT_DB
-            && block
-                .iter()
-                .enumerate()
-                .all(|(j, &other)| j == index || other <= level - CLEAR_DB)
-    };
-    let mut from = 0;
-    for &(tone, seconds) in stretches {
-        let index = tones
-            .iter()
-            .position(|&t| t == tone)
-            .unwrap_or_else(|| panic!("{tone} Hz is not one of {tones:?}"));
-        let needed = (seconds / BLOCK_S).ceil() as usize;
-        let mut run_start = from;
-        let mut found = None;
-        for (i, block) in levels.iter().enumerate().skip(from) {
-            if !clear(block, index) {
-                run_start = i + 1;
-            } else if i + 1 - run_start >= needed {
-                found = Some(run_start);
-                break;
-            }
-        }
-        let Some(start) = found else {
-            panic!(
-                "{who} should hear {tone} Hz alone for {seconds} s after {:.2} s \
-                 (stretches wanted in order: {stretches:?}; >= {PRESENT_DB} dBFS, others \
-                 {CLEAR_DB} dB under); levels (dBFS) per {BLOCK_S} s:\n{shown}\n{logs}",
-                from as f64 * BLOCK_S
-            );
-        };
-        // The next stretch starts after this one's end.
-        let mut end = start + needed;
-        while end < levels.len() && clear(&levels[end], index) {
-            end += 1;
-        }
-        from = end;
-    }
 }
 
 /// Everyone's report and PJSIP's events, for failure messages.
