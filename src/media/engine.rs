@@ -11,6 +11,7 @@
 
 use super::disk::Disk;
 use crate::audio_io::{AudioBackend, AudioIo};
+use agentphone_audio::meter::Level;
 use agentphone_audio::FRAME_SAMPLES;
 use agentphone_engine::stats::{TickStats, TickSummary};
 use agentphone_engine::{Command, Engine, EngineLimits, Event, PartId, PartReport, RecordWriter};
@@ -40,6 +41,7 @@ struct Inner {
     commands: Mutex<rtrb::Producer<Command>>,
     next_id: AtomicU64,
     waiters: Waiters,
+    levels: Levels,
     timing: Arc<Timing>,
     disk: Disk,
     stop: Arc<AtomicBool>,
@@ -47,6 +49,10 @@ struct Inner {
 }
 
 type Waiters = Arc<Mutex<HashMap<PartId, oneshot::Sender<PartReport>>>>;
+
+/// The latest levels of each participant in a room: what it says into the
+/// room and what it hears there (the engine reports them twice a second).
+type Levels = Arc<Mutex<HashMap<PartId, (Level, Level)>>>;
 
 impl MediaEngine {
     /// Starts the audio thread on `backend` (a sound card, or the null clock).
@@ -100,12 +106,18 @@ impl MediaEngine {
             }
         }
         let waiters: Waiters = Arc::default();
-        tokio::spawn(event_task(ev_rx, tick_rx, waiters.clone()));
+        let levels: Levels = Arc::default();
+        tokio::spawn(event_task(
+            ev_rx,
+            tick_rx,
+            (waiters.clone(), levels.clone()),
+        ));
         Ok(MediaEngine {
             inner: Arc::new(Inner {
                 commands: Mutex::new(cmd_tx),
                 next_id: AtomicU64::new(1),
                 waiters,
+                levels,
                 timing,
                 disk,
                 stop,
@@ -165,6 +177,12 @@ impl MediaEngine {
     /// the file is complete.
     pub fn write_recording(&self, writer: RecordWriter) -> oneshot::Receiver<()> {
         self.inner.disk.add(writer)
+    }
+
+    /// The latest levels of `part` in its room, `(spoken, heard)`: what it
+    /// says into the room and what it hears there (updated twice a second).
+    pub fn levels(&self, part: PartId) -> Option<(Level, Level)> {
+        self.inner.levels.lock().ok()?.get(&part).copied()
     }
 
     /// How the audio thread's ticks kept time so far.
@@ -311,13 +329,16 @@ fn audio_thread(
 async fn event_task(
     mut events: rtrb::Consumer<Event>,
     mut ticks: watch::Receiver<u64>,
-    waiters: Waiters,
+    (waiters, levels): (Waiters, Levels),
 ) {
     loop {
         let alive = ticks.changed().await.is_ok();
         while let Ok(ev) = events.pop() {
             match ev {
                 Event::Removed { part, report, .. } => {
+                    if let Ok(mut l) = levels.lock() {
+                        l.remove(&part);
+                    }
                     let waiter = waiters.lock().ok().and_then(|mut w| w.remove(&part));
                     if let Some(tx) = waiter {
                         let _ = tx.send(report);
@@ -341,11 +362,11 @@ async fn event_task(
                     part,
                     spoken,
                     heard,
-                } => tracing::trace!(
-                    "{part}: says {:.1} dBFS, hears {:.1} dBFS",
-                    spoken.rms_dbfs,
-                    heard.rms_dbfs
-                ),
+                } => {
+                    if let Ok(mut l) = levels.lock() {
+                        l.insert(part, (spoken, heard));
+                    }
+                }
                 Event::Retired(_) => {}
             }
         }

@@ -87,6 +87,7 @@ struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<net_leg::NetReport>,
     negotiated: NegotiatedMedia,
+    quality: tokio::sync::watch::Receiver<agentphone_media::rtcp_stats::CallQuality>,
 }
 
 /// One call's media: an RTP socket (and the RTCP socket on port + 1), our SDP
@@ -279,7 +280,8 @@ impl MediaLeg {
             (std::time::Instant::now(), self.answered),
         );
         let jitter = (self.settings.jitter_min, self.settings.jitter_max);
-        let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog);
+        let (quality_tx, quality) = tokio::sync::watch::channel(Default::default());
+        let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog, quality_tx);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(net.run(control_rx, stop_rx, wake));
@@ -298,6 +300,7 @@ impl MediaLeg {
             stop,
             task,
             negotiated: negotiated.clone(),
+            quality,
         });
         Ok(())
     }
@@ -347,6 +350,24 @@ impl MediaLeg {
         let end = running.own.take()?;
         let _ = self.engine.send(Command::Leave { part: running.part });
         Some(TakenEnd(end))
+    }
+
+    /// The leg's audio half in the engine, once started: what the desk moves
+    /// between rooms.
+    pub fn part(&self) -> Option<PartId> {
+        self.running.as_ref().map(|r| r.part)
+    }
+
+    /// The call's quality as of the last second (loss, jitter, round trip),
+    /// once the media runs.
+    pub fn quality(&self) -> Option<agentphone_media::rtcp_stats::CallQuality> {
+        self.running.as_ref().map(|r| *r.quality.borrow())
+    }
+
+    /// The far end holds us: its last SDP said it does not receive
+    /// (`sendonly` or `inactive`, R-HOLD-5).
+    pub fn remote_holds(&self) -> bool {
+        !self.sdp.remote_direction().receives()
     }
 
     /// Whether the media runs (early media or an established call).

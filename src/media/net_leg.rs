@@ -39,6 +39,8 @@ pub(super) struct NetLeg {
     tx: NetSend,
     outbound: rtrb::Consumer<agentphone_engine::packet::OutboundPacket>,
     watchdog: RtpWatchdog,
+    /// The call's quality as of the last second, for the controls.
+    quality: tokio::sync::watch::Sender<CallQuality>,
     datagram: Vec<u8>,
     rtcp_datagram: Vec<u8>,
 }
@@ -50,6 +52,7 @@ impl NetLeg {
         rings: LegRings,
         jitter: (Duration, Duration),
         watchdog: RtpWatchdog,
+        quality: tokio::sync::watch::Sender<CallQuality>,
     ) -> Self {
         let cname = rtp
             .local_addr()
@@ -64,6 +67,7 @@ impl NetLeg {
             tx: NetSend::new(negotiated),
             outbound: rings.outbound,
             watchdog,
+            quality,
             datagram: vec![0; MAX_DATAGRAM],
             rtcp_datagram: vec![0; MAX_DATAGRAM],
         }
@@ -107,6 +111,8 @@ impl NetLeg {
                 _ = tokio::time::sleep_until(rtcp_due) => self.send_rtcp(),
                 _ = watch_at.tick() => {
                     self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
+                    let now = self.rtcp_session.quality(self.tx.sender(), self.rx.receiver());
+                    self.quality.send_replace(now);
                 }
             }
         }
