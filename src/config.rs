@@ -19,6 +19,12 @@ pub struct Config {
     /// SIP settings for every call (`[sip]`).
     #[serde(default)]
     pub sip: SipConfig,
+    /// Call handling of `agentphone run` (`[desk]`).
+    #[serde(default)]
+    pub desk: crate::agent::settings::DeskSection,
+    /// The control API of `agentphone run` (`[api]`).
+    #[serde(default)]
+    pub api: crate::api::ApiConfig,
 }
 
 /// `[sip]`: session timers (RFC 4028).

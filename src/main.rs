@@ -3,6 +3,8 @@
 //! The binary is the I/O shell: CLI, config, tokio sockets, audio devices. All
 //! protocol logic lives in the `agentphone-sip`, `-media` and `-audio` crates.
 
+mod agent;
+mod api;
 mod audio_io;
 mod cmd;
 mod config;
@@ -33,6 +35,9 @@ enum Command {
     Call(cmd::call::CallArgs),
     /// Answer incoming calls.
     Answer(cmd::answer::AnswerArgs),
+    /// The agent's phone: register, take offers and drive calls from the
+    /// control API (`agentphone ctl`) until SIGTERM.
+    Run(agent::RunArgs),
     /// Register to a registrar and keep the binding until Ctrl-C / SIGTERM.
     Register(cmd::register::RegisterArgs),
     /// Demo: two endpoints on loopback, one calls the other.
@@ -86,6 +91,7 @@ fn run_async(command: Command, config: Option<PathBuf>) -> anyhow::Result<()> {
         match command {
             Command::Call(a) => cmd::call::run(a, config.as_deref()).await,
             Command::Answer(a) => cmd::answer::run(a, config.as_deref()).await,
+            Command::Run(a) => agent::run(a, config.as_deref()).await,
             Command::Register(a) => cmd::register::run(a, config.as_deref()).await,
             Command::Demo(a) => cmd::demo::run(a).await,
             Command::Denoise(_) | Command::Devices => unreachable!("handled synchronously"),

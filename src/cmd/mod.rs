@@ -12,7 +12,7 @@ pub mod transfer;
 /// What `call` and `answer` take from the config file, read once (a missing
 /// default file is an empty config): the account the flags select, and the
 /// `[media]` settings with `--codec` moved to the front.
-fn account_and_media(
+pub(crate) fn account_and_media(
     config: Option<&std::path::Path>,
     account: &account::AccountArgs,
     codec: Option<&str>,
@@ -34,16 +34,16 @@ fn account_and_media(
 }
 
 /// What a run of `call` or `answer` takes from the config file.
-struct RunConfig {
-    account: Option<crate::config::Account>,
-    media: crate::media::MediaSettings,
-    session_timer: agentphone_sip::session::SessionTimerConfig,
+pub(crate) struct RunConfig {
+    pub(crate) account: Option<crate::config::Account>,
+    pub(crate) media: crate::media::MediaSettings,
+    pub(crate) session_timer: agentphone_sip::session::SessionTimerConfig,
 }
 
 /// Starts the process's media engine: on the sound card `device` (`default`
 /// or part of a name), else on the null clock; with the configured music on
 /// hold. A card that cannot open fails here, before any SIP.
-fn start_engine(
+pub(crate) fn start_engine(
     device: Option<&str>,
     settings: &crate::media::MediaSettings,
 ) -> anyhow::Result<crate::media::MediaEngine> {
@@ -68,7 +68,7 @@ fn start_engine(
 
 /// Sleeps until `t`, or forever when there is nothing to wait for (a disabled
 /// branch of a `select!` loop).
-async fn sleep_opt(t: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep_opt(t: Option<tokio::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,

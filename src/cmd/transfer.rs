@@ -192,7 +192,7 @@ impl Referral {
 }
 
 /// The status line a failed call's end maps to in a NOTIFY sipfrag.
-fn final_status(reason: &EndReason) -> (u16, &'static str) {
+pub(crate) fn final_status(reason: &EndReason) -> (u16, &'static str) {
     match reason {
         EndReason::Busy(c) => (*c, "Busy Here"),
         EndReason::Declined => (603, "Declined"),

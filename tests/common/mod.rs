@@ -13,6 +13,7 @@
 pub mod agentphone;
 pub mod audio;
 pub mod baresip;
+pub mod desk;
 pub mod kamailio;
 pub mod pcap;
 pub mod pjsua;
@@ -21,6 +22,7 @@ pub mod process;
 pub mod raw_register;
 pub mod relay;
 pub mod sipp;
+pub mod tones;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

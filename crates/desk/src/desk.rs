@@ -66,3 +66,16 @@ impl Desk {
         todo!()
     }
 }
+
+impl Desk {
+    /// Wrap-up reasons matching `query` (case-insensitive substring).
+    pub fn wrapup_reasons(&self, query: &str) -> Vec<String> {
+        let q = query.to_lowercase();
+        self.config
+            .wrapup_reasons
+            .iter()
+            .filter(|r| r.to_lowercase().contains(&q))
+            .cloned()
+            .collect()
+    }
+}

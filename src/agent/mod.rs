@@ -1,0 +1,306 @@
+//! `agentphone run`: the agent's phone. The I/O shell around the desk core
+//! (`agentphone-desk`): it registers, feeds the desk what happens on SIP
+//! (`sip_in.rs`) and what the agent asks through the control API, and carries
+//! out the desk's actions on the SIP endpoint and the media engine
+//! (`act.rs`, `rooms.rs`). No call rule lives here.
+
+mod act;
+mod legs;
+mod quality;
+mod rooms;
+pub mod settings;
+mod sip_in;
+
+use crate::api::{ApiRequest, DeskPort};
+use crate::cmd::account::{register_request, AccountArgs};
+use crate::config::Account;
+use crate::media::{CleanAudio, MediaEngine, MediaSettings, RtpTimeout};
+use crate::net::SipDriver;
+use agentphone_desk::{CallInput, Desk, DeskEvent, ReferRef};
+use agentphone_sip::{CallId, RegId, TransferId};
+use anyhow::{bail, Context, Result};
+use legs::Legs;
+use rooms::{AgentVoice, Rooms};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant as TokioInstant;
+
+/// Flags of `agentphone run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Address for SIP (UDP and TCP). With an account it may be left out.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Sound card for the agent's microphone and speaker (`default` or part of
+    /// a name from `agentphone devices`).
+    #[arg(long)]
+    pub audio_device: Option<String>,
+    /// Without a sound card: the agent's voice from a WAV file (looped) or
+    /// `tone:FREQ` (default: silence).
+    #[arg(long, conflicts_with = "audio_device")]
+    pub play: Option<PathBuf>,
+    /// Record what the agent hears, whichever call it is on, to this WAV.
+    #[arg(long)]
+    pub record_heard: Option<PathBuf>,
+    /// Control API address (overrides `[api] listen`).
+    #[arg(long)]
+    pub api: Option<SocketAddr>,
+    /// Codec to prefer.
+    #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
+    pub codec: Option<String>,
+}
+
+/// How long a stop waits for BYEs and the un-REGISTER to be answered.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An incoming REFER the desk decides on.
+struct Refer {
+    call: CallId,
+    transfer: TransferId,
+    target: agentphone_sip::ReferTarget,
+    referred_by: Option<String>,
+    /// 202 sent: a refusal is a NOTIFY now.
+    accepted: bool,
+    /// The call placed for it, once followed.
+    placed: Option<agentphone_desk::CallRef>,
+}
+
+/// Everything the loop owns.
+struct Shell {
+    sip: SipDriver,
+    desk: Desk,
+    legs: Legs,
+    rooms: Rooms,
+    engine: MediaEngine,
+    media: MediaSettings,
+    account: Option<Account>,
+    clean: CleanAudio,
+    refers: HashMap<ReferRef, Refer>,
+    next_refer: u64,
+    reg: Option<RegId>,
+    events: broadcast::Sender<Arc<str>>,
+    dead: mpsc::UnboundedSender<RtpTimeout>,
+    /// SIP calls to hang up later (the transferee's grace, RFC 5589).
+    hangups: BTreeMap<(TokioInstant, CallId), ()>,
+    /// Media being stopped and recordings being finished beside the loop.
+    ending: tokio::task::JoinSet<()>,
+    exit: bool,
+}
+
+/// Runs `agentphone run`.
+pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
+    let cfg = crate::config::load(config)?;
+    let shown = crate::config::shown_path(config);
+    let crate::cmd::RunConfig {
+        account,
+        media,
+        session_timer,
+    } = crate::cmd::account_and_media(config, &args.account, args.codec.as_deref())?;
+    let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
+    let settings = cfg.desk.resolve(&shown, policy)?;
+    let api = cfg.api.resolve(config)?;
+    let api_addr = args.api.unwrap_or(api.listen);
+    let token = crate::api::load_or_create_token(&api.token_file)?;
+    let voice = match (&args.audio_device, &args.play) {
+        (Some(_), _) => AgentVoice::Device,
+        (None, play) => AgentVoice::Source(crate::media::open_source(play.as_deref(), true)?),
+    };
+    let engine = crate::cmd::start_engine(args.audio_device.as_deref(), &media)?;
+    let rooms = Rooms::new(
+        &engine,
+        voice,
+        (&media, policy.microphone),
+        args.record_heard.as_deref(),
+        settings.record_dir.clone(),
+    )?;
+    let user = account
+        .as_ref()
+        .map(|a| a.user.clone())
+        .unwrap_or_else(|| "agent".into());
+    let listen = match (args.listen, &account) {
+        (None, None) => {
+            bail!("run needs --listen ADDR, or an account (--account) to register from")
+        }
+        (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
+        (Some(l), None) => l,
+    };
+    let sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
+    println!("listening on {} (udp, tcp)", sip.local_addr());
+    let listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("cannot listen for the control API on {api_addr}"))?;
+    println!(
+        "control API on http://{} (token in {})",
+        listener.local_addr()?,
+        api.token_file.display()
+    );
+    let (events, _) = broadcast::channel(1024);
+    let (req_tx, req_rx) = mpsc::channel(64);
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api_task = tokio::spawn(crate::api::serve(
+        listener,
+        token,
+        DeskPort {
+            requests: req_tx,
+            events: events.clone(),
+        },
+        async move {
+            let _ = api_stopped.await;
+        },
+    ));
+    let (dead, dead_rx) = mpsc::unbounded_channel();
+    let clean = CleanAudio {
+        inbound: policy.inbound,
+        microphone: policy.microphone,
+    };
+    let mut shell = Shell {
+        sip,
+        desk: Desk::new(settings.desk, Instant::now()),
+        legs: Legs::default(),
+        rooms,
+        engine,
+        media,
+        account,
+        clean,
+        refers: HashMap::new(),
+        next_refer: 1,
+        reg: None,
+        events,
+        dead,
+        hangups: BTreeMap::new(),
+        ending: tokio::task::JoinSet::new(),
+        exit: false,
+    };
+    if let Some(a) = &shell.account {
+        shell.reg = Some(shell.sip.ep().register(Instant::now(), register_request(a)));
+    }
+    let served = shell.serve(req_rx, dead_rx).await;
+    let _ = stop_api.send(());
+    shell.close().await;
+    match tokio::time::timeout(std::time::Duration::from_secs(2), api_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!("control API: {e:#}"),
+        Ok(Err(e)) => tracing::warn!("control API task: {e}"),
+        _ => {}
+    }
+    served
+}
+
+impl Shell {
+    async fn serve(
+        &mut self,
+        mut requests: mpsc::Receiver<ApiRequest>,
+        mut dead: mpsc::UnboundedReceiver<RtpTimeout>,
+    ) -> Result<()> {
+        let mut shutdown = std::pin::pin!(crate::cmd::signals::shutdown());
+        let mut stopping = false;
+        // However the far ends answer, a stop ends the run within this.
+        let mut give_up: Option<TokioInstant> = None;
+        let mut quality_at = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            let desk_at = self.desk.poll_timeout();
+            let hangup_at = self.hangups.keys().next().map(|(t, _)| *t);
+            tokio::select! {
+                ev = self.sip.next_event() => self.on_sip(ev?).await?,
+                Some(req) = requests.recv() => self.on_request(req),
+                _ = crate::cmd::sleep_opt(desk_at.map(TokioInstant::from_std)) => {
+                    self.desk.handle_timeout(Instant::now());
+                }
+                _ = crate::cmd::sleep_opt(hangup_at) => {
+                    if let Some(((_, call), ())) = self.hangups.pop_first() {
+                        let _ = self.sip.ep().hangup(Instant::now(), call);
+                    }
+                }
+                _ = quality_at.tick() => self.publish_quality(),
+                Some(d) = dead.recv() => {
+                    let sip = self.legs.get(agentphone_desk::CallRef(d.leg)).map(|l| l.sip);
+                    if let Some(sip) = sip {
+                        println!("call {}: no RTP from the peer for {:.0} s: hanging up", d.leg, d.silent_for.as_secs_f64());
+                        let _ = self.sip.ep().hangup(Instant::now(), sip);
+                    }
+                }
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    println!("stopping: pending offers declined, calls ended, registration removed");
+                    self.desk.handle_input(Instant::now(), CallInput::Shutdown);
+                }
+                _ = crate::cmd::sleep_opt(give_up) => {
+                    eprintln!("stopping: the far ends did not answer within {} s; leaving anyway", STOP_LIMIT.as_secs());
+                    break;
+                }
+            }
+            self.drain().await;
+            // The desk asks to exit (logout, or shutdown once its calls are
+            // ended); the run ends when the calls and the registration are gone.
+            stopping |= self.exit;
+            if stopping && give_up.is_none() {
+                give_up = Some(TokioInstant::now() + STOP_LIMIT);
+            }
+            if stopping && self.legs.is_empty() && !self.sip.ep().has_registrations() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out what the desk queued and tells the controls what changed.
+    async fn drain(&mut self) {
+        loop {
+            let mut busy = false;
+            while let Some(action) = self.desk.poll_action() {
+                busy = true;
+                self.act(action).await;
+            }
+            while let Some(ev) = self.desk.poll_event() {
+                busy = true;
+                self.publish(&ev);
+            }
+            if !busy {
+                break;
+            }
+        }
+    }
+
+    fn publish(&self, ev: &DeskEvent) {
+        match serde_json::to_string(ev) {
+            Ok(json) => {
+                println!("desk: {json}");
+                let _ = self.events.send(Arc::from(json));
+            }
+            Err(e) => tracing::warn!("desk event not serialized: {e}"),
+        }
+    }
+
+    fn on_request(&mut self, req: ApiRequest) {
+        let now = Instant::now();
+        match req {
+            ApiRequest::Command { cmd, reply } => {
+                let result = self.desk.handle_command(now, cmd);
+                let _ = reply.send(result);
+            }
+            ApiRequest::Status { reply } => {
+                let _ = reply.send(self.desk.status(now));
+            }
+            ApiRequest::WrapupReasons { query, reply } => {
+                let _ = reply.send(self.desk.wrapup_reasons(&query));
+            }
+        }
+    }
+
+    /// Ends what is left: media stopped, recordings on disk, SIP flushed.
+    async fn close(mut self) {
+        for mut leg in self.legs.drain() {
+            self.ending.spawn(async move {
+                leg.media.stop().await;
+            });
+        }
+        while self.ending.join_next().await.is_some() {}
+        self.rooms.close_all().await;
+        self.sip.close().await;
+    }
+}
