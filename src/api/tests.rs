@@ -428,3 +428,224 @@ async fn shutdown_ends_open_event_streams_and_the_server() {
     let result = timeout(Duration::from_secs(1), &mut s.server).await;
     result.expect("server stopped").unwrap().unwrap();
 }
+
+/// One of each command, as documented in docs/api.md.
+fn sample_commands() -> Vec<AgentCommand> {
+    use agentphone_desk::noise::NoiseTarget;
+    use agentphone_desk::{ReferRef, RequestedState};
+    let c = Some(CallRef(3));
+    vec![
+        AgentCommand::State(RequestedState::Available),
+        AgentCommand::State(RequestedState::Idle {
+            reason: "lunch".into(),
+        }),
+        AgentCommand::Answer {
+            call: Some(CallRef(5)),
+        },
+        AgentCommand::AnswerAll,
+        AgentCommand::Decline {
+            call: Some(CallRef(5)),
+        },
+        AgentCommand::Dial {
+            target: "sip:1002@pbx.example.com".into(),
+        },
+        AgentCommand::Hold { call: c },
+        AgentCommand::Resume { call: c },
+        AgentCommand::Consult {
+            call: c,
+            target: "2001".into(),
+            hold_conference: None,
+        },
+        AgentCommand::Toggle,
+        AgentCommand::TransferBlind {
+            call: c,
+            target: "2001".into(),
+        },
+        AgentCommand::TransferConsult { call: c },
+        AgentCommand::Conference { call: c },
+        AgentCommand::Remove { party: CallRef(4) },
+        AgentCommand::Mute { on: true },
+        AgentCommand::Leave { call: None },
+        AgentCommand::Hangup { call: c },
+        AgentCommand::WrapUp {
+            call: c,
+            reason: "Sale".into(),
+        },
+        AgentCommand::Record {
+            call: c,
+            pause: true,
+        },
+        AgentCommand::Dtmf {
+            call: c,
+            digits: "1234#".into(),
+        },
+        AgentCommand::Denoise {
+            on: false,
+            target: Some(NoiseTarget::Microphone),
+        },
+        AgentCommand::Refer {
+            refer: ReferRef(2),
+            accept: true,
+        },
+        AgentCommand::Logout,
+    ]
+}
+
+/// A number per variant: the match fails to compile when the desk gets a
+/// new command, so the docs cannot silently miss it.
+fn command_kind(c: &AgentCommand) -> usize {
+    match c {
+        AgentCommand::State(_) => 0,
+        AgentCommand::Answer { .. } => 1,
+        AgentCommand::AnswerAll => 2,
+        AgentCommand::Decline { .. } => 3,
+        AgentCommand::Dial { .. } => 4,
+        AgentCommand::Hold { .. } => 5,
+        AgentCommand::Resume { .. } => 6,
+        AgentCommand::Consult { .. } => 7,
+        AgentCommand::Toggle => 8,
+        AgentCommand::TransferBlind { .. } => 9,
+        AgentCommand::TransferConsult { .. } => 10,
+        AgentCommand::Conference { .. } => 11,
+        AgentCommand::Remove { .. } => 12,
+        AgentCommand::Mute { .. } => 13,
+        AgentCommand::Leave { .. } => 14,
+        AgentCommand::Hangup { .. } => 15,
+        AgentCommand::WrapUp { .. } => 16,
+        AgentCommand::Record { .. } => 17,
+        AgentCommand::Dtmf { .. } => 18,
+        AgentCommand::Denoise { .. } => 19,
+        AgentCommand::Refer { .. } => 20,
+        AgentCommand::Logout => 21,
+    }
+}
+
+/// One of each event, as documented in docs/api.md.
+fn sample_events() -> Vec<DeskEvent> {
+    use agentphone_desk::{AgentStatus, ReferRef};
+    let status = sample_status();
+    vec![
+        DeskEvent::Agent {
+            agent: AgentStatus::Idle {
+                reason: "missed offer".into(),
+            },
+            why: Some("ring timeout (R-OFFER-2)".into()),
+        },
+        DeskEvent::Agent {
+            agent: AgentStatus::WrapUp { call: CallRef(3) },
+            why: None,
+        },
+        DeskEvent::Offer {
+            offer: status.offers[0].clone(),
+        },
+        DeskEvent::OfferGone {
+            call: CallRef(5),
+            reason: "timeout".into(),
+        },
+        DeskEvent::Call {
+            call: status.calls[0].clone(),
+        },
+        DeskEvent::Ended {
+            call: CallRef(3),
+            reason: "remote hangup".into(),
+        },
+        DeskEvent::ConsultFailed {
+            call: CallRef(4),
+            reason: "486 Busy Here".into(),
+        },
+        DeskEvent::Transfer {
+            call: CallRef(3),
+            outcome: "succeeded".into(),
+            detail: "SIP/2.0 200 OK".into(),
+        },
+        DeskEvent::ReferAsk {
+            refer: ReferRef(2),
+            call: CallRef(3),
+            target: "sip:2001@pbx.example.com".into(),
+        },
+        DeskEvent::WrapUp {
+            call: CallRef(3),
+            reasons: vec!["Sale".into(), "No sale".into(), "Callback".into()],
+        },
+        DeskEvent::Recording {
+            call: CallRef(3),
+            paused: true,
+            resumes_in_ms: Some(30_000),
+        },
+        DeskEvent::Stopping {
+            reason: "logout".into(),
+        },
+    ]
+}
+
+fn event_kind(e: &DeskEvent) -> usize {
+    match e {
+        DeskEvent::Agent { .. } => 0,
+        DeskEvent::Offer { .. } => 1,
+        DeskEvent::OfferGone { .. } => 2,
+        DeskEvent::Call { .. } => 3,
+        DeskEvent::Ended { .. } => 4,
+        DeskEvent::ConsultFailed { .. } => 5,
+        DeskEvent::Transfer { .. } => 6,
+        DeskEvent::ReferAsk { .. } => 7,
+        DeskEvent::WrapUp { .. } => 8,
+        DeskEvent::Recording { .. } => 9,
+        DeskEvent::Stopping { .. } => 10,
+    }
+}
+
+/// The JSON in docs/api.md is JSON of the real types: every `{"cmd":..}`
+/// line reads as an AgentCommand and every command kind is shown; every
+/// event kind is shown exactly as serde writes it; the status example is the
+/// sample status.
+#[test]
+fn the_api_docs_show_every_command_and_event_as_serialized() {
+    let doc = include_str!("../../docs/api.md");
+    let mut shown = std::collections::BTreeSet::new();
+    for line in doc
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("{\"cmd\""))
+    {
+        let cmd: AgentCommand =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("docs/api.md: {line}: {e}"));
+        shown.insert(command_kind(&cmd));
+    }
+    let all: std::collections::BTreeSet<usize> =
+        sample_commands().iter().map(command_kind).collect();
+    assert_eq!(all.len(), 22, "one sample per command");
+    let not_shown: Vec<String> = sample_commands()
+        .iter()
+        .filter(|c| !shown.contains(&command_kind(c)))
+        .map(|c| serde_json::to_string(c).unwrap())
+        .collect();
+    assert!(
+        not_shown.is_empty(),
+        "docs/api.md shows no command like:\n{}",
+        not_shown.join("\n")
+    );
+
+    let events = sample_events();
+    let kinds: std::collections::BTreeSet<usize> = events.iter().map(event_kind).collect();
+    assert_eq!(kinds.len(), 11, "one sample per event");
+    let missing: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .filter(|json| !doc.contains(json.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/api.md lacks:\n{}",
+        missing.join("\n")
+    );
+
+    let marker = "<!-- status example -->";
+    let after = &doc[doc.find(marker).expect("status example marker") + marker.len()..];
+    let block = after
+        .split("```json")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a json block after the marker");
+    let shown: Value = serde_json::from_str(block).expect("status example is JSON");
+    assert_eq!(shown, serde_json::to_value(sample_status()).unwrap());
+}

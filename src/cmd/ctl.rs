@@ -344,12 +344,21 @@ fn client_for(args: &CtlArgs, config: Option<&Path>) -> Result<Client> {
     let resolved = api.resolve(path.as_deref())?;
     let url = args.api.clone().unwrap_or_else(|| resolved.client_url());
     let token_file = args.token_file.clone().unwrap_or(resolved.token_file);
-    let token = Token::load(&token_file).with_context(|| {
-        format!(
-            "no API token (agentphone run writes {} when it starts; or give --token-file)",
-            token_file.display()
-        )
-    })?;
+    let token = match Token::load(&token_file) {
+        Ok(t) => t,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            return Err(e).with_context(|| {
+                format!(
+                    "no API token: `agentphone run` writes {} when it starts (or give --token-file)",
+                    token_file.display()
+                )
+            })
+        }
+        Err(e) => return Err(e),
+    };
     Client::new(&url, token)
 }
 
