@@ -24,5 +24,5 @@ mod tests;
 
 pub use config::{ApiConfig, ResolvedApi};
 pub use port::{ApiRequest, DeskPort};
-pub use server::serve;
+pub use server::{bind, serve};
 pub use token::Token;

@@ -2,6 +2,7 @@
 //! forever on open event streams.
 
 use super::auth::{self, Auth};
+use super::config::ResolvedApi;
 use super::error::ApiError;
 use super::feed::Hub;
 use super::port::{Desk, DeskPort};
@@ -34,6 +35,21 @@ pub(crate) struct AppState {
     pub(crate) desk: Desk,
     pub(crate) auth: Arc<Auth>,
     pub(crate) hub: Arc<Hub>,
+}
+
+/// Loads (or on the first run creates) the token and binds the listen
+/// address: what `run` does before it starts the desk, so a busy port or a
+/// bad token file stops it before any SIP.
+pub async fn bind(api: &ResolvedApi) -> anyhow::Result<(TcpListener, Token)> {
+    use anyhow::Context;
+    let token = Token::load_or_create(&api.token_file)?;
+    let listener = TcpListener::bind(api.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} for the control API ([api] key 'listen')",
+            api.listen
+        )
+    })?;
+    Ok((listener, token))
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then closes the

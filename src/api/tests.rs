@@ -649,3 +649,30 @@ fn the_api_docs_show_every_command_and_event_as_serialized() {
     let shown: Value = serde_json::from_str(block).expect("status example is JSON");
     assert_eq!(shown, serde_json::to_value(sample_status()).unwrap());
 }
+
+#[tokio::test]
+async fn bind_makes_the_token_and_names_a_busy_port() {
+    let dir = std::env::temp_dir().join(format!(
+        "agentphone-bind-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let api = super::ResolvedApi {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token_file: dir.join("t.token"),
+        allow_remote: false,
+    };
+    let (listener, token) = super::bind(&api).await.unwrap();
+    assert_eq!(
+        Token::load(&api.token_file).unwrap().as_str(),
+        token.as_str()
+    );
+    let busy = super::ResolvedApi {
+        listen: listener.local_addr().unwrap(),
+        ..api
+    };
+    let err = format!("{:#}", super::bind(&busy).await.unwrap_err());
+    assert!(err.contains("[api] key 'listen'"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
