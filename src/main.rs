@@ -46,6 +46,8 @@ enum Command {
     Denoise(cmd::denoise::DenoiseArgs),
     /// List audio devices.
     Devices,
+    /// Drive a running desk through its control API.
+    Ctl(cmd::ctl::CtlArgs),
 }
 
 fn init_logs(verbose: u8) {
@@ -67,6 +69,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.verbose);
     let result = match cli.command {
+        // ctl has exit codes of its own (3: refused by a rule).
+        Command::Ctl(args) => return cmd::ctl::main(args, cli.config.as_deref()),
         Command::Denoise(args) => cmd::denoise::run(&args),
         Command::Devices => {
             audio_io::list_devices().map(|d| print!("{}", audio_io::format_devices(&d)))
@@ -94,7 +98,9 @@ fn run_async(command: Command, config: Option<PathBuf>) -> anyhow::Result<()> {
             Command::Run(a) => agent::run(a, config.as_deref()).await,
             Command::Register(a) => cmd::register::run(a, config.as_deref()).await,
             Command::Demo(a) => cmd::demo::run(a).await,
-            Command::Denoise(_) | Command::Devices => unreachable!("handled synchronously"),
+            Command::Denoise(_) | Command::Devices | Command::Ctl(_) => {
+                unreachable!("handled synchronously")
+            }
         }
     })
 }

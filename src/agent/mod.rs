@@ -18,7 +18,7 @@ use crate::media::{CleanAudio, MediaEngine, MediaSettings, RtpTimeout};
 use crate::net::SipDriver;
 use agentphone_desk::{CallInput, Desk, DeskEvent, ReferRef};
 use agentphone_sip::{CallId, RegId, TransferId};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use legs::Legs;
 use rooms::{AgentVoice, Rooms};
 use std::collections::{BTreeMap, HashMap};
@@ -104,9 +104,16 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
     } = crate::cmd::account_and_media(config, &args.account, args.codec.as_deref())?;
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
     let settings = cfg.desk.resolve(&shown, policy)?;
-    let api = cfg.api.resolve(config)?;
-    let api_addr = args.api.unwrap_or(api.listen);
-    let token = crate::api::load_or_create_token(&api.token_file)?;
+    // The token file sits next to the config file that was read.
+    let read = config
+        .map(Path::to_path_buf)
+        .or_else(|| crate::config::default_path().filter(|p| p.is_file()));
+    let mut api = cfg.api.resolve(read.as_deref())?;
+    if let Some(addr) = args.api {
+        api.listen = addr;
+    }
+    // Before SIP: a busy port or a bad token file stops the run at once.
+    let (listener, token) = crate::api::bind(&api).await?;
     let voice = match (&args.audio_device, &args.play) {
         (Some(_), _) => AgentVoice::Device,
         (None, play) => AgentVoice::Source(crate::media::open_source(play.as_deref(), true)?),
@@ -132,9 +139,6 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
     };
     let sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
-    let listener = tokio::net::TcpListener::bind(api_addr)
-        .await
-        .with_context(|| format!("cannot listen for the control API on {api_addr}"))?;
     println!(
         "control API on http://{} (token in {})",
         listener.local_addr()?,

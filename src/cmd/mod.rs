@@ -2,6 +2,7 @@
 pub mod account;
 pub mod answer;
 pub mod call;
+pub mod ctl;
 pub mod demo;
 pub mod denoise;
 pub mod noise;
