@@ -158,6 +158,7 @@ fn r_end_1_hangup_sends_bye_and_every_change_is_told_once() {
         held: false,
     });
     assert!(call_events(&h.events(), c).is_empty());
+    h.drain();
     h.hangup(c).unwrap();
     assert_eq!(
         h.actions(),
