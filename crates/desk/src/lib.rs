@@ -19,15 +19,27 @@
 #![deny(missing_docs)]
 
 mod action;
+mod agent_state;
+mod calls;
 mod command;
+mod conference;
 mod config;
+mod consult;
 mod desk;
+mod dial;
 mod event;
+mod hold;
 mod ids;
 mod input;
+mod media;
 pub mod noise;
+mod offers;
+mod recording;
 mod refused;
 mod status;
+mod transfer;
+mod variables;
+mod wrapup;
 
 pub use action::{Action, DialTarget};
 pub use command::{AgentCommand, RequestedState};
