@@ -222,16 +222,3 @@ impl Desk {
         self.confs.iter_mut().find(|c| c.primary == p)
     }
 }
-
-impl Desk {
-    /// Wrap-up reasons matching `query` (case-insensitive substring).
-    pub fn wrapup_reasons(&self, query: &str) -> Vec<String> {
-        let q = query.to_lowercase();
-        self.config
-            .wrapup_reasons
-            .iter()
-            .filter(|r| r.to_lowercase().contains(&q))
-            .cloned()
-            .collect()
-    }
-}
