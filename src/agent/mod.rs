@@ -59,6 +59,9 @@ pub struct RunArgs {
 /// How long a stop waits for BYEs and the un-REGISTER to be answered.
 const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// After a failed registration refresh, the next attempt.
+const REREGISTER_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// An incoming REFER the desk decides on.
 struct Refer {
     call: CallId,
@@ -84,6 +87,11 @@ struct Shell {
     refers: HashMap<ReferRef, Refer>,
     next_refer: u64,
     reg: Option<RegId>,
+    /// The first registration succeeded: a later failure does not end the run.
+    registered: bool,
+    reregister_at: Option<TokioInstant>,
+    /// A stop (SIGTERM, logout) is under way.
+    stopping: bool,
     events: broadcast::Sender<Arc<str>>,
     dead: mpsc::UnboundedSender<RtpTimeout>,
     /// SIP calls to hang up later (the transferee's grace, RFC 5589).
@@ -175,6 +183,9 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         refers: HashMap::new(),
         next_refer: 1,
         reg: None,
+        registered: false,
+        reregister_at: None,
+        stopping: false,
         events,
         dead,
         hangups: BTreeMap::new(),
@@ -202,7 +213,6 @@ impl Shell {
         mut dead: mpsc::UnboundedReceiver<RtpTimeout>,
     ) -> Result<()> {
         let mut shutdown = std::pin::pin!(crate::cmd::signals::shutdown());
-        let mut stopping = false;
         // However the far ends answer, a stop ends the run within this.
         let mut give_up: Option<TokioInstant> = None;
         let mut quality_at = tokio::time::interval(std::time::Duration::from_millis(500));
@@ -228,8 +238,14 @@ impl Shell {
                         let _ = self.sip.ep().hangup(Instant::now(), sip);
                     }
                 }
-                _ = &mut shutdown, if !stopping => {
-                    stopping = true;
+                _ = crate::cmd::sleep_opt(self.reregister_at) => {
+                    self.reregister_at = None;
+                    if let (Some(a), false) = (&self.account, self.stopping) {
+                        self.reg = Some(self.sip.ep().register(Instant::now(), register_request(a)));
+                    }
+                }
+                _ = &mut shutdown, if !self.stopping => {
+                    self.stopping = true;
                     println!("stopping: pending offers declined, calls ended, registration removed");
                     self.desk.handle_input(Instant::now(), CallInput::Shutdown);
                 }
@@ -241,11 +257,13 @@ impl Shell {
             self.drain().await;
             // The desk asks to exit (logout, or shutdown once its calls are
             // ended); the run ends when the calls and the registration are gone.
-            stopping |= self.exit;
-            if stopping && give_up.is_none() {
+            self.stopping |= self.exit;
+            if self.stopping && give_up.is_none() {
                 give_up = Some(TokioInstant::now() + STOP_LIMIT);
             }
-            if stopping && self.legs.is_empty() && !self.sip.ep().has_registrations() {
+            // `reg` clears on the Unregistered (or failed) event, which comes
+            // after the endpoint dropped the binding.
+            if self.stopping && self.legs.is_empty() && self.reg.is_none() {
                 break;
             }
         }

@@ -17,12 +17,23 @@ impl Shell {
                 contact, expires, ..
             } => {
                 println!("registered {contact} for {} s", expires.as_secs());
+                self.registered = true;
             }
             Event::RegistrationFailed { error, .. } => {
-                if self.reg.take().is_some() && !self.desk_started() {
+                self.reg = None;
+                if !self.registered {
                     bail!("registration failed: {error}");
                 }
-                eprintln!("registration failed: {error}");
+                // A refresh failed (the registrar restarted, the network
+                // dropped): the calls go on, and the binding is tried again.
+                eprintln!(
+                    "registration failed: {error}; trying again in {} s",
+                    super::REREGISTER_AFTER.as_secs()
+                );
+                if !self.stopping {
+                    self.reregister_at =
+                        Some(tokio::time::Instant::now() + super::REREGISTER_AFTER);
+                }
             }
             Event::Unregistered { .. } => {
                 println!("unregistered");
@@ -164,12 +175,6 @@ impl Shell {
         Ok(())
     }
 
-    /// The desk has seen anything yet (a failed first registration ends the
-    /// run; a failed refresh later does not).
-    fn desk_started(&self) -> bool {
-        !self.legs.is_empty()
-    }
-
     /// A new INVITE: its media is bound and its answer prepared at once, so an
     /// offer the agent could never take (no common codec) is refused with 488
     /// before it rings.
@@ -212,6 +217,7 @@ impl Shell {
         leg.negotiated = Some(negotiated);
         self.legs.insert(c, leg);
         let replaces = replaces.and_then(|old| self.legs.call_of(old));
+        let from = without_tag(&from);
         println!("call {c} from {from}");
         self.desk.handle_input(
             now,
@@ -345,5 +351,26 @@ fn failure_code(reason: &EndReason) -> Option<u16> {
         | EndReason::Rejected(c, _) => Some(*c),
         EndReason::Declined => Some(603),
         _ => None,
+    }
+}
+
+/// A From or To value without its header parameters (the tag): what the
+/// agent is shown as the caller.
+fn without_tag(value: &str) -> String {
+    let end = match value.find('<') {
+        Some(_) => value.find('>').map(|i| i + 1),
+        None => value.find(';'),
+    };
+    value[..end.unwrap_or(value.len())].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_caller_is_shown_without_its_tag() {
+        use super::without_tag;
+        assert_eq!(without_tag("<sip:c@h>;tag=ab"), "<sip:c@h>");
+        assert_eq!(without_tag("\"Ann\" <sip:+4930@h;user=phone>;tag=1"), "\"Ann\" <sip:+4930@h;user=phone>");
+        assert_eq!(without_tag("sip:c@h;tag=x"), "sip:c@h");
     }
 }

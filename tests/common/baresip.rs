@@ -223,7 +223,7 @@ impl Baresip {
 struct BaresipPorts {
     /// SIP over UDP and TCP; TLS takes `sip + 1`.
     sip: u16,
-    /// RTP (even); RTCP takes `rtp + 1`.
+    /// RTP (even): two calls take `rtp` to `rtp + 3`.
     rtp: u16,
     /// `ctrl_tcp`.
     ctrl: u16,
@@ -234,15 +234,21 @@ impl BaresipPorts {
     /// ports, so draw until the neighbour is unbound too (bounded: a busy machine
     /// fails here rather than looping).
     fn take() -> Self {
-        let pair = |even: bool, proto: Proto| {
+        // `count` ports from the one drawn: SIP and TLS; two calls' RTP and
+        // RTCP (a transferee's referred call while the old one is up).
+        let run = |count: u16, even: bool, proto: Proto| {
             (0..200)
                 .map(|_| free_port())
-                .find(|&p| (!even || p % 2 == 0) && p < u16::MAX && !is_bound(proto, p + 1))
-                .expect("no free loopback port pair for baresip")
+                .find(|&p| {
+                    (!even || p % 2 == 0)
+                        && p < u16::MAX - count
+                        && (1..count).all(|i| !is_bound(proto, p + i))
+                })
+                .expect("no free loopback ports for baresip")
         };
         Self {
-            sip: pair(false, Proto::Tcp),
-            rtp: pair(true, Proto::Udp),
+            sip: run(2, false, Proto::Tcp),
+            rtp: run(4, true, Proto::Udp),
             ctrl: free_port(),
         }
     }
@@ -255,14 +261,14 @@ fn config_text(ports: &BaresipPorts, source: &Path, recordings: &Path) -> String
          sip_listen\t127.0.0.1:{sip}\n\
          net_interface\t127.0.0.1\n\
          call_local_timeout\t20\n\
-         call_max_calls\t1\n\
+         call_max_calls\t4\n\
          audio_player\t\n\
          audio_alert\t\n\
          audio_source\taufile,{source}\n\
          ausrc_srate\t48000\n\
          ausrc_channels\t1\n\
          audio_level\tno\n\
-         rtp_ports\t{rtp}-{rtcp}\n\
+         rtp_ports\t{rtp}-{rtp_last}\n\
          rtcp_mux\tno\n\
          jitter_buffer_delay\t5-10\n\
          snd_path\t{recordings}\n\
@@ -277,7 +283,7 @@ fn config_text(ports: &BaresipPorts, source: &Path, recordings: &Path) -> String
          module_app\tctrl_tcp.so\n",
         sip = ports.sip,
         rtp = ports.rtp,
-        rtcp = ports.rtp + 1,
+        rtp_last = ports.rtp + 3,
         ctrl = ports.ctrl,
         source = path_arg(source),
         recordings = path_arg(recordings),
