@@ -133,6 +133,12 @@ impl Desk {
                 "end or merge the consult before leaving".into(),
             ));
         }
+        if self.group_of_conf(f.primary).len() < 2 {
+            return Err(refused(
+                "R-CONF-3",
+                "only one party is left: leaving would end the call, hang up instead".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -204,3 +204,16 @@ fn mute_moves_the_agents_microphone() {
     assert_eq!(h.actions(), vec![Action::AgentMute { muted: true }]);
     assert!(h.status().muted);
 }
+
+#[test]
+fn r_conf_3_leave_is_refused_when_only_one_party_is_left() {
+    // found by the property test: leaving a held "conference" of one party
+    // would hang up a held customer (R-HOLD-3)
+    let mut h = H::default();
+    let (c, k) = conference(&mut h);
+    h.ended(k);
+    h.customer(); // holds the conference (the customer alone now)
+    assert_eq!(h.state(c), CallState::Held);
+    h.refused(AgentCommand::Leave { call: Some(c) }, "R-CONF-3");
+    assert!(!has_verb(&h.view(c), "leave"));
+}
