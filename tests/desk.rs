@@ -421,7 +421,11 @@ fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
     std::thread::sleep(4 * SECOND);
     customer.terminate();
     let customer_done = finish_pjsua(&mut customer);
-    assert!(customer_done, "the customer should end cleanly:\n{}", customer.report());
+    assert!(
+        customer_done,
+        "the customer should end cleanly:\n{}",
+        customer.report()
+    );
     // R-CONF-4: without the customer the others go on (post-call) until one
     // is left; removing all but one ends the last one too.
     desk.wait("the parties go on in post-call", 10 * SECOND, |s| {
@@ -434,7 +438,9 @@ fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
     for (_, _, _, id) in &parties[..5] {
         desk.ok(&["remove", &id.to_string()]);
     }
-    desk.wait("the last party is hung up", 10 * SECOND, |s| calls(s).is_empty());
+    desk.wait("the last party is hung up", 10 * SECOND, |s| {
+        calls(s).is_empty()
+    });
     let mut peers: Vec<&Peer> = parties.iter().map(|(_, p, _, _)| p).collect();
     peers.push(&ninth);
     let logs = report(&desk, &peers, &mut [&mut customer]);

@@ -370,7 +370,10 @@ mod tests {
     fn the_caller_is_shown_without_its_tag() {
         use super::without_tag;
         assert_eq!(without_tag("<sip:c@h>;tag=ab"), "<sip:c@h>");
-        assert_eq!(without_tag("\"Ann\" <sip:+4930@h;user=phone>;tag=1"), "\"Ann\" <sip:+4930@h;user=phone>");
+        assert_eq!(
+            without_tag("\"Ann\" <sip:+4930@h;user=phone>;tag=1"),
+            "\"Ann\" <sip:+4930@h;user=phone>"
+        );
         assert_eq!(without_tag("sip:c@h;tag=x"), "sip:c@h");
     }
 }

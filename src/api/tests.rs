@@ -658,7 +658,7 @@ async fn bind_makes_the_token_and_names_a_busy_port() {
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let api = super::ResolvedApi {
+    let api = super::config::ResolvedApi {
         listen: "127.0.0.1:0".parse().unwrap(),
         token_file: dir.join("t.token"),
         allow_remote: false,
@@ -668,7 +668,7 @@ async fn bind_makes_the_token_and_names_a_busy_port() {
         Token::load(&api.token_file).unwrap().as_str(),
         token.as_str()
     );
-    let busy = super::ResolvedApi {
+    let busy = super::config::ResolvedApi {
         listen: listener.local_addr().unwrap(),
         ..api
     };

@@ -96,7 +96,7 @@ pub enum Action {
     RejectRefer {
         /// Which REFER.
         refer: ReferRef,
-        /// The status (603 Declined, 480 on timeout).
+        /// The status (603 Declined, also when the agent did not answer in time).
         code: u16,
     },
     /// Follow an accepted REFER: place `call` to its target (with Replaces
