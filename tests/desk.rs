@@ -252,7 +252,23 @@ fn pjsip_held_customer_hears_music_on_hold_and_never_the_agent() {
         return;
     };
     let id = accept_offer(&desk);
-    std::thread::sleep(3 * SECOND);
+    // The event stream carries the call's quality: the customer's tone is
+    // heard (talking), nothing is lost on loopback.
+    let events = desk.ctl(&["events", "--until", "quality", "--timeout", "5"]);
+    let quality: Value = events
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == "quality")
+        .unwrap_or_else(|| panic!("no quality event: {events:?}"));
+    assert!(
+        quality["call"].as_u64() == Some(id)
+            && quality["talking"] == true
+            && quality["loss_pct"].as_f64() == Some(0.0)
+            && quality["degraded"] == false,
+        "{quality}"
+    );
+    std::thread::sleep(2 * SECOND);
     desk.ok(&["hold"]);
     desk.wait("held", 10 * SECOND, |s| state_of(s, id) == "held");
     std::thread::sleep(4 * SECOND);
@@ -351,24 +367,75 @@ fn pjsip_consult_toggle_and_attended_transfer() {
     );
 }
 
-#[test]
-fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
+/// A party of a conference: an `agentphone answer` or a PJSIP answerer.
+enum PartyPeer {
+    Agentphone(Peer),
+    Pjsip(Pjsua),
+}
+
+struct Party {
+    name: String,
+    tone: f64,
+    /// Its call on the desk.
+    call: u64,
+    peer: PartyPeer,
+}
+
+impl Party {
+    fn start(dir: &WorkDir, name: &str, tone: f64, pjsip: bool) -> Option<(PartyPeer, String)> {
+        if pjsip {
+            let p = pjsua(dir, name, tone, None)?;
+            let uri = p.uri();
+            Some((PartyPeer::Pjsip(p), uri))
+        } else {
+            let (p, uri) = start_party(dir, name, tone);
+            Some((PartyPeer::Agentphone(p), uri))
+        }
+    }
+
+    /// What it heard.
+    fn heard(&self, dir: &WorkDir) -> std::path::PathBuf {
+        match self.peer {
+            PartyPeer::Pjsip(_) => dir.file(&format!("{}.wav", self.name)),
+            PartyPeer::Agentphone(_) => {
+                agentphone::only_recording_in(&dir.file(&format!("{}-recordings", self.name)))
+            }
+        }
+    }
+
+    /// Waits until its call ended and it exited cleanly.
+    fn finished(&mut self) -> bool {
+        match &mut self.peer {
+            PartyPeer::Pjsip(p) => finish_pjsua(p),
+            PartyPeer::Agentphone(p) => p.wait(15 * SECOND).is_some_and(|s| s.success()),
+        }
+    }
+}
+
+/// A conference built by consult-and-merge: the agent, a PJSIP customer and
+/// `parties` consultees (the first `pjsip` of them PJSIP, the others
+/// `agentphone answer`). At eight, a ninth is refused (R-CONF-2). The agent
+/// leaves, then the customer; the others go on until all but one are removed.
+/// Everyone must hear every other participant and never itself, then the
+/// same without the agent.
+fn conference(test: &str, parties: usize, pjsip: usize) {
     let _one = serial();
-    let dir = WorkDir::new("desk-conference");
+    let dir = WorkDir::new(test);
     let desk = start_desk(&dir, "[desk]\nwrapup_reasons = [\"Resolved\"]\n");
     let uri = desk.uri();
     let Some(mut customer) = pjsua(&dir, "customer", CUSTOMER, Some(&uri)) else {
         return;
     };
     let id = accept_offer(&desk);
-    // Six consultees, merged one by one: eight with the agent and the customer.
-    let mut parties = Vec::new();
-    for (i, &tone) in TONES[2..8].iter().enumerate() {
+    let mut members: Vec<Party> = Vec::new();
+    for (i, &tone) in TONES[2..2 + parties].iter().enumerate() {
         let name = format!("party{}", i + 1);
-        let (peer, party_uri) = start_party(&dir, &name, tone);
-        let consult = call_id(&desk.ok(&["consult", &party_uri]));
+        let Some((peer, party_uri)) = Party::start(&dir, &name, tone, i < pjsip) else {
+            return;
+        };
+        let call = call_id(&desk.ok(&["consult", &party_uri]));
         desk.wait(&format!("{name} answers the consult"), 15 * SECOND, |s| {
-            state_of(s, consult) == "consulting"
+            state_of(s, call) == "consulting"
         });
         desk.ok(&["conference"]);
         let joined = 2 + i;
@@ -383,36 +450,45 @@ fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
                     == joined
             },
         );
-        parties.push((name, peer, tone, consult));
-    }
-    // The ninth participant is refused (R-CONF-2), whether at the consult or
-    // at the merge, and the conference goes on as it was.
-    let (ninth, ninth_uri) = start_party(&dir, "ninth", TONES[8]);
-    let consult = desk.ctl(&["consult", &ninth_uri]);
-    let refusal = if consult.code == Some(0) {
-        let consult_id = call_id(&consult.json());
-        desk.wait("the ninth answers", 15 * SECOND, |s| {
-            state_of(s, consult_id) == "consulting"
+        members.push(Party {
+            name,
+            tone,
+            call,
+            peer,
         });
-        let merge = desk.ctl(&["conference"]);
-        desk.ok(&["hangup", "--call", &consult_id.to_string()]);
-        desk.ok(&["resume", "--call", &id.to_string()]);
-        merge
-    } else {
-        consult
-    };
-    assert!(
-        refusal.code == Some(3) && refusal.stderr.contains("R-CONF-2"),
-        "a ninth participant must be refused naming R-CONF-2: {refusal:?}\n{}",
-        desk.peer.report()
-    );
-    desk.wait("seven far ends in conference", 10 * SECOND, |s| {
-        calls(s)
-            .iter()
-            .filter(|c| c["state"] == "conference")
-            .count()
-            == 7
-    });
+    }
+    let mut ninth = None;
+    if parties + 2 == 8 {
+        // The ninth participant is refused (R-CONF-2), whether at the consult
+        // or at the merge, and the conference goes on as it was.
+        let (peer, ninth_uri) = start_party(&dir, "ninth", TONES[8]);
+        ninth = Some(peer);
+        let consult = desk.ctl(&["consult", &ninth_uri]);
+        let refusal = if consult.code == Some(0) {
+            let consult_id = call_id(&consult.json());
+            desk.wait("the ninth answers", 15 * SECOND, |s| {
+                state_of(s, consult_id) == "consulting"
+            });
+            let merge = desk.ctl(&["conference"]);
+            desk.ok(&["hangup", "--call", &consult_id.to_string()]);
+            desk.ok(&["resume", "--call", &id.to_string()]);
+            merge
+        } else {
+            consult
+        };
+        assert!(
+            refusal.code == Some(3) && refusal.stderr.contains("R-CONF-2"),
+            "a ninth participant must be refused naming R-CONF-2: {refusal:?}\n{}",
+            desk.peer.report()
+        );
+        desk.wait("seven far ends in conference", 10 * SECOND, |s| {
+            calls(s)
+                .iter()
+                .filter(|c| c["state"] == "conference")
+                .count()
+                == 7
+        });
+    }
     std::thread::sleep(4 * SECOND);
     desk.ok(&["leave"]);
     desk.wait("the agent left the conference", 10 * SECOND, |s| {
@@ -433,48 +509,67 @@ fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
             .iter()
             .filter(|c| c["kind"] == "consult" && c["state"] == "post-call")
             .count()
-            == 6
+            == parties
     });
-    for (_, _, _, id) in &parties[..5] {
-        desk.ok(&["remove", &id.to_string()]);
+    for party in &members[..parties - 1] {
+        desk.ok(&["remove", &party.call.to_string()]);
     }
     desk.wait("the last party is hung up", 10 * SECOND, |s| {
         calls(s).is_empty()
     });
-    let mut peers: Vec<&Peer> = parties.iter().map(|(_, p, _, _)| p).collect();
-    peers.push(&ninth);
+    let mut finished = Vec::new();
+    for party in members.iter_mut() {
+        finished.push((party.name.clone(), party.finished()));
+    }
+    let mut peers: Vec<&Peer> = members
+        .iter()
+        .filter_map(|p| match &p.peer {
+            PartyPeer::Agentphone(peer) => Some(peer),
+            PartyPeer::Pjsip(_) => None,
+        })
+        .collect();
+    peers.extend(ninth.as_ref());
     let logs = report(&desk, &peers, &mut [&mut customer]);
-    for (name, peer, _, _) in parties.iter_mut() {
-        let status = peer.wait(15 * SECOND);
+    for (name, done) in finished {
         assert!(
-            status.is_some_and(|s| s.success()),
-            "{name}'s call should end once the conference does ({status:?}):\n{logs}"
+            done,
+            "{name}'s call should end once the conference does:\n{logs}"
         );
     }
     desk.ok(&["wrapup", "Resolved"]);
     assert_eq!(agent_state(&desk.status()), "available", "{logs}");
 
-    // Everyone hears every other participant and never itself, then the same
-    // without the agent.
-    let all = &TONES[..8];
-    let others = |own: f64, agent: bool| -> Vec<f64> {
-        all.iter()
-            .copied()
-            .filter(|&t| t != own && (agent || t != AGENT))
-            .collect()
+    let all: Vec<f64> = TONES[..2 + parties].to_vec();
+    let stretches = |own: f64| {
+        let others = |agent: bool| -> Vec<f64> {
+            all.iter()
+                .copied()
+                .filter(|&t| t != own && (agent || t != AGENT))
+                .collect()
+        };
+        vec![(others(true), 2.0), (others(false), 2.0)]
     };
-    let stretches = |own| vec![(others(own, true), 2.0), (others(own, false), 2.0)];
     expect_sets_in_order(
         "the customer (PJSIP)",
         &dir.file("customer.wav"),
-        all,
+        &all,
         &stretches(CUSTOMER),
         &logs,
     );
-    for (name, _, tone, _) in &parties {
-        let heard = agentphone::only_recording_in(&dir.file(&format!("{name}-recordings")));
-        expect_sets_in_order(name, &heard, all, &stretches(*tone), &logs);
+    for party in &members {
+        let heard = party.heard(&dir);
+        expect_sets_in_order(&party.name, &heard, &all, &stretches(party.tone), &logs);
     }
+}
+
+#[test]
+fn conference_of_four_with_pjsip_and_agentphone_parties() {
+    conference("desk-conference-4", 2, 1);
+}
+
+#[test]
+fn conference_of_eight_by_consult_and_merge_then_the_agent_leaves() {
+    conference("desk-conference-8", 6, 1);
 }
 
 #[test]
