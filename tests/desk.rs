@@ -14,6 +14,7 @@
 //!   the ninth is refused (R-CONF-2), the agent leaves and the others go on;
 //! - ring timeout: 480 on the wire, the agent goes idle (R-OFFER-2);
 //! - the API refuses a request without its token;
+//! - recording (R-REC-1/2): the call's room to a WAV, a paused stretch left out;
 //! - SIGTERM with a ringing offer, a held call and a registration (Kamailio)
 //!   ends all three cleanly (R-OFFER-3).
 //!
@@ -778,5 +779,71 @@ fn sigterm_ends_a_ringing_offer_a_held_call_and_the_registration() {
         "a call to the agent through the registrar should fail with 404 ({probed:?}):\n{}\n{}",
         probe.report(),
         kamailio.report()
+    );
+}
+
+#[test]
+fn the_call_is_recorded_and_a_paused_stretch_is_left_out() {
+    let _one = serial();
+    let dir = WorkDir::new("desk-record");
+    let rec = dir.file("recordings");
+    let desk = start_desk(
+        &dir,
+        &format!(
+            "[desk]\nrecord = true\nrecord_dir = \"{}\"\nrecord_pause_max_s = 30\n",
+            agentphone::arg(&rec)
+        ),
+    );
+    let uri = desk.uri();
+    let Some(mut customer) = pjsua(&dir, "customer", CUSTOMER, Some(&uri)) else {
+        return;
+    };
+    let id = accept_offer(&desk);
+    std::thread::sleep(2 * SECOND);
+    desk.ok(&["record", "pause"]);
+    let paused = desk.wait("the recording is paused", 5 * SECOND, |s| {
+        call(s, id).is_some_and(|c| c["recording"] == "paused")
+    });
+    std::thread::sleep(3 * SECOND);
+    desk.ok(&["record", "resume"]);
+    desk.wait("the recording runs again", 5 * SECOND, |s| {
+        call(s, id).is_some_and(|c| c["recording"] == "on")
+    });
+    std::thread::sleep(2 * SECOND);
+    desk.ok(&["hangup"]);
+    let done = finish_pjsua(&mut customer);
+    desk.wait("the call is gone", 5 * SECOND, |s| calls(s).is_empty());
+    let logs = report(&desk, &[], &mut [&mut customer]);
+    assert!(done, "the customer should see the BYE:\n{logs}\n{paused:#}");
+    // The file is finished beside the desk's loop: give it a moment.
+    let deadline = std::time::Instant::now() + 5 * SECOND;
+    let file = loop {
+        let files: Vec<_> = std::fs::read_dir(&rec)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        if files.len() == 1 && !common::audio::read(&files[0]).is_empty() {
+            break files[0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "one recording in {}: {files:?}\n{logs}",
+            rec.display()
+        );
+        std::thread::sleep(SECOND / 5);
+    };
+    let seconds =
+        |p: &std::path::Path| common::audio::read(p).len() as f64 / common::audio::RATE as f64;
+    let (recorded, call_length) = (seconds(&file), seconds(&dir.file("customer.wav")));
+    assert!(
+        (call_length - 3.0 - recorded).abs() < 1.0,
+        "the recording ({recorded:.2} s) should be the call ({call_length:.2} s) less the \
+         3 s paused:\n{logs}"
+    );
+    expect_sets_in_order(
+        "the recording",
+        &file,
+        &[AGENT, CUSTOMER],
+        &[(vec![AGENT, CUSTOMER], 2.0)],
+        &logs,
     );
 }
