@@ -12,6 +12,8 @@
 //! - a conference of eight built by consult-and-merge (PJSIP customer,
 //!   `agentphone answer` parties): everyone hears every other and not itself,
 //!   the ninth is refused (R-CONF-2), the agent leaves and the others go on;
+//! - a REFER from the customer (PJSIP) waits for the agent (policy `ask`) and is
+//!   followed when the agent accepts it;
 //! - ring timeout: 480 on the wire, the agent goes idle (R-OFFER-2);
 //! - the API refuses a request without its token;
 //! - recording (R-REC-1/2): the call's room to a WAV, a paused stretch left out;
@@ -844,6 +846,62 @@ fn the_call_is_recorded_and_a_paused_stretch_is_left_out() {
         &file,
         &[AGENT, CUSTOMER],
         &[(vec![AGENT, CUSTOMER], 2.0)],
+        &logs,
+    );
+}
+
+#[test]
+fn an_incoming_refer_waits_for_the_agent_and_is_followed() {
+    let _one = serial();
+    let dir = WorkDir::new("desk-refer-ask");
+    let desk = start_desk(&dir, "[desk]\nrefer = \"ask\"\n");
+    let (mut target, target_uri) = start_party(&dir, "target", CONSULTEE);
+    let mut opts = Options::call(free_port(), &desk.uri());
+    opts.source = Source::Tone(CUSTOMER);
+    opts.xfer_to = Some(target_uri.clone());
+    opts.xfer_at = Some(2 * SECOND);
+    opts.limit = LIMIT;
+    let Some(mut customer) = Pjsua::start(&dir, "customer", &opts) else {
+        return;
+    };
+    accept_offer(&desk);
+    let status = desk.wait("a REFER waits for the agent", 10 * SECOND, |s| {
+        s["refers"].as_array().is_some_and(|r| r.len() == 1)
+    });
+    let refer = status["refers"][0].to_string();
+    desk.ok(&["refer", "accept", &refer]);
+    desk.wait("the referred call is up", 15 * SECOND, |s| {
+        calls(s)
+            .iter()
+            .any(|c| c["kind"] == "referred" && c["state"] == "connected")
+    });
+    std::thread::sleep(3 * SECOND);
+    // The customer (PJSIP, the transferor) left once the NOTIFY said 200.
+    desk.wait("only the referred call is left", 10 * SECOND, |s| {
+        calls(s).len() == 1
+    });
+    desk.ok(&["hangup"]);
+    let target_exit = target.wait(15 * SECOND);
+    let customer_done = finish_pjsua(&mut customer);
+    let logs = report(&desk, &[&target], &mut [&mut customer]);
+    assert!(
+        target_exit.is_some_and(|s| s.success()),
+        "the target should take the referred call and see it end ({target_exit:?}):\n{logs}"
+    );
+    assert!(
+        customer_done,
+        "the transferor (PJSIP) should end cleanly:\n{logs}"
+    );
+    let xfer = customer.events_of("transfer_status");
+    assert!(
+        xfer.iter().any(|e| e.get("code") == Some("200")),
+        "PJSIP should get NOTIFY 200 for its REFER: {xfer:?}\n{logs}"
+    );
+    expect_heard_in_order(
+        "the target",
+        &agentphone::only_recording_in(&dir.file("target-recordings")),
+        &[AGENT, CUSTOMER, CONSULTEE],
+        &[(AGENT, 2.0)],
         &logs,
     );
 }
