@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# A missing peer fails this run, as under CI=true; a developer without the
+# peers can opt out with AGENTPHONE_SKIP_MISSING_PEERS=1 (loud SKIP lines).
+if [ "${AGENTPHONE_SKIP_MISSING_PEERS:-0}" != "1" ]; then
+  export AGENTPHONE_REQUIRE_PEERS=1
+fi
 bash scripts/setup-build.sh
 bash scripts/install-peers.sh
 echo "== cargo fmt --check"

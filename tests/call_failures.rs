@@ -151,3 +151,26 @@ fn answer_without_listen_or_account_says_what_it_needs() {
         phone.report()
     );
 }
+
+#[test]
+fn logs_into_a_pipe_carry_no_colour_codes() {
+    let target = format!("sip:bob@127.0.0.1:{}", free_port());
+    // Not through the harness: it sets NO_COLOR, and the point is what
+    // happens without it when stderr is a pipe.
+    let out = std::process::Command::new("timeout")
+        .arg("20")
+        .arg(agentphone::binary())
+        .args(["call", &target, "--transport", "tcp"])
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run agentphone");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") || stderr.contains("transport error"),
+        "expected a log line: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape codes in a piped log: {stderr:?}"
+    );
+}

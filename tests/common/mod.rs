@@ -41,11 +41,19 @@ pub fn require_peer(name: &str) -> Option<PathBuf> {
         "interop peer `{name}` is not installed; run `bash scripts/install-peers.sh` \
          (Debian packages sip-tester, kamailio)"
     );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{hint}: a missing peer fails the run under CI=true");
+    if peers_required() {
+        panic!("{hint}: a missing peer fails the run (CI=true or AGENTPHONE_REQUIRE_PEERS=1)");
     }
     eprintln!("\n********** SKIP: {hint} **********\n");
     None
+}
+
+/// Whether a missing peer fails the test: under `CI=true`, and in the
+/// README's test command (`scripts/test.sh` sets `AGENTPHONE_REQUIRE_PEERS=1`
+/// unless the developer opts out with `AGENTPHONE_SKIP_MISSING_PEERS=1`).
+pub fn peers_required() -> bool {
+    let set = |name: &str, value: &str| std::env::var(name).is_ok_and(|v| v == value);
+    set("CI", "true") || set("AGENTPHONE_REQUIRE_PEERS", "1")
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {

@@ -262,8 +262,8 @@ impl Pjsua {
         }
         let hint = "interop peer PJSIP (`python3 -c \"import pjsua2\"`) is not installed; \
                     run `bash scripts/install-peers.sh` (PyPI package pjsua2-python)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{hint}: a missing peer fails the run under CI=true");
+        if super::peers_required() {
+            panic!("{hint}: a missing peer fails the run (CI=true or AGENTPHONE_REQUIRE_PEERS=1)");
         }
         eprintln!("\n********** SKIP: {hint} **********\n");
         false
