@@ -56,8 +56,7 @@ pub struct RunArgs {
     pub codec: Option<String>,
 }
 
-/// How long a stop waits for BYEs and the un-REGISTER to be answered.
-const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::cmd::signals::STOP_LIMIT;
 
 /// After a failed registration refresh, the next attempt.
 const REREGISTER_AFTER: std::time::Duration = std::time::Duration::from_secs(30);

@@ -131,9 +131,14 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let mut parked: HashMap<CallId, Live> = HashMap::new();
     // Calls whose audio another call took over: their end is no call's end.
     let mut continued: std::collections::HashSet<CallId> = Default::default();
-    let reg = account
+    let mut reg = account
         .as_ref()
         .map(|a| sip.ep().register(Instant::now(), register_request(a)));
+    let mut registered = false;
+    let mut backoff = crate::net::retry::Backoff::default();
+    let mut reregister_at: Option<TokioInstant> = None;
+    // Once stopping: how long BYEs and the un-REGISTER may take.
+    let mut give_up: Option<TokioInstant> = None;
     let mut calls: HashMap<CallId, Live> = HashMap::new();
     let mut hangups: BTreeMap<(TokioInstant, CallId), ()> = BTreeMap::new();
     let (mut seen, mut ended) = (0u64, 0u64);
@@ -145,6 +150,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         loop {
             if args.max_calls.is_some_and(|m| ended >= m) && !stopping {
                 stopping = true;
+                give_up = Some(TokioInstant::now() + super::signals::STOP_LIMIT);
                 if !start_unregister(&mut sip, reg) {
                     return Ok(());
                 }
@@ -152,8 +158,22 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
             let next_hangup = hangups.keys().next().copied();
             tokio::select! {
                 ev = sip.next_event() => match ev? {
-                    Event::Registered { contact, expires, .. } => println!("registered {contact} for {} s", expires.as_secs()),
-                    Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
+                    Event::Registered { contact, expires, .. } => {
+                        registered = true;
+                        backoff.succeeded();
+                        println!("registered {contact} for {} s", expires.as_secs());
+                    }
+                    Event::RegistrationFailed { error, .. } if !registered => bail!("registration failed: {error}"),
+                    Event::RegistrationFailed { error, .. } => {
+                        // A refresh failed (the registrar is gone): calls go
+                        // on and the binding is tried again (RFC 5626 §4.5).
+                        reg = None;
+                        if !stopping {
+                            let wait = backoff.failed();
+                            eprintln!("registration failed: {error}; trying again in {} s", wait.as_secs());
+                            reregister_at = Some(TokioInstant::now() + wait);
+                        }
+                    }
                     Event::Unregistered { .. } if stopping => return Ok(()),
                     Event::IncomingCall { call, from, offer, headers, replaces, .. } => {
                         seen += 1;
@@ -169,7 +189,18 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                                 continue;
                             }
                         }
-                        if let Some(live) = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await? {
+                        let accepted = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await;
+                        let accepted = match accepted {
+                            Ok(a) => a,
+                            Err(e) => {
+                                // One call's failure (no RTP ports, no file
+                                // descriptors) is that call's, not the process's.
+                                println!("call {seen} from {from}: rejected 503 ({e:#})");
+                                let _ = sip.ep().reject(Instant::now(), call, 503);
+                                continue;
+                            }
+                        };
+                        if let Some(live) = accepted {
                             let replaced = replaces.and_then(|old| calls.get(&old).map(|l| (old, l.number)));
                             match replaced {
                                 Some((_, n)) => println!("call {seen} from {from}: answered, replacing call {n} (RFC 3891)"),
@@ -294,8 +325,17 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                         let _ = sip.ep().hangup(Instant::now(), call);
                     }
                 }
+                _ = super::sleep_opt(reregister_at), if !stopping => {
+                    reregister_at = None;
+                    reg = account.as_ref().map(|a| sip.ep().register(Instant::now(), register_request(a)));
+                }
+                _ = super::sleep_opt(give_up) => {
+                    eprintln!("stopping: the far ends did not answer within {} s; leaving", super::signals::STOP_LIMIT.as_secs());
+                    return Ok(());
+                }
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
+                    give_up = Some(TokioInstant::now() + super::signals::STOP_LIMIT);
                     let ids: Vec<CallId> = calls.keys().copied().collect();
                     for c in ids {
                         let _ = sip.ep().hangup(Instant::now(), c);
@@ -305,7 +345,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     }
                 }
             }
-            if stopping && calls.is_empty() && !sip.ep().has_registrations() {
+            if stopping && calls.is_empty() && (reg.is_none() || !sip.ep().has_registrations()) {
                 return Ok(());
             }
         }

@@ -30,9 +30,10 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
     };
     let listen = crate::net::listen_toward(args.listen, account.registrar)?;
     let mut sip = SipDriver::bind(listen, &account.user, Vec::new()).await?;
-    let reg = sip
-        .ep()
-        .register(Instant::now(), register_request(&account));
+    let mut reg = Some(
+        sip.ep()
+            .register(Instant::now(), register_request(&account)),
+    );
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let stop_after = async {
         match args.duration {
@@ -41,28 +42,63 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
         }
     };
     let mut stop_after = std::pin::pin!(stop_after);
-    let mut stopping = false;
+    let mut registered = false;
+    let mut backoff = crate::net::retry::Backoff::default();
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    // Once stopping: the deadline for the un-REGISTER's answer.
+    let mut give_up: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             ev = sip.next_event() => match ev? {
                 Event::Registered { contact, expires, .. } => {
+                    registered = true;
+                    backoff.succeeded();
                     println!("registered {}@{} -> {contact}, expires in {} s", account.user, account.domain, expires.as_secs());
                 }
-                Event::RegistrationFailed { error, .. } => bail!("registration failed: {error}"),
+                Event::RegistrationFailed { error, .. } if !registered => {
+                    bail!("registration failed: {error}")
+                }
+                Event::RegistrationFailed { error, .. } => {
+                    reg = None;
+                    if give_up.is_some() {
+                        return Ok(());
+                    }
+                    // The registrar went away after we were registered: keep
+                    // trying (RFC 5626 §4.5), the process stays up.
+                    let wait = backoff.failed();
+                    eprintln!("registration failed: {error}; trying again in {} s", wait.as_secs());
+                    retry_at = Some(tokio::time::Instant::now() + wait);
+                }
                 Event::Unregistered { .. } => {
                     println!("unregistered");
                     return Ok(());
                 }
                 _ => {}
             },
-            _ = &mut shutdown, if !stopping => {
-                stopping = true;
-                sip.ep().unregister(Instant::now(), reg)?;
+            _ = super::sleep_opt(retry_at), if give_up.is_none() => {
+                retry_at = None;
+                reg = Some(sip.ep().register(Instant::now(), register_request(&account)));
             }
-            _ = &mut stop_after, if !stopping => {
-                stopping = true;
-                sip.ep().unregister(Instant::now(), reg)?;
+            _ = super::sleep_opt(give_up) => {
+                eprintln!("the registrar did not answer the un-REGISTER within {} s; leaving", super::signals::STOP_LIMIT.as_secs());
+                return Ok(());
+            }
+            _ = &mut shutdown, if give_up.is_none() => {
+                give_up = Some(stop(&mut sip, reg));
+                if reg.is_none() { return Ok(()); }
+            }
+            _ = &mut stop_after, if give_up.is_none() => {
+                give_up = Some(stop(&mut sip, reg));
+                if reg.is_none() { return Ok(()); }
             }
         }
     }
+}
+
+/// Starts the un-REGISTER; returns its deadline.
+fn stop(sip: &mut SipDriver, reg: Option<agentphone_sip::RegId>) -> tokio::time::Instant {
+    if let Some(r) = reg {
+        let _ = sip.ep().unregister(Instant::now(), r);
+    }
+    tokio::time::Instant::now() + super::signals::STOP_LIMIT
 }

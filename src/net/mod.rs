@@ -2,6 +2,7 @@
 //! listener with its connections, and the endpoint's timer, all on one tokio
 //! task. No protocol logic lives here.
 
+pub mod retry;
 mod route;
 mod tcp;
 
@@ -25,6 +26,9 @@ pub struct SipDriver {
     udp: Arc<UdpSocket>,
     tcp: TcpPool,
     buf: Vec<u8>,
+    /// Consecutive UDP receive errors (each logged only at the first and
+    /// every thousandth).
+    receive_errors: u64,
 }
 
 impl SipDriver {
@@ -64,6 +68,7 @@ impl SipDriver {
             udp: Arc::new(udp),
             tcp,
             buf: vec![0u8; 65_536],
+            receive_errors: 0,
         })
     }
 
@@ -126,12 +131,15 @@ impl SipDriver {
                 }
             };
             tokio::select! {
-                r = self.udp.recv_from(&mut self.buf) => {
-                    let (n, from) = r.context("UDP receive failed")?;
-                    let data = self.buf[..n].to_vec();
-                    log_message(false, &Destination::udp(from), &data);
-                    self.ep.handle_input(Instant::now(), Destination::udp(from), &data);
-                }
+                r = self.udp.recv_from(&mut self.buf) => match r {
+                    Ok((n, from)) => {
+                        self.receive_errors = 0;
+                        let data = self.buf[..n].to_vec();
+                        log_message(false, &Destination::udp(from), &data);
+                        self.ep.handle_input(Instant::now(), Destination::udp(from), &data);
+                    }
+                    Err(e) => self.receive_failed(e).await,
+                },
                 Some((conn, from, msg)) = self.tcp.recv() => {
                     let dest = Destination { transport: Transport::Tcp(Some(conn)), addr: from };
                     log_message(false, &dest, &msg);
@@ -139,6 +147,19 @@ impl SipDriver {
                 }
                 _ = sleep => self.ep.handle_timeout(Instant::now()),
             }
+        }
+    }
+
+    /// A UDP receive error is the socket's moment, not the end of the
+    /// process (nor of its calls): log it and go on, pausing briefly when it
+    /// repeats so a persistent error cannot spin the loop.
+    async fn receive_failed(&mut self, e: std::io::Error) {
+        self.receive_errors += 1;
+        if self.receive_errors % 1000 == 1 {
+            tracing::warn!(error = %e, count = self.receive_errors, "UDP receive failed; going on");
+        }
+        if self.receive_errors > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 
@@ -189,4 +210,48 @@ fn log_message(sent: bool, peer: &Destination, bytes: &[u8]) {
 /// Frames TCP bytes into SIP messages (kept here so `tcp.rs` stays about sockets).
 pub(crate) fn new_framer() -> StreamFramer {
     StreamFramer::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An injected receive error (what ENOMEM or a socket-level error would
+    /// give) neither ends the driver nor stops it answering.
+    #[tokio::test]
+    async fn a_udp_receive_error_does_not_stop_the_driver() {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let mut sip = SipDriver::bind(loopback, "t", Vec::new())
+            .await
+            .expect("bind");
+        for _ in 0..3 {
+            sip.receive_failed(std::io::Error::other("injected")).await;
+        }
+        let addr = sip.local_addr();
+        let client = UdpSocket::bind(loopback).await.expect("client");
+        let c = client.local_addr().expect("client address");
+        let options = format!(
+            "OPTIONS sip:t@{addr} SIP/2.0\r\nVia: SIP/2.0/UDP {c};branch=z9hG4bKinj1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:c@{c}>;tag=1\r\nTo: <sip:t@{addr}>\r\n\
+             Call-ID: injected-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        client
+            .send_to(options.as_bytes(), addr)
+            .await
+            .expect("send");
+        let mut buf = [0u8; 4096];
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            loop {
+                tokio::select! {
+                    // Traces of what arrives; the driver must stay up.
+                    ev = sip.next_event() => { ev.expect("the driver goes on"); }
+                    r = client.recv_from(&mut buf) => return r,
+                }
+            }
+        })
+        .await;
+        let (n, _) = answer.expect("an answer within 3 s").expect("receive");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("SIP/2.0 200"), "{text}");
+    }
 }

@@ -143,6 +143,17 @@ impl Kamailio {
         self.algorithm
     }
 
+    /// Freezes (`true`) or thaws Kamailio: frozen, it takes datagrams and
+    /// answers none, as a registrar whose host vanished.
+    pub fn freeze(&self, frozen: bool) {
+        self.peer.signal_group(if frozen { "STOP" } else { "CONT" });
+    }
+
+    /// Ends Kamailio now: its ports refuse from then on.
+    pub fn kill(&mut self) {
+        self.peer.stop(std::time::Duration::from_secs(2));
+    }
+
     /// Its log so far (stderr).
     pub fn log(&self) -> String {
         self.peer.stderr()

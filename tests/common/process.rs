@@ -24,7 +24,7 @@ pub struct Spawn<'a> {
 
 /// A running (or finished) child process.
 ///
-/// It runs as `timeout -k 3 LIMIT program args...` in a new process group: `timeout`
+/// It runs as `timeout -k 8 LIMIT program args...` in a new process group: `timeout`
 /// bounds it even if this test process dies, and the group lets [`Drop`] kill
 /// everything the peer forked (Kamailio's workers). Stdout and stderr go to files in
 /// the test's work dir, so a chatty peer can never block on a full pipe.
@@ -46,8 +46,9 @@ impl Peer {
             File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()))
         };
         let mut cmd = Command::new("timeout");
+        // Room for a clean stop (agentphone gives far ends 4 s) before KILL.
         cmd.arg("-k")
-            .arg("3")
+            .arg("8")
             .arg(format!("{}", spec.limit.as_secs().max(1)))
             .arg(spec.program)
             .args(&spec.args)
@@ -142,6 +143,28 @@ impl Peer {
     /// program, which thus sees exactly one), as Ctrl-C or a service manager would.
     pub fn terminate(&self) {
         send_signal("TERM", &self.child.id().to_string());
+    }
+
+    /// The program's own process id (the child of `timeout`), once started.
+    pub fn program_pid(&self) -> Option<u32> {
+        let id = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
+    /// Sends `signal` to the program itself, not through `timeout` (which
+    /// passes on only the first signal it gets).
+    pub fn signal_program(&self, signal: &str) {
+        if let Some(pid) = self.program_pid() {
+            send_signal(signal, &pid.to_string());
+        }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM` ...) to the whole process group:
+    /// a peer frozen with STOP neither answers nor refuses, like a registrar
+    /// whose host went away.
+    pub fn signal_group(&self, signal: &str) {
+        send_signal(signal, &format!("-{}", self.child.id()));
     }
 
     /// Stops the whole process group: SIGTERM, up to `grace` to exit, then SIGKILL.

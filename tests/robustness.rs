@@ -1,0 +1,247 @@
+//! A phone that stays up all day: one fault ends one call, never the
+//! process; a registrar that goes away is retried while calls go on; a stop
+//! is bounded, and a second signal ends the process at once.
+//!
+//! Real peers on loopback: Kamailio as the registrar (killed, or frozen with
+//! SIGSTOP so it answers nothing), `agentphone call` as callers, `prlimit` to
+//! take file descriptors away from a running `answer`.
+//! `cargo test --test robustness`.
+
+mod common;
+
+use common::kamailio::{Algorithm, Kamailio, DOMAIN};
+use common::process::Peer;
+use common::{agentphone, ports::free_port, require_peer, WorkDir};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const SECOND: Duration = Duration::from_secs(1);
+const LIMIT: Duration = Duration::from_secs(90);
+const PW: &str = "BOB_SIP_PASSWORD";
+
+/// A config with account `bob` at `kamailio` over `transport`, registering
+/// for `expires` seconds.
+fn bob_config(dir: &WorkDir, kamailio: &Kamailio, transport: &str, expires: u32) -> PathBuf {
+    let path = dir.file("bob.toml");
+    let text = format!(
+        "[accounts.bob]\nuser = \"bob\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
+         password_env = \"{PW}\"\ntransport = \"{transport}\"\nexpires = {expires}\n",
+        kamailio.address()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `agentphone answer --account bob` listening on `port`, registered.
+fn registered_answer(dir: &WorkDir, kamailio: &Kamailio, config: &PathBuf, port: u16) -> Peer {
+    let listen = format!("127.0.0.1:{port}");
+    let mut bob = agentphone::spawn(
+        dir,
+        "bob",
+        &[
+            "--config",
+            agentphone::arg(config),
+            "answer",
+            "--account",
+            "bob",
+            "--listen",
+            &listen,
+            "--play",
+            "tone:440",
+        ],
+        &[(PW, kamailio.password())],
+        LIMIT,
+    );
+    assert!(
+        bob.wait_for_output("registered ", 15 * SECOND),
+        "bob did not register:\n{}\n{}",
+        bob.report(),
+        kamailio.report()
+    );
+    bob
+}
+
+/// A direct call to `port` for `seconds`; its exit status.
+fn direct_call(dir: &WorkDir, name: &str, port: u16, seconds: &str) -> Peer {
+    let target = format!("sip:bob@127.0.0.1:{port}");
+    agentphone::spawn(
+        dir,
+        name,
+        &["call", &target, "--duration", seconds],
+        &[],
+        LIMIT,
+    )
+}
+
+fn waited_for(peer: &mut Peer, needle: &str, limit: Duration) -> bool {
+    peer.wait_for_output(needle, limit)
+}
+
+#[test]
+fn answer_outlives_its_registrar_and_keeps_taking_calls() {
+    let Some(program) = require_peer("kamailio") else {
+        return;
+    };
+    let dir = WorkDir::new("robust-registrar-gone");
+    let mut kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
+    // Over TCP a registrar that is gone refuses at once; 10 s bindings are
+    // refreshed after 5 s.
+    let config = bob_config(&dir, &kamailio, "tcp", 10);
+    let port = free_port();
+    let mut bob = registered_answer(&dir, &kamailio, &config, port);
+    kamailio.kill();
+    let failed = waited_for(&mut bob, "registration failed", 20 * SECOND);
+    assert!(
+        failed && bob.try_status().is_none(),
+        "bob should report the failed refresh and stay up:\n{}",
+        bob.report()
+    );
+    assert!(
+        bob.output().contains("trying again in"),
+        "the retry is announced:\n{}",
+        bob.report()
+    );
+    let mut caller = direct_call(&dir, "caller", port, "1");
+    let status = caller.wait(20 * SECOND);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "a call to bob still works ({status:?}):\n{}\n{}",
+        caller.report(),
+        bob.report()
+    );
+    bob.terminate();
+    let exit = bob.wait(8 * SECOND);
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "bob ends cleanly on SIGTERM ({exit:?}):\n{}",
+        bob.report()
+    );
+}
+
+#[test]
+fn a_stop_with_a_silent_registrar_ends_within_seconds_and_a_second_signal_at_once() {
+    let Some(program) = require_peer("kamailio") else {
+        return;
+    };
+    let dir = WorkDir::new("robust-silent-registrar");
+    let kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
+    let config = bob_config(&dir, &kamailio, "udp", 600);
+    let mut bob = registered_answer(&dir, &kamailio, &config, free_port());
+    kamailio.freeze(true);
+    let asked = Instant::now();
+    bob.terminate();
+    let exit = bob.wait(10 * SECOND);
+    let took = asked.elapsed();
+    assert!(
+        exit.is_some_and(|s| s.success()) && took < 8 * SECOND,
+        "with the registrar silent, SIGTERM ends answer within the 5 s stop limit \
+         ({exit:?} after {took:?}):\n{}",
+        bob.report()
+    );
+
+    // Once more, and a second SIGTERM does not wait for the first's limit.
+    kamailio.freeze(false);
+    let mut bob = registered_answer(&dir, &kamailio, &config, free_port());
+    kamailio.freeze(true);
+    bob.signal_program("TERM");
+    std::thread::sleep(SECOND / 2);
+    let asked = Instant::now();
+    bob.signal_program("TERM");
+    let exit = bob.wait(10 * SECOND);
+    let took = asked.elapsed();
+    kamailio.freeze(false);
+    assert!(
+        exit.is_some_and(|s| s.code() == Some(130)) && took < 2 * SECOND,
+        "a second SIGTERM ends answer at once with 130 ({exit:?} after {took:?}):\n{}",
+        bob.report()
+    );
+}
+
+/// The lowest file-descriptor limit that leaves a process `room` free
+/// descriptor numbers (the limit bounds the numbers, and there may be holes).
+fn limit_leaving(pid: u32, room: usize) -> usize {
+    let used: Vec<usize> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    (0..4096)
+        .find(|&limit| limit - used.iter().filter(|&&fd| fd < limit).count() == room)
+        .expect("a limit")
+}
+
+#[test]
+fn a_call_without_rtp_ports_is_refused_503_and_the_next_one_works() {
+    let dir = WorkDir::new("robust-rtp-bind");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut bob = agentphone::spawn(
+        &dir,
+        "bob",
+        &[
+            "answer",
+            "--listen",
+            &listen,
+            "--max-calls",
+            "3",
+            "--play",
+            "tone:440",
+        ],
+        &[],
+        LIMIT,
+    );
+    assert!(
+        bob.wait_for_output("listening on", 10 * SECOND),
+        "answer did not start:\n{}",
+        bob.report()
+    );
+    let pid = bob.program_pid().expect("answer's pid");
+    // Room for one call's RTP and RTCP sockets (and the spare its even-port
+    // search may hold for a moment), not for two calls.
+    let limit = limit_leaving(pid, 3);
+    let set = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .expect("run prlimit");
+    assert!(set.success(), "prlimit failed");
+    let mut first = direct_call(&dir, "first", port, "4");
+    assert!(
+        waited_for(&mut bob, ": answered", 10 * SECOND),
+        "the first call is answered:\n{}",
+        bob.report()
+    );
+    let mut second = direct_call(&dir, "second", port, "1");
+    let refused = second.wait(20 * SECOND);
+    assert!(
+        refused.is_some_and(|s| !s.success()) && second.output().contains("503"),
+        "the second call cannot bind RTP ports and gets 503 ({refused:?}):\n{}\n{}",
+        second.report(),
+        bob.report()
+    );
+    let first_status = first.wait(20 * SECOND);
+    assert!(
+        first_status.is_some_and(|s| s.success()),
+        "the first call is not affected ({first_status:?}):\n{}",
+        first.report()
+    );
+    let mut third = direct_call(&dir, "third", port, "1");
+    let third_status = third.wait(20 * SECOND);
+    assert!(
+        third_status.is_some_and(|s| s.success()),
+        "once ports are free again calls work ({third_status:?}):\n{}\n{}",
+        third.report(),
+        bob.report()
+    );
+    // Three calls seen (one refused): answer --max-calls 3 exits by itself.
+    let exit = bob.wait(15 * SECOND);
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "answer exits 0 after its three calls ({exit:?}):\n{}",
+        bob.report()
+    );
+}
