@@ -12,7 +12,7 @@ mod common;
 use common::kamailio::{Algorithm, Kamailio, DOMAIN};
 use common::process::Peer;
 use common::{agentphone, ports::free_port, require_peer, WorkDir};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -33,7 +33,7 @@ fn bob_config(dir: &WorkDir, kamailio: &Kamailio, transport: &str, expires: u32)
 }
 
 /// `agentphone answer --account bob` listening on `port`, registered.
-fn registered_answer(dir: &WorkDir, kamailio: &Kamailio, config: &PathBuf, port: u16) -> Peer {
+fn registered_answer(dir: &WorkDir, kamailio: &Kamailio, config: &Path, port: u16) -> Peer {
     let listen = format!("127.0.0.1:{port}");
     let mut bob = agentphone::spawn(
         dir,
