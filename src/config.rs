@@ -37,6 +37,40 @@ pub struct SipConfig {
     pub session_expires_s: Option<u32>,
     /// The smallest interval we accept, in seconds (default and minimum 90).
     pub min_se_s: Option<u32>,
+    /// With an account: take new calls only from the registrar/proxy
+    /// (`proxy`, the default: every address its name resolves to) or from
+    /// `any` address.
+    pub accept_calls_from: Option<String>,
+    /// Concurrent calls at most (default 200); beyond, 503 with Retry-After.
+    pub max_concurrent_calls: Option<usize>,
+}
+
+/// Where new calls may come from (`[sip] accept_calls_from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptFrom {
+    /// The account's registrar/proxy only.
+    Proxy,
+    /// Anyone.
+    Any,
+}
+
+impl SipConfig {
+    /// `accept_calls_from` and `max_concurrent_calls`, checked; `shown`
+    /// names the file in errors.
+    pub fn admission(&self, shown: &str) -> Result<(AcceptFrom, usize)> {
+        let from = match self.accept_calls_from.as_deref() {
+            None | Some("proxy") => AcceptFrom::Proxy,
+            Some("any") => AcceptFrom::Any,
+            Some(other) => {
+                bail!("{shown}: [sip] key 'accept_calls_from': '{other}' is not proxy or any")
+            }
+        };
+        let max = self.max_concurrent_calls.unwrap_or(200);
+        if max == 0 {
+            bail!("{shown}: [sip] key 'max_concurrent_calls': 0 would refuse every call");
+        }
+        Ok((from, max))
+    }
 }
 
 impl SipConfig {
@@ -137,6 +171,9 @@ pub struct Account {
     pub password: Option<String>,
     /// Registrar address.
     pub registrar: std::net::SocketAddr,
+    /// Every address the registrar's name resolves to: where its calls come
+    /// from (`[sip] accept_calls_from = "proxy"`).
+    pub registrar_ips: Vec<std::net::IpAddr>,
     /// SIP domain.
     pub domain: String,
     /// Use TCP.
@@ -213,6 +250,10 @@ impl AccountConfig {
         };
         let registrar = resolve_host_port(&self.registrar)
             .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
+        let mut registrar_ips = all_addresses(&self.registrar);
+        if !registrar_ips.contains(&registrar.ip()) {
+            registrar_ips.push(registrar.ip());
+        }
         let tcp = match self.transport.as_deref() {
             None | Some("udp") => false,
             Some("tcp") => true,
@@ -228,6 +269,7 @@ impl AccountConfig {
             user: self.user.clone(),
             password,
             registrar,
+            registrar_ips,
             domain,
             tcp,
             expires: self.expires.unwrap_or(600),
@@ -254,6 +296,16 @@ fn host_part(hostport: &str) -> &str {
 }
 
 /// Resolves `host[:port]` (default port 5060) to a socket address.
+/// Every address `host[:port]` resolves to (none when it does not).
+fn all_addresses(s: &str) -> Vec<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let host = host_part(s);
+    (host, 5060)
+        .to_socket_addrs()
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default()
+}
+
 pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     let with_port = if s.parse::<std::net::SocketAddr>().is_ok()

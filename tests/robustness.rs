@@ -23,11 +23,14 @@ const PW: &str = "BOB_SIP_PASSWORD";
 /// for `expires` seconds.
 fn bob_config(dir: &WorkDir, kamailio: &Kamailio, transport: &str, expires: u32) -> PathBuf {
     let path = dir.file("bob.toml");
-    let text = format!(
-        "[accounts.bob]\nuser = \"bob\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
-         password_env = \"{PW}\"\ntransport = \"{transport}\"\nexpires = {expires}\n",
-        kamailio.address()
-    );
+    let mut text = String::new();
+    for user in ["bob", "alice"] {
+        text.push_str(&format!(
+            "[accounts.{user}]\nuser = \"{user}\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
+             password_env = \"{PW}\"\ntransport = \"{transport}\"\nexpires = {expires}\n\n",
+            kamailio.address()
+        ));
+    }
     std::fs::write(&path, text).expect("write config");
     path
 }
@@ -244,4 +247,130 @@ fn a_call_without_rtp_ports_is_refused_503_and_the_next_one_works() {
         "answer exits 0 after its three calls ({exit:?}):\n{}",
         bob.report()
     );
+}
+
+/// Sends one INVITE for `user` from a socket on `from_ip` to `port` and
+/// returns the first final response (provisional ones skipped), or "" after
+/// 3 s of nothing.
+fn raw_invite(from_ip: &str, port: u16, user: &str, n: u32) -> String {
+    let socket = std::net::UdpSocket::bind(format!("{from_ip}:0")).expect("bind");
+    socket.set_read_timeout(Some(3 * SECOND)).expect("timeout");
+    let me = socket.local_addr().expect("address");
+    let invite = format!(
+        "INVITE sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKghost{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:scanner@{me}>;tag=g{n}\r\nTo: <sip:{user}@127.0.0.1>\r\n\
+         Call-ID: ghost-{n}@{me}\r\nCSeq: 1 INVITE\r\nContact: <sip:scanner@{me}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    socket
+        .send_to(invite.as_bytes(), ("127.0.0.1", port))
+        .expect("send");
+    let mut buf = [0u8; 4096];
+    while let Ok((len, _)) = socket.recv_from(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+    String::new()
+}
+
+#[test]
+fn ghost_invites_straight_to_a_registered_phone_never_ring() {
+    let Some(program) = require_peer("kamailio") else {
+        return;
+    };
+    let dir = WorkDir::new("robust-ghost");
+    let kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
+    let config = bob_config(&dir, &kamailio, "udp", 600);
+    let port = free_port();
+    let mut bob = registered_answer(&dir, &kamailio, &config, port);
+    // A scanner elsewhere (127.0.0.2 is not the registrar's 127.0.0.1).
+    let from_elsewhere = raw_invite("127.0.0.2", port, "bob", 1);
+    // A scanner guessing users, even from the registrar's address.
+    let other_user = raw_invite("127.0.0.1", port, "100", 2);
+    assert!(
+        from_elsewhere.starts_with("SIP/2.0 403"),
+        "an INVITE not from the proxy gets 403: {from_elsewhere:?}\n{}",
+        bob.report()
+    );
+    assert!(
+        other_user.starts_with("SIP/2.0 404"),
+        "an INVITE for another user gets 404: {other_user:?}\n{}",
+        bob.report()
+    );
+    std::thread::sleep(SECOND / 2);
+    let out = bob.stdout();
+    assert!(
+        out.contains("taking calls for bob from the registrar only") && !out.contains("call 1"),
+        "nothing rang:\n{}",
+        bob.report()
+    );
+    // A call through the registrar still rings and is answered.
+    let target = format!("sip:bob@{DOMAIN}");
+    let mut alice = agentphone::spawn(
+        &dir,
+        "alice",
+        &[
+            "--config",
+            agentphone::arg(&config),
+            "call",
+            &target,
+            "--account",
+            "alice",
+            "--duration",
+            "1",
+        ],
+        &[(PW, kamailio.password())],
+        LIMIT,
+    );
+    let status = alice.wait(20 * SECOND);
+    assert!(
+        status.is_some_and(|s| s.success()) && bob.wait_for_output(": answered", 5 * SECOND),
+        "a call through the proxy is answered ({status:?}):\n{}\n{}\n{}",
+        alice.report(),
+        bob.report(),
+        kamailio.report()
+    );
+}
+
+#[test]
+fn beyond_max_concurrent_a_new_call_gets_503_with_retry_after() {
+    let dir = WorkDir::new("robust-max-concurrent");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut bob = agentphone::spawn(
+        &dir,
+        "bob",
+        &[
+            "answer",
+            "--listen",
+            &listen,
+            "--max-concurrent",
+            "1",
+            "--play",
+            "tone:440",
+        ],
+        &[],
+        LIMIT,
+    );
+    assert!(
+        bob.wait_for_output("listening on", 10 * SECOND),
+        "answer did not start:\n{}",
+        bob.report()
+    );
+    let mut first = direct_call(&dir, "first", port, "3");
+    assert!(
+        bob.wait_for_output(": answered", 10 * SECOND),
+        "the first call is answered:\n{}",
+        bob.report()
+    );
+    let second = raw_invite("127.0.0.1", port, "bob", 1);
+    assert!(
+        second.starts_with("SIP/2.0 503") && second.contains("Retry-After:"),
+        "the second concurrent call gets 503 with Retry-After: {second:?}\n{}",
+        bob.report()
+    );
+    let status = first.wait(15 * SECOND);
+    assert!(status.is_some_and(|s| s.success()), "{}", first.report());
 }

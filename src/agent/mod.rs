@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Codec to prefer.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// Concurrent calls at most (default: `[sip] max_concurrent_calls`, 200).
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
 }
 
 use crate::cmd::signals::STOP_LIMIT;
@@ -108,6 +111,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         account,
         media,
         session_timer,
+        admission,
     } = crate::cmd::account_and_media(config, &args.account, args.codec.as_deref())?;
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
     let settings = cfg.desk.resolve(&shown, policy)?;
@@ -144,8 +148,10 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
+    let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent);
+    sip.ep().set_admission(admit);
     println!(
         "control API on http://{} (token in {})",
         listener.local_addr()?,

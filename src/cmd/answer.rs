@@ -63,6 +63,10 @@ pub struct AnswerArgs {
     /// over to it; `reject` answers 603.
     #[arg(long, value_enum, default_value = "reject")]
     pub refer: ReferPolicy,
+    /// Concurrent calls at most (default: `[sip] max_concurrent_calls`, 200);
+    /// beyond, 503 with Retry-After.
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -85,6 +89,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         account,
         media: media_settings,
         session_timer,
+        admission,
     } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
@@ -114,6 +119,8 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     };
     let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
+    let policy = super::admission(account.as_ref(), admission, args.max_concurrent);
+    sip.ep().set_admission(policy);
     let dialer = Dialer {
         from: match &account {
             Some(a) => format!("<sip:{}@{}>", a.user, a.domain),

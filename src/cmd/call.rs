@@ -140,6 +140,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         account,
         media: media_settings,
         session_timer,
+        ..
     } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
         .map_err(|e| anyhow!("'{}' is not a SIP URI: {e}", args.uri))?;

@@ -27,10 +27,12 @@ pub(crate) fn account_and_media(
         None => settings,
     };
     let session_timer = cfg.sip.session_timer(&shown)?;
+    let admission = cfg.sip.admission(&shown)?;
     Ok(RunConfig {
         account,
         media,
         session_timer,
+        admission,
     })
 }
 
@@ -39,6 +41,45 @@ pub(crate) struct RunConfig {
     pub(crate) account: Option<crate::config::Account>,
     pub(crate) media: crate::media::MediaSettings,
     pub(crate) session_timer: agentphone_sip::session::SessionTimerConfig,
+    /// `[sip] accept_calls_from` and `max_concurrent_calls`.
+    pub(crate) admission: (crate::config::AcceptFrom, usize),
+}
+
+/// The policy for new INVITEs (`[sip]`, `--max-concurrent`): with an
+/// account and `accept_calls_from = "proxy"`, only from its registrar and
+/// only for its user; without, from anyone, which is said at start.
+pub(crate) fn admission(
+    account: Option<&crate::config::Account>,
+    (from, max): (crate::config::AcceptFrom, usize),
+    max_flag: Option<usize>,
+) -> agentphone_sip::Admission {
+    let max_calls = max_flag.unwrap_or(max);
+    let (accept_from, for_user) = match (account, from) {
+        (Some(a), crate::config::AcceptFrom::Proxy) => {
+            println!(
+                "taking calls for {} from the registrar only ({})",
+                a.user,
+                a.registrar_ips
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (Some(a.registrar_ips.clone()), Some(a.user.clone()))
+        }
+        _ => {
+            println!(
+                "taking calls from any address (no registrar, or accept_calls_from = \"any\")"
+            );
+            (None, None)
+        }
+    };
+    agentphone_sip::Admission {
+        accept_from,
+        for_user,
+        max_calls,
+        ..Default::default()
+    }
 }
 
 /// Starts the process's media engine: on the sound card `device` (`default`

@@ -23,7 +23,9 @@ pub mod timer_queue;
 pub mod transaction;
 pub mod transport;
 
-pub use endpoint::{Credentials, Endpoint, EndpointConfig, EndpointError, Event};
+pub use endpoint::{
+    Admission, Credentials, Endpoint, EndpointConfig, EndpointError, Event, Refusals,
+};
 pub use refer::{ReferTarget, Replaces, TransferFailure, TransferId};
 pub use register::{RegId, RegisterError, RegisterRequest};
 pub use session::{CallId, CallRequest, CallState, EndReason};

@@ -79,6 +79,11 @@ impl Endpoint {
             // §8.2.2.2: the same request reached us over two paths.
             return self.respond_code(now, key, &req, 482);
         }
+        // Before Replaces is looked at: a scanner's INVITE gets 403/404
+        // whatever it carries.
+        if !self.admit(now, (&src, key), &req) {
+            return;
+        }
         let replaces = match self.replaced_call(&req) {
             Ok(r) => r,
             Err(code) => return self.respond_code(now, key, &req, code),

@@ -11,6 +11,7 @@
 //! `poll_event`. No clock reads, no sockets: a test drives two endpoints on a
 //! fake clock by shuttling their transmits.
 
+mod admission;
 mod build;
 mod call_table;
 mod config;
@@ -30,6 +31,7 @@ mod uas;
 mod update_in;
 mod update_out;
 
+pub use admission::{Admission, Refusals};
 pub use config::{Credentials, EndpointConfig};
 
 use crate::message;
@@ -333,6 +335,8 @@ pub struct Endpoint {
     out: VecDeque<Traced>,
     events: VecDeque<Event>,
     next_id: u64,
+    /// Which new INVITEs may ring.
+    admission: admission::AdmissionState,
 }
 
 impl Endpoint {
@@ -352,6 +356,7 @@ impl Endpoint {
             out: VecDeque::new(),
             events: VecDeque::new(),
             next_id: 1,
+            admission: Default::default(),
         }
     }
 
