@@ -58,6 +58,7 @@ fn proxy_only() -> Admission {
         for_user: Some("alice".into()),
         max_calls: 2,
         retry_after_s: 20,
+        max_transactions: 100,
     }
 }
 
@@ -103,4 +104,42 @@ fn without_a_policy_anyone_may_call_anyone() {
     let mut ep = endpoint(Admission::default());
     let (_, rang) = offer(&mut ep, SCANNER, &invite("whoever", SCANNER, 1, ""));
     assert!(rang);
+}
+
+/// A flood of refused INVITEs keeps each server transaction 32 s for its
+/// ACK; beyond the cap, new requests get a stateless 503 and leave no state,
+/// while a request of a live transaction (a retransmission) is still
+/// answered from it, and room comes back as transactions end.
+#[test]
+fn beyond_max_transactions_new_requests_get_a_stateless_503() {
+    let mut ep = endpoint(Admission {
+        max_transactions: 3,
+        ..proxy_only()
+    });
+    for n in 1..=3 {
+        let (status, _) = offer(&mut ep, SCANNER, &invite("alice", SCANNER, n, ""));
+        assert!(status.is_some_and(|s| s.starts_with("SIP/2.0 403")), "#{n}");
+    }
+    let (status, rang) = offer(&mut ep, SCANNER, &invite("alice", SCANNER, 4, ""));
+    let status = status.expect("a final response");
+    assert!(!rang && status.starts_with("SIP/2.0 503"), "{status}");
+    assert!(status.contains("Retry-After: 20"), "{status}");
+    let options = format!(
+        "OPTIONS sip:alice@{US} SIP/2.0\r\nVia: SIP/2.0/UDP {PROXY};branch=z9hG4bKo1\r\n\
+         From: <sip:p@{PROXY}>;tag=o\r\nTo: <sip:alice@{US}>\r\nCall-ID: o1\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let (status, _) = offer(&mut ep, PROXY, options.as_bytes());
+    assert!(status.is_some_and(|s| s.starts_with("SIP/2.0 503")));
+    assert_eq!(ep.refusals().overloaded, 2);
+    // A retransmission of #1 still gets its 403 from the transaction.
+    let (status, _) = offer(&mut ep, SCANNER, &invite("alice", SCANNER, 1, ""));
+    assert!(status.is_some_and(|s| s.starts_with("SIP/2.0 403")));
+    // Timer H (32 s) frees the table: the next call from the proxy rings.
+    let later = Instant::now() + std::time::Duration::from_secs(40);
+    ep.handle_timeout(later);
+    while ep.poll_transmit().is_some() {}
+    while ep.poll_event().is_some() {}
+    let (_, rang) = offer(&mut ep, PROXY, &invite("alice", PROXY, 5, ""));
+    assert!(rang, "room came back once the transactions ended");
 }

@@ -6,7 +6,10 @@
 //! `max_calls` concurrent calls a new INVITE gets 503 with Retry-After
 //! (RFC 3261 §21.5.4). An INVITE with Replaces takes an existing call's
 //! place, so the cap does not apply to it. Each limit reached is logged once
-//! a minute, however many requests hit it, and counted.
+//! a minute, however many requests hit it, and counted. Beyond
+//! `max_transactions` live server transactions (a flood: each refused INVITE
+//! is kept 32 s for its ACK) new requests get a stateless 503 and leave no
+//! state behind.
 
 use super::Endpoint;
 use crate::rsip::{Header, Request};
@@ -28,6 +31,9 @@ pub struct Admission {
     pub max_calls: usize,
     /// The Retry-After of that 503, seconds.
     pub retry_after_s: u32,
+    /// Live server transactions at most; new requests beyond get a
+    /// stateless 503.
+    pub max_transactions: usize,
 }
 
 impl Default for Admission {
@@ -39,6 +45,7 @@ impl Default for Admission {
             for_user: None,
             max_calls: usize::MAX,
             retry_after_s: 30,
+            max_transactions: usize::MAX,
         }
     }
 }
@@ -52,6 +59,8 @@ pub struct Refusals {
     pub unknown_user: u64,
     /// Beyond the concurrent-call cap (503).
     pub over_capacity: u64,
+    /// Any new request beyond the server-transaction cap (stateless 503).
+    pub overloaded: u64,
 }
 
 /// A limit is logged at most this often.
@@ -61,13 +70,14 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 pub(super) struct AdmissionState {
     policy: Admission,
     refused: Refusals,
-    /// When each limit was last logged: source, user, capacity.
-    logged: [Option<Instant>; 3],
+    /// When each limit was last logged: source, user, capacity, transactions.
+    logged: [Option<Instant>; 4],
 }
 
 impl Endpoint {
     /// Sets the policy for new INVITEs (see [`Admission`]).
     pub fn set_admission(&mut self, policy: Admission) {
+        self.tx.set_server_limit(policy.max_transactions);
         self.admission.policy = policy;
     }
 
@@ -116,16 +126,7 @@ impl Endpoint {
         } else {
             return true;
         };
-        let last = &mut self.admission.logged[slot];
-        if last.is_none_or(|t| now.duration_since(t) >= LOG_EVERY) {
-            *last = Some(now);
-            tracing::warn!(
-                from = %src,
-                code,
-                refused = ?self.admission.refused,
-                "refused {what} (logged once a minute)"
-            );
-        }
+        self.log_refusal(now, slot, src, code, what);
         if code == 503 {
             let retry = self.admission.policy.retry_after_s;
             let mut resp = self.response(req, 503, None, crate::transport::Transport::Udp, None);
@@ -136,5 +137,42 @@ impl Endpoint {
             self.respond_code(now, key, req, code);
         }
         false
+    }
+
+    /// A new request found the server-transaction table full: a stateless
+    /// 503 with Retry-After (none to an ACK, which is never answered).
+    pub(super) fn overloaded(&mut self, now: Instant, reply_to: Destination, req: &Request) {
+        self.admission.refused.overloaded += 1;
+        let what = "a new request beyond max_server_transactions";
+        self.log_refusal(now, 3, &reply_to, 503, what);
+        if req.method == crate::rsip::Method::Ack {
+            return;
+        }
+        let tag = self.token(10);
+        let mut resp = self.response(
+            req,
+            503,
+            Some(&tag),
+            crate::transport::Transport::Udp,
+            None,
+        );
+        let retry = self.admission.policy.retry_after_s;
+        resp.headers
+            .push(Header::Other("Retry-After".into(), retry.to_string()));
+        self.tx
+            .send_stateless(&crate::rsip::SipMessage::Response(resp), reply_to);
+    }
+
+    fn log_refusal(&mut self, now: Instant, slot: usize, src: &Destination, code: u16, what: &str) {
+        let last = &mut self.admission.logged[slot];
+        if last.is_none_or(|t| now.duration_since(t) >= LOG_EVERY) {
+            *last = Some(now);
+            tracing::warn!(
+                from = %src,
+                code,
+                refused = ?self.admission.refused,
+                "refused {what} (logged once a minute)"
+            );
+        }
     }
 }

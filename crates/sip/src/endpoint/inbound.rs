@@ -19,7 +19,7 @@ impl Endpoint {
             Ok(addr) if !src.transport.is_reliable() => Destination { addr, ..src },
             _ => src,
         };
-        let disposition = match self.tx.on_request(now, req, reply_to) {
+        let disposition = match self.tx.on_request(now, req, reply_to.clone()) {
             Ok(d) => d,
             Err(e) => {
                 tracing::debug!(%src, error = %e, "request dropped");
@@ -33,6 +33,7 @@ impl Endpoint {
                 cancel_tx,
                 invite_tx,
             } => self.on_cancel(now, src, cancel_tx, invite_tx),
+            RequestDisposition::Overloaded(req) => self.overloaded(now, reply_to, &req),
             RequestDisposition::Retransmission | RequestDisposition::AckForNon2xx => {}
         }
     }

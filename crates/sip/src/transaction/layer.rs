@@ -61,6 +61,9 @@ pub struct TransactionLayer {
     queue: TimerQueue<(u64, TimerKind)>,
     client_index: HashMap<MatchKey, TxKey>,
     server_index: HashMap<MatchKey, TxKey>,
+    /// New server transactions beyond this many are refused
+    /// ([`RequestDisposition::Overloaded`]).
+    server_limit: usize,
     out: Output,
 }
 
@@ -80,6 +83,7 @@ impl TransactionLayer {
             queue: TimerQueue::new(),
             client_index: HashMap::new(),
             server_index: HashMap::new(),
+            server_limit: usize::MAX,
             out: Output::default(),
         }
     }
@@ -92,6 +96,19 @@ impl TransactionLayer {
     /// Number of live transactions.
     pub fn len(&self) -> usize {
         self.txs.len()
+    }
+
+    /// Number of live server transactions.
+    pub fn server_len(&self) -> usize {
+        self.server_index.len()
+    }
+
+    /// At most `limit` server transactions at once: a flood of new requests
+    /// (each kept up to 32 s by Timer H or J) must not grow memory without
+    /// bound. Requests matching a live transaction and CANCELs of live
+    /// INVITEs are still handled beyond it.
+    pub fn set_server_limit(&mut self, limit: usize) {
+        self.server_limit = limit;
     }
 
     /// True when no transaction is live.
@@ -267,6 +284,9 @@ impl TransactionLayer {
                     cancel_tx,
                     invite_tx,
                 })
+            }
+            _ if self.server_index.len() >= self.server_limit => {
+                Ok(RequestDisposition::Overloaded(req))
             }
             _ => {
                 let key = self.insert(method, Role::Server, mk, req, src);

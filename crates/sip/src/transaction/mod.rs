@@ -115,6 +115,10 @@ pub enum RequestDisposition {
         /// The INVITE server transaction with the same branch and sent-by.
         invite_tx: Option<TxKey>,
     },
+    /// A new request while the layer already holds its most server
+    /// transactions ([`TransactionLayer::set_server_limit`]): no transaction
+    /// was made; the TU answers it statelessly (503) or drops it.
+    Overloaded(Request),
 }
 
 /// What became of a received response.
