@@ -112,6 +112,7 @@ fn ssrc_change_is_reported_not_dropped() {
     let now = Instant::now();
     let peer = addr("198.51.100.1:4000");
     let mut rx = RtpReceiver::new(&formats());
+    rx.expect(peer);
     let mut a = RtpSender::with_start(0x1111, 10, 0, 0, 8000);
     let mut b = RtpSender::with_start(0x2222, 5000, 0, 0, 8000);
     let p1 = pcmu_packet(&mut a);
@@ -139,6 +140,7 @@ fn latching_ignores_a_third_address_and_relatch_moves_it() {
     let intruder = addr("203.0.113.66:4000");
     let moved = addr("198.51.100.2:5000");
     let mut rx = RtpReceiver::new(&formats());
+    rx.expect(peer);
     let mut tx = RtpSender::with_start(7, 0, 0, 0, 8000);
     rx.receive(now, peer, &pcmu_packet(&mut tx))
         .expect("latches");
@@ -146,16 +148,10 @@ fn latching_ignores_a_third_address_and_relatch_moves_it() {
     let err = rx
         .receive(now, intruder, &pcmu_packet(&mut tx))
         .unwrap_err();
-    assert_eq!(
-        err,
-        RtpDrop::OtherSource {
-            from: intruder,
-            latched: peer
-        }
-    );
+    assert_eq!(err, RtpDrop::OtherSource { from: intruder });
     assert_eq!(rx.drops().other_source, 1);
 
-    rx.relatch(moved);
+    rx.expect(moved);
     assert_eq!(rx.latched(), None);
     // Late packets of the old leg do not win the race.
     assert!(matches!(
@@ -168,11 +164,42 @@ fn latching_ignores_a_third_address_and_relatch_moves_it() {
     assert!(rx.receive(now, peer, &pcmu_packet(&mut tx)).is_err());
 }
 
+/// A peer behind NAT sends from another address than its SDP's: after the
+/// probation its stream is taken (symmetric RTP still works), and an
+/// injector is dropped and counted.
+#[test]
+fn a_source_the_sdp_did_not_name_is_taken_after_probation() {
+    let now = Instant::now();
+    let natted = addr("203.0.113.9:31000");
+    let intruder = addr("192.0.2.66:4000");
+    let mut rx = RtpReceiver::new(&formats());
+    rx.expect(addr("10.0.0.5:4000"));
+    let mut tx = RtpSender::with_start(7, 0, 0, 0, 8000);
+    let mut taken = 0;
+    for _ in 0..10 {
+        if rx.receive(now, natted, &pcmu_packet(&mut tx)).is_ok() {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 10 - (agentphone_media::rtp_stream::source::PROBATION as usize - 1));
+    assert_eq!(rx.latched(), Some(natted));
+    assert_eq!(rx.drops().probation, 3);
+    let mut other = RtpSender::with_start(99, 0, 0, 0, 8000);
+    for _ in 0..10 {
+        assert!(matches!(
+            rx.receive(now, intruder, &pcmu_packet(&mut other)),
+            Err(RtpDrop::OtherSource { .. })
+        ));
+    }
+    assert_eq!(rx.drops().other_source, 10);
+}
+
 #[test]
 fn unknown_payload_types_and_garbage_are_dropped() {
     let now = Instant::now();
     let peer = addr("198.51.100.1:4000");
     let mut rx = RtpReceiver::new(&formats());
+    rx.expect(peer);
     let mut tx = RtpSender::with_start(7, 0, 0, 18, 8000); // G.729: not negotiated
     assert_eq!(
         rx.receive(now, peer, &pcmu_packet(&mut tx)),
@@ -192,6 +219,7 @@ fn ten_of_a_hundred_lost_gives_the_rfc_fraction() {
     let t0 = Instant::now();
     let peer = addr("198.51.100.1:4000");
     let mut rx = RtpReceiver::new(&formats());
+    rx.expect(peer);
     let mut tx = RtpSender::with_start(9, 65500, 0, 0, 8000); // wraps mid-test
     for i in 0..100u32 {
         let p = pcmu_packet(&mut tx);
@@ -220,6 +248,7 @@ fn alternating_transit_gives_the_a8_recurrence() {
     let t0 = Instant::now();
     let peer = addr("198.51.100.1:4000");
     let mut rx = RtpReceiver::new(&formats());
+    rx.expect(peer);
     let mut tx = RtpSender::with_start(9, 0, 5000, 0, 8000);
     let n = 20u32;
     for i in 0..n {
@@ -261,6 +290,7 @@ fn rtt_and_remote_loss_from_an_sr_rr_exchange() {
         rx: RtpReceiver::new(&formats()),
         rtcp: RtcpSession::new(t0, "b@example"),
     };
+    b.rx.expect(a_addr);
     // A sends 100 packets to B; 10 are lost.
     for i in 0..100u32 {
         let p = pcmu_packet(&mut a.tx);

@@ -1,10 +1,11 @@
-//! Our incoming RTP stream: source latching (symmetric RTP, RFC 4961 spirit), payload
-//! type filtering, SSRC change detection and receive statistics.
+//! Our incoming RTP stream: strict source latching (see [`super::source`]),
+//! payload type filtering, SSRC change detection and receive statistics.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::header::{parse_rtp, RtpError, RtpPacket};
+use super::source::{SourceGuard, SourceVerdict};
 use super::stats::{ReceiveStats, SeqVerdict};
 use crate::offer_answer::PayloadFormat;
 
@@ -17,13 +18,17 @@ pub enum RtpDrop {
     /// Not a valid RTP packet.
     #[error(transparent)]
     Malformed(#[from] RtpError),
-    /// Came from an address other than the latched one.
-    #[error("RTP from {from}, latched to {latched}")]
+    /// Came from an address other than the stream's source.
+    #[error("RTP from {from}, which is not the stream's source")]
     OtherSource {
         /// Sender of the dropped packet.
         from: SocketAddr,
-        /// The address we accept media from.
-        latched: SocketAddr,
+    },
+    /// From an address the SDP did not name, still on probation.
+    #[error("RTP from {from}, on probation as a new source")]
+    Probation {
+        /// Sender of the dropped packet.
+        from: SocketAddr,
     },
     /// A payload type that was not negotiated.
     #[error("payload type {0} was not negotiated")]
@@ -54,22 +59,13 @@ pub struct Received<'a> {
 pub struct DropCounters {
     /// Malformed datagrams.
     pub malformed: u64,
-    /// Packets from a non-latched address.
+    /// Packets from another address than the stream's source (an injector,
+    /// or the old address after a move).
     pub other_source: u64,
+    /// Packets from a new address during its probation.
+    pub probation: u64,
     /// Packets with a payload type that was not negotiated.
     pub unknown_payload_type: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Latch {
-    /// Accept and latch the first valid packet from anywhere.
-    Open,
-    /// After a re-INVITE: latch to the first valid packet from anywhere except the
-    /// old address (late packets of the old leg must not win the race).
-    Moving {
-        old: SocketAddr,
-    },
-    Latched(SocketAddr),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,7 +79,7 @@ struct PtInfo {
 #[derive(Debug, Clone)]
 pub struct RtpReceiver {
     payload_types: [Option<PtInfo>; 128],
-    latch: Latch,
+    source: SourceGuard,
     stats: Option<ReceiveStats>,
     /// Origin of arrival times converted to timestamp units for jitter.
     epoch: Option<Instant>,
@@ -93,11 +89,13 @@ pub struct RtpReceiver {
 }
 
 impl RtpReceiver {
-    /// A receiver accepting the given negotiated formats.
+    /// A receiver accepting the given negotiated formats, from no address
+    /// known yet: every source goes through probation until
+    /// [`expect`](Self::expect) names the SDP's.
     pub fn new(formats: &[PayloadFormat]) -> Self {
         let mut r = RtpReceiver {
             payload_types: [None; 128],
-            latch: Latch::Open,
+            source: SourceGuard::default(),
             stats: None,
             epoch: None,
             drops: DropCounters::default(),
@@ -121,23 +119,16 @@ impl RtpReceiver {
         }
     }
 
-    /// The media moved (re-INVITE with a new address): forget the latched address.
-    /// The next valid packet latches again, from `new_addr` or from wherever the
-    /// peer's NAT makes it come, but not from the old address.
-    pub fn relatch(&mut self, new_addr: SocketAddr) {
-        self.latch = match self.latch {
-            Latch::Latched(old) if old != new_addr => Latch::Moving { old },
-            Latch::Latched(_) => self.latch,
-            _ => Latch::Open,
-        };
+    /// The SDP names `addr` as the peer's media address (first negotiation
+    /// or a re-INVITE): packets from it are taken at once. When media moved,
+    /// the old latch is dropped and its address is not learnt again.
+    pub fn expect(&mut self, addr: SocketAddr) {
+        self.source.expect(addr);
     }
 
     /// The address media is accepted from, once latched. Send our RTP there.
     pub fn latched(&self) -> Option<SocketAddr> {
-        match self.latch {
-            Latch::Latched(a) => Some(a),
-            _ => None,
-        }
+        self.source.latched()
     }
 
     /// Statistics for the current source, once a packet arrived.
@@ -168,16 +159,12 @@ impl RtpReceiver {
         datagram: &'a [u8],
     ) -> Result<Received<'a>, RtpDrop> {
         let packet = parse_rtp(datagram).inspect_err(|_| self.drops.malformed += 1)?;
-        self.check_source(now, from)?;
         let pt = packet.header.payload_type;
         let Some(info) = self.payload_types[usize::from(pt)] else {
             self.drops.unknown_payload_type += 1;
             return Err(RtpDrop::UnknownPayloadType(pt));
         };
-        if !matches!(self.latch, Latch::Latched(_)) {
-            tracing::debug!(%from, "RTP source latched");
-            self.latch = Latch::Latched(from);
-        }
+        self.check_source(now, from, &packet)?;
         let ssrc = packet.header.ssrc;
         let (ssrc_changed, verdict) = match &mut self.stats {
             Some(s) if s.ssrc() == ssrc => (false, s.update_seq(packet.header.sequence)),
@@ -209,29 +196,40 @@ impl RtpReceiver {
         })
     }
 
-    fn check_source(&mut self, now: Instant, from: SocketAddr) -> Result<(), RtpDrop> {
-        let refused = match self.latch {
-            Latch::Latched(latched) if latched != from => Some(latched),
-            Latch::Moving { old } if old == from => Some(old),
-            _ => None,
-        };
-        let Some(latched) = refused else {
-            return Ok(());
-        };
-        self.drops.other_source += 1;
-        let due = self
-            .last_ignored_log
-            .is_none_or(|t| now.saturating_duration_since(t) >= IGNORED_LOG_INTERVAL);
-        if due {
-            self.last_ignored_log = Some(now);
-            tracing::warn!(
-                %from,
-                %latched,
-                total = self.drops.other_source,
-                "ignoring RTP from an address other than the latched one"
-            );
+    fn check_source(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        packet: &RtpPacket<'_>,
+    ) -> Result<(), RtpDrop> {
+        let h = &packet.header;
+        match self.source.check(now, from, h.ssrc, h.sequence) {
+            SourceVerdict::Accept => Ok(()),
+            SourceVerdict::Latched => {
+                tracing::debug!(%from, "RTP source latched");
+                Ok(())
+            }
+            SourceVerdict::Probation => {
+                self.drops.probation += 1;
+                Err(RtpDrop::Probation { from })
+            }
+            SourceVerdict::Refused => {
+                self.drops.other_source += 1;
+                let due = self
+                    .last_ignored_log
+                    .is_none_or(|t| now.saturating_duration_since(t) >= IGNORED_LOG_INTERVAL);
+                if due {
+                    self.last_ignored_log = Some(now);
+                    tracing::warn!(
+                        %from,
+                        source = ?self.source.latched(),
+                        total = self.drops.other_source,
+                        "ignoring RTP from an address that is not the stream's source"
+                    );
+                }
+                Err(RtpDrop::OtherSource { from })
+            }
         }
-        Err(RtpDrop::OtherSource { from, latched })
     }
 
     /// Arrival time in `clock_rate` units since the first packet (A.8's "arrival").
