@@ -41,8 +41,10 @@ impl NetReceive {
         ring: rtrb::Producer<Inbound>,
         jitter: (Duration, Duration),
     ) -> Self {
+        let mut receiver = RtpReceiver::new(&negotiated.accepted);
+        receiver.expect(negotiated.remote_rtp);
         NetReceive {
-            receiver: RtpReceiver::new(&negotiated.accepted),
+            receiver,
             accepted: negotiated.accepted.clone(),
             ring,
             chain_pt: None,
@@ -54,18 +56,12 @@ impl NetReceive {
         }
     }
 
-    /// A re-negotiation: new payload types, and a new latch when the peer's
-    /// media moved.
+    /// A re-negotiation: new payload types, and the SDP's address to take
+    /// media from (a new latch when the peer's media moved).
     pub(super) fn update(&mut self, negotiated: &NegotiatedMedia) {
         self.receiver.set_payload_types(&negotiated.accepted);
         self.accepted = negotiated.accepted.clone();
-        if self
-            .receiver
-            .latched()
-            .is_some_and(|a| a != negotiated.remote_rtp)
-        {
-            self.receiver.relatch(negotiated.remote_rtp);
-        }
+        self.receiver.expect(negotiated.remote_rtp);
     }
 
     pub(super) fn receiver(&self) -> &RtpReceiver {

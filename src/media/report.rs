@@ -51,6 +51,7 @@ impl MediaReport {
             concealed = j.concealed,
             decode_errors = self.decode_errors,
             dropped_other_source = self.dropped.other_source,
+            dropped_probation = self.dropped.probation,
             dropped_unknown_pt = self.dropped.unknown_payload_type,
             dropped_malformed = self.dropped.malformed,
             ring_overflow = self.overflow,
@@ -92,6 +93,13 @@ impl fmt::Display for MediaReport {
                 f,
                 ", {} packets from other addresses ignored",
                 self.dropped.other_source
+            )?;
+        }
+        if self.dropped.probation > 0 {
+            write!(
+                f,
+                ", {} packets from a new address held back on probation",
+                self.dropped.probation
             )?;
         }
         if let Some(rtt) = q.rtt_ms {
