@@ -43,6 +43,18 @@ pub struct SipConfig {
     pub accept_calls_from: Option<String>,
     /// Concurrent calls at most (default 200); beyond, 503 with Retry-After.
     pub max_concurrent_calls: Option<usize>,
+    /// Live server transactions at most (default 5000); beyond, new
+    /// requests get a stateless 503.
+    pub max_server_transactions: Option<usize>,
+    /// The SIP UDP socket's receive buffer, KiB (default 4096; the kernel
+    /// caps it at net.core.rmem_max).
+    pub udp_receive_buffer_kb: Option<usize>,
+    /// Inbound TCP connections at most (default 256); beyond, new ones are
+    /// closed at once.
+    pub tcp_max_connections: Option<usize>,
+    /// An inbound TCP connection idle this long is closed, seconds
+    /// (default 300; connections we opened stay while the peer keeps them).
+    pub tcp_idle_timeout_s: Option<u64>,
 }
 
 /// Where new calls may come from (`[sip] accept_calls_from`).
@@ -70,6 +82,44 @@ impl SipConfig {
             bail!("{shown}: [sip] key 'max_concurrent_calls': 0 would refuse every call");
         }
         Ok((from, max))
+    }
+}
+
+impl SipConfig {
+    /// The transport limits (`max_server_transactions`,
+    /// `udp_receive_buffer_kb`, `tcp_*`), checked; `shown` names the file.
+    pub fn limits(&self, shown: &str) -> Result<crate::net::Limits> {
+        let mut l = crate::net::Limits::default();
+        let positive = |key: &str, v: Option<usize>, default: usize| -> Result<usize> {
+            match v {
+                Some(0) => bail!("{shown}: [sip] key '{key}': 0 would refuse everything"),
+                Some(n) => Ok(n),
+                None => Ok(default),
+            }
+        };
+        l.max_server_transactions = positive(
+            "max_server_transactions",
+            self.max_server_transactions,
+            l.max_server_transactions,
+        )?;
+        l.udp_receive_buffer = positive(
+            "udp_receive_buffer_kb",
+            self.udp_receive_buffer_kb,
+            l.udp_receive_buffer / 1024,
+        )?
+        .saturating_mul(1024);
+        l.tcp.max_inbound = positive(
+            "tcp_max_connections",
+            self.tcp_max_connections,
+            l.tcp.max_inbound,
+        )?;
+        let idle = positive(
+            "tcp_idle_timeout_s",
+            self.tcp_idle_timeout_s.map(|s| s as usize),
+            l.tcp.idle_timeout.as_secs() as usize,
+        )?;
+        l.tcp.idle_timeout = std::time::Duration::from_secs(idle as u64);
+        Ok(l)
     }
 }
 

@@ -111,6 +111,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         account,
         media,
         session_timer,
+        limits,
         admission,
     } = crate::cmd::account_and_media(config, &args.account, args.codec.as_deref())?;
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
@@ -148,9 +149,9 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer, &limits).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
-    let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent);
+    let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(admit);
     println!(
         "control API on http://{} (token in {})",

@@ -89,6 +89,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         account,
         media: media_settings,
         session_timer,
+        limits,
         admission,
     } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let clean = args.noise.resolve(account.as_ref())?;
@@ -117,9 +118,9 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer, &limits).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
-    let policy = super::admission(account.as_ref(), admission, args.max_concurrent);
+    let policy = super::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(policy);
     let dialer = Dialer {
         from: match &account {

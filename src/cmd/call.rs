@@ -140,6 +140,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         account,
         media: media_settings,
         session_timer,
+        limits,
         ..
     } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
@@ -150,7 +151,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|| "agentphone".into());
     let (hop, hosts) = first_hop(&target, account.as_ref())?;
     let listen = crate::net::listen_toward(args.listen, hop)?;
-    let mut sip = SipDriver::bind_with(listen, &user, hosts, session_timer).await?;
+    let mut sip = SipDriver::bind_with(listen, &user, hosts, session_timer, &limits).await?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;

@@ -28,11 +28,13 @@ pub(crate) fn account_and_media(
     };
     let session_timer = cfg.sip.session_timer(&shown)?;
     let admission = cfg.sip.admission(&shown)?;
+    let limits = cfg.sip.limits(&shown)?;
     Ok(RunConfig {
         account,
         media,
         session_timer,
         admission,
+        limits,
     })
 }
 
@@ -43,6 +45,8 @@ pub(crate) struct RunConfig {
     pub(crate) session_timer: agentphone_sip::session::SessionTimerConfig,
     /// `[sip] accept_calls_from` and `max_concurrent_calls`.
     pub(crate) admission: (crate::config::AcceptFrom, usize),
+    /// `[sip]` transport limits.
+    pub(crate) limits: crate::net::Limits,
 }
 
 /// The policy for new INVITEs (`[sip]`, `--max-concurrent`): with an
@@ -52,6 +56,7 @@ pub(crate) fn admission(
     account: Option<&crate::config::Account>,
     (from, max): (crate::config::AcceptFrom, usize),
     max_flag: Option<usize>,
+    limits: &crate::net::Limits,
 ) -> agentphone_sip::Admission {
     let max_calls = max_flag.unwrap_or(max);
     let (accept_from, for_user) = match (account, from) {
@@ -78,6 +83,7 @@ pub(crate) fn admission(
         accept_from,
         for_user,
         max_calls,
+        max_transactions: limits.max_server_transactions,
         ..Default::default()
     }
 }

@@ -2,9 +2,11 @@
 //! listener with its connections, and the endpoint's timer, all on one tokio
 //! task. No protocol logic lives here.
 
+mod limits;
 pub mod retry;
 mod route;
 mod tcp;
+mod udp;
 
 use crate::media::MediaLeg;
 use agentphone_sip::message::StreamFramer;
@@ -17,8 +19,12 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
+pub use limits::Limits;
 pub use route::listen_toward;
-pub use tcp::TcpPool;
+pub use tcp::{TcpEvent, TcpPool};
+
+/// Datagrams taken per wakeup at most, so timers and TCP still get their turn.
+const UDP_BATCH: usize = 64;
 
 /// A SIP endpoint bound to real sockets.
 pub struct SipDriver {
@@ -39,22 +45,23 @@ impl SipDriver {
         contact_user: &str,
         hosts: Vec<(String, std::net::IpAddr)>,
     ) -> Result<Self> {
-        Self::bind_with(listen, contact_user, hosts, Default::default()).await
+        let limits = Limits::default();
+        Self::bind_with(listen, contact_user, hosts, Default::default(), &limits).await
     }
 
     /// Like [`bind`](Self::bind), with the run's session-timer settings
-    /// (`[sip]`, RFC 4028).
+    /// (`[sip]`, RFC 4028) and transport limits.
     pub async fn bind_with(
         listen: SocketAddr,
         contact_user: &str,
         hosts: Vec<(String, std::net::IpAddr)>,
         session_timer: agentphone_sip::session::SessionTimerConfig,
+        limits: &Limits,
     ) -> Result<Self> {
-        let udp = UdpSocket::bind(listen)
-            .await
+        let udp = udp::bind(listen, limits.udp_receive_buffer)
             .with_context(|| format!("cannot bind UDP {listen}"))?;
         let udp_addr = udp.local_addr()?;
-        let tcp = TcpPool::bind(udp_addr)
+        let tcp = TcpPool::bind(udp_addr, limits.tcp.clone())
             .await
             .with_context(|| format!("cannot listen on TCP {udp_addr}"))?;
         let mut cfg = EndpointConfig::new(udp_addr);
@@ -134,18 +141,48 @@ impl SipDriver {
                 r = self.udp.recv_from(&mut self.buf) => match r {
                     Ok((n, from)) => {
                         self.receive_errors = 0;
-                        let data = self.buf[..n].to_vec();
-                        log_message(false, &Destination::udp(from), &data);
-                        self.ep.handle_input(Instant::now(), Destination::udp(from), &data);
+                        self.udp_input(n, from);
+                        self.drain_udp();
                     }
                     Err(e) => self.receive_failed(e).await,
                 },
-                Some((conn, from, msg)) = self.tcp.recv() => {
-                    let dest = Destination { transport: Transport::Tcp(Some(conn)), addr: from };
-                    log_message(false, &dest, &msg);
-                    self.ep.handle_input(Instant::now(), dest, &msg);
-                }
+                ev = self.tcp.next() => match ev {
+                    TcpEvent::Message(conn, from, msg) => {
+                        let dest = Destination { transport: Transport::Tcp(Some(conn)), addr: from };
+                        log_message(false, &dest, &msg);
+                        self.ep.handle_input(Instant::now(), dest, &msg);
+                    }
+                    TcpEvent::Failed(f) => {
+                        tracing::warn!(peer = %f.addr, error = %f.error, "TCP connection failed");
+                        let now = Instant::now();
+                        for conn in [None, Some(f.conn)] {
+                            let dest = Destination { transport: Transport::Tcp(conn), addr: f.addr };
+                            self.ep.handle_transport_error(now, dest);
+                        }
+                    }
+                },
                 _ = sleep => self.ep.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn udp_input(&mut self, n: usize, from: SocketAddr) {
+        let data = &self.buf[..n];
+        log_message(false, &Destination::udp(from), data);
+        self.ep
+            .handle_input(Instant::now(), Destination::udp(from), data);
+    }
+
+    /// Takes what else already waits in the socket, up to a batch, before
+    /// going back to the select: under a burst each wakeup then serves many
+    /// datagrams, and the kernel's queue empties faster than it fills.
+    fn drain_udp(&mut self) {
+        for _ in 1..UDP_BATCH {
+            match self.udp.try_recv_from(&mut self.buf) {
+                Ok((n, from)) => self.udp_input(n, from),
+                // WouldBlock: empty. Another error is seen again, and
+                // handled, by the next recv_from.
+                Err(_) => break,
             }
         }
     }
@@ -192,7 +229,7 @@ impl SipDriver {
                 }
             }
             Transport::Tcp(conn) => {
-                if let Err(e) = self.tcp.send(conn, t.dest.addr, t.payload).await {
+                if let Err(e) = self.tcp.send(conn, t.dest.addr, t.payload) {
                     tracing::warn!(dest = %t.dest, error = %format_args!("{e:#}"), "TCP send failed");
                     self.ep.handle_transport_error(Instant::now(), t.dest);
                 }

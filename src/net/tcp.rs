@@ -1,63 +1,109 @@
 //! TCP connections for SIP (RFC 3261 §18): a listener, outgoing connections
 //! opened on demand and reused per peer address, Content-Length framing.
+//!
+//! Nothing here blocks the SIP loop: a send only queues (bounded per
+//! connection), a connection to a new peer is opened by its own task and a
+//! failure comes back through [`TcpPool::next`]. Accepted connections are
+//! capped in number and closed when idle ([`TcpLimits`]).
 
+use super::limits::TcpLimits;
 use agentphone_sip::transport::ConnId;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 type Inbound = (ConnId, SocketAddr, Vec<u8>);
 
+/// What the connections have for the SIP loop.
+#[derive(Debug)]
+pub enum TcpEvent {
+    /// A framed message from a peer.
+    Message(ConnId, SocketAddr, Vec<u8>),
+    /// A connection could not be opened or written.
+    Failed(Failure),
+}
+
+/// A connection that could not be opened or written: the transactions sent
+/// through it fail at once (the driver tells the endpoint).
+#[derive(Debug)]
+pub struct Failure {
+    /// The connection, when it had been established.
+    pub conn: ConnId,
+    /// The peer.
+    pub addr: SocketAddr,
+    /// What went wrong, for the log.
+    pub error: String,
+}
+
+struct Conn {
+    peer: SocketAddr,
+    writer: mpsc::Sender<Vec<u8>>,
+    /// Accepted from a peer (counted against `max_inbound`, closed when idle).
+    accepted: bool,
+}
+
 #[derive(Default)]
 struct Conns {
-    writers: HashMap<ConnId, (SocketAddr, mpsc::UnboundedSender<Vec<u8>>)>,
+    writers: HashMap<ConnId, Conn>,
     /// Writer tasks, kept so `close` can wait until what was queued is on the wire.
     flushing: Vec<JoinHandle<()>>,
+}
+
+impl Conns {
+    fn accepted(&self) -> usize {
+        self.writers.values().filter(|c| c.accepted).count()
+    }
+}
+
+/// What every connection task shares.
+#[derive(Clone)]
+struct Shared {
+    conns: Arc<Mutex<Conns>>,
+    inbound: mpsc::Sender<Inbound>,
+    failures: mpsc::UnboundedSender<Failure>,
+    limits: TcpLimits,
 }
 
 /// All TCP connections of one endpoint.
 pub struct TcpPool {
     local: SocketAddr,
-    conns: Arc<Mutex<Conns>>,
+    shared: Shared,
     next: Arc<AtomicU64>,
-    inbound_tx: mpsc::UnboundedSender<Inbound>,
-    inbound_rx: mpsc::UnboundedReceiver<Inbound>,
+    inbound_rx: mpsc::Receiver<Inbound>,
+    failures_rx: mpsc::UnboundedReceiver<Failure>,
 }
 
 impl TcpPool {
     /// Listens on `addr` (TCP port = the UDP port when free, else any port).
-    pub async fn bind(addr: SocketAddr) -> Result<Self> {
+    pub async fn bind(addr: SocketAddr, limits: TcpLimits) -> Result<Self> {
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(_) => TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?,
         };
         let local = listener.local_addr()?;
-        let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
+        let (inbound, inbound_rx) = mpsc::channel(limits.inbound_queue.max(1));
+        let (failures, failures_rx) = mpsc::unbounded_channel();
         let pool = TcpPool {
             local,
-            conns: Arc::default(),
+            shared: Shared {
+                conns: Arc::default(),
+                inbound,
+                failures,
+                limits,
+            },
             next: Arc::new(AtomicU64::new(1)),
-            inbound_tx,
             inbound_rx,
+            failures_rx,
         };
-        let (conns, next, tx) = (
-            pool.conns.clone(),
-            pool.next.clone(),
-            pool.inbound_tx.clone(),
-        );
-        tokio::spawn(async move {
-            while let Ok((stream, peer)) = listener.accept().await {
-                let id = ConnId(next.fetch_add(1, Ordering::Relaxed));
-                start_conn(id, stream, peer, conns.clone(), tx.clone());
-            }
-        });
+        tokio::spawn(accept_loop(listener, pool.shared.clone(), pool.next.clone()));
         Ok(pool)
     }
 
@@ -66,52 +112,71 @@ impl TcpPool {
         self.local
     }
 
-    /// The next framed message from any connection.
-    pub async fn recv(&mut self) -> Option<Inbound> {
-        self.inbound_rx.recv().await
+    /// The next framed message from any connection, or the next connection
+    /// that failed.
+    pub async fn next(&mut self) -> TcpEvent {
+        tokio::select! {
+            Some((conn, from, msg)) = self.inbound_rx.recv() => TcpEvent::Message(conn, from, msg),
+            Some(f) = self.failures_rx.recv() => TcpEvent::Failed(f),
+            // The pool holds a sender of each: never both closed.
+            else => std::future::pending().await,
+        }
     }
 
-    /// Sends on `conn`, or on a connection to `addr` (opened when needed).
-    pub async fn send(
-        &mut self,
-        conn: Option<ConnId>,
-        addr: SocketAddr,
-        bytes: Vec<u8>,
-    ) -> Result<()> {
-        let existing = {
-            let conns = self
-                .conns
-                .lock()
-                .map_err(|_| anyhow!("connection table poisoned"))?;
-            match conn {
-                Some(id) => conns.writers.get(&id).map(|(_, w)| w.clone()),
-                None => conns
-                    .writers
-                    .values()
-                    .find(|(a, _)| *a == addr)
-                    .map(|(_, w)| w.clone()),
-            }
+    /// Queues `bytes` on `conn`, or on a connection to `addr`, opened by a
+    /// task of its own when there is none (its failure comes from
+    /// [`next`](Self::next)). Fails at once when the connection is gone
+    /// or its queue is full.
+    pub fn send(&mut self, conn: Option<ConnId>, addr: SocketAddr, bytes: Vec<u8>) -> Result<()> {
+        let mut conns = self
+            .shared
+            .conns
+            .lock()
+            .map_err(|_| anyhow!("connection table poisoned"))?;
+        let existing = match conn {
+            Some(id) => conns.writers.get(&id),
+            None => conns.writers.values().find(|c| c.peer == addr),
         };
         let writer = match existing {
-            Some(w) => w,
+            Some(c) => c.writer.clone(),
+            None if conn.is_some() => return Err(anyhow!("TCP connection to {addr} closed")),
             None => {
-                let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| anyhow!("TCP connect to {addr} timed out"))?
-                    .with_context(|| format!("TCP connect to {addr}"))?;
                 let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed));
-                start_conn(
+                let (tx, rx) = mpsc::channel(self.shared.limits.queue_messages.max(1));
+                conns.writers.insert(
                     id,
-                    stream,
-                    addr,
-                    self.conns.clone(),
-                    self.inbound_tx.clone(),
-                )
+                    Conn {
+                        peer: addr,
+                        writer: tx.clone(),
+                        accepted: false,
+                    },
+                );
+                let shared = self.shared.clone();
+                let task = tokio::spawn(async move {
+                    let timeout = shared.limits.connect_timeout;
+                    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => return shared.fail(id, addr, format!("connect: {e}")),
+                        Err(_) => {
+                            return shared.fail(id, addr, format!("connect timed out after {timeout:?}"))
+                        }
+                    };
+                    run_conn(id, stream, addr, rx, shared, false).await;
+                });
+                conns.flushing.retain(|h| !h.is_finished());
+                conns.flushing.push(task);
+                tx
             }
         };
-        writer
-            .send(bytes)
-            .map_err(|_| anyhow!("TCP connection to {addr} closed"))
+        drop(conns);
+        writer.try_send(bytes).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => anyhow!(
+                "TCP queue to {addr} full ({} messages): the peer does not read",
+                self.shared.limits.queue_messages
+            ),
+            mpsc::error::TrySendError::Closed(_) => anyhow!("TCP connection to {addr} closed"),
+        })
     }
 
     /// Writes out what is queued on every connection and closes them, waiting
@@ -119,7 +184,7 @@ impl TcpPool {
     /// answering a BYE would otherwise lose the 200 (the peer then counts the
     /// call as failed).
     pub async fn close(&mut self, limit: Duration) {
-        let flushing = match self.conns.lock() {
+        let flushing = match self.shared.conns.lock() {
             Ok(mut c) => {
                 // Dropping the senders ends each writer once its queue is empty.
                 c.writers.clear();
@@ -138,62 +203,172 @@ impl TcpPool {
     }
 }
 
-fn start_conn(
+impl Shared {
+    fn forget(&self, id: ConnId) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.writers.remove(&id);
+        }
+    }
+
+    fn fail(&self, conn: ConnId, addr: SocketAddr, error: String) {
+        self.forget(conn);
+        let _ = self.failures.send(Failure { conn, addr, error });
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Shared, next: Arc<AtomicU64>) {
+    let mut refused = 0u64;
+    let mut logged: Option<Instant> = None;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors, mostly: wait for some to come back
+                // rather than spin.
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let full = shared
+            .conns
+            .lock()
+            .map(|c| c.accepted() >= shared.limits.max_inbound)
+            .unwrap_or(true);
+        if full {
+            refused += 1;
+            if logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                logged = Some(Instant::now());
+                tracing::warn!(
+                    %peer,
+                    refused,
+                    max = shared.limits.max_inbound,
+                    "TCP connection refused: tcp_max_connections reached (logged once a minute)"
+                );
+            }
+            drop(stream);
+            continue;
+        }
+        let id = ConnId(next.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mpsc::channel(shared.limits.queue_messages.max(1));
+        if let Ok(mut c) = shared.conns.lock() {
+            c.writers.insert(
+                id,
+                Conn {
+                    peer,
+                    writer: tx,
+                    accepted: true,
+                },
+            );
+        }
+        let task = tokio::spawn(run_conn(id, stream, peer, rx, shared.clone(), true));
+        if let Ok(mut c) = shared.conns.lock() {
+            c.flushing.retain(|h| !h.is_finished());
+            c.flushing.push(task);
+        }
+    }
+}
+
+/// Reads and writes one connection until either side ends it, it fails, or
+/// (accepted ones) it sits idle past the limit.
+async fn run_conn(
     id: ConnId,
     stream: TcpStream,
     peer: SocketAddr,
-    conns: Arc<Mutex<Conns>>,
-    inbound: mpsc::UnboundedSender<Inbound>,
-) -> mpsc::UnboundedSender<Vec<u8>> {
+    queue: mpsc::Receiver<Vec<u8>>,
+    shared: Shared,
+    accepted: bool,
+) {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = wrx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
+    let (rd, wr) = stream.into_split();
+    let last = Arc::new(Mutex::new(Instant::now()));
+    let writer = write_loop(wr, queue, last.clone());
+    let reader = read_loop(id, rd, peer, shared.clone(), last, accepted);
+    tokio::pin!(writer);
+    tokio::select! {
+        failed = &mut writer => {
+            if let Err(e) = failed {
+                shared.fail(id, peer, format!("write: {e}"));
                 return;
             }
+            // Every sender dropped (close): the queue is written out.
+            shared.forget(id);
         }
-        let _ = wr.shutdown().await;
-    });
-    if let Ok(mut c) = conns.lock() {
-        c.writers.insert(id, (peer, wtx.clone()));
-        c.flushing.retain(|h| !h.is_finished());
-        c.flushing.push(writer);
+        () = reader => {
+            // The peer closed, broke framing, or the connection idled out:
+            // no new sends; what is already queued still goes out.
+            shared.forget(id);
+            let _ = writer.await;
+        }
     }
-    tokio::spawn(async move {
-        let mut framer = super::new_framer();
-        let mut buf = vec![0u8; 16_384];
-        loop {
-            let n = match rd.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            framer.push(&buf[..n]);
-            while let Some(next) = framer.next_message() {
-                match next {
-                    Ok(msg) => {
-                        if inbound.send((id, peer, msg)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(%peer, error = %e, "closing TCP connection: bad framing");
-                        if let Ok(mut c) = conns.lock() {
-                            c.writers.remove(&id);
-                        }
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    last: Arc<Mutex<Instant>>,
+) -> std::io::Result<()> {
+    while let Some(bytes) = queue.recv().await {
+        wr.write_all(&bytes).await?;
+        if let Ok(mut l) = last.lock() {
+            *l = Instant::now();
+        }
+    }
+    wr.shutdown().await
+}
+
+async fn read_loop(
+    id: ConnId,
+    mut rd: OwnedReadHalf,
+    peer: SocketAddr,
+    shared: Shared,
+    last: Arc<Mutex<Instant>>,
+    accepted: bool,
+) {
+    let mut framer = super::new_framer();
+    let mut buf = vec![0u8; 16_384];
+    let idle = shared.limits.idle_timeout;
+    loop {
+        let since = last.lock().map(|l| l.elapsed()).unwrap_or_default();
+        let read = rd.read(&mut buf);
+        let n = if accepted {
+            if since >= idle {
+                tracing::debug!(%peer, "closing TCP connection idle for {idle:?}");
+                return;
+            }
+            match tokio::time::timeout(idle - since, read).await {
+                Ok(r) => r,
+                // Checked again at the top: a write may have happened.
+                Err(_) => continue,
+            }
+        } else {
+            read.await
+        };
+        let n = match n {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Ok(mut l) = last.lock() {
+            *l = Instant::now();
+        }
+        framer.push(&buf[..n]);
+        while let Some(next) = framer.next_message() {
+            match next {
+                Ok(msg) => {
+                    // Waits when the SIP loop is behind: TCP then pushes
+                    // back on the peer instead of memory growing here.
+                    if shared.inbound.send((id, peer, msg)).await.is_err() {
                         return;
                     }
                 }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing TCP connection: bad framing");
+                    return;
+                }
             }
         }
-        if let Ok(mut c) = conns.lock() {
-            c.writers.remove(&id);
-        }
-    });
-    wtx
+    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,9 +379,11 @@ mod tests {
     async fn close_writes_out_what_was_queued_and_ends_the_connection() {
         let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer_addr = peer.local_addr().unwrap();
-        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), TcpLimits::default())
+            .await
+            .unwrap();
         let message = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec();
-        pool.send(None, peer_addr, message.clone()).await.unwrap();
+        pool.send(None, peer_addr, message.clone()).unwrap();
         let (mut stream, _) = peer.accept().await.unwrap();
         pool.close(Duration::from_secs(2)).await;
         let mut got = Vec::new();
@@ -216,4 +393,97 @@ mod tests {
             .unwrap();
         assert_eq!(got, message);
     }
+
+    fn limits() -> TcpLimits {
+        TcpLimits {
+            max_inbound: 2,
+            idle_timeout: Duration::from_millis(300),
+            queue_messages: 4,
+            inbound_queue: 16,
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A connection to a port nobody listens on fails in its own task; the
+    /// send itself returns at once and the failure names the peer.
+    #[tokio::test]
+    async fn a_failed_connect_comes_back_as_a_failure_not_a_blocked_send() {
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        pool.send(None, addr, b"OPTIONS".to_vec()).unwrap();
+        assert!(started.elapsed() < Duration::from_millis(50));
+        let TcpEvent::Failed(failure) = tokio::time::timeout(Duration::from_secs(3), pool.next())
+            .await
+            .expect("a failure in time")
+        else {
+            panic!("a failure, not a message");
+        };
+        assert_eq!(failure.addr, addr);
+        assert!(failure.error.contains("connect"), "{}", failure.error);
+    }
+
+    /// Beyond `max_inbound` accepted connections a new one is closed at
+    /// once; an idle accepted connection is closed after `idle_timeout`,
+    /// which makes room again.
+    #[tokio::test]
+    async fn accepted_connections_are_capped_and_closed_when_idle() {
+        let pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+            .await
+            .unwrap();
+        let at = pool.local_addr();
+        let mut a = TcpStream::connect(at).await.unwrap();
+        let mut b = TcpStream::connect(at).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut c = TcpStream::connect(at).await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf))
+            .await
+            .expect("the third connection is closed at once");
+        assert!(matches!(n, Ok(0) | Err(_)));
+        // The two accepted ones end when idle.
+        for s in [&mut a, &mut b] {
+            let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+                .await
+                .expect("closed when idle");
+            assert!(matches!(n, Ok(0) | Err(_)));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut d = TcpStream::connect(at).await.unwrap();
+        let still_open = tokio::time::timeout(Duration::from_millis(100), d.read(&mut buf)).await;
+        assert!(still_open.is_err(), "room again once the idle ones closed");
+    }
+
+    /// A peer that never reads fills its queue; sends beyond fail at once
+    /// instead of piling up memory.
+    #[tokio::test]
+    async fn a_peer_that_does_not_read_fails_sends_beyond_the_queue() {
+        let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = peer.local_addr().unwrap();
+        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+            .await
+            .unwrap();
+        let _held = tokio::spawn(async move {
+            let (s, _) = peer.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            drop(s);
+        });
+        let big = vec![b'x'; 1 << 20];
+        let mut refused = None;
+        for n in 0..64 {
+            if let Err(e) = pool.send(None, addr, big.clone()) {
+                refused = Some((n, e.to_string()));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (n, e) = refused.expect("a send is refused once the queue is full");
+        assert!(e.contains("full"), "{e}");
+        assert!(n >= 4, "the queue holds its {} messages first (refused at {n})", 4);
+    }
 }
+
