@@ -11,7 +11,7 @@
 //!   conferences, leaves and wraps up;
 //! - without a PBX: a wrong token is refused, the one-time link works once,
 //!   a baresip call rings out (480, idle with the choice offered), and a
-//!   PJSIP call through a relay raises the quality warning once the relay
+//!   `agentphone call` through a relay raises the quality warning once the relay
 //!   drops 10 % of its packets.
 //!
 //! The script prints `STEP NAME` where it needs this side (start a caller,
@@ -19,7 +19,7 @@
 //! screenshot goes to the test's directory, or to `docs/desk-conference.png`
 //! with `AGENTPHONE_UPDATE_SCREENSHOT=1`.
 //!
-//! Needs chromium, python3-playwright, Kamailio, baresip and PJSIP's pjsua2
+//! Needs chromium, python3-playwright, Kamailio and baresip
 //! (a missing one fails under `CI=true`). `cargo test --test web_desk`.
 
 mod common;
@@ -371,7 +371,6 @@ fn web_desk_offer_hold_consult_conference_leave_and_wrap_up() {
 #[test]
 fn web_desk_wrong_token_ring_timeout_and_quality_warning() {
     use common::baresip::{Baresip, Codec, Options as BaresipOptions};
-    use common::pjsua::{Options, Pjsua, Source};
     let _one = serial();
     if !browser_available() {
         return;
@@ -388,7 +387,7 @@ fn web_desk_wrong_token_ring_timeout_and_quality_warning() {
     let source = dir.file("caller-tone.wav");
     common::audio::write_tone_wav(&source, 48_000, &[(1463.0, -12.0)], 30.0);
     let mut ringer: Option<Baresip> = None;
-    let mut quality_caller: Option<Pjsua> = None;
+    let mut quality_caller: Option<Peer> = None;
     let mut relay: Option<Relay> = None;
     let failure_shot = dir.file("failure.png");
     let run = run_script(
@@ -434,13 +433,16 @@ fn web_desk_wrong_token_ring_timeout_and_quality_warning() {
                     .parse()
                     .map_err(|e| format!("{e}"))?;
                 let r = Relay::start(desk_sip, Impairment::none(), LIMIT);
-                let mut opts = Options::call(
-                    common::ports::free_port(),
-                    &format!("sip:agent@{}", r.sip_addr()),
-                );
-                opts.source = Source::Tone(1463.0);
-                opts.limit = LIMIT;
-                quality_caller = Some(Pjsua::start(&dir, "customer", &opts).ok_or("no PJSIP")?);
+                // agentphone: it sends no in-dialog SDP (PJSIP's UPDATE would
+                // take the media past the relay).
+                let target = format!("sip:agent@{}", r.sip_addr());
+                quality_caller = Some(agentphone::spawn(
+                    &dir,
+                    "customer",
+                    &["call", &target, "--play", "tone:1463", "--duration", "100"],
+                    &[],
+                    LIMIT,
+                ));
                 relay = Some(r);
                 Ok(())
             }

@@ -73,7 +73,7 @@ def call_scenario(page, url, screenshot):
     assert "3314286" not in body, "the caller's full number reached the page"
     expect(offer.locator(".countdown")).to_have_text(re.compile(r"^0:[0-5]\d$"))
     first = offer.locator(".countdown").inner_text()
-    page.wait_for_timeout(1100)
+    page.wait_for_timeout(1500)
     assert offer.locator(".countdown").inner_text() != first, "the ring countdown does not run"
     expect(page.locator("#task-list")).to_contain_text("ringing")
 
@@ -83,7 +83,7 @@ def call_scenario(page, url, screenshot):
     expect(customer.locator(".state")).to_have_text("connected", timeout=WAIT)
     expect(customer.locator(".vars")).to_contain_text("AC-20931")
     t0 = customer.locator(".timer").inner_text()
-    page.wait_for_timeout(1100)
+    page.wait_for_timeout(1500)
     assert customer.locator(".timer").inner_text() != t0, "the call timer does not run"
 
     # Hold: the held state next to the timer, End disabled (R-HOLD-3).

@@ -87,8 +87,13 @@ function setStatus(s) {
   for (const c of s.calls) noteCallStart(c, now);
 }
 
+// A call's view is sent again only when something but the timer changed,
+// so one answered without a timer yet starts it from when it was seen up.
+const UNANSWERED = ['ringing', 'dialing', 'consult-requested'];
 function noteCallStart(c, now) {
-  if (c.connected_ms != null && !store.callStart.has(c.call)) store.callStart.set(c.call, now - c.connected_ms);
+  if (store.callStart.has(c.call)) return;
+  if (c.connected_ms != null) store.callStart.set(c.call, now - c.connected_ms);
+  else if (!UNANSWERED.includes(c.state)) store.callStart.set(c.call, now);
 }
 
 function forget(call) {
@@ -169,10 +174,12 @@ let queued = false;
 function render() {
   if (queued || !store.status) return;
   queued = true;
-  requestAnimationFrame(() => {
+  // Not requestAnimationFrame: a background or headless tab may hold frames
+  // back, and the timers must keep running.
+  setTimeout(() => {
     queued = false;
     renderNow();
-  });
+  }, 0);
 }
 
 function renderNow() {
