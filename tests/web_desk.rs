@@ -338,7 +338,12 @@ fn web_desk_offer_hold_consult_conference_leave_and_wrap_up() {
             other => Err(format!("unknown step {other}")),
         },
     );
-    let mut logs = format!("{}\n{}\n{}", run.log, desk.peer.report(), consultee.report());
+    let mut logs = format!(
+        "{}\n{}\n{}",
+        run.log,
+        desk.peer.report(),
+        consultee.report()
+    );
     if let Some(c) = &customer {
         logs.push('\n');
         logs.push_str(&c.report());
@@ -455,7 +460,9 @@ fn web_desk_wrong_token_ring_timeout_and_quality_warning() {
                 let r = relay.as_ref().ok_or("no relay")?;
                 let to_desk = r.stats().to_callee;
                 if to_desk.dropped == 0 || to_desk.forwarded < 200 {
-                    return Err(format!("the relay carried the call and dropped some: {to_desk:?}"));
+                    return Err(format!(
+                        "the relay carried the call and dropped some: {to_desk:?}"
+                    ));
                 }
                 let status = desk.status();
                 if !calls(&status).is_empty() {

@@ -192,11 +192,7 @@ async fn sign_in(
                  sign in with the token",
             )
         })?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "give either \"token\" or \"code\"",
-            ))
-        }
+        _ => return Err(ApiError::bad_request("give either \"token\" or \"code\"")),
     };
     tracing::info!("a browser signed in to the control API");
     Ok((

@@ -55,7 +55,11 @@ async fn every_route_but_sign_in_and_the_page_needs_the_token() {
     }
     let page = c.get(format!("{}/", s.url)).send().await.unwrap();
     assert!(page.text().await.unwrap().contains("/assets/app.js"));
-    let resp = c.get(format!("{}/assets/x.js", s.url)).send().await.unwrap();
+    let resp = c
+        .get(format!("{}/assets/x.js", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let (status, b) = body(c.get(format!("{}/nope", s.url)).send().await.unwrap()).await;
     assert_eq!(
@@ -227,8 +231,14 @@ async fn sign_in_sets_an_http_only_strict_cookie_that_is_not_the_token() {
     // The one-time login code signs in once; then it is spent.
     for (body, expected) in [
         (format!(r#"{{"code":"{LOGIN_CODE}"}}"#), StatusCode::OK),
-        (format!(r#"{{"code":"{LOGIN_CODE}"}}"#), StatusCode::UNAUTHORIZED),
-        (format!(r#"{{"code":"x","token":"{TOKEN}"}}"#), StatusCode::BAD_REQUEST),
+        (
+            format!(r#"{{"code":"{LOGIN_CODE}"}}"#),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            format!(r#"{{"code":"x","token":"{TOKEN}"}}"#),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let resp = c.post(&session).body(body.clone()).send().await.unwrap();
         assert_eq!(resp.status(), expected, "{body}");

@@ -86,7 +86,11 @@ mod tests {
             .map(|(_, _, body)| *body)
             .chain([include_str!("web/index.html")]);
         for text in sources {
-            for part in text.split("./").skip(1).chain(text.split("/assets/").skip(1)) {
+            for part in text
+                .split("./")
+                .skip(1)
+                .chain(text.split("/assets/").skip(1))
+            {
                 let name: String = part
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
