@@ -151,7 +151,9 @@ function updatePanel(desk, el, call) {
   set(b.leave, inConference && primary, allowed.has('leave'));
   set(b.remove, (inConference || post) && !primary && call.kind !== 'inbound', allowed.has('remove'));
 
-  show(p.consultBox, !post && !isConsult && (allowed.has('consult') || allowed.has('transfer')) && !consultLeg);
+  // A conference consults further from its primary call only (R-CONF-6).
+  const party = inConference && !primary;
+  show(p.consultBox, !post && !isConsult && !party && (allowed.has('consult') || allowed.has('transfer')) && !consultLeg);
   const typed = p.target.value.trim() !== '';
   setText(p.check, typed ? t.message : '');
   p.check.classList.toggle('bad', typed && !t.ok);
