@@ -10,9 +10,10 @@
 //!   held (R-HOLD-3), consults a number typed with spaces and dashes,
 //!   conferences, leaves and wraps up;
 //! - without a PBX: a wrong token is refused, the one-time link works once,
-//!   a baresip call rings out (480, idle with the choice offered), and a
-//!   `agentphone call` through a relay raises the quality warning once the relay
-//!   drops 10 % of its packets.
+//!   a baresip call rings out (480, idle with the choice offered), and an
+//!   `agentphone call` through a relay is answered from the keyboard, its
+//!   recording paused with the countdown shown and resumed, and raises the
+//!   quality warning once the relay drops 10 % of its packets.
 //!
 //! The script prints `STEP NAME` where it needs this side (start a caller,
 //! check the wire, impair the relay) and waits for `GO`. The conference
@@ -381,10 +382,15 @@ fn web_desk_wrong_token_ring_timeout_and_quality_warning() {
         return;
     }
     let dir = WorkDir::new("web-desk-edges");
+    let recordings = dir.file("recordings");
     let desk = Desk::start(
         &dir,
         "agent",
-        "[desk]\nring_timeout_s = 3\n",
+        &format!(
+            "[desk]\nring_timeout_s = 3\nrecord = true\nrecord_pause_max_s = 30\n\
+             record_dir = \"{}\"\n",
+            agentphone::arg(&recordings)
+        ),
         &["--play", "tone:1069", "-v"],
     );
     let token = std::fs::read_to_string(dir.file("agent.token")).expect("the run's token file");
