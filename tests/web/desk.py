@@ -76,6 +76,10 @@ def call_scenario(page, url, screenshot):
     page.wait_for_timeout(1500)
     assert offer.locator(".countdown").inner_text() != first, "the ring countdown does not run"
     expect(page.locator("#task-list")).to_contain_text("ringing")
+    # Logging out with an offer on screen is refused, and the page says why.
+    button(page, "Log out").click()
+    expect(page.locator("#notice")).to_contain_text("R-OFFER-3", timeout=WAIT)
+    expect(offer).to_be_visible()
 
     offer.get_by_role("button", name=re.compile("^Accept the call")).click()
     expect(page.locator(".offer")).to_have_count(0, timeout=WAIT)
