@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers and audio tools the interop tests in tests/ run against
-# (Debian packages): sipp, kamailio, baresip, espeak-ng, sox; and PJSIP's Python
-# binding `pjsua2-python` from PyPI. Idempotent and quiet:
+# (Debian packages): sipp, kamailio, baresip, espeak-ng, sox, and chromium for the
+# web desk's browser tests; PJSIP's Python binding `pjsua2-python` and Playwright
+# for Python (`playwright`, driving that chromium) from PyPI. Idempotent and quiet:
 # does nothing when every tool is already there, so CI can call it every run.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ declare -A probe=(
   [baresip-core]=baresip
   [espeak-ng]=espeak-ng
   [sox]=sox
+  [chromium]=chromium
 )
 
 missing=()
@@ -25,8 +27,20 @@ done
 # PJSIP as a test peer (tests/pjsua/peer.py): the `pjsua2-python` wheel from PyPI,
 # for the `python3` on PATH (the one the tests run). Debian's own python3 refuses
 # plain `pip install` (PEP 668), hence the second attempt.
-if ! python3 -c "import pjsua2" >/dev/null 2>&1; then
-  echo "install-peers: installing pjsua2-python (pip)" >&2
+# pip module -> PyPI package. Playwright only drives Debian's chromium
+# (executable_path in tests/web/desk.py): its own browser download is not needed.
+declare -A pip_probe=(
+  [pjsua2]=pjsua2-python
+  [playwright.sync_api]=playwright
+)
+pip_missing=()
+for module in "${!pip_probe[@]}"; do
+  if ! python3 -c "import $module" >/dev/null 2>&1; then
+    pip_missing+=("${pip_probe[$module]}")
+  fi
+done
+if [ "${#pip_missing[@]}" -gt 0 ]; then
+  echo "install-peers: installing ${pip_missing[*]} (pip)" >&2
   pip_sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     pip_sudo="sudo"
@@ -36,10 +50,12 @@ if ! python3 -c "import pjsua2" >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $pip_sudo apt-get install -y -qq --no-install-recommends \
       python3-pip >/dev/null
   fi
-  pip_args=(install -q --disable-pip-version-check --root-user-action=ignore pjsua2-python)
+  pip_args=(install -q --disable-pip-version-check --root-user-action=ignore "${pip_missing[@]}")
   $pip_sudo python3 -m pip "${pip_args[@]}" >/dev/null 2>&1 \
     || $pip_sudo python3 -m pip "${pip_args[@]}" --break-system-packages >/dev/null
-  python3 -c "import pjsua2" >/dev/null 2>&1
+  for module in "${!pip_probe[@]}"; do
+    python3 -c "import $module" >/dev/null 2>&1
+  done
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -55,7 +71,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 # Install the full set, not only the missing ones: apt skips what is present.
 $sudo apt-get install -y -qq --no-install-recommends \
-  sip-tester kamailio baresip-core espeak-ng sox >/dev/null
+  sip-tester kamailio baresip-core espeak-ng sox chromium >/dev/null
 # The kamailio package enables a system service; the tests start their own
 # instances on free ports, so a system one is not needed (and may not start in CI).
 echo "install-peers: done" >&2

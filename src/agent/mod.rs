@@ -101,6 +101,8 @@ struct Shell {
     /// Media being stopped and recordings being finished beside the loop.
     ending: tokio::task::JoinSet<()>,
     exit: bool,
+    /// Each leg's recent loss, for the quality events.
+    loss: quality::LossWindows,
 }
 
 /// Runs `agentphone run`.
@@ -153,10 +155,17 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
     println!("listening on {} (udp, tcp)", sip.local_addr());
     let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(admit);
+    let api_addr = listener.local_addr()?;
     println!(
-        "control API on http://{} (token in {})",
-        listener.local_addr()?,
+        "control API on http://{api_addr} (token in {})",
         api.token_file.display()
+    );
+    // The code signs one browser in, so the URL is not a standing secret.
+    let login = crate::api::LoginCode::generate();
+    println!(
+        "desk: {}/#login={} (one-time link; afterwards sign in with the token)",
+        desk_url(api_addr),
+        login.as_str()
     );
     let (events, _) = broadcast::channel(1024);
     let (req_tx, req_rx) = mpsc::channel(64);
@@ -164,6 +173,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
     let api_task = tokio::spawn(crate::api::serve(
         listener,
         token,
+        Some(login),
         DeskPort {
             requests: req_tx,
             events: events.clone(),
@@ -197,6 +207,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         hangups: BTreeMap::new(),
         ending: tokio::task::JoinSet::new(),
         exit: false,
+        loss: quality::LossWindows::default(),
     };
     if let Some(a) = &shell.account {
         shell.reg = Some(shell.sip.ep().register(Instant::now(), register_request(a)));
@@ -210,6 +221,17 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         _ => {}
     }
     served
+}
+
+/// The URL a browser on this machine opens: an unspecified listen address
+/// is reached on loopback.
+fn desk_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(a) if a.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 impl Shell {

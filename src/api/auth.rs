@@ -2,6 +2,11 @@
 //! Bearer`), or a browser that signed in with it and holds a session cookie.
 //! The session id is a separate random value, so the token itself never sits
 //! in a browser's cookie jar.
+//!
+//! A browser may also sign in with the run's one-time login code (the
+//! `#login=CODE` of the desk URL `run` prints): it is good for one sign-in,
+//! so a URL left in a terminal's scrollback or a browser's history is
+//! useless once the agent opened it.
 
 use super::error::ApiError;
 use super::token::{random_hex, Token};
@@ -20,18 +25,48 @@ pub const SESSION_COOKIE: &str = "agentphone_session";
 /// repeated sign-ins cannot grow memory without bound.
 const MAX_SESSIONS: usize = 64;
 
-/// The token and the signed-in browser sessions (in memory: a restart signs
-/// every browser out).
+/// A one-time login code: signs one browser in, then it is spent. Debug
+/// does not show it.
+#[derive(Clone)]
+pub struct LoginCode(String);
+
+impl std::fmt::Debug for LoginCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginCode(..)")
+    }
+}
+
+impl LoginCode {
+    /// A fresh random code (16 bytes as hex: one use, guessing is hopeless).
+    pub fn generate() -> LoginCode {
+        LoginCode(random_hex::<16>())
+    }
+
+    /// The code's text, for the URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn new(text: &str) -> LoginCode {
+        LoginCode(text.to_owned())
+    }
+}
+
+/// The token, the unused login code and the signed-in browser sessions (in
+/// memory: a restart signs every browser out).
 #[derive(Debug)]
 pub(crate) struct Auth {
     token: Token,
+    login: Mutex<Option<LoginCode>>,
     sessions: Mutex<VecDeque<String>>,
 }
 
 impl Auth {
-    pub(crate) fn new(token: Token) -> Self {
+    pub(crate) fn new(token: Token, login: Option<LoginCode>) -> Self {
         Auth {
             token,
+            login: Mutex::new(login),
             sessions: Mutex::new(VecDeque::new()),
         }
     }
@@ -49,13 +84,39 @@ impl Auth {
         if !self.token.matches(token) {
             return None;
         }
+        Some(self.new_session())
+    }
+
+    /// Spends the login code: the first sign-in with it starts a session,
+    /// any later one is refused.
+    pub(crate) fn sign_in_with_code(&self, code: &str) -> Option<String> {
+        {
+            let mut login = self
+                .login
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ok = login.as_ref().is_some_and(|l| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    l.0.as_bytes(),
+                    code.as_bytes(),
+                ))
+            });
+            if !ok {
+                return None;
+            }
+            *login = None;
+        }
+        Some(self.new_session())
+    }
+
+    fn new_session(&self) -> String {
         let id = random_hex::<32>();
         let mut sessions = self.sessions();
         if sessions.len() >= MAX_SESSIONS {
             sessions.pop_front();
         }
         sessions.push_back(id.clone());
-        Some(id)
+        id
     }
 
     pub(crate) fn sign_out(&self, id: &str) {
@@ -184,7 +245,7 @@ mod tests {
 
     #[test]
     fn bearer_session_and_origin_rules() {
-        let auth = Auth::new(Token::new("tok").unwrap());
+        let auth = Auth::new(Token::new("tok").unwrap(), None);
         assert!(auth
             .check(&headers(&[("authorization", "Bearer tok")]))
             .is_ok());
@@ -223,8 +284,21 @@ mod tests {
     }
 
     #[test]
+    fn the_login_code_signs_in_once() {
+        let auth = Auth::new(Token::new("tok").unwrap(), Some(LoginCode::new("c0de")));
+        assert!(auth.sign_in_with_code("c0dE").is_none());
+        assert!(auth.sign_in_with_code("tok").is_none());
+        let id = auth.sign_in_with_code("c0de").unwrap();
+        assert!(auth.has_session(&id));
+        assert!(auth.sign_in_with_code("c0de").is_none(), "spent");
+        assert!(!format!("{:?}", LoginCode::new("c0de")).contains("c0de"));
+        let none = Auth::new(Token::new("tok").unwrap(), None);
+        assert!(none.sign_in_with_code("").is_none());
+    }
+
+    #[test]
     fn sessions_are_bounded() {
-        let auth = Auth::new(Token::new("tok").unwrap());
+        let auth = Auth::new(Token::new("tok").unwrap(), None);
         let first = auth.sign_in("tok").unwrap();
         for _ in 0..MAX_SESSIONS {
             auth.sign_in("tok").unwrap();

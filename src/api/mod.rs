@@ -15,6 +15,7 @@ pub mod port;
 mod server;
 mod sse;
 pub mod token;
+mod web;
 mod ws;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use auth::LoginCode;
 pub use config::ApiConfig;
 pub use port::{ApiRequest, DeskPort};
 pub use server::{bind, serve};

@@ -1,20 +1,20 @@
 //! The HTTP server: routes, shared state, and a shutdown that does not wait
 //! forever on open event streams.
 
-use super::auth::{self, Auth};
+use super::auth::{self, Auth, LoginCode};
 use super::config::ResolvedApi;
 use super::error::ApiError;
 use super::feed::Hub;
 use super::port::{Desk, DeskPort};
 use super::token::Token;
-use super::{sse, ws};
+use super::{sse, web, ws};
 use agentphone_desk::{AgentCommand, Reply, Status};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use std::future::Future;
@@ -52,18 +52,20 @@ pub async fn bind(api: &ResolvedApi) -> anyhow::Result<(TcpListener, Token)> {
     Ok((listener, token))
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then closes the
-/// event streams and returns (after at most a short grace period for open
-/// connections).
+/// Serves the API and the web desk on `listener` until `shutdown` completes,
+/// then closes the event streams and returns (after at most a short grace
+/// period for open connections). `login` is the one-time code of the desk
+/// URL `run` prints.
 pub async fn serve(
     listener: TcpListener,
     token: Token,
+    login: Option<LoginCode>,
     port: DeskPort,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stopped = stop_rx.clone();
-    let app = router(token, port, stop_rx);
+    let app = router(token, login, port, stop_rx);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "control API listening");
     }
@@ -84,12 +86,13 @@ pub async fn serve(
 
 pub(crate) fn router(
     token: Token,
+    login: Option<LoginCode>,
     port: DeskPort,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let state = AppState {
         desk: Desk::new(port.requests),
-        auth: Arc::new(Auth::new(token)),
+        auth: Arc::new(Auth::new(token, login)),
         hub: Arc::new(Hub::new(port.events.subscribe(), stop)),
     };
     let protected = Router::new()
@@ -103,7 +106,8 @@ pub(crate) fn router(
             auth::require_auth,
         ));
     Router::new()
-        .route("/", get(index))
+        .route("/", get(web::index))
+        .route("/assets/:name", get(web::asset))
         .route("/api/v1/session", post(sign_in).delete(sign_out))
         .merge(protected)
         .fallback(not_found)
@@ -155,10 +159,14 @@ async fn wrapup_reasons(
     Ok(Json(state.desk.wrapup_reasons(q.q).await?))
 }
 
+/// A sign-in: the token, or the one-time login code of the desk URL.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
-    token: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
 }
 
 async fn sign_in(
@@ -166,11 +174,26 @@ async fn sign_in(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
-    let SignIn { token } = serde_json::from_slice(&body).map_err(ApiError::bad_request)?;
-    let id = state
-        .auth
-        .sign_in(&token)
-        .ok_or_else(|| ApiError::unauthorized("wrong token"))?;
+    let sign_in: SignIn = serde_json::from_slice(&body).map_err(ApiError::bad_request)?;
+    let id = match sign_in {
+        SignIn {
+            token: Some(token),
+            code: None,
+        } => state
+            .auth
+            .sign_in(&token)
+            .ok_or_else(|| ApiError::unauthorized("wrong token"))?,
+        SignIn {
+            token: None,
+            code: Some(code),
+        } => state.auth.sign_in_with_code(&code).ok_or_else(|| {
+            ApiError::unauthorized(
+                "this login link was already used or is from an earlier run: \
+                 sign in with the token",
+            )
+        })?,
+        _ => return Err(ApiError::bad_request("give either \"token\" or \"code\"")),
+    };
     tracing::info!("a browser signed in to the control API");
     Ok((
         [(SET_COOKIE, auth::session_set_cookie(&id))],
@@ -188,10 +211,6 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
         Json(serde_json::json!({"result": "ok"})),
     )
         .into_response()
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
 
 async fn not_found() -> ApiError {

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub(crate) const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The test server's one-time login code.
+pub(crate) const LOGIN_CODE: &str = "00112233445566778899aabbccddeeff";
 
 /// The snapshot the fake desk shows.
 pub(crate) fn sample_status() -> Status {
@@ -50,6 +52,7 @@ pub(crate) fn sample_status() -> Status {
             locked: true,
         },
         refers: vec![],
+        idle_reasons: vec!["lunch".into(), "Missed call".into()],
     }
 }
 
@@ -151,7 +154,8 @@ pub(crate) async fn start(desk_alive: bool, event_capacity: usize) -> Running {
         events: events.clone(),
     };
     let token = Token::new(TOKEN).expect("token");
-    let server = tokio::spawn(super::serve(listener, token, port, async {
+    let login = super::auth::LoginCode::new(LOGIN_CODE);
+    let server = tokio::spawn(super::serve(listener, token, Some(login), port, async {
         let _ = shutdown_rx.await;
     }));
     Running {

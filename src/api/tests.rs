@@ -1,7 +1,7 @@
 //! The server against a fake desk task, over real loopback HTTP.
 
 use super::client::Client;
-use super::testing::{event_json, sample_status, start, TOKEN};
+use super::testing::{event_json, sample_status, start, LOGIN_CODE, TOKEN};
 use super::Token;
 use agentphone_desk::{AgentCommand, CallRef, DeskEvent};
 use futures_util::{SinkExt, StreamExt};
@@ -40,9 +40,27 @@ async fn every_route_but_sign_in_and_the_page_needs_the_token() {
         let (status, _) = body(req.bearer_auth("wrong").send().await.unwrap()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
-    let resp = c.get(format!("{}/", s.url)).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.unwrap().contains("not built yet"));
+    // The web desk's page and assets need no token: they hold no data.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/desk.css", "text/css"),
+    ] {
+        let resp = c.get(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let headers = resp.headers();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+    }
+    let page = c.get(format!("{}/", s.url)).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    let resp = c
+        .get(format!("{}/assets/x.js", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let (status, b) = body(c.get(format!("{}/nope", s.url)).send().await.unwrap()).await;
     assert_eq!(
         (status, &b["error"]),
@@ -209,6 +227,26 @@ async fn sign_in_sets_an_http_only_strict_cookie_that_is_not_the_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+
+    // The one-time login code signs in once; then it is spent.
+    for (body, expected) in [
+        (format!(r#"{{"code":"{LOGIN_CODE}"}}"#), StatusCode::OK),
+        (
+            format!(r#"{{"code":"{LOGIN_CODE}"}}"#),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            format!(r#"{{"code":"x","token":"{TOKEN}"}}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let resp = c.post(&session).body(body.clone()).send().await.unwrap();
+        assert_eq!(resp.status(), expected, "{body}");
+        assert_eq!(
+            resp.headers().contains_key("set-cookie"),
+            expected == StatusCode::OK
+        );
+    }
 
     let resp = c
         .delete(&session)

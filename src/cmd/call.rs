@@ -83,6 +83,44 @@ pub struct CallArgs {
     pub refer: ReferPolicy,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
+    /// An extra header on the INVITE, `NAME:VALUE` (repeatable): e.g. the
+    /// call variables a desk shows with its offer, `X-CAD-Account:12345`.
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers the SIP stack writes itself: setting them by hand would break
+/// the dialog or the body.
+const OWN_HEADERS: [&str; 10] = [
+    "via",
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "contact",
+    "content-length",
+    "content-type",
+    "max-forwards",
+    "route",
+];
+
+/// `NAME:VALUE` with a header name (RFC 3261 token) and a one-line value.
+fn parse_header(arg: &str) -> Result<(String, String), String> {
+    let (name, value) = arg
+        .split_once(':')
+        .ok_or_else(|| format!("'{arg}' is not NAME:VALUE"))?;
+    let (name, value) = (name.trim(), value.trim());
+    let token = |c: char| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("'{name}' is not a SIP header name"));
+    }
+    if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!("{name} is written by agentphone itself"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("the value of {name} must be one line"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// How the call went, for the exit status.
@@ -201,7 +239,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         credentials: account.as_ref().and_then(credentials),
         sdp_offer: media.offer(),
         tcp,
-        extra_headers: Vec::new(),
+        extra_headers: args.headers.clone(),
     };
     let call = sip
         .ep()
@@ -479,6 +517,18 @@ async fn drive_call(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_flags_are_name_value_pairs_the_stack_does_not_own() {
+        assert_eq!(
+            parse_header("X-CAD-Account: 12 34").unwrap(),
+            ("X-CAD-Account".to_owned(), "12 34".to_owned())
+        );
+        assert_eq!(parse_header("X-Url:http://a/b").unwrap().1, "http://a/b");
+        for bad in ["X-CAD-Account", ":v", "X CAD:v", "Call-ID:x", "X-A:a\rb"] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn hold_pairs_become_steps_in_order() {

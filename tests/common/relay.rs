@@ -20,7 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -158,6 +158,9 @@ struct Shared {
     queued: Condvar,
     stop: AtomicBool,
     deadline: Instant,
+    /// The loss probability now (f64 bits): [`Relay::set_loss`] changes it
+    /// mid-call.
+    loss: AtomicU64,
 }
 
 impl Shared {
@@ -199,6 +202,7 @@ impl Relay {
             queued: Condvar::new(),
             stop: AtomicBool::new(false),
             deadline: Instant::now() + lifetime,
+            loss: AtomicU64::new(impairment.loss.to_bits()),
         });
         let sip_addr = local(&sip);
         let clone = |s: &UdpSocket| s.try_clone().expect("clone relay socket");
@@ -245,6 +249,12 @@ impl Relay {
     /// Where the caller sends its INVITE.
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+
+    /// Drops this share of the RTP from now on, both ways (a link that
+    /// starts degrading mid-call).
+    pub fn set_loss(&self, loss: f64) {
+        self.shared.loss.store(loss.to_bits(), Ordering::Relaxed);
     }
 
     /// Counters so far.
@@ -333,7 +343,7 @@ fn media_loop(shared: &Shared, socket: &UdpSocket, from_side: Side, imp: Impairm
                 stats.unroutable += 1;
                 continue;
             };
-            if rng.unit() < imp.loss {
+            if rng.unit() < f64::from_bits(shared.loss.load(Ordering::Relaxed)) {
                 stats.dropped += 1;
                 continue;
             }

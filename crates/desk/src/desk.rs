@@ -210,6 +210,7 @@ impl Desk {
                 locked: self.config.noise.locked,
             },
             refers: self.refers.iter().map(|r| r.refer).collect(),
+            idle_reasons: self.config.idle_reasons.clone(),
         }
     }
 

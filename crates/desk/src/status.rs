@@ -137,6 +137,8 @@ pub struct Status {
     pub denoise: DenoiseView,
     /// Incoming REFERs waiting for the agent.
     pub refers: Vec<crate::ids::ReferRef>,
+    /// The configured idle reasons, for a control to offer (R-STATE-2).
+    pub idle_reasons: Vec<String>,
 }
 
 /// Noise removal now (R-NR-2).
