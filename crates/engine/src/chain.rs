@@ -22,7 +22,7 @@ pub struct Recovery {
 
 impl Recovery {
     /// Sum of two streams' figures (a codec change mid-call).
-    pub fn add(self, o: Recovery) -> Recovery {
+    pub fn plus(self, o: Recovery) -> Recovery {
         Recovery {
             fec_frames: self.fec_frames + o.fec_frames,
             concealed_frames: self.concealed_frames + o.concealed_frames,

@@ -59,7 +59,7 @@ impl Listener {
                 self.pending_len = 0;
                 let old = self.chain.replace(chain)?;
                 self.earlier = Some(merge(self.earlier, old.stats()));
-                self.earlier_recovery = self.earlier_recovery.add(old.recovery());
+                self.earlier_recovery = self.earlier_recovery.plus(old.recovery());
                 Some(old)
             }
             Inbound::Restart => {
@@ -112,7 +112,7 @@ impl Listener {
     /// Gap and delay-move figures over the whole call.
     pub(crate) fn recovery(&self) -> Recovery {
         match &self.chain {
-            Some(c) => self.earlier_recovery.add(c.recovery()),
+            Some(c) => self.earlier_recovery.plus(c.recovery()),
             None => self.earlier_recovery,
         }
     }

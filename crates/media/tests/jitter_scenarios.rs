@@ -600,7 +600,8 @@ fn clean_link_keeps_its_low_delay_with_fec_on() {
 fn loss_brings_one_packet_of_look_ahead_and_fec_whenever_the_next_is_here() {
     // Single losses every 50 packets from 100 on, a burst of three at 400,
     // then 15 s without loss.
-    let lost = |k: usize| (k >= 100 && k < 400 && k % 50 == 0) || (400..403).contains(&k);
+    let lost =
+        |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
     let arrivals: Vec<_> = stream(1_300, |_| 30_000)
         .into_iter()
         .filter(|a| !lost(a.seq as usize))
@@ -643,7 +644,7 @@ fn loss_brings_one_packet_of_look_ahead_and_fec_whenever_the_next_is_here() {
 
 #[test]
 fn without_fec_loss_adds_no_delay() {
-    let lost = |k: usize| k >= 100 && k % 50 == 0;
+    let lost = |k: usize| k >= 100 && k.is_multiple_of(50);
     let arrivals: Vec<_> = stream(500, |_| 30_000)
         .into_iter()
         .filter(|a| !lost(a.seq as usize))
