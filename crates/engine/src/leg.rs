@@ -116,6 +116,10 @@ impl LegAudio {
     ) -> (bool, Option<Box<crate::chain::Chain>>) {
         let mut retired = None;
         while let Ok(item) = self.inbound.pop() {
+            if let Inbound::PeerLoss { fraction_lost } = item {
+                self.packer.on_peer_loss(fraction_lost);
+                continue;
+            }
             retired = self.listener.accept(item);
             if retired.is_some() {
                 break;

@@ -62,6 +62,8 @@ impl Listener {
                 self.earlier_recovery = self.earlier_recovery.plus(old.recovery());
                 Some(old)
             }
+            // The send side's business (see `LegAudio::hear`).
+            Inbound::PeerLoss { .. } => None,
             Inbound::Restart => {
                 if let Some(chain) = &mut self.chain {
                     chain.restart();
