@@ -702,7 +702,7 @@ fn without_stretching_the_delay_stays_high_until_silence() {
     let stretched = simulate_stretching(stretch_config(), &burst_then_calm(), 40_200_000, 5_000);
     let mid = 1_000;
     assert!(
-        stretched.delays[mid] <= 45 && stretched.delays[mid] + 10 <= run.delays[mid],
+        stretched.delays[mid] + 10 <= run.delays[mid],
         "stretching {} ms vs dropping {} ms at 20 s",
         stretched.delays[mid],
         run.delays[mid]
@@ -724,7 +724,7 @@ fn stretch_decisions_are_bounded() {
             } => {
                 shortened += 1;
                 // Only well above target.
-                assert!(run.delays[i] > run.targets[i] + 10, "pop {i}");
+                assert!(run.delays[i] > run.targets[i] + 15, "pop {i}");
             }
             Out::Packet {
                 stretch: Stretch::Lengthen,

@@ -19,8 +19,8 @@
 //! A caller that can time-stretch speech (`JitterConfig::stretch`, see
 //! [`crate::stretch`]) gets gentler moves inside speech: below target a speech
 //! packet is handed out with [`Stretch::Lengthen`] instead of a concealment
-//! frame being inserted, and more than half a packet above target with
-//! [`Stretch::Shorten`], so the delay follows the jitter down within seconds
+//! frame being inserted, and more than three quarters of a packet above target
+//! with [`Stretch::Shorten`], so the delay follows the jitter down within seconds
 //! instead of waiting for a silence.
 //!
 //! With a codec that carries forward error correction (`JitterConfig::fec`),
@@ -326,10 +326,12 @@ impl JitterBuffer {
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         match due {
             Some(i) => {
-                // A pitch period is at most half a packet: shortening only
-                // above half a packet of excess never undershoots the target,
-                // so shortening and lengthening cannot chase each other.
-                let how = if self.cfg.stretch && e > self.step_us / 2 && !self.is_silent(i) {
+                // Only three quarters of a packet above target: a clean link
+                // sits up to a tick (10 ms) above it, and that wobble must not
+                // shift the speech. A pitch period is at most half a packet, so
+                // shortening never undershoots the target and shortening and
+                // lengthening cannot chase each other.
+                let how = if self.cfg.stretch && e > self.step_us * 3 / 4 && !self.is_silent(i) {
                     Stretch::Shorten
                 } else {
                     Stretch::None
