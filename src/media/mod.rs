@@ -472,6 +472,7 @@ impl MediaLeg {
             cleaned: leg.leg.cleaned,
             microphone_cleaned: voice_cleaned,
             decode_errors: leg.leg.decode_errors,
+            recovery: leg.leg.recovery,
             dropped: net.dropped,
             overflow: net.ring_overflow + leg.leg.send_overflow,
             timing: self.engine.timing(),

@@ -157,11 +157,17 @@ impl NetLeg {
         let now = Instant::now();
         let ntp = NtpTime::from_system_time(SystemTime::now());
         let ssrc = self.tx.sender().ssrc();
+        let before = self.rtcp_session.remote_report();
         if let Err(e) = self
             .rtcp_session
             .handle_packet(now, ntp, ssrc, &self.rtcp_datagram[..len])
         {
             tracing::debug!("RTCP ignored: {e}");
+        }
+        // Each new report about our stream retunes the encoder once.
+        match self.rtcp_session.remote_report() {
+            Some(r) if Some(r) != before => self.rx.peer_loss(r.fraction_lost),
+            _ => {}
         }
     }
 

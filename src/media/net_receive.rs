@@ -160,6 +160,11 @@ impl NetReceive {
         }
     }
 
+    /// Passes the far end's latest loss report on to the audio half's encoder.
+    pub(super) fn peer_loss(&mut self, fraction_lost: u8) {
+        self.send(Inbound::PeerLoss { fraction_lost });
+    }
+
     fn send(&mut self, item: Inbound) {
         if let Err(rtrb::PushError::Full(item)) = self.ring.push(item) {
             self.ring_overflow += 1;

@@ -1,6 +1,7 @@
 //! What happened on one call's media, for the log line at the end of the call
 //! and the summary the commands print.
 
+use agentphone_engine::chain::Recovery;
 use agentphone_engine::stats::TickSummary;
 use agentphone_media::jitter::JitterStats;
 use agentphone_media::rtcp_stats::CallQuality;
@@ -26,6 +27,9 @@ pub struct MediaReport {
     pub microphone_cleaned: Option<(u64, u64)>,
     /// Payloads that would not decode.
     pub decode_errors: u64,
+    /// Lost packets rebuilt from FEC or concealed, and the speech time-stretched
+    /// to move the jitter buffer's delay.
+    pub recovery: Recovery,
     /// Datagrams the RTP receiver dropped: malformed, from another address than
     /// the latched one, with a payload type that was not negotiated.
     pub dropped: DropCounters,
@@ -49,6 +53,10 @@ impl MediaReport {
             lost = j.lost,
             late = j.late,
             concealed = j.concealed,
+            fec_frames = self.recovery.fec_frames,
+            plc_frames = self.recovery.concealed_frames,
+            stretched_ms = self.recovery.lengthened_ms(),
+            shortened_ms = self.recovery.shortened_ms(),
             decode_errors = self.decode_errors,
             dropped_other_source = self.dropped.other_source,
             dropped_probation = self.dropped.probation,
@@ -84,6 +92,22 @@ impl fmt::Display for MediaReport {
         )?;
         if let Some(j) = &self.jitter {
             write!(f, ", jitter buffer {} ms", j.delay_ms)?;
+        }
+        let r = &self.recovery;
+        if r.fec_frames + r.concealed_frames > 0 {
+            write!(
+                f,
+                ", {} lost packets rebuilt from FEC, {} concealed",
+                r.fec_frames, r.concealed_frames
+            )?;
+        }
+        if r.lengthened_samples + r.shortened_samples > 0 {
+            write!(
+                f,
+                ", speech stretched {} ms / shortened {} ms",
+                r.lengthened_ms(),
+                r.shortened_ms()
+            )?;
         }
         if self.decode_errors > 0 {
             write!(f, ", {} payloads did not decode", self.decode_errors)?;

@@ -4,13 +4,51 @@
 
 use agentphone_media::codec::{CodecError, CodecKind, Decoder};
 use agentphone_media::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use agentphone_media::stretch::{Stretch, TimeStretcher};
 use std::time::{Duration, Instant};
+
+/// How the gaps and delay moves of a stream were played, for the media report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Lost packets rebuilt from the next packet's in-band FEC (Opus).
+    pub fec_frames: u64,
+    /// Lost or late packets concealed (PLC) instead.
+    pub concealed_frames: u64,
+    /// 48 kHz samples added by lengthening speech (the buffer growing).
+    pub lengthened_samples: u64,
+    /// 48 kHz samples removed by shortening speech (the buffer shrinking).
+    pub shortened_samples: u64,
+}
+
+impl Recovery {
+    /// Sum of two streams' figures (a codec change mid-call).
+    pub fn plus(self, o: Recovery) -> Recovery {
+        Recovery {
+            fec_frames: self.fec_frames + o.fec_frames,
+            concealed_frames: self.concealed_frames + o.concealed_frames,
+            lengthened_samples: self.lengthened_samples + o.lengthened_samples,
+            shortened_samples: self.shortened_samples + o.shortened_samples,
+        }
+    }
+
+    /// Milliseconds added by lengthening.
+    pub fn lengthened_ms(&self) -> u64 {
+        self.lengthened_samples / 48
+    }
+
+    /// Milliseconds removed by shortening.
+    pub fn shortened_ms(&self) -> u64 {
+        self.shortened_samples / 48
+    }
+}
 
 /// Jitter buffer and decoder for one payload type.
 pub struct Chain {
     payload_type: u8,
     jitter: JitterBuffer,
     decoder: Decoder,
+    stretcher: TimeStretcher,
+    recovery: Recovery,
     /// 48 kHz samples in one of the peer's packets (its packet time, which need
     /// not be ours).
     packet_samples: usize,
@@ -49,9 +87,13 @@ impl Chain {
                 min_delay,
                 max_delay,
                 capacity,
+                fec: kind == CodecKind::Opus,
+                stretch: true,
                 ..JitterConfig::new(clock, packet_ms)
             }),
             decoder: Decoder::new(kind)?,
+            stretcher: TimeStretcher::new(),
+            recovery: Recovery::default(),
             packet_samples,
         })
     }
@@ -66,6 +108,11 @@ impl Chain {
         self.jitter.stats()
     }
 
+    /// How gaps and delay moves were played.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
     /// Hands a payload that arrived at `arrival` to the jitter buffer.
     pub fn push(&mut self, arrival: Instant, seq: u16, ts: u32, payload: &[u8]) {
         self.jitter.push(arrival, seq, ts, payload);
@@ -78,18 +125,28 @@ impl Chain {
     }
 
     /// Takes the next packet time out of the jitter buffer into `pcm`: the
-    /// decoded packet, its FEC rebuild, or concealment. `errors` counts payloads
-    /// that would not decode (heard as silence of the packet's length).
+    /// decoded packet (time-stretched when the buffer moves its delay), its FEC
+    /// rebuild, or concealment. `now` is when its first sample will be heard.
+    /// `errors` counts payloads that would not decode (heard as silence of the
+    /// packet's length).
     pub fn pull(&mut self, now: Instant, pcm: &mut [f32], errors: &mut u64) -> Pulled {
         let n = self.packet_samples.min(pcm.len());
-        let (decoded, real) = match self.jitter.pop(now) {
-            Playout::Packet { payload, .. } => (self.decoder.decode(payload, pcm), true),
+        let (decoded, stretch) = match self.jitter.pop(now) {
+            Playout::Packet {
+                payload, stretch, ..
+            } => (self.decoder.decode(payload, pcm), Some(stretch)),
             // Opus carries the lost packet's audio inside the next one (in-band
             // FEC); G.711 falls back to concealment there too.
             Playout::Missing {
                 next: Some(next), ..
-            } => (self.decoder.decode_fec(next, &mut pcm[..n]), false),
-            Playout::Missing { next: None, .. } => (self.decoder.conceal(&mut pcm[..n]), false),
+            } if self.decoder.kind() == CodecKind::Opus => {
+                self.recovery.fec_frames += 1;
+                (self.decoder.decode_fec(next, &mut pcm[..n]), None)
+            }
+            Playout::Missing { .. } => {
+                self.recovery.concealed_frames += 1;
+                (self.decoder.conceal(&mut pcm[..n]), None)
+            }
             Playout::Empty => return Pulled::Nothing,
         };
         let got = match decoded {
@@ -100,10 +157,21 @@ impl Chain {
                 n
             }
         };
-        if real {
-            Pulled::Audio(got)
-        } else {
-            Pulled::Concealed(got)
+        match stretch {
+            Some(how) => {
+                let played = self.stretcher.apply(how, pcm, got);
+                match how {
+                    Stretch::Lengthen => {
+                        self.recovery.lengthened_samples += played.saturating_sub(got) as u64
+                    }
+                    Stretch::Shorten => {
+                        self.recovery.shortened_samples += got.saturating_sub(played) as u64
+                    }
+                    Stretch::None => {}
+                }
+                Pulled::Audio(played)
+            }
+            None => Pulled::Concealed(got),
         }
     }
 }

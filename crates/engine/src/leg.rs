@@ -1,5 +1,6 @@
 //! A call leg's audio half, and the ring ends its network half keeps.
 
+use crate::chain::Recovery;
 use crate::clean::Cleaner;
 use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
@@ -51,6 +52,8 @@ pub struct LegAudio {
 pub struct LegFigures {
     /// Jitter buffer figures (None when no audio arrived).
     pub jitter: Option<JitterStats>,
+    /// FEC rebuilds, concealment and time stretching of what was heard.
+    pub recovery: Recovery,
     /// Payloads that would not decode.
     pub decode_errors: u64,
     /// Frames that would not encode.
@@ -113,6 +116,10 @@ impl LegAudio {
     ) -> (bool, Option<Box<crate::chain::Chain>>) {
         let mut retired = None;
         while let Ok(item) = self.inbound.pop() {
+            if let Inbound::PeerLoss { fraction_lost } = item {
+                self.packer.on_peer_loss(fraction_lost);
+                continue;
+            }
             retired = self.listener.accept(item);
             if retired.is_some() {
                 break;
@@ -156,6 +163,7 @@ impl LegAudio {
     pub fn figures(&self) -> LegFigures {
         LegFigures {
             jitter: self.listener.stats(),
+            recovery: self.listener.recovery(),
             decode_errors: self.listener.decode_errors,
             encode_errors: self.packer.errors(),
             cleaned: self.cleaner.figures(),

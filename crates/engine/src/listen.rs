@@ -2,12 +2,12 @@
 //! current chain and turns the peer's packets (whatever their length) into
 //! 10 ms frames on the audio clock.
 
-use crate::chain::{Chain, Pulled};
+use crate::chain::{Chain, Pulled, Recovery};
 use crate::packet::Inbound;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
 use agentphone_media::codec::MAX_PACKET_SAMPLES;
 use agentphone_media::jitter::JitterStats;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What one frame of a leg held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,7 @@ pub(crate) struct Listener {
     /// Figures of chains replaced by a codec change, so the report covers the
     /// whole call.
     earlier: Option<JitterStats>,
+    earlier_recovery: Recovery,
     /// Decoded audio not played yet: a packet longer than a tick leaves its tail
     /// here for the next ones.
     pending: Box<[f32; MAX_PACKET_SAMPLES]>,
@@ -36,6 +37,7 @@ impl Listener {
         Listener {
             chain: None,
             earlier: None,
+            earlier_recovery: Recovery::default(),
             pending: Box::new([0.0; MAX_PACKET_SAMPLES]),
             pending_len: 0,
             pending_real: false,
@@ -57,8 +59,11 @@ impl Listener {
                 self.pending_len = 0;
                 let old = self.chain.replace(chain)?;
                 self.earlier = Some(merge(self.earlier, old.stats()));
+                self.earlier_recovery = self.earlier_recovery.plus(old.recovery());
                 Some(old)
             }
+            // The send side's business (see `LegAudio::hear`).
+            Inbound::PeerLoss { .. } => None,
             Inbound::Restart => {
                 if let Some(chain) = &mut self.chain {
                     chain.restart();
@@ -70,13 +75,19 @@ impl Listener {
     }
 
     /// Fills `out` with what the peer says now: decoded, concealed or silence.
+    /// `now` is when the frame's first sample plays.
     pub(crate) fn play(&mut self, now: Instant, out: &mut Frame) -> Heard {
         let mut filled = 0;
         let mut heard = Heard::Nothing;
         while filled < FRAME_SAMPLES {
             if self.pending_len == 0 {
                 let pulled = match &mut self.chain {
-                    Some(chain) => chain.pull(now, &mut self.pending[..], &mut self.decode_errors),
+                    // A packet taken mid-frame starts playing that much later.
+                    Some(chain) => chain.pull(
+                        now + Duration::from_micros(filled as u64 * 1_000 / 48),
+                        &mut self.pending[..],
+                        &mut self.decode_errors,
+                    ),
                     None => Pulled::Nothing,
                 };
                 match pulled {
@@ -98,6 +109,14 @@ impl Listener {
             filled += take;
         }
         heard
+    }
+
+    /// Gap and delay-move figures over the whole call.
+    pub(crate) fn recovery(&self) -> Recovery {
+        match &self.chain {
+            Some(c) => self.earlier_recovery.plus(c.recovery()),
+            None => self.earlier_recovery,
+        }
     }
 
     /// Jitter buffer figures over the whole call (None before any audio).

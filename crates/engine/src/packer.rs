@@ -4,6 +4,7 @@
 
 use crate::packet::OutboundPacket;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
+use agentphone_media::codec::adapt::{AdaptConfig, LossAdapter};
 use agentphone_media::codec::{CodecError, CodecKind, Encoder};
 
 /// Encoder for one negotiated send format.
@@ -14,6 +15,8 @@ pub struct Packer {
     pcm: Vec<f32>,
     filled: usize,
     errors: u64,
+    /// Opus settings from the far end's loss reports.
+    adapter: LossAdapter,
 }
 
 impl Packer {
@@ -27,6 +30,7 @@ impl Packer {
             step: kind.timestamp_step(ptime_ms),
             filled: 0,
             errors: 0,
+            adapter: LossAdapter::new(AdaptConfig::default()),
         })
     }
 
@@ -43,6 +47,16 @@ impl Packer {
     /// Sets the encoder's complexity (Opus; see [`Encoder::set_complexity`]).
     pub fn set_complexity(&mut self, complexity: i32) {
         let _ = self.encoder.set_complexity(complexity);
+    }
+
+    /// The far end reported losing `fraction_lost`/256 of our packets: tell
+    /// the encoder (Opus: expected loss, FEC, bit rate; G.711 has nothing to
+    /// set).
+    pub fn on_peer_loss(&mut self, fraction_lost: u8) {
+        let settings = self.adapter.on_fraction_lost(fraction_lost);
+        if self.encoder.apply(settings).is_err() {
+            self.errors += 1;
+        }
     }
 
     /// Frames that would not encode (counted, the packet is skipped).
@@ -75,5 +89,52 @@ impl Packer {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes sent for 2 s of a harmonic voice-like signal.
+    fn bytes_for_two_seconds(p: &mut Packer, t0: usize) -> usize {
+        let mut total = 0;
+        for f in 0..200 {
+            let mut frame = [0.0f32; FRAME_SAMPLES];
+            for (i, s) in frame.iter_mut().enumerate() {
+                let t = (t0 + f * FRAME_SAMPLES + i) as f32 / 48_000.0;
+                let ph = 2.0 * std::f32::consts::PI * 140.0 * t;
+                *s = 6_000.0 * ph.sin() + 3_000.0 * (3.0 * ph).sin() + 1_500.0 * (7.0 * ph).sin();
+            }
+            if let Some(out) = p.push(&frame) {
+                total += out.payload().len();
+            }
+        }
+        total
+    }
+
+    #[test]
+    fn heavy_reported_loss_lowers_the_opus_rate() {
+        let mut p = Packer::new(CodecKind::Opus, 111, 20).expect("opus");
+        let _ = bytes_for_two_seconds(&mut p, 0);
+        let before = bytes_for_two_seconds(&mut p, 96_000);
+        for _ in 0..5 {
+            p.on_peer_loss(255);
+        }
+        let _ = bytes_for_two_seconds(&mut p, 192_000);
+        let after = bytes_for_two_seconds(&mut p, 288_000);
+        assert_eq!(p.errors(), 0);
+        assert!(
+            (after as f64) < 0.8 * before as f64,
+            "{before} bytes before, {after} after the reports"
+        );
+    }
+
+    #[test]
+    fn g711_ignores_loss_reports() {
+        let mut p = Packer::new(CodecKind::Pcmu, 0, 20).expect("pcmu");
+        p.on_peer_loss(200);
+        assert_eq!(bytes_for_two_seconds(&mut p, 0), 16_000);
+        assert_eq!(p.errors(), 0);
     }
 }

@@ -22,6 +22,12 @@ pub enum Inbound {
     /// A new stream (SSRC changed, sequence restarted): the jitter buffer and the
     /// decoder start over.
     Restart,
+    /// The far end's latest RTCP report about our stream: the fraction of our
+    /// packets it lost (out of 256), for the encoder to adapt to.
+    PeerLoss {
+        /// RFC 3550 §6.4.1 fraction lost.
+        fraction_lost: u8,
+    },
 }
 
 /// One received audio payload with what the jitter buffer needs.

@@ -1,6 +1,6 @@
 //! agentphone's media plane below the 48 kHz frame: SDP offer/answer, RTP/RTCP,
-//! codecs (G.711, Opus, RFC 4733 DTMF), jitter buffer, loss concealment and
-//! 8 kHz ⇄ 48 kHz resampling.
+//! codecs (G.711, Opus, RFC 4733 DTMF), jitter buffer, loss concealment, time
+//! stretching and 8 kHz ⇄ 48 kHz resampling.
 //!
 //! Boundaries: no sockets, no threads, no clock reads. Packets and "now" go in,
 //! packets, 10 ms frames of 48 kHz mono audio and statistics come out. Buffers are
@@ -16,3 +16,4 @@ pub mod plc;
 pub mod resample;
 pub mod rtcp_stats;
 pub mod rtp_stream;
+pub mod stretch;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use agentphone_media::jitter::{JitterBuffer, JitterConfig, Playout};
+use agentphone_media::jitter::{JitterBuffer, JitterConfig, Playout, Stretch};
 
 const STEP_TS: u32 = 160; // 20 ms at 8 kHz
 
@@ -18,7 +18,11 @@ struct Arrival {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Out {
-    Packet { seq: u16, silent: bool },
+    Packet {
+        seq: u16,
+        silent: bool,
+        stretch: Stretch,
+    },
     Missing,
     Empty,
 }
@@ -27,6 +31,11 @@ struct Run {
     outs: Vec<Out>,
     /// `stats().delay_ms` after each pop.
     delays: Vec<u32>,
+    /// `stats().target_ms` after each pop.
+    targets: Vec<u32>,
+    /// For each `Missing`: the slot's sequence number (from its timestamp) and
+    /// the sequence number of the packet offered for FEC, if any.
+    fec: Vec<(u16, Option<u16>)>,
     jb: JitterBuffer,
 }
 
@@ -71,12 +80,25 @@ fn config() -> JitterConfig {
 /// Feeds `arrivals` (any order) and pops every 20 ms (phase 7 ms) until
 /// `end_us`.
 fn simulate(cfg: JitterConfig, arrivals: &[Arrival], end_us: i64) -> Run {
+    simulate_stretching(cfg, arrivals, end_us, 0)
+}
+
+/// As [`simulate`], with a caller that honours stretch hints: a shortened
+/// packet plays `period_us` less, a lengthened one that much more, so the next
+/// pop comes that much earlier or later.
+fn simulate_stretching(
+    cfg: JitterConfig,
+    arrivals: &[Arrival],
+    end_us: i64,
+    period_us: i64,
+) -> Run {
     let mut arrivals = arrivals.to_vec();
     arrivals.sort_by_key(|a| a.at_us);
     let t0 = Instant::now();
     let at = |us: i64| t0 + Duration::from_micros(us as u64);
     let mut jb = JitterBuffer::new(cfg);
-    let (mut outs, mut delays) = (Vec::new(), Vec::new());
+    let (mut outs, mut delays, mut targets, mut fec) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut next = 0;
     let mut pop_us = 7_000;
     while pop_us <= end_us {
@@ -91,22 +113,47 @@ fn simulate(cfg: JitterConfig, arrivals: &[Arrival], end_us: i64) -> Run {
             next += 1;
         }
         let out = match jb.pop(at(pop_us)) {
-            Playout::Packet { payload, seq, ts } => {
+            Playout::Packet {
+                payload,
+                seq,
+                stretch,
+                ..
+            } => {
                 assert_eq!(payload[1], seq as u8, "payload belongs to its seq");
-                let _ = ts;
                 Out::Packet {
                     seq,
                     silent: payload[0] == 0,
+                    stretch,
                 }
             }
-            Playout::Missing { .. } => Out::Missing,
+            Playout::Missing { ts, next } => {
+                fec.push(((ts / STEP_TS) as u16, next.map(|p| u16::from(p[1]))));
+                Out::Missing
+            }
             Playout::Empty => Out::Empty,
+        };
+        pop_us += match out {
+            Out::Packet {
+                stretch: Stretch::Shorten,
+                ..
+            } => 20_000 - period_us,
+            Out::Packet {
+                stretch: Stretch::Lengthen,
+                ..
+            } => 20_000 + period_us,
+            _ => 20_000,
         };
         outs.push(out);
         delays.push(jb.stats().delay_ms);
-        pop_us += 20_000;
+        targets.push(jb.stats().target_ms);
     }
-    Run { outs, delays, jb }
+    Run {
+        outs,
+        delays,
+        targets,
+        fec,
+        jb,
+    }
 }
 
 /// Packets `0..n` sent every 20 ms, each arriving `delay(k)` µs later.
@@ -520,4 +567,181 @@ mod robustness {
             }
         }
     }
+}
+
+fn fec_config() -> JitterConfig {
+    JitterConfig {
+        fec: true,
+        ..config()
+    }
+}
+
+fn stretch_config() -> JitterConfig {
+    JitterConfig {
+        stretch: true,
+        ..fec_config()
+    }
+}
+
+#[test]
+fn clean_link_keeps_its_low_delay_with_fec_on() {
+    let run = simulate(fec_config(), &stream(500, |_| 30_000), 10_200_000);
+    assert_eq!(run.played(), (0..500).collect::<Vec<u16>>());
+    let start = run.first_packet_pop();
+    assert!(run.delays[start..500].iter().all(|&d| d <= 40));
+    // (The pops after the stream ends meet gaps: leave them out.)
+    assert!(
+        run.targets[..start + 500].iter().all(|&t| t == 20),
+        "no look-ahead without loss"
+    );
+}
+
+#[test]
+fn loss_brings_one_packet_of_look_ahead_and_fec_whenever_the_next_is_here() {
+    // Single losses every 50 packets from 100 on, a burst of three at 400,
+    // then 15 s without loss.
+    let lost =
+        |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
+    let arrivals: Vec<_> = stream(1_300, |_| 30_000)
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
+    // Every slot concealed was a lost one; the next packet is offered exactly
+    // when it exists and has arrived.
+    for &(slot, next) in &run.fec {
+        if slot >= 1_300 {
+            continue;
+        }
+        assert!(lost(slot as usize), "slot {slot} concealed but not lost");
+        let next_arrived = !lost(slot as usize + 1);
+        if slot > 100 {
+            // The payload carries the low byte of its sequence number.
+            let expect = next_arrived.then_some((slot + 1) & 0xff);
+            assert_eq!(next, expect, "slot {slot}");
+        } else {
+            // The first loss finds no look-ahead yet.
+            assert!(next.is_none_or(|n| n == (slot + 1) & 0xff));
+        }
+    }
+    let concealed: Vec<u16> = run.fec.iter().map(|f| f.0).filter(|&s| s < 1_300).collect();
+    assert_eq!(concealed, vec![100, 150, 200, 250, 300, 350, 400, 401, 402]);
+    // While loss goes on the target holds a packet more than the 20 ms a
+    // clean link needs; 10 s after the last loss it is back.
+    let at_pop = |seq: u16| {
+        run.outs
+            .iter()
+            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
+            .expect("played")
+    };
+    assert_eq!(run.targets[at_pop(380)], 40);
+    assert_eq!(run.targets[at_pop(1_250)], 20);
+    assert!(run.delays[at_pop(1_290)] <= 40, "delay came back down");
+    // Nothing but the lost packets went unplayed.
+    let expect: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
+    assert_eq!(run.played(), expect);
+}
+
+#[test]
+fn without_fec_loss_adds_no_delay() {
+    let lost = |k: usize| k >= 100 && k.is_multiple_of(50);
+    let arrivals: Vec<_> = stream(500, |_| 30_000)
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate(config(), &arrivals, 10_200_000);
+    assert!(run.targets.iter().all(|&t| t == 20));
+}
+
+/// Speech throughout (no silence to drop): a 3 s burst of 0-120 ms jitter,
+/// then a steady 30 ms.
+fn burst_then_calm() -> Vec<Arrival> {
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    stream(2_000, |k| {
+        if (200..350).contains(&k) {
+            30_000 + ((noise.next() + 1.0) * 60_000.0) as i64
+        } else {
+            30_000
+        }
+    })
+}
+
+#[test]
+fn delay_follows_jitter_back_down_inside_speech() {
+    let run = simulate_stretching(stretch_config(), &burst_then_calm(), 40_200_000, 5_000);
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    let peak = run.delays.iter().copied().max().unwrap_or(0);
+    assert!(peak >= 100, "the burst raised the delay to {peak} ms");
+    // Once the burst has left the estimator's window, the target never grows
+    // again, and the delay follows it down without a silence to drop.
+    let calm = 350 + 150;
+    let end = run.delays.len() - 100;
+    for w in run.targets[calm..end].windows(2) {
+        assert!(
+            w[1] <= w[0],
+            "target grew after the burst: {} -> {}",
+            w[0],
+            w[1]
+        );
+    }
+    assert!(run.delays[end] <= 45, "delay still {} ms", run.delays[end]);
+    // It came down by shortening speech, not dropping it: every packet after
+    // the burst played.
+    let skipped: Vec<u16> = (360..2_000u16).filter(|k| !played.contains(k)).collect();
+    assert!(
+        skipped.is_empty(),
+        "speech dropped after the burst: {skipped:?}"
+    );
+}
+
+#[test]
+fn without_stretching_the_delay_stays_high_until_silence() {
+    // Today's behaviour, for contrast: speech is only dropped every 2 s.
+    let run = simulate(fec_config(), &burst_then_calm(), 40_200_000);
+    let stretched = simulate_stretching(stretch_config(), &burst_then_calm(), 40_200_000, 5_000);
+    let mid = 1_000;
+    assert!(
+        stretched.delays[mid] + 10 <= run.delays[mid],
+        "stretching {} ms vs dropping {} ms at 20 s",
+        stretched.delays[mid],
+        run.delays[mid]
+    );
+}
+
+#[test]
+fn stretch_decisions_are_bounded() {
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let arrivals = stream(3_000, |_| 50_000 + (noise.next() * 40_000.0) as i64);
+    let run = simulate_stretching(stretch_config(), &arrivals, 62_200_000, 5_000);
+    let mut shortened = 0;
+    let mut lengthened = 0;
+    for (i, o) in run.outs.iter().enumerate() {
+        match o {
+            Out::Packet {
+                stretch: Stretch::Shorten,
+                ..
+            } => {
+                shortened += 1;
+                // Only well above target.
+                assert!(run.delays[i] > run.targets[i] + 15, "pop {i}");
+            }
+            Out::Packet {
+                stretch: Stretch::Lengthen,
+                ..
+            } => {
+                lengthened += 1;
+                assert!(run.delays[i] < run.targets[i], "pop {i}");
+            }
+            _ => {}
+        }
+    }
+    // A steady 40 ms of jitter needs few moves once learned.
+    assert!(
+        shortened + lengthened <= 300,
+        "{shortened} shortened, {lengthened} lengthened of 3000"
+    );
+    let played = run.played();
+    assert_strictly_increasing(&played);
+    assert!(played.len() >= 2_950, "played {}", played.len());
 }

@@ -6,12 +6,14 @@
 //! 8 kHz inside. Buffers are sized at construction for packets up to
 //! [`MAX_PTIME_MS`], so encoding, decoding and concealment never allocate.
 
+pub mod adapt;
 pub mod g711;
 mod narrowband;
 mod opus;
 
 use thiserror::Error;
 
+use self::adapt::OpusSettings;
 use self::narrowband::{G711Decoder, G711Encoder};
 use self::opus::{OpusDecoder, OpusEncoder};
 
@@ -226,6 +228,15 @@ impl Encoder {
         match &mut self.inner {
             EncoderInner::G711(_) => Ok(()),
             EncoderInner::Opus(e) => e.set_complexity(complexity),
+        }
+    }
+
+    /// Applies loss-driven settings (see [`adapt`]); G.711 has none to set.
+    /// Takes effect at the next packet, without allocating.
+    pub fn apply(&mut self, settings: OpusSettings) -> Result<(), CodecError> {
+        match &mut self.inner {
+            EncoderInner::G711(_) => Ok(()),
+            EncoderInner::Opus(e) => e.apply(settings),
         }
     }
 

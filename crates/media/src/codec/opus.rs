@@ -3,6 +3,7 @@
 
 use ::opus::{Application, Bandwidth, Bitrate, Channels, Repacketizer, Signal};
 
+use super::adapt::OpusSettings;
 use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
 
 /// Bit rate of the encoder (VBR average). libopus' automatic rate for mono
@@ -74,6 +75,15 @@ impl OpusEncoder {
             scaled: [0.0; MAX_PACKET_SAMPLES],
             split,
         })
+    }
+
+    /// Loss-driven settings from the far end's reports.
+    pub(super) fn apply(&mut self, s: OpusSettings) -> Result<(), CodecError> {
+        self.enc.set_packet_loss_perc(s.loss_pct)?;
+        self.enc.set_inband_fec(s.fec)?;
+        self.enc.set_bitrate(Bitrate::Bits(s.bitrate))?;
+        self.enc.set_dtx(s.dtx)?;
+        Ok(())
     }
 
     /// Encoder complexity, 0 (cheapest) to 10; takes effect at the next

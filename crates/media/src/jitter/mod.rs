@@ -16,6 +16,18 @@
 //!   hold, which bounds the delay; so is one packet every 2 s while the delay
 //!   stays above the band with no silence to drop.
 //!
+//! A caller that can time-stretch speech (`JitterConfig::stretch`, see
+//! [`crate::stretch`]) gets gentler moves inside speech: below target a speech
+//! packet is handed out with [`Stretch::Lengthen`] instead of a concealment
+//! frame being inserted, and more than three quarters of a packet above target
+//! with [`Stretch::Shorten`], so the delay follows the jitter down within seconds
+//! instead of waiting for a silence.
+//!
+//! With a codec that carries forward error correction (`JitterConfig::fec`),
+//! a gap in play-out (a lost or late packet) adds one packet time to the target
+//! for [`LOOKAHEAD_HOLD`]: the packet after a loss is then already here when
+//! the lost one is due, and its FEC rebuilds it. A clean link never pays it.
+//!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
 
@@ -26,12 +38,17 @@ use std::time::{Duration, Instant};
 
 use self::estimator::Estimator;
 use self::store::{Store, StoreError};
+pub use crate::stretch::Stretch;
 
 /// Consecutive unplayable packets that trigger a resync.
 const RESYNC_RUN: u32 = 4;
 /// How long delay may stay above the band without any silence to drop
 /// before a speech packet is dropped instead (one per period).
 const STALE_EXCESS_US: i64 = 2_000_000;
+/// How long one gap in play-out keeps the FEC look-ahead: long enough that
+/// random loss of a few percent (a gap every second or so) keeps it steadily,
+/// short enough that a one-off loss costs the delay only briefly.
+pub const LOOKAHEAD_HOLD: Duration = Duration::from_secs(10);
 
 /// Jitter buffer settings.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +69,12 @@ pub struct JitterConfig {
     /// dropping or repeating it (see `CodecKind::silence_detector`). Without
     /// it only the hard limits act.
     pub silence: Option<fn(&[u8]) -> bool>,
+    /// The decoder can rebuild a lost packet from the next one's FEC: keep
+    /// one packet of look-ahead while loss is present (default off).
+    pub fec: bool,
+    /// The caller honours [`Stretch`] hints on speech packets (default off:
+    /// delay then moves only through silence and the hard limits).
+    pub stretch: bool,
 }
 
 impl JitterConfig {
@@ -65,6 +88,8 @@ impl JitterConfig {
             capacity: 64,
             max_payload: 1_500,
             silence: None,
+            fec: false,
+            stretch: false,
         }
     }
 }
@@ -81,6 +106,9 @@ pub enum Playout<'a> {
         ts: u32,
         /// Its RTP sequence number.
         seq: u16,
+        /// How to play it to move the delay (always `None` unless
+        /// `JitterConfig::stretch`).
+        stretch: Stretch,
     },
     /// Nothing for this slot while playing (lost, late, DTX pause, or an
     /// inserted frame to grow the delay): conceal. `next`, when present, is
@@ -142,6 +170,11 @@ pub struct JitterBuffer {
     unplayable_run: u32,
     /// Since when the delay has been above the band (µs).
     excess_since: Option<i64>,
+    /// When play-out last met a gap (µs), for the FEC look-ahead.
+    last_gap_us: Option<i64>,
+    /// The latest push or pop (µs).
+    now_us: i64,
+    max_delay_us: i64,
     stats: JitterStats,
 }
 
@@ -166,10 +199,32 @@ impl JitterBuffer {
             last_played_seq: None,
             unplayable_run: 0,
             excess_since: None,
+            last_gap_us: None,
+            now_us: 0,
+            max_delay_us: max_us,
             stats: JitterStats::default(),
         };
         jb.stats.target_ms = (jb.est.target_us() / 1_000) as u32;
         jb
+    }
+
+    /// The target delay: the estimator's, plus one packet of look-ahead
+    /// while a recent gap says loss is present and FEC can use it.
+    fn target_us(&self) -> i64 {
+        let t = self.est.target_us();
+        if self.lookahead() {
+            (t + self.step_us).min(self.max_delay_us.max(t))
+        } else {
+            t
+        }
+    }
+
+    /// Whether the FEC look-ahead is on.
+    pub fn lookahead(&self) -> bool {
+        self.cfg.fec
+            && self
+                .last_gap_us
+                .is_some_and(|g| self.now_us - g < LOOKAHEAD_HOLD.as_micros() as i64)
     }
 
     /// Forgets all packets and timing (new SSRC, sequence restart). The
@@ -204,6 +259,7 @@ impl JitterBuffer {
     /// Accepts a packet that arrived at `now`.
     pub fn push(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
         let now_us = self.micros(now);
+        self.now_us = now_us;
         let (ext_seq, ext_ts) = (self.unwrap_seq(seq), self.unwrap_ts(ts));
         match self.classify(ext_seq, ext_ts) {
             Arrival::Duplicate => {
@@ -228,39 +284,62 @@ impl JitterBuffer {
                 self.mark_received(ext_seq);
                 self.stats.received += 1;
                 self.est.push(now_us - self.media_us(ext_ts));
-                self.stats.target_ms = (self.est.target_us() / 1_000) as u32;
+                self.stats.target_ms = (self.target_us() / 1_000) as u32;
             }
             Err(StoreError::Duplicate) => self.stats.duplicates += 1,
             Err(StoreError::TooLarge | StoreError::Full) => self.stats.dropped += 1,
         }
     }
 
-    /// What to play for the next ptime, at `now`.
+    /// What to play for the next ptime, at `now`: the moment the first sample
+    /// of what it returns will be heard (a caller that plays packets of other
+    /// lengths than its tick passes the tick time plus what it already
+    /// played, which keeps stretch decisions exact).
     pub fn pop(&mut self, now: Instant) -> Playout<'_> {
         let now_us = self.micros(now);
+        self.now_us = now_us;
         let Some(play_ts) = self.play_ts.or_else(|| self.try_start(now_us)) else {
             return Playout::Empty;
         };
-        let target = self.est.target_us();
+        let target = self.target_us();
+        self.stats.target_ms = (target / 1_000) as u32;
         let e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         let due = self.due(play_ts);
         let due_silent = due.filter(|&i| self.is_silent(i));
         if e < 0 {
-            // Behind target: stretch by one frame, repeating silence if we can.
-            return match due_silent {
-                Some(i) => self.hand_out(i, false),
-                None => self.missing(play_ts, None),
+            // Behind target: stretch by one frame, repeating silence if we can,
+            // lengthening speech by a pitch period if the caller can, else
+            // inserting a concealment frame.
+            return match (due, due_silent) {
+                (_, Some(i)) => self.hand_out(i, false, Stretch::None),
+                (Some(i), None) if self.cfg.stretch && e > -2 * self.step_us => {
+                    self.hand_out(i, true, Stretch::Lengthen)
+                }
+                _ => self.missing(play_ts, None),
             };
         }
         if let Some(i) = due_silent.filter(|_| e < self.step_us / 4) {
-            return self.hand_out(i, false);
+            return self.hand_out(i, false, Stretch::None);
         }
         let (play_ts, e, due) = self.shrink(now_us, play_ts, e, due);
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         match due {
-            Some(i) => self.hand_out(i, true),
+            Some(i) => {
+                // Only three quarters of a packet above target: a clean link
+                // sits up to a tick (10 ms) above it, and that wobble must not
+                // shift the speech. A pitch period is at most half a packet, so
+                // shortening never undershoots the target and shortening and
+                // lengthening cannot chase each other.
+                let how = if self.cfg.stretch && e > self.step_us * 3 / 4 && !self.is_silent(i) {
+                    Stretch::Shorten
+                } else {
+                    Stretch::None
+                };
+                self.hand_out(i, true, how)
+            }
             None => {
+                self.last_gap_us = Some(now_us);
                 self.play_ts = Some(play_ts + self.step);
                 let next = self.due(play_ts + self.step);
                 self.missing(play_ts, next)
@@ -284,7 +363,9 @@ impl JitterBuffer {
             return (play_ts, e, due);
         }
         let since = *self.excess_since.get_or_insert(now_us);
-        let stale = now_us - since >= STALE_EXCESS_US;
+        // A caller that stretches speech brings the delay down itself; dropping
+        // a speech packet on top would be the skip stretching avoids.
+        let stale = !self.cfg.stretch && now_us - since >= STALE_EXCESS_US;
         while e >= band
             && (stale || e >= 3 * self.step_us || due.is_none_or(|i| self.is_silent(i)))
             && self.store.has_from(play_ts + self.step)
@@ -325,7 +406,7 @@ impl JitterBuffer {
         let first = self.store.earliest_from(None)?;
         let ts = self.store.slot(first).ts;
         if self.est.is_empty()
-            || now_us - self.media_us(ts) - self.est.min_offset() < self.est.target_us()
+            || now_us - self.media_us(ts) - self.est.min_offset() < self.target_us()
         {
             return None;
         }
@@ -340,7 +421,7 @@ impl JitterBuffer {
             .filter(|&i| self.store.slot(i).ts < play_ts + self.step)
     }
 
-    fn hand_out(&mut self, i: usize, advance: bool) -> Playout<'_> {
+    fn hand_out(&mut self, i: usize, advance: bool, stretch: Stretch) -> Playout<'_> {
         let (seq, ts) = (self.store.slot(i).seq, self.store.slot(i).ts);
         if advance {
             self.count_lost_before(seq);
@@ -353,6 +434,7 @@ impl JitterBuffer {
             payload: self.store.payload(i),
             ts: ts as u32,
             seq: seq as u16,
+            stretch,
         }
     }
 
@@ -414,7 +496,7 @@ impl JitterBuffer {
             }
             // Its lateness is exactly what the delay estimate must learn.
             self.est.push(now_us - self.media_us(ts));
-            self.stats.target_ms = (self.est.target_us() / 1_000) as u32;
+            self.stats.target_ms = (self.target_us() / 1_000) as u32;
         } else {
             self.stats.dropped += 1;
         }

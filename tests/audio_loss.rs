@@ -1,0 +1,257 @@
+//! What a customer hears under packet loss: PESQ-WB (ITU-T P.862.2) of what
+//! `agentphone answer` records when `agentphone call` plays speech to it through
+//! the in-test UDP relay (`common::relay`), with 5 % of the RTP datagrams dropped
+//! at random, against the same call with nothing dropped.
+//!
+//! Goals (issue 16): Opus within 0.3 of its clean call at 5 % loss, PCMU within
+//! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss. Not met
+//! yet (measured: Opus −0.33 to −0.39, PCMU −0.51 to −0.81, Opus jitter + loss
+//! −0.58 to −0.66): the bounds
+//! asserted below are regression bounds a little above what this code does,
+//! and each line printed with `--nocapture` states the goal next to it.
+//!
+//! The speech is made by espeak-ng (15.6 s, several sentences, so the seeded
+//! loss pattern hits a few dozen packets of voiced speech rather than a handful);
+//! the score comes from `tests/pesq/pesq_wb.py` (the `pesq` PyPI package).
+//! `cargo test --test audio_loss -- --nocapture` prints every figure.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::relay::{Impairment, Relay, RelayStats};
+use common::{agentphone, ports::free_port, repo_root, WorkDir};
+
+/// Opus may lose at most this much PESQ-WB at 5 % loss (goal 0.3).
+const OPUS_LOSS_BUDGET: f64 = 0.45;
+/// PCMU may lose at most this much PESQ-WB at 5 % loss (goal 0.6).
+const PCMU_LOSS_BUDGET: f64 = 0.9;
+/// Opus may lose at most this much with 0-80 ms jitter and 5 % loss (goal 0.4).
+const OPUS_JITTER_LOSS_BUDGET: f64 = 0.75;
+/// Share of the lost Opus packets the answerer must rebuild from FEC rather
+/// than conceal: with the look-ahead the next packet is nearly always there.
+const OPUS_FEC_SHARE: f64 = 0.8;
+
+/// What the agent says (espeak-ng, US English, 150 words a minute).
+const SCRIPT: &str = "Thank you for calling customer support. My name is Alex, and I will \
+    be helping you today. Could you please tell me your account number? I can see that \
+    your last payment arrived on the third of March. Is there anything else I can do \
+    for you?";
+/// The call outlasts the speech by this much, so the recording holds all of it.
+const TAIL_S: f64 = 2.0;
+/// Each agentphone's time limit.
+const CALL_LIMIT: Duration = Duration::from_secs(60);
+
+fn loss(seed: u64) -> Impairment {
+    Impairment {
+        loss: 0.05,
+        seed,
+        ..Impairment::none()
+    }
+}
+
+fn jitter_and_loss(seed: u64) -> Impairment {
+    Impairment {
+        delay_max: Duration::from_millis(80),
+        ..loss(seed)
+    }
+}
+
+/// Synthesises the script to a 48 kHz mono WAV in `dir`.
+fn speech(dir: &WorkDir) -> (PathBuf, f64) {
+    let raw = dir.file("speech-raw.wav");
+    let out = dir.file("speech.wav");
+    run(Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&raw)
+        .arg(SCRIPT));
+    run(Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "48000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .args(["gain", "-n", "-3"]));
+    let seconds = std::fs::metadata(&out).expect("speech WAV").len() as f64 / 96_000.0;
+    (out, seconds)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One call's score and what the answerer's media report said.
+#[derive(Debug)]
+struct Scored {
+    pesq: f64,
+    relay: RelayStats,
+    /// The answerer's `media stopped` line.
+    report: String,
+}
+
+/// PESQ-WB of `recording` against `reference`.
+fn pesq_wb(reference: &Path, recording: &Path) -> f64 {
+    let script = repo_root().join("tests/pesq/pesq_wb.py");
+    let line = run(Command::new("python3")
+        .arg(script)
+        .arg(reference)
+        .arg(recording));
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("pesq_wb="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no score in {line:?}"))
+}
+
+/// One call of `codec` through a relay applying `impairment`; the caller plays
+/// the speech, the answerer records it.
+fn scored_call(test: &str, codec: &str, impairment: Impairment) -> Scored {
+    let dir = WorkDir::new(test);
+    let (speech, seconds) = speech(&dir);
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("loopback address");
+    let relay = Relay::start(listen, impairment, CALL_LIMIT);
+    let record_dir = dir.file("recordings");
+    let listen = listen.to_string();
+    let mut callee = agentphone::spawn(
+        &dir,
+        "callee",
+        &[
+            "answer",
+            "--listen",
+            &listen,
+            "--max-calls",
+            "1",
+            "--codec",
+            codec,
+            "--record-dir",
+            agentphone::arg(&record_dir),
+        ],
+        &[],
+        CALL_LIMIT,
+    );
+    assert!(
+        callee.wait_for_output("listening on", Duration::from_secs(10)),
+        "callee did not start:\n{}",
+        callee.report()
+    );
+    let target = format!("sip:bob@{}", relay.sip_addr());
+    let duration = format!("{:.1}", seconds + TAIL_S);
+    let mut caller = agentphone::spawn(
+        &dir,
+        "caller",
+        &[
+            "call",
+            &target,
+            "--duration",
+            &duration,
+            "--codec",
+            codec,
+            "--play",
+            agentphone::arg(&speech),
+        ],
+        &[],
+        CALL_LIMIT,
+    );
+    agentphone::expect_success(&mut caller, CALL_LIMIT, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    let relay_stats = relay.stats();
+    drop(relay);
+    let recording = agentphone::only_recording_in(&record_dir);
+    let report = callee
+        .output()
+        .lines()
+        .find(|l| l.contains("media stopped"))
+        .unwrap_or_default()
+        .to_string();
+    let scored = Scored {
+        pesq: pesq_wb(&speech, &recording),
+        relay: relay_stats,
+        report,
+    };
+    eprintln!(
+        "{test}: PESQ-WB {:.3}, relay to callee {:?}\n{test}: {}",
+        scored.pesq, scored.relay.to_callee, scored.report
+    );
+    scored
+}
+
+/// The relay dropped about the share asked of the caller's packets.
+fn assert_dropped(s: &Scored, share: f64) {
+    let d = s.relay.to_callee;
+    let got = d.loss_ratio();
+    assert!(
+        d.received > 500 && (got - share).abs() < 0.025,
+        "relay to callee dropped {got:.3}, asked {share}: {d:?}"
+    );
+}
+
+fn assert_within(codec: &str, network: &str, clean: &Scored, impaired: &Scored, budget: f64) {
+    let drop = clean.pesq - impaired.pesq;
+    println!(
+        "{codec}: PESQ-WB clean {:.2}, {network} {:.2} (−{drop:.2}, budget {budget})",
+        clean.pesq, impaired.pesq
+    );
+    assert!(
+        drop <= budget,
+        "{codec}: PESQ-WB fell from {:.2} to {:.2} under {network} ({drop:.2} > {budget})\n{}",
+        clean.pesq,
+        impaired.pesq,
+        impaired.report
+    );
+}
+
+/// A `key=value` field of the media report line.
+fn field(report: &str, key: &str) -> u64 {
+    report
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {report:?}"))
+}
+
+#[test]
+fn opus_keeps_its_quality_under_loss_and_jitter() {
+    let clean = scored_call("loss-opus-clean", "opus", Impairment::none());
+    let lossy = scored_call("loss-opus-5", "opus", loss(0x5EED_1601));
+    assert_dropped(&lossy, 0.05);
+    assert_within("opus", "5 % loss", &clean, &lossy, OPUS_LOSS_BUDGET);
+    let (fec, plc) = (
+        field(&lossy.report, "fec_frames"),
+        field(&lossy.report, "plc_frames"),
+    );
+    println!("opus: 5 % loss: {fec} packets rebuilt from FEC, {plc} concealed");
+    assert!(
+        fec as f64 >= OPUS_FEC_SHARE * (fec + plc).max(1) as f64,
+        "opus: only {fec} of {} lost packets rebuilt from FEC\n{}",
+        fec + plc,
+        lossy.report
+    );
+    let jittery = scored_call("loss-opus-jitter", "opus", jitter_and_loss(0x5EED_1602));
+    assert_dropped(&jittery, 0.05);
+    assert_within(
+        "opus",
+        "0-80 ms jitter + 5 % loss",
+        &clean,
+        &jittery,
+        OPUS_JITTER_LOSS_BUDGET,
+    );
+}
+
+#[test]
+fn pcmu_keeps_its_quality_under_loss() {
+    let clean = scored_call("loss-pcmu-clean", "pcmu", Impairment::none());
+    let lossy = scored_call("loss-pcmu-5", "pcmu", loss(0x5EED_1603));
+    assert_dropped(&lossy, 0.05);
+    assert_within("pcmu", "5 % loss", &clean, &lossy, PCMU_LOSS_BUDGET);
+}
