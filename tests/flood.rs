@@ -128,7 +128,11 @@ fn a_flood_of_invites_leaves_options_answered_and_calls_working() {
     let answered: Arc<Mutex<Vec<(usize, Instant)>>> = Arc::default();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listener = {
-        let (answered, done, probe) = (answered.clone(), done.clone(), probe.try_clone().expect("clone"));
+        let (answered, done, probe) = (
+            answered.clone(),
+            done.clone(),
+            probe.try_clone().expect("clone"),
+        );
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             let deadline = Instant::now() + SPREAD + 10 * SECOND;
@@ -171,12 +175,10 @@ fn a_flood_of_invites_leaves_options_answered_and_calls_working() {
     let answered = answered.lock().expect("lock").clone();
     let late: Vec<String> = sent
         .iter()
-        .filter_map(|(k, at)| {
-            match answered.iter().find(|(n, _)| n == k) {
-                Some((_, when)) if when.duration_since(*at) <= PROBE_LIMIT => None,
-                Some((_, when)) => Some(format!("#{k} after {:?}", when.duration_since(*at))),
-                None => Some(format!("#{k} never")),
-            }
+        .filter_map(|(k, at)| match answered.iter().find(|(n, _)| n == k) {
+            Some((_, when)) if when.duration_since(*at) <= PROBE_LIMIT => None,
+            Some((_, when)) => Some(format!("#{k} after {:?}", when.duration_since(*at))),
+            None => Some(format!("#{k} never")),
         })
         .collect();
     assert!(

@@ -84,7 +84,12 @@ fn injected_rtp_is_neither_heard_nor_recorded() {
         &dir,
         "answer",
         &listen,
-        &["--codec", "pcmu", "--record-dir", agentphone::arg(&recordings)],
+        &[
+            "--codec",
+            "pcmu",
+            "--record-dir",
+            agentphone::arg(&recordings),
+        ],
         60 * SECOND,
     );
     let sip = UdpSocket::bind("127.0.0.1:0").expect("SIP socket");
@@ -120,7 +125,10 @@ fn injected_rtp_is_neither_heard_nor_recorded() {
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .expect("the answer's m=audio port");
     let media: SocketAddr = format!("127.0.0.1:{media_port}").parse().expect("address");
-    let ack = format!("{}Content-Length: 0\r\n\r\n", dialog("ACK", 1, "ack1", to_tag));
+    let ack = format!(
+        "{}Content-Length: 0\r\n\r\n",
+        dialog("ACK", 1, "ack1", to_tag)
+    );
     sip.send_to(ack.as_bytes(), &listen).expect("ACK");
 
     // The injector gets in first, then both stream in step, 20 ms apart.
@@ -142,7 +150,10 @@ fn injected_rtp_is_neither_heard_nor_recorded() {
         let next = start + Duration::from_millis(20 * u64::from(n + 1));
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
-    let bye = format!("{}Content-Length: 0\r\n\r\n", dialog("BYE", 2, "bye1", to_tag));
+    let bye = format!(
+        "{}Content-Length: 0\r\n\r\n",
+        dialog("BYE", 2, "bye1", to_tag)
+    );
     sip.send_to(bye.as_bytes(), &listen).expect("BYE");
     let ok = final_response(&sip);
     assert!(ok.starts_with("SIP/2.0 200"), "BYE answered: {ok}");
@@ -158,8 +169,13 @@ fn injected_rtp_is_neither_heard_nor_recorded() {
     );
     let real_db = tone_level_db(steady, RATE, REAL_HZ);
     let injected_db = tone_level_db(steady, RATE, INJECTED_HZ);
-    eprintln!("recorded: {REAL_HZ} Hz at {real_db:.1} dBFS, {INJECTED_HZ} Hz at {injected_db:.1} dBFS");
-    assert!(real_db > -16.0, "the real caller is heard: {real_db:.1} dBFS");
+    eprintln!(
+        "recorded: {REAL_HZ} Hz at {real_db:.1} dBFS, {INJECTED_HZ} Hz at {injected_db:.1} dBFS"
+    );
+    assert!(
+        real_db > -16.0,
+        "the real caller is heard: {real_db:.1} dBFS"
+    );
     assert!(
         injected_db < -60.0,
         "nothing of the injector is heard: {injected_db:.1} dBFS\n{}",
@@ -178,5 +194,8 @@ fn injected_rtp_is_neither_heard_nor_recorded() {
             .unwrap_or_else(|| panic!("no {key} in the media report:\n{log}"))
     };
     let dropped = field("dropped_other_source") + field("dropped_probation");
-    assert_eq!(dropped, injected, "every injected packet dropped and counted");
+    assert_eq!(
+        dropped, injected,
+        "every injected packet dropped and counted"
+    );
 }

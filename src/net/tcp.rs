@@ -103,7 +103,11 @@ impl TcpPool {
             inbound_rx,
             failures_rx,
         };
-        tokio::spawn(accept_loop(listener, pool.shared.clone(), pool.next.clone()));
+        tokio::spawn(accept_loop(
+            listener,
+            pool.shared.clone(),
+            pool.next.clone(),
+        ));
         Ok(pool)
     }
 
@@ -159,7 +163,11 @@ impl TcpPool {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => return shared.fail(id, addr, format!("connect: {e}")),
                         Err(_) => {
-                            return shared.fail(id, addr, format!("connect timed out after {timeout:?}"))
+                            return shared.fail(
+                                id,
+                                addr,
+                                format!("connect timed out after {timeout:?}"),
+                            )
                         }
                     };
                     run_conn(id, stream, addr, rx, shared, false).await;
@@ -483,7 +491,10 @@ mod tests {
         }
         let (n, e) = refused.expect("a send is refused once the queue is full");
         assert!(e.contains("full"), "{e}");
-        assert!(n >= 4, "the queue holds its {} messages first (refused at {n})", 4);
+        assert!(
+            n >= 4,
+            "the queue holds its {} messages first (refused at {n})",
+            4
+        );
     }
 }
-

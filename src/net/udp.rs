@@ -9,8 +9,12 @@ use std::net::SocketAddr;
 /// `net.core.rmem_max`; a smaller buffer than asked is said once at start,
 /// with the setting to raise, rather than found later as lost datagrams.
 pub fn bind(listen: SocketAddr, receive_buffer: usize) -> Result<tokio::net::UdpSocket> {
-    let socket = Socket::new(Domain::for_address(listen), Type::DGRAM, Some(Protocol::UDP))
-        .context("cannot create a UDP socket")?;
+    let socket = Socket::new(
+        Domain::for_address(listen),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .context("cannot create a UDP socket")?;
     if let Err(e) = socket.set_recv_buffer_size(receive_buffer) {
         tracing::warn!(error = %e, "cannot set the SIP UDP receive buffer");
     }
@@ -47,7 +51,10 @@ mod tests {
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(0);
         let granted = socket2::SockRef::from(&udp).recv_buffer_size().unwrap() / 2;
-        assert!(granted >= asked.min(max), "granted {granted}, rmem_max {max}");
+        assert!(
+            granted >= asked.min(max),
+            "granted {granted}, rmem_max {max}"
+        );
         assert_ne!(udp.local_addr().unwrap().port(), 0);
     }
 }

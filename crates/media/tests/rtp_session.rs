@@ -181,7 +181,10 @@ fn a_source_the_sdp_did_not_name_is_taken_after_probation() {
             taken += 1;
         }
     }
-    assert_eq!(taken, 10 - (agentphone_media::rtp_stream::source::PROBATION as usize - 1));
+    assert_eq!(
+        taken,
+        10 - (agentphone_media::rtp_stream::source::PROBATION as usize - 1)
+    );
     assert_eq!(rx.latched(), Some(natted));
     assert_eq!(rx.drops().probation, 3);
     let mut other = RtpSender::with_start(99, 0, 0, 0, 8000);

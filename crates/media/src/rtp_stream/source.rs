@@ -162,7 +162,10 @@ mod tests {
         for (i, ms) in (0..50u16).zip((0..).step_by(20)) {
             let at = t0 + Duration::from_millis(ms);
             assert_eq!(g.check(at, addr(SDP), 1, 12 + i), SourceVerdict::Accept);
-            assert_eq!(g.check(at, addr(INJECTOR), 9, 500 + i), SourceVerdict::Refused);
+            assert_eq!(
+                g.check(at, addr(INJECTOR), 9, 500 + i),
+                SourceVerdict::Refused
+            );
         }
         assert_eq!(g.latched(), Some(addr(SDP)));
     }
@@ -188,7 +191,10 @@ mod tests {
         // An injector racing a real source: neither gets its run.
         for i in 0..20u16 {
             assert_eq!(g.check(t0, addr(NAT), 7, 100 + i), SourceVerdict::Probation);
-            assert_eq!(g.check(t0, addr(INJECTOR), 9, 900 + i), SourceVerdict::Probation);
+            assert_eq!(
+                g.check(t0, addr(INJECTOR), 9, 900 + i),
+                SourceVerdict::Probation
+            );
         }
         // A gap in the sequence starts the count again.
         let mut g = SourceGuard::new(None);
@@ -209,7 +215,10 @@ mod tests {
         }
         assert_eq!(g.latched(), Some(addr(INJECTOR)));
         assert_eq!(g.check(t0, addr(SDP), 1, 1), SourceVerdict::Latched);
-        assert_eq!(g.check(t0, addr(INJECTOR), 9, PROBATION), SourceVerdict::Refused);
+        assert_eq!(
+            g.check(t0, addr(INJECTOR), 9, PROBATION),
+            SourceVerdict::Refused
+        );
     }
 
     #[test]

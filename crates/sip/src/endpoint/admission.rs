@@ -149,13 +149,7 @@ impl Endpoint {
             return;
         }
         let tag = self.token(10);
-        let mut resp = self.response(
-            req,
-            503,
-            Some(&tag),
-            crate::transport::Transport::Udp,
-            None,
-        );
+        let mut resp = self.response(req, 503, Some(&tag), crate::transport::Transport::Udp, None);
         let retry = self.admission.policy.retry_after_s;
         resp.headers
             .push(Header::Other("Retry-After".into(), retry.to_string()));

@@ -19,7 +19,7 @@ impl Endpoint {
             Ok(addr) if !src.transport.is_reliable() => Destination { addr, ..src },
             _ => src,
         };
-        let disposition = match self.tx.on_request(now, req, reply_to.clone()) {
+        let disposition = match self.tx.on_request(now, req, reply_to) {
             Ok(d) => d,
             Err(e) => {
                 tracing::debug!(%src, error = %e, "request dropped");
