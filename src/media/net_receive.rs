@@ -4,6 +4,7 @@
 //! Nothing is decoded here: decoding runs on the audio clock.
 
 use agentphone_engine::chain::Chain;
+use agentphone_engine::inbound_ring::InboundSender;
 use agentphone_engine::packet::{Inbound, InboundPacket};
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
@@ -23,7 +24,7 @@ pub(super) fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
 pub(super) struct NetReceive {
     receiver: RtpReceiver,
     accepted: Vec<PayloadFormat>,
-    ring: rtrb::Producer<Inbound>,
+    ring: InboundSender,
     /// Payload type of the chain the audio half decodes with.
     chain_pt: Option<u8>,
     jitter: (Duration, Duration),
@@ -38,7 +39,7 @@ pub(super) struct NetReceive {
 impl NetReceive {
     pub(super) fn new(
         negotiated: &NegotiatedMedia,
-        ring: rtrb::Producer<Inbound>,
+        ring: InboundSender,
         jitter: (Duration, Duration),
     ) -> Self {
         let mut receiver = RtpReceiver::new(&negotiated.accepted);

@@ -2,6 +2,7 @@
 
 use crate::chain::Recovery;
 use crate::clean::Cleaner;
+use crate::inbound_ring::{inbound_ring, InboundReceiver, InboundSender};
 use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
 use crate::packet::{Inbound, OutboundPacket};
@@ -19,7 +20,7 @@ pub const OUTBOUND_SLOTS: usize = 16;
 /// The network half's ends of a leg's rings.
 pub struct LegRings {
     /// Received payloads (and receive chains) toward the audio thread.
-    pub inbound: rtrb::Producer<Inbound>,
+    pub inbound: InboundSender,
     /// Encoded payloads from the audio thread, to packetise and send.
     pub outbound: rtrb::Consumer<OutboundPacket>,
 }
@@ -34,7 +35,7 @@ impl Drop for LegAudio {
 
 /// The audio half of a leg: receive chain, noise removal, encoder.
 pub struct LegAudio {
-    inbound: rtrb::Consumer<Inbound>,
+    inbound: InboundReceiver,
     outbound: rtrb::Producer<OutboundPacket>,
     listener: Listener,
     cleaner: Cleaner,
@@ -68,7 +69,7 @@ impl LegAudio {
     /// A leg that encodes with `packer` and cleans what it hears with `cleaner`
     /// (switched on or off later by [`crate::Command::Denoise`]).
     pub fn new(packer: Packer, cleaner: Cleaner) -> (LegAudio, LegRings) {
-        let (in_tx, in_rx) = RingBuffer::new(INBOUND_SLOTS);
+        let (in_tx, in_rx) = inbound_ring(INBOUND_SLOTS);
         let (out_tx, out_rx) = RingBuffer::new(OUTBOUND_SLOTS);
         (
             LegAudio {

@@ -29,6 +29,7 @@ pub mod clean;
 mod command;
 mod engine;
 mod ids;
+pub mod inbound_ring;
 pub mod leg;
 mod listen;
 pub mod local;
