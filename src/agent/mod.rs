@@ -186,6 +186,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
     let clean = CleanAudio {
         inbound: policy.inbound,
         microphone: policy.microphone,
+        switchable: true,
     };
     let mut shell = Shell {
         sip,

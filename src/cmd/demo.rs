@@ -38,6 +38,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let clean = CleanAudio {
         inbound: args.denoise == "on",
         microphone: false,
+        switchable: false,
     };
     let bob_engine = engine.clone();
     let bob_task =

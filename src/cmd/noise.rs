@@ -31,6 +31,7 @@ impl NoiseArgs {
         Ok(CleanAudio {
             inbound: state.inbound(),
             microphone: state.microphone(),
+            switchable: false,
         })
     }
 }

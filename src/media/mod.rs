@@ -55,6 +55,9 @@ pub struct CleanAudio {
     pub inbound: bool,
     /// Clean the agent's microphone before sending.
     pub microphone: bool,
+    /// The agent may switch cleaning of what it hears on during the call
+    /// (the desk): keep a denoiser ready even while off.
+    pub switchable: bool,
 }
 
 /// Where a leg's audio goes in the engine.
@@ -239,7 +242,12 @@ impl MediaLeg {
         let packer = Packer::new(kind, format.payload_type, negotiated.ptime_ms)
             .context("create encoder")?;
         let model = self.settings.denoise_model.clone();
-        let (audio, rings) = LegAudio::new(packer, Cleaner::new(model.clone(), clean.inbound));
+        let cleaner = if clean.inbound || clean.switchable {
+            Cleaner::new(model.clone(), clean.inbound)
+        } else {
+            Cleaner::never()
+        };
+        let (audio, rings) = LegAudio::new(packer, cleaner);
         // The audio thread wakes the network half when it has packets for it
         // (every packet time), not every tick.
         let wake = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -325,9 +333,13 @@ impl MediaLeg {
             }
             None => None,
         };
+        // The local end and the leg, and for a moment a transfer's new leg
+        // taking over (`hand_over`): three, not a conference's eight, whose
+        // mixer buffers would be most of an idle call's memory.
+        let room_audio = Room::with_capacity(3).map_err(|e| anyhow!("{e}"))?;
         self.engine.send(Command::AddRoom {
             room,
-            audio: Box::new(Room::new()),
+            audio: Box::new(room_audio),
         })?;
         self.engine.send(Command::AddLocal {
             part: local,

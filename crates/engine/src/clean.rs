@@ -12,7 +12,8 @@ const SPEECH_VAD: f32 = 0.5;
 /// allocating. The cleaned audio lags by one frame (10 ms), the model's own
 /// look-ahead.
 pub struct Cleaner {
-    denoiser: Denoiser,
+    /// None for a cleaner that is off and stays off ([`Cleaner::never`]).
+    denoiser: Option<Denoiser>,
     on: bool,
     input: Box<Frame>,
     frames: u64,
@@ -23,7 +24,7 @@ impl Cleaner {
     /// With `model` (the built-in one when None), on or off to start with.
     pub fn new(model: Option<Arc<Model>>, on: bool) -> Self {
         Cleaner {
-            denoiser: model.map_or_else(Denoiser::new, Denoiser::from_model),
+            denoiser: Some(model.map_or_else(Denoiser::new, Denoiser::from_model)),
             on,
             input: Box::new([0.0; FRAME_SAMPLES]),
             frames: 0,
@@ -31,13 +32,31 @@ impl Cleaner {
         }
     }
 
+    /// A cleaner that is off and cannot be switched on: no model state, whose
+    /// buffers (about 40 KiB) would otherwise sit in every leg of a run that
+    /// never cleans (`answer` without `--denoise`).
+    pub fn never() -> Self {
+        Cleaner {
+            denoiser: None,
+            on: false,
+            input: Box::new([0.0; FRAME_SAMPLES]),
+            frames: 0,
+            speech_frames: 0,
+        }
+    }
+
     /// Switches cleaning on or off (from the next frame; the model's state
-    /// restarts when it comes back on, so no stale frame leaks out).
-    pub fn set_on(&mut self, on: bool) {
+    /// restarts when it comes back on, so no stale frame leaks out). A
+    /// [`Cleaner::never`] stays off; returns whether cleaning is now as asked.
+    pub fn set_on(&mut self, on: bool) -> bool {
+        let Some(denoiser) = &mut self.denoiser else {
+            return !on;
+        };
         if on && !self.on {
-            self.denoiser.reset();
+            denoiser.reset();
         }
         self.on = on;
+        true
     }
 
     /// Whether frames are cleaned.
@@ -47,11 +66,11 @@ impl Cleaner {
 
     /// Replaces `frame` with its cleaned version when on.
     pub fn process(&mut self, frame: &mut Frame) {
-        if !self.on {
+        let Some(denoiser) = self.denoiser.as_mut().filter(|_| self.on) else {
             return;
-        }
+        };
         self.input.copy_from_slice(frame);
-        let vad = self.denoiser.process(&self.input, frame);
+        let vad = denoiser.process(&self.input, frame);
         self.frames += 1;
         if vad >= SPEECH_VAD {
             self.speech_frames += 1;

@@ -409,19 +409,18 @@ impl Engine {
 
     fn set_denoise(&mut self, part: PartId, on: bool) -> Result<(), EngineError> {
         let i = self.index(part)?;
-        match &mut self.parts[i].kind {
+        let done = match &mut self.parts[i].kind {
             Kind::Leg(leg) => leg.cleaner_mut().set_on(on),
-            Kind::Local(local) => match local.cleaner_mut() {
-                Some(c) => c.set_on(on),
-                None => {
-                    return Err(EngineError::NotApplicable {
-                        part,
-                        what: "this endpoint was created without noise removal",
-                    })
-                }
-            },
+            Kind::Local(local) => local.cleaner_mut().is_some_and(|c| c.set_on(on)),
+        };
+        if done {
+            Ok(())
+        } else {
+            Err(EngineError::NotApplicable {
+                part,
+                what: "this endpoint was created without noise removal",
+            })
         }
-        Ok(())
     }
 
     fn record(
