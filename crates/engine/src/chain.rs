@@ -2,7 +2,7 @@
 //! network half builds one when a payload type first arrives (allocation happens
 //! there); the audio half pops and decodes from it on the audio clock.
 
-use agentphone_media::codec::{CodecError, CodecKind, Decoder};
+use agentphone_media::codec::{CodecError, CodecKind, Decoder, MAX_PAYLOAD_BYTES, MAX_PTIME_MS};
 use agentphone_media::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use agentphone_media::stretch::{Stretch, TimeStretcher};
 use std::time::{Duration, Instant};
@@ -79,7 +79,16 @@ impl Chain {
         // round up, which only makes its pacing slightly conservative.
         let packet_ms = (packet_samples as u32).div_ceil(48).max(1);
         // Room for the largest delay twice over (a burst arriving at once).
-        let capacity = (2 * max_delay.as_millis() as usize / packet_ms as usize + 16).max(64);
+        // Each slot holds a whole payload, so slots are most of a call's
+        // memory: no more than that.
+        let capacity = (2 * max_delay.as_millis() as usize / packet_ms as usize + 16).max(32);
+        // A G.711 payload is 8 bytes a millisecond, and no packet longer than
+        // the decoder's MAX_PTIME_MS can be played anyway; Opus keeps room
+        // for any packet that fits a datagram.
+        let max_payload = match kind {
+            CodecKind::Pcmu | CodecKind::Pcma => 8 * MAX_PTIME_MS as usize,
+            CodecKind::Opus => MAX_PAYLOAD_BYTES,
+        };
         Ok(Chain {
             payload_type,
             jitter: JitterBuffer::new(JitterConfig {
@@ -87,6 +96,7 @@ impl Chain {
                 min_delay,
                 max_delay,
                 capacity,
+                max_payload,
                 fec: kind == CodecKind::Opus,
                 stretch: true,
                 ..JitterConfig::new(clock, packet_ms)
