@@ -260,6 +260,9 @@ impl Shell {
                     }
                 }
                 _ = quality_at.tick() => self.publish_quality(),
+                // A JoinSet keeps each finished task until it is joined: reap
+                // them, or an agent's shift of calls accumulates.
+                Some(_) = self.ending.join_next(), if !self.ending.is_empty() => {}
                 Some(d) = dead.recv() => {
                     let sip = self.legs.get(agentphone_desk::CallRef(d.leg)).map(|l| l.sip);
                     if let Some(sip) = sip {

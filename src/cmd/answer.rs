@@ -322,6 +322,9 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     }
                     _ => {}
                 },
+                // A JoinSet keeps each finished task until it is joined
+                // (found by the soak: 1.7 KB per call, never freed).
+                Some(_) = ending.join_next(), if !ending.is_empty() => {}
                 _ = super::sleep_opt(next_hangup.map(|(t, _)| t)) => {
                     if let Some((key, ())) = hangups.pop_first() {
                         let _ = sip.ep().hangup(Instant::now(), key.1);
