@@ -37,7 +37,7 @@ pub(super) struct NetLeg {
     rtcp_session: RtcpSession,
     rx: NetReceive,
     tx: NetSend,
-    outbound: rtrb::Consumer<agentphone_engine::packet::OutboundPacket>,
+    outbound: agentphone_engine::rings::OutboundReceiver,
     watchdog: RtpWatchdog,
     /// The call's quality as of the last second, for the controls.
     quality: tokio::sync::watch::Sender<CallQuality>,

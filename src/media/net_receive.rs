@@ -4,8 +4,8 @@
 //! Nothing is decoded here: decoding runs on the audio clock.
 
 use agentphone_engine::chain::Chain;
-use agentphone_engine::inbound_ring::InboundSender;
 use agentphone_engine::packet::{Inbound, InboundPacket};
+use agentphone_engine::rings::InboundSender;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
 use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};

@@ -2,13 +2,14 @@
 
 use crate::chain::Recovery;
 use crate::clean::Cleaner;
-use crate::inbound_ring::{inbound_ring, InboundReceiver, InboundSender};
 use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
-use crate::packet::{Inbound, OutboundPacket};
+use crate::packet::Inbound;
+use crate::rings::{
+    inbound_ring, outbound_ring, InboundReceiver, InboundSender, OutboundReceiver, OutboundSender,
+};
 use agentphone_audio::Frame;
 use agentphone_media::jitter::JitterStats;
-use rtrb::RingBuffer;
 use std::time::Instant;
 
 /// Items the inbound ring holds: 1.28 s of 10 ms packets, well above the largest
@@ -22,7 +23,7 @@ pub struct LegRings {
     /// Received payloads (and receive chains) toward the audio thread.
     pub inbound: InboundSender,
     /// Encoded payloads from the audio thread, to packetise and send.
-    pub outbound: rtrb::Consumer<OutboundPacket>,
+    pub outbound: OutboundReceiver,
 }
 
 impl Drop for LegAudio {
@@ -36,7 +37,7 @@ impl Drop for LegAudio {
 /// The audio half of a leg: receive chain, noise removal, encoder.
 pub struct LegAudio {
     inbound: InboundReceiver,
-    outbound: rtrb::Producer<OutboundPacket>,
+    outbound: OutboundSender,
     listener: Listener,
     cleaner: Cleaner,
     packer: Box<Packer>,
@@ -70,7 +71,7 @@ impl LegAudio {
     /// (switched on or off later by [`crate::Command::Denoise`]).
     pub fn new(packer: Packer, cleaner: Cleaner) -> (LegAudio, LegRings) {
         let (in_tx, in_rx) = inbound_ring(INBOUND_SLOTS);
-        let (out_tx, out_rx) = RingBuffer::new(OUTBOUND_SLOTS);
+        let (out_tx, out_rx) = outbound_ring(OUTBOUND_SLOTS);
         (
             LegAudio {
                 inbound: in_rx,
@@ -135,7 +136,7 @@ impl LegAudio {
     /// network half.
     pub(crate) fn say(&mut self, frame: &Frame) {
         if let Some(packet) = self.packer.push(frame) {
-            if self.outbound.push(packet).is_err() {
+            if !self.outbound.push(&packet) {
                 self.send_overflow += 1;
             } else {
                 self.produced = true;

@@ -29,13 +29,13 @@ pub mod clean;
 mod command;
 mod engine;
 mod ids;
-pub mod inbound_ring;
 pub mod leg;
 mod listen;
 pub mod local;
 pub mod packer;
 pub mod packet;
 pub mod record;
+pub mod rings;
 pub mod room;
 pub mod stats;
 

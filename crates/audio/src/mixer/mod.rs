@@ -101,10 +101,10 @@ pub struct Mixer {
     max: usize,
     next_id: u32,
     legs: Vec<Option<Leg>>,
-    inputs: Vec<Frame>,
-    /// What each leg adds to the sum this frame (gain and ramps applied).
-    contrib: Vec<Frame>,
-    outputs: Vec<Frame>,
+    /// One buffer per slot, used in place through a tick: the leg's input,
+    /// then what it adds to the sum (gain and ramps applied), then what it
+    /// hears. Three buffers per slot were most of an idle call's memory.
+    frames: Vec<Frame>,
     total: Box<Frame>,
     spoken: Vec<LevelMeter>,
     heard: Vec<LevelMeter>,
@@ -123,9 +123,7 @@ impl Mixer {
             max: max_participants,
             next_id: 0,
             legs: vec![None; slots],
-            inputs: vec![[0.0; FRAME_SAMPLES]; slots],
-            contrib: vec![[0.0; FRAME_SAMPLES]; slots],
-            outputs: vec![[0.0; FRAME_SAMPLES]; slots],
+            frames: vec![[0.0; FRAME_SAMPLES]; slots],
             total: Box::new([0.0; FRAME_SAMPLES]),
             spoken: vec![LevelMeter::default(); slots],
             heard: vec![LevelMeter::default(); slots],
@@ -227,13 +225,16 @@ impl Mixer {
             .map(|l| l.id)
     }
 
-    /// The input frame of a participant for the next mix, to be filled in place.
+    /// The input frame of a participant for the next mix, to be filled in
+    /// place, whole: it shares its buffer with the participant's output, so
+    /// it holds what the participant last heard until written (and
+    /// [`Mixer::output`] gives the input from then until the next mix).
     pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut Frame, MixError> {
         let slot = self.slot_of(id, true)?;
         if let Some(leg) = self.legs[slot].as_mut() {
             leg.fresh = true;
         }
-        Ok(&mut self.inputs[slot])
+        Ok(&mut self.frames[slot])
     }
 
     /// Copies a participant's input frame for the next mix.
@@ -244,7 +245,7 @@ impl Mixer {
 
     /// What a participant hears, as produced by the last [`Mixer::mix`].
     pub fn output(&self, id: ParticipantId) -> Result<&Frame, MixError> {
-        Ok(&self.outputs[self.slot_of(id, false)?])
+        Ok(&self.frames[self.slot_of(id, false)?])
     }
 
     /// The whole mix of the last [`Mixer::mix`]: every participant's
@@ -274,10 +275,11 @@ impl Mixer {
             let Some(leg) = self.legs[slot].as_mut() else {
                 continue;
             };
-            let c = &mut self.contrib[slot];
+            // The input becomes the contribution in place.
+            let c = &mut self.frames[slot];
             if leg.fresh {
-                for (c, &x) in c.iter_mut().zip(self.inputs[slot].iter()) {
-                    *c = sanitize(x);
+                for x in c.iter_mut() {
+                    *x = sanitize(*x);
                 }
             } else {
                 c.fill(0.0);
@@ -294,10 +296,10 @@ impl Mixer {
             let Some(leg) = self.legs[slot].as_mut() else {
                 continue;
             };
-            let out = &mut self.outputs[slot];
-            let own = &self.contrib[slot];
-            for ((o, &t), &c) in out.iter_mut().zip(self.total.iter()).zip(own.iter()) {
-                *o = soft_clip(t - c);
+            // The contribution becomes what this leg hears: N-1.
+            let out = &mut self.frames[slot];
+            for (o, &t) in out.iter_mut().zip(self.total.iter()) {
+                *o = soft_clip(t - *o);
             }
             leg.hear.apply(out);
             self.heard[slot].process(out);

@@ -1,0 +1,322 @@
+//! The rings between a leg's network half and its audio half.
+//!
+//! A ring of whole packets would reserve [`MAX_PAYLOAD`] bytes per slot: 128
+//! inbound slots of 1.5 KB are 190 KiB per leg, though a G.711 packet is 160
+//! bytes. So each direction is a ring of headers and a ring of payload bytes
+//! sized for the bit rate, not for the largest packet. Pushing and popping
+//! never allocate.
+//!
+//! Both rings are single producer, single consumer. The sender writes the
+//! payload bytes before committing the header, and the receiver reads a
+//! header before the bytes, so a header it sees always has its bytes there
+//! (each ring's commit is a release, each read an acquire).
+
+use crate::chain::Chain;
+use crate::packet::{Inbound, InboundPacket, OutboundPacket, MAX_PAYLOAD};
+use rtrb::{PopError, PushError, RingBuffer};
+use std::time::Instant;
+
+/// Payload bytes the inbound ring holds: 1.28 s of 10 ms G.711 packets,
+/// 1.5 s of Opus at 128 kbit/s. A faster sender whose audio thread stalls
+/// loses packets sooner, counted as ring overflow like a full item ring.
+pub const INBOUND_BYTES: usize = 24 * 1024;
+
+/// Payload bytes the outbound ring holds: our own encoder's packets, 16 of
+/// 20 ms G.711 (160 bytes) or of Opus at up to 128 kbit/s.
+pub const OUTBOUND_BYTES: usize = 4 * 1024;
+
+/// One direction: headers `H` with their payload length, and the payloads.
+struct PayloadTx<H> {
+    items: rtrb::Producer<(H, u16)>,
+    bytes: rtrb::Producer<u8>,
+}
+
+struct PayloadRx<H> {
+    items: rtrb::Consumer<(H, u16)>,
+    bytes: rtrb::Consumer<u8>,
+}
+
+fn payload_ring<H>(slots: usize, bytes: usize) -> (PayloadTx<H>, PayloadRx<H>) {
+    let (items_tx, items_rx) = RingBuffer::new(slots);
+    let (bytes_tx, bytes_rx) = RingBuffer::new(bytes);
+    (
+        PayloadTx {
+            items: items_tx,
+            bytes: bytes_tx,
+        },
+        PayloadRx {
+            items: items_rx,
+            bytes: bytes_rx,
+        },
+    )
+}
+
+impl<H> PayloadTx<H> {
+    /// Queues `header` with `payload`, or hands the header back when either
+    /// ring is full (nothing is queued then).
+    fn push(&mut self, header: H, payload: &[u8]) -> Result<(), H> {
+        let len = payload.len();
+        if self.items.is_full() || len > MAX_PAYLOAD || self.bytes.slots() < len {
+            return Err(header);
+        }
+        let Ok(chunk) = self.bytes.write_chunk_uninit(len) else {
+            return Err(header);
+        };
+        chunk.fill_from_iter(payload.iter().copied());
+        // Only this sender fills the item ring, and it had room above.
+        if self.items.push((header, len as u16)).is_err() {
+            unreachable!("the item ring had a free slot a moment ago");
+        }
+        Ok(())
+    }
+}
+
+impl<H> PayloadRx<H> {
+    /// The next header, its payload copied into `into` (at least
+    /// [`MAX_PAYLOAD`] long); returns the payload's length.
+    fn pop(&mut self, into: &mut [u8]) -> Result<(H, usize), PopError> {
+        let (header, len) = self.items.pop()?;
+        let len = usize::from(len);
+        // The sender committed these bytes before the header.
+        let chunk = self
+            .bytes
+            .read_chunk(len)
+            .expect("a payload is in the byte ring before its header");
+        let (a, b) = chunk.as_slices();
+        into[..a.len()].copy_from_slice(a);
+        into[a.len()..len].copy_from_slice(b);
+        chunk.commit_all();
+        Ok((header, len))
+    }
+}
+
+/// An inbound item as it sits in the ring: a packet without its payload.
+enum Item {
+    Packet { arrival: Instant, seq: u16, ts: u32 },
+    Chain(Box<Chain>),
+    Restart,
+    PeerLoss { fraction_lost: u8 },
+}
+
+/// The network half's end of the inbound ring.
+pub struct InboundSender(PayloadTx<Item>);
+
+/// The audio half's end of the inbound ring.
+pub struct InboundReceiver(PayloadRx<Item>);
+
+/// An inbound ring of `slots` items and [`INBOUND_BYTES`] of payload.
+pub fn inbound_ring(slots: usize) -> (InboundSender, InboundReceiver) {
+    inbound_ring_with(slots, INBOUND_BYTES)
+}
+
+fn inbound_ring_with(slots: usize, bytes: usize) -> (InboundSender, InboundReceiver) {
+    let (tx, rx) = payload_ring(slots, bytes);
+    (InboundSender(tx), InboundReceiver(rx))
+}
+
+impl InboundSender {
+    /// Queues `item` for the audio half; hands it back when either ring is
+    /// full (nothing of it is queued then).
+    // The error hands the packet back by value, as rtrb's own push does:
+    // boxing it would allocate on a full ring, the moment to avoid it.
+    #[allow(clippy::result_large_err)]
+    pub fn push(&mut self, item: Inbound) -> Result<(), PushError<Inbound>> {
+        let back = |header: Item, packet: Option<InboundPacket>| {
+            PushError::Full(match (header, packet) {
+                (_, Some(p)) => Inbound::Packet(p),
+                (Item::Chain(c), None) => Inbound::Chain(c),
+                (Item::Restart, None) => Inbound::Restart,
+                (Item::PeerLoss { fraction_lost }, None) => Inbound::PeerLoss { fraction_lost },
+                (Item::Packet { .. }, None) => {
+                    unreachable!("a packet header comes with its packet")
+                }
+            })
+        };
+        match item {
+            Inbound::Packet(p) => {
+                let header = Item::Packet {
+                    arrival: p.arrival,
+                    seq: p.seq,
+                    ts: p.ts,
+                };
+                self.0
+                    .push(header, p.payload())
+                    .map_err(|h| back(h, Some(p)))
+            }
+            Inbound::Chain(c) => self.0.push(Item::Chain(c), &[]).map_err(|h| back(h, None)),
+            Inbound::Restart => self.0.push(Item::Restart, &[]).map_err(|h| back(h, None)),
+            Inbound::PeerLoss { fraction_lost } => self
+                .0
+                .push(Item::PeerLoss { fraction_lost }, &[])
+                .map_err(|h| back(h, None)),
+        }
+    }
+}
+
+impl InboundReceiver {
+    /// The next item, its payload copied out of the byte ring.
+    pub fn pop(&mut self) -> Result<Inbound, PopError> {
+        let mut data = [0u8; MAX_PAYLOAD];
+        let (header, len) = self.0.pop(&mut data)?;
+        Ok(match header {
+            Item::Packet { arrival, seq, ts } => Inbound::Packet(
+                InboundPacket::new(arrival, seq, ts, &data[..len])
+                    .expect("the sender took only payloads that fit"),
+            ),
+            Item::Chain(c) => Inbound::Chain(c),
+            Item::Restart => Inbound::Restart,
+            Item::PeerLoss { fraction_lost } => Inbound::PeerLoss { fraction_lost },
+        })
+    }
+}
+
+/// The audio half's end of the outbound ring.
+pub struct OutboundSender(PayloadTx<(u8, u32)>);
+
+/// The network half's end of the outbound ring.
+pub struct OutboundReceiver(PayloadRx<(u8, u32)>);
+
+/// An outbound ring of `slots` packets and [`OUTBOUND_BYTES`] of payload.
+pub fn outbound_ring(slots: usize) -> (OutboundSender, OutboundReceiver) {
+    let (tx, rx) = payload_ring(slots, OUTBOUND_BYTES);
+    (OutboundSender(tx), OutboundReceiver(rx))
+}
+
+impl OutboundSender {
+    /// Queues an encoded packet; false when the ring is full (dropped).
+    pub fn push(&mut self, packet: &OutboundPacket) -> bool {
+        self.0
+            .push((packet.payload_type, packet.step), packet.payload())
+            .is_ok()
+    }
+}
+
+impl OutboundReceiver {
+    /// The next encoded packet.
+    pub fn pop(&mut self) -> Result<OutboundPacket, PopError> {
+        let mut packet = OutboundPacket::new(0, 0);
+        let ((payload_type, step), len) = self.0.pop(packet.buffer_mut())?;
+        packet.payload_type = payload_type;
+        packet.step = step;
+        packet.set_len(len);
+        Ok(packet)
+    }
+
+    /// The audio half is gone (the engine dropped the leg or stopped).
+    pub fn is_abandoned(&self) -> bool {
+        self.0.items.is_abandoned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u16, len: usize) -> Inbound {
+        let payload: Vec<u8> = (0..len).map(|i| (i as u16 ^ seq) as u8).collect();
+        Inbound::Packet(
+            InboundPacket::new(Instant::now(), seq, u32::from(seq) * 160, &payload).unwrap(),
+        )
+    }
+
+    fn expect_packet(item: Inbound, seq: u16, len: usize) {
+        let Inbound::Packet(p) = item else {
+            panic!("expected packet {seq}");
+        };
+        assert_eq!(p.seq, seq);
+        assert_eq!(p.ts, u32::from(seq) * 160);
+        let want: Vec<u8> = (0..len).map(|i| (i as u16 ^ seq) as u8).collect();
+        assert_eq!(p.payload(), &want[..], "payload of {seq}");
+    }
+
+    #[test]
+    fn payloads_come_out_whole_and_in_order_across_the_byte_rings_wrap() {
+        // 1000 bytes of payload room: packets of 300 wrap it every few.
+        let (mut tx, mut rx) = inbound_ring_with(4, 1000);
+        for seq in 0..50u16 {
+            assert!(tx.push(packet(seq, 300)).is_ok(), "room");
+            if seq % 2 == 1 {
+                expect_packet(rx.pop().unwrap(), seq - 1, 300);
+                expect_packet(rx.pop().unwrap(), seq, 300);
+            }
+        }
+        assert!(rx.pop().is_err());
+    }
+
+    #[test]
+    fn a_full_byte_ring_hands_the_packet_back_and_queues_nothing() {
+        let (mut tx, mut rx) = inbound_ring_with(8, 1000);
+        assert!(tx.push(packet(1, 600)).is_ok(), "room");
+        let Err(PushError::Full(back)) = tx.push(packet(2, 600)) else {
+            panic!("600 more bytes do not fit in 400");
+        };
+        expect_packet(back, 2, 600);
+        assert!(tx.push(Inbound::Restart).is_ok(), "a header needs no bytes");
+        expect_packet(rx.pop().unwrap(), 1, 600);
+        assert!(matches!(rx.pop().unwrap(), Inbound::Restart));
+        assert!(rx.pop().is_err());
+    }
+
+    #[test]
+    fn a_full_item_ring_hands_the_item_back() {
+        let (mut tx, mut rx) = inbound_ring_with(2, 1000);
+        assert!(tx.push(packet(1, 10)).is_ok(), "room");
+        assert!(
+            tx.push(Inbound::PeerLoss { fraction_lost: 3 }).is_ok(),
+            "room"
+        );
+        assert!(matches!(tx.push(packet(3, 10)), Err(PushError::Full(_))));
+        expect_packet(rx.pop().unwrap(), 1, 10);
+        assert!(matches!(
+            rx.pop().unwrap(),
+            Inbound::PeerLoss { fraction_lost: 3 }
+        ));
+        // The refused packet left no bytes behind.
+        assert!(
+            tx.push(packet(4, 1000)).is_ok(),
+            "the whole byte ring is free"
+        );
+        expect_packet(rx.pop().unwrap(), 4, 1000);
+    }
+
+    #[test]
+    fn a_largest_payload_fits() {
+        let (mut tx, mut rx) = inbound_ring(4);
+        assert!(tx.push(packet(7, MAX_PAYLOAD)).is_ok(), "room");
+        expect_packet(rx.pop().unwrap(), 7, MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn outbound_packets_keep_their_payload_type_step_and_bytes() {
+        let (mut tx, mut rx) = outbound_ring(16);
+        for n in 0..100u32 {
+            let mut p = OutboundPacket::new(8, 160 + n);
+            let len = 100 + (n as usize * 7) % 200;
+            for (i, b) in p.buffer_mut()[..len].iter_mut().enumerate() {
+                *b = (i as u32 ^ n) as u8;
+            }
+            p.set_len(len);
+            assert!(tx.push(&p), "room for packet {n}");
+            let got = rx.pop().expect("the packet");
+            assert_eq!((got.payload_type, got.step), (8, 160 + n));
+            assert_eq!(got.payload(), p.payload());
+        }
+        assert!(rx.pop().is_err());
+        assert!(!rx.is_abandoned());
+        drop(tx);
+        assert!(rx.is_abandoned());
+    }
+
+    #[test]
+    fn a_full_outbound_ring_refuses_the_packet() {
+        let (mut tx, _rx) = outbound_ring(16);
+        let mut p = OutboundPacket::new(0, 160);
+        p.set_len(1000);
+        let taken = (0..10).filter(|_| tx.push(&p)).count();
+        assert_eq!(
+            taken,
+            OUTBOUND_BYTES / 1000,
+            "as many as the byte ring holds"
+        );
+    }
+}
