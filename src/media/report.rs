@@ -55,6 +55,7 @@ impl MediaReport {
             concealed = j.concealed,
             fec_frames = self.recovery.fec_frames,
             plc_frames = self.recovery.concealed_frames,
+            plc_bridged = self.recovery.bridged_frames,
             stretched_ms = self.recovery.lengthened_ms(),
             shortened_ms = self.recovery.shortened_ms(),
             decode_errors = self.decode_errors,

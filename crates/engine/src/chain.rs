@@ -14,6 +14,9 @@ pub struct Recovery {
     pub fec_frames: u64,
     /// Lost or late packets concealed (PLC) instead.
     pub concealed_frames: u64,
+    /// Of those, the ones bridged into the packet after them, which was
+    /// already here (G.711: see `plc::G711Plc::conceal_before`).
+    pub bridged_frames: u64,
     /// 48 kHz samples added by lengthening speech (the buffer growing).
     pub lengthened_samples: u64,
     /// 48 kHz samples removed by shortening speech (the buffer shrinking).
@@ -26,6 +29,7 @@ impl Recovery {
         Recovery {
             fec_frames: self.fec_frames + o.fec_frames,
             concealed_frames: self.concealed_frames + o.concealed_frames,
+            bridged_frames: self.bridged_frames + o.bridged_frames,
             lengthened_samples: self.lengthened_samples + o.lengthened_samples,
             shortened_samples: self.shortened_samples + o.shortened_samples,
         }
@@ -146,11 +150,16 @@ impl Chain {
                 payload, stretch, ..
             } => (self.decoder.decode(payload, pcm), Some(stretch)),
             // Opus carries the lost packet's audio inside the next one (in-band
-            // FEC); G.711 falls back to concealment there too.
+            // FEC); G.711 conceals, bridging the gap into the next packet.
             Playout::Missing {
                 next: Some(next), ..
-            } if self.decoder.kind() == CodecKind::Opus => {
-                self.recovery.fec_frames += 1;
+            } => {
+                if self.decoder.kind() == CodecKind::Opus {
+                    self.recovery.fec_frames += 1;
+                } else {
+                    self.recovery.concealed_frames += 1;
+                    self.recovery.bridged_frames += 1;
+                }
                 (self.decoder.decode_fec(next, &mut pcm[..n]), None)
             }
             Playout::Missing { .. } => {
@@ -183,5 +192,101 @@ impl Chain {
             }
             None => Pulled::Concealed(got),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentphone_media::codec::{Encoder, MAX_PACKET_SAMPLES};
+
+    const PACKET: usize = 960;
+
+    /// PCMU packets (20 ms) of a voiced-like tone whose pitch glides, so the
+    /// waveform after a gap differs from the one before it.
+    fn packets(count: usize) -> Vec<Vec<u8>> {
+        let mut enc = Encoder::new(CodecKind::Pcmu, 20).expect("PCMU encoder");
+        let mut phase = 0.0f32;
+        (0..count)
+            .map(|k| {
+                let pcm: Vec<f32> = (0..PACKET)
+                    .map(|i| {
+                        let f = 140.0 + 60.0 * ((k * PACKET + i) as f32 / 48_000.0);
+                        phase += 2.0 * std::f32::consts::PI * f / 48_000.0;
+                        8_000.0 * phase.sin() + 3_000.0 * (2.0 * phase).sin()
+                    })
+                    .collect();
+                let mut out = [0u8; 160];
+                let n = enc.encode(&pcm, &mut out).expect("encode");
+                out[..n].to_vec()
+            })
+            .collect()
+    }
+
+    /// Plays `packets` through a PCMU chain on a fake clock, packet `k`
+    /// arriving at `k` × 20 ms unless `lost(k)`, slot `k` played 30 ms later.
+    /// Returns each pull's samples and the chain's figures.
+    fn play(packets: &[Vec<u8>], lost: impl Fn(usize) -> bool) -> (Vec<Vec<f32>>, Recovery, u64) {
+        let ms = |m: u64| Duration::from_millis(m);
+        let mut chain =
+            Chain::new(0, CodecKind::Pcmu, PACKET, (ms(20), ms(200))).expect("PCMU chain");
+        let t0 = Instant::now();
+        let mut pcm = vec![0.0f32; MAX_PACKET_SAMPLES];
+        let mut errors = 0;
+        let mut pulls = Vec::new();
+        for (k, p) in packets.iter().enumerate() {
+            let at = t0 + ms(20 * k as u64);
+            if !lost(k) {
+                chain.push(at, k as u16, (160 * k) as u32, p);
+            }
+            match chain.pull(at + ms(10), &mut pcm, &mut errors) {
+                Pulled::Audio(n) | Pulled::Concealed(n) => pulls.push(pcm[..n].to_vec()),
+                Pulled::Nothing => {}
+            }
+        }
+        assert_eq!(errors, 0);
+        (pulls, chain.recovery(), chain.stats().lost)
+    }
+
+    #[test]
+    fn a_lost_pcmu_packet_is_concealed_once_and_bridged_into_the_next() {
+        let p = packets(40);
+        let (clean, r, lost) = play(&p, |_| false);
+        assert_eq!((r.concealed_frames, r.bridged_frames, lost), (0, 0, 0));
+        let (lossy, r, lost) = play(&p, |k| k == 20);
+        assert_eq!(clean.len(), lossy.len());
+        assert_eq!(
+            (r.concealed_frames, r.bridged_frames, r.fec_frames),
+            (1, 1, 0)
+        );
+        assert_eq!(lost, 1);
+        // The gap is one pull of exactly one packet, at the lost packet's place.
+        let first_diff = (0..clean.len())
+            .find(|&i| clean[i] != lossy[i])
+            .expect("a gap");
+        assert_eq!(lossy[first_diff].len(), PACKET);
+        // Two packets on, nothing of the gap is left; the packet after it
+        // starts with the concealment's last 3.75 ms (the PLC's delay) and the
+        // resampler's memory of it, then plays as decoded: no merge with a
+        // synthetic continuation (which would last 4 ms + 4 ms per lost frame
+        // beyond that).
+        for i in first_diff + 2..clean.len() {
+            assert_eq!(clean[i], lossy[i], "pull {i}");
+        }
+        let after = &lossy[first_diff + 1];
+        let last = after
+            .iter()
+            .zip(&clean[first_diff + 1])
+            .rposition(|(a, b)| (a - b).abs() > 1.0);
+        assert!(last.is_some_and(|l| l < 400), "differs up to {last:?}");
+    }
+
+    #[test]
+    fn two_lost_packets_in_a_row_bridge_only_the_second() {
+        let p = packets(40);
+        let (_, r, lost) = play(&p, |k| k == 20 || k == 21);
+        // The first has no next packet to bridge into; the second does.
+        assert_eq!((r.concealed_frames, r.bridged_frames), (2, 1));
+        assert_eq!(lost, 2);
     }
 }

@@ -322,8 +322,9 @@ impl Decoder {
 
     /// Recovers a lost packet of `out.len()` samples from the forward error
     /// correction carried in the packet that followed it (`next_payload`).
-    /// Call it before decoding `next_payload` itself. Codecs without FEC, and
-    /// Opus packets without FEC data, fall back to concealment.
+    /// Call it before decoding `next_payload` itself. Opus packets without FEC
+    /// data fall back to concealment; G.711 has no FEC and conceals, bridging
+    /// the gap into `next_payload`'s audio (see `plc::G711Plc::conceal_before`).
     pub fn decode_fec(
         &mut self,
         next_payload: &[u8],
@@ -331,7 +332,7 @@ impl Decoder {
     ) -> Result<usize, CodecError> {
         check_conceal_len(out.len())?;
         match &mut self.inner {
-            DecoderInner::G711(d) => d.conceal(out),
+            DecoderInner::G711(d) => d.conceal_before(next_payload, out),
             DecoderInner::Opus(d) => d.decode_fec(next_payload, out),
         }
     }

@@ -109,6 +109,32 @@ impl G711Decoder {
         Ok(out.len())
     }
 
+    /// Conceals a lost packet (`out`, whole 10 ms frames) that `next_payload`
+    /// follows, bridging into it (see [`G711Plc::conceal_before`]). A payload
+    /// that is not whole frames is ignored (plain concealment).
+    pub(super) fn conceal_before(
+        &mut self,
+        next_payload: &[u8],
+        out: &mut [f32],
+    ) -> Result<usize, CodecError> {
+        let len = next_payload.len().min(MAX_NARROW);
+        if len == 0 || !len.is_multiple_of(PLC_FRAME) {
+            return self.conceal(out);
+        }
+        let mut next = [0.0f32; MAX_NARROW];
+        for (s, &b) in next.iter_mut().zip(&next_payload[..len]) {
+            *s = f32::from(self.table[usize::from(b)]);
+        }
+        let frames = out.len() / (PLC_FRAME * RATIO);
+        for (index, wide) in out.chunks_exact_mut(PLC_FRAME * RATIO).enumerate() {
+            let mut block = [0.0f32; PLC_FRAME];
+            self.plc
+                .conceal_before(&mut block, &next[..len], index, frames);
+            self.upsample(&block, wide)?;
+        }
+        Ok(out.len())
+    }
+
     fn upsample(&mut self, block: &[f32], wide: &mut [f32]) -> Result<(), CodecError> {
         self.up
             .process(block, wide)
