@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::kamailio::{Algorithm, Kamailio, DOMAIN};
+use common::kamailio::{registered_answer, two_account_config, Algorithm, Kamailio, DOMAIN};
 use common::{agentphone, ports::free_port, require_peer, WorkDir};
 use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
@@ -81,40 +81,10 @@ fn a_flood_of_invites_leaves_options_answered_and_calls_working() {
     };
     let dir = WorkDir::new("flood");
     let kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
-    let config = dir.file("flood.toml");
-    let mut text = String::new();
-    for user in ["bob", "alice"] {
-        text.push_str(&format!(
-            "[accounts.{user}]\nuser = \"{user}\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
-             password_env = \"{PW}\"\n\n",
-            kamailio.address()
-        ));
-    }
-    std::fs::write(&config, text).expect("config");
+    let config = two_account_config(&dir, &kamailio, PW, "udp", 600);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut bob = agentphone::spawn(
-        &dir,
-        "bob",
-        &[
-            "--config",
-            agentphone::arg(&config),
-            "answer",
-            "--account",
-            "bob",
-            "--listen",
-            &listen,
-            "--play",
-            "tone:440",
-        ],
-        &[(PW, kamailio.password())],
-        LIMIT,
-    );
-    assert!(
-        bob.wait_for_output("registered ", 15 * SECOND),
-        "bob did not register:\n{}",
-        bob.report()
-    );
+    let bob = registered_answer(&dir, &kamailio, &config, PW, port, LIMIT);
 
     let target = listen.clone();
     let flood = UdpSocket::bind("127.0.0.2:0").expect("flood socket");

@@ -9,60 +9,14 @@
 
 mod common;
 
-use common::kamailio::{Algorithm, Kamailio, DOMAIN};
+use common::kamailio::{registered_answer, two_account_config, Algorithm, Kamailio, DOMAIN};
 use common::process::Peer;
 use common::{agentphone, ports::free_port, require_peer, WorkDir};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const SECOND: Duration = Duration::from_secs(1);
 const LIMIT: Duration = Duration::from_secs(90);
 const PW: &str = "BOB_SIP_PASSWORD";
-
-/// A config with account `bob` at `kamailio` over `transport`, registering
-/// for `expires` seconds.
-fn bob_config(dir: &WorkDir, kamailio: &Kamailio, transport: &str, expires: u32) -> PathBuf {
-    let path = dir.file("bob.toml");
-    let mut text = String::new();
-    for user in ["bob", "alice"] {
-        text.push_str(&format!(
-            "[accounts.{user}]\nuser = \"{user}\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
-             password_env = \"{PW}\"\ntransport = \"{transport}\"\nexpires = {expires}\n\n",
-            kamailio.address()
-        ));
-    }
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-/// `agentphone answer --account bob` listening on `port`, registered.
-fn registered_answer(dir: &WorkDir, kamailio: &Kamailio, config: &Path, port: u16) -> Peer {
-    let listen = format!("127.0.0.1:{port}");
-    let mut bob = agentphone::spawn(
-        dir,
-        "bob",
-        &[
-            "--config",
-            agentphone::arg(config),
-            "answer",
-            "--account",
-            "bob",
-            "--listen",
-            &listen,
-            "--play",
-            "tone:440",
-        ],
-        &[(PW, kamailio.password())],
-        LIMIT,
-    );
-    assert!(
-        bob.wait_for_output("registered ", 15 * SECOND),
-        "bob did not register:\n{}\n{}",
-        bob.report(),
-        kamailio.report()
-    );
-    bob
-}
 
 /// A direct call to `port` for `seconds`; its exit status.
 fn direct_call(dir: &WorkDir, name: &str, port: u16, seconds: &str) -> Peer {
@@ -89,9 +43,9 @@ fn answer_outlives_its_registrar_and_keeps_taking_calls() {
     let mut kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
     // Over TCP a registrar that is gone refuses at once; 10 s bindings are
     // refreshed after 5 s.
-    let config = bob_config(&dir, &kamailio, "tcp", 10);
+    let config = two_account_config(&dir, &kamailio, PW, "tcp", 10);
     let port = free_port();
-    let mut bob = registered_answer(&dir, &kamailio, &config, port);
+    let mut bob = registered_answer(&dir, &kamailio, &config, PW, port, LIMIT);
     kamailio.kill();
     let failed = waited_for(&mut bob, "registration failed", 20 * SECOND);
     assert!(
@@ -128,8 +82,8 @@ fn a_stop_with_a_silent_registrar_ends_within_seconds_and_a_second_signal_at_onc
     };
     let dir = WorkDir::new("robust-silent-registrar");
     let kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
-    let config = bob_config(&dir, &kamailio, "udp", 600);
-    let mut bob = registered_answer(&dir, &kamailio, &config, free_port());
+    let config = two_account_config(&dir, &kamailio, PW, "udp", 600);
+    let mut bob = registered_answer(&dir, &kamailio, &config, PW, free_port(), LIMIT);
     kamailio.freeze(true);
     let asked = Instant::now();
     bob.terminate();
@@ -144,7 +98,7 @@ fn a_stop_with_a_silent_registrar_ends_within_seconds_and_a_second_signal_at_onc
 
     // Once more, and a second SIGTERM does not wait for the first's limit.
     kamailio.freeze(false);
-    let mut bob = registered_answer(&dir, &kamailio, &config, free_port());
+    let mut bob = registered_answer(&dir, &kamailio, &config, PW, free_port(), LIMIT);
     kamailio.freeze(true);
     bob.signal_program("TERM");
     std::thread::sleep(SECOND / 2);
@@ -282,9 +236,9 @@ fn ghost_invites_straight_to_a_registered_phone_never_ring() {
     };
     let dir = WorkDir::new("robust-ghost");
     let kamailio = Kamailio::start(&program, &dir, Algorithm::Md5);
-    let config = bob_config(&dir, &kamailio, "udp", 600);
+    let config = two_account_config(&dir, &kamailio, PW, "udp", 600);
     let port = free_port();
-    let mut bob = registered_answer(&dir, &kamailio, &config, port);
+    let mut bob = registered_answer(&dir, &kamailio, &config, PW, port, LIMIT);
     // A scanner elsewhere (127.0.0.2 is not the registrar's 127.0.0.1).
     let from_elsewhere = raw_invite("127.0.0.2", port, "bob", 1);
     // A scanner guessing users, even from the registrar's address.

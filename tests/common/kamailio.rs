@@ -229,3 +229,63 @@ fn options_probe(port: u16, attempt: u32) -> bool {
         }
     }
 }
+
+/// A config with accounts `bob` and `alice` at `kamailio` over `transport`,
+/// registering for `expires` seconds, their password in `password_env`.
+pub fn two_account_config(
+    dir: &WorkDir,
+    kamailio: &Kamailio,
+    password_env: &str,
+    transport: &str,
+    expires: u32,
+) -> std::path::PathBuf {
+    let path = dir.file("bob.toml");
+    let mut text = String::new();
+    for user in ["bob", "alice"] {
+        text.push_str(&format!(
+            "[accounts.{user}]\nuser = \"{user}\"\nregistrar = \"{}\"\ndomain = \"{DOMAIN}\"\n\
+             password_env = \"{password_env}\"\ntransport = \"{transport}\"\nexpires = {expires}\n\n",
+            kamailio.address()
+        ));
+    }
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `agentphone answer --account bob --play tone:440` listening on `port`,
+/// registered at `kamailio` (config from [`two_account_config`]), with its
+/// password in `password_env`; `limit` bounds the process.
+pub fn registered_answer(
+    dir: &WorkDir,
+    kamailio: &Kamailio,
+    config: &Path,
+    password_env: &str,
+    port: u16,
+    limit: Duration,
+) -> Peer {
+    let listen = format!("127.0.0.1:{port}");
+    let mut bob = super::agentphone::spawn(
+        dir,
+        "bob",
+        &[
+            "--config",
+            super::agentphone::arg(config),
+            "answer",
+            "--account",
+            "bob",
+            "--listen",
+            &listen,
+            "--play",
+            "tone:440",
+        ],
+        &[(password_env, kamailio.password())],
+        limit,
+    );
+    assert!(
+        bob.wait_for_output("registered ", 15 * Duration::from_secs(1)),
+        "bob did not register:\n{}\n{}",
+        bob.report(),
+        kamailio.report()
+    );
+    bob
+}
