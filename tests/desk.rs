@@ -88,17 +88,6 @@ fn call_id(reply: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no call id in {reply}"))
 }
 
-/// The SIP requests of `method` the desk sent, whole (its `-v` log).
-fn sent_requests(desk: &Desk, method: &str) -> Vec<String> {
-    let log = desk.peer.output();
-    log.split("sent to ")
-        .skip(1)
-        .filter_map(|m| m.split_once('\n').map(|(_, rest)| rest))
-        .filter(|m| m.starts_with(&format!("{method} ")))
-        .map(|m| m.split("received from ").next().unwrap_or(m).to_owned())
-        .collect()
-}
-
 /// `agentphone answer` on a fresh port playing `tone`, recording what it
 /// hears into `NAME-recordings/`, for one call.
 fn start_party(dir: &WorkDir, name: &str, tone: f64) -> (Peer, String) {
@@ -211,7 +200,7 @@ fn baresip_customer_is_answered_held_resumed_and_blind_transferred() {
     });
 
     let logs = report(&desk, &[], &mut []);
-    let reinvites = sent_requests(&desk, "INVITE");
+    let reinvites = desk.peer.sent_requests("INVITE");
     let directions: Vec<&str> = reinvites
         .iter()
         .filter_map(|m| {
@@ -226,7 +215,7 @@ fn baresip_customer_is_answered_held_resumed_and_blind_transferred() {
         Some(&["a=sendonly", "a=sendrecv"][..]),
         "hold then resume re-INVITEs on the wire:\n{logs}"
     );
-    let refers = sent_requests(&desk, "REFER");
+    let refers = desk.peer.sent_requests("REFER");
     assert!(
         refers.len() == 1
             && refers[0].contains(&format!("Refer-To: <{}>", target.uri()))
@@ -750,7 +739,7 @@ fn sigterm_ends_a_ringing_offer_a_held_call_and_the_registration() {
         held_exit.is_some_and(|s| s.success()),
         "the held call ends with our BYE and the caller exits 0 ({held_exit:?}):\n{logs}"
     );
-    let byes = sent_requests(&desk, "BYE");
+    let byes = desk.peer.sent_requests("BYE");
     assert_eq!(byes.len(), 1, "one BYE, for the held call:\n{logs}");
     let out = desk.peer.output();
     assert!(

@@ -171,17 +171,6 @@ fn received(peer: &Peer) -> Vec<String> {
         .collect()
 }
 
-/// The requests of `method` a `-v` peer sent, whole.
-fn sent(peer: &Peer, method: &str) -> Vec<String> {
-    let log = peer.output();
-    log.split("sent to ")
-        .skip(1)
-        .filter_map(|m| m.split_once('\n').map(|(_, rest)| rest))
-        .filter(|m| m.starts_with(&format!("{method} ")))
-        .map(|m| m.split("received from ").next().unwrap_or(m).to_owned())
-        .collect()
-}
-
 /// Where the conference screenshot goes.
 fn screenshot_path(dir: &WorkDir) -> PathBuf {
     if std::env::var("AGENTPHONE_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
@@ -353,7 +342,7 @@ fn web_desk_offer_hold_consult_conference_leave_and_wrap_up() {
     assert_eq!(run.steps, ["call-me", "held", "done"], "{logs}");
     // The number typed with spaces and dashes went out cleaned (R-CONS-3),
     // through the PBX to the consultee's registration.
-    let invites = sent(&desk.peer, "INVITE");
+    let invites = desk.peer.sent_requests("INVITE");
     assert!(
         invites
             .iter()

@@ -181,6 +181,18 @@ impl Peer {
         self.status
     }
 
+    /// The SIP requests of `method` this peer sent, whole, from its `-v` log
+    /// (agentphone's "sent to" / "received from" lines).
+    pub fn sent_requests(&self, method: &str) -> Vec<String> {
+        let log = self.output();
+        log.split("sent to ")
+            .skip(1)
+            .filter_map(|m| m.split_once('\n').map(|(_, rest)| rest))
+            .filter(|m| m.starts_with(&format!("{method} ")))
+            .map(|m| m.split("received from ").next().unwrap_or(m).to_owned())
+            .collect()
+    }
+
     /// The last lines of stdout and stderr, for failure messages.
     pub fn report(&self) -> String {
         format!(
