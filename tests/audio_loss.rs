@@ -27,9 +27,10 @@ use common::{agentphone, ports::free_port, repo_root, WorkDir};
 
 /// Opus may lose at most this much PESQ-WB at 5 % loss (goal 0.3).
 const OPUS_LOSS_BUDGET: f64 = 0.45;
-/// PCMU may lose at most this much PESQ-WB at 5 % loss (goal 0.6; measured
-/// −0.30 to −0.43 with the gap bridged into the next packet).
-const PCMU_LOSS_BUDGET: f64 = 0.5;
+/// PCMU may lose at most this much PESQ-WB at 5 % loss: the goal.
+/// Measured −0.30 to −0.54 over five runs with the gap bridged into the next
+/// packet (the relay's random loss pattern differs per run); 0.5 failed CI.
+const PCMU_LOSS_BUDGET: f64 = 0.6;
 /// Opus may lose at most this much with 0-80 ms jitter and 5 % loss (goal 0.4).
 const OPUS_JITTER_LOSS_BUDGET: f64 = 0.75;
 /// Share of the lost Opus packets the answerer must rebuild from FEC rather
