@@ -29,9 +29,14 @@ done
 # plain `pip install` (PEP 668), hence the second attempt.
 # pip module -> PyPI package. Playwright only drives Debian's chromium
 # (executable_path in tests/web/desk.py): its own browser download is not needed.
+# numpy, scipy and pesq score recordings (tests/pesq/pesq_wb.py, PESQ-WB in
+# tests/audio_loss.rs); pesq builds a small C extension with gcc.
 declare -A pip_probe=(
   [pjsua2]=pjsua2-python
   [playwright.sync_api]=playwright
+  [numpy]=numpy
+  [scipy]=scipy
+  [pesq]=pesq
 )
 pip_missing=()
 for module in "${!pip_probe[@]}"; do
