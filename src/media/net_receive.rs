@@ -25,8 +25,10 @@ pub(super) struct NetReceive {
     receiver: RtpReceiver,
     accepted: Vec<PayloadFormat>,
     ring: InboundSender,
-    /// Payload type of the chain the audio half decodes with.
+    /// Payload type of the chain the audio half decodes with, and the longest
+    /// packet (48 kHz samples) it was built for.
     chain_pt: Option<u8>,
+    chain_samples: usize,
     jitter: (Duration, Duration),
     dtmf: DtmfReceiver,
     digits: String,
@@ -49,6 +51,7 @@ impl NetReceive {
             accepted: negotiated.accepted.clone(),
             ring,
             chain_pt: None,
+            chain_samples: 0,
             jitter,
             dtmf: DtmfReceiver::new(),
             digits: String::with_capacity(MAX_DIGITS),
@@ -123,7 +126,17 @@ impl NetReceive {
             return Some(digit);
         }
         let pt = header.payload_type;
-        if self.chain_pt != Some(pt) && !self.start_chain(pt, got.packet.payload) {
+        // A chain is sized for its first packet's length; a longer packet (the
+        // peer moved to a longer packet time) gets a new one.
+        let longer = || {
+            self.accepted
+                .iter()
+                .find(|f| f.payload_type == pt)
+                .and_then(kind_of)
+                .and_then(|kind| kind.packet_samples(got.packet.payload))
+                .is_some_and(|samples| samples > self.chain_samples)
+        };
+        if (self.chain_pt != Some(pt) || longer()) && !self.start_chain(pt, got.packet.payload) {
             return None;
         }
         match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload) {
@@ -151,6 +164,7 @@ impl NetReceive {
         match Chain::new(pt, kind, samples, self.jitter) {
             Ok(chain) => {
                 self.chain_pt = Some(pt);
+                self.chain_samples = samples;
                 self.send(Inbound::Chain(Box::new(chain)));
                 true
             }
