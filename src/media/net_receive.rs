@@ -191,3 +191,60 @@ impl NetReceive {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentphone_engine::rings::{inbound_ring_sized, InboundSize};
+    use agentphone_media::offer_answer::{LocalMedia, SdpSession};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn pcmu_call() -> NegotiatedMedia {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                     m=audio 4000 RTP/AVP 0\r\n";
+        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
+        SdpSession::new(local).answer(offer).unwrap().media
+    }
+
+    fn rtp(seq: u16, ts: u32, payload_len: usize) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend(seq.to_be_bytes());
+        p.extend(ts.to_be_bytes());
+        p.extend(0x1234_5678u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(0xffu8, payload_len));
+        p
+    }
+
+    #[test]
+    fn a_longer_packet_gets_a_chain_sized_for_it() {
+        let negotiated = pcmu_call();
+        let (tx, mut rx) = inbound_ring_sized(InboundSize::for_stream(8, Duration::from_secs(1)));
+        let mut receive = NetReceive::new(&negotiated, tx, (Duration::ZERO, Duration::ZERO));
+        let from = negotiated.remote_rtp;
+        let now = Instant::now();
+        // Two 20 ms packets, a 40 ms one, then 20 ms again.
+        for (seq, ts, len) in [(1, 0, 160), (2, 160, 160), (3, 320, 320), (4, 640, 160)] {
+            receive.on_datagram(now, from, &rtp(seq, ts, len));
+        }
+        let mut seen = Vec::new();
+        while let Ok(item) = rx.pop() {
+            seen.push(match item {
+                Inbound::Chain(c) => format!("chain fits 40 ms: {}", c.fits(1920)),
+                Inbound::Packet(p) => format!("packet {}", p.seq),
+                _ => "other".to_string(),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "chain fits 40 ms: false",
+                "packet 1",
+                "packet 2",
+                "chain fits 40 ms: true",
+                "packet 3",
+                "packet 4"
+            ]
+        );
+        assert_eq!(receive.malformed_payloads, 0);
+    }
+}

@@ -47,9 +47,11 @@ impl InboundSize {
     }
 }
 
-/// Payload bytes the outbound ring holds: our own encoder's packets, 16 of
-/// 20 ms G.711 (160 bytes) or of Opus at up to 128 kbit/s.
-pub const OUTBOUND_BYTES: usize = 4 * 1024;
+/// Payload bytes the outbound ring holds: our own encoder's packets, which
+/// the network half takes as each is made (it is woken for it): 8 of 30 ms
+/// G.711 (240 bytes), 14 of 20 ms Opus at its 56 kbit/s ceiling, and any one
+/// largest payload.
+pub const OUTBOUND_BYTES: usize = 2 * 1024;
 
 /// One direction: headers `H` with their payload length, and the payloads.
 struct PayloadTx<H> {
