@@ -21,10 +21,12 @@ pub use report::MediaReport;
 pub use settings::{parse_codec, MediaSettings};
 pub use watchdog::RtpTimeout;
 
+use agentphone_engine::chain::payload_bytes_per_ms;
 use agentphone_engine::clean::Cleaner;
 use agentphone_engine::leg::LegAudio;
 use agentphone_engine::local::{LocalAudio, LocalInput};
 use agentphone_engine::packer::Packer;
+use agentphone_engine::rings::InboundSize;
 use agentphone_engine::room::Room;
 use agentphone_engine::{record, Command, PartId, RoomId};
 use agentphone_media::codec::CodecKind;
@@ -37,6 +39,9 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+/// What a leg's inbound ring holds beyond the jitter buffer's largest delay.
+const INBOUND_MARGIN: Duration = Duration::from_millis(300);
 
 /// Commands from the call to its leg's network half.
 enum Control {
@@ -247,7 +252,20 @@ impl MediaLeg {
         } else {
             Cleaner::never()
         };
-        let (audio, rings) = LegAudio::new(packer, cleaner);
+        // The inbound ring rides out an audio-thread stall as long as the
+        // jitter buffer's largest delay (and 300 ms) at the fastest codec
+        // negotiated, not a fixed 24 KiB: a G.711 call needs 4 KB.
+        let bytes_per_ms = negotiated
+            .accepted
+            .iter()
+            .filter_map(net_receive::kind_of)
+            .chain([kind])
+            .map(payload_bytes_per_ms)
+            .max()
+            .unwrap_or(payload_bytes_per_ms(kind));
+        let span = self.settings.jitter_max + INBOUND_MARGIN;
+        let size = InboundSize::for_stream(bytes_per_ms, span);
+        let (audio, rings) = LegAudio::with_inbound(packer, cleaner, size);
         // The audio thread wakes the network half when it has packets for it
         // (every packet time), not every tick.
         let wake = std::sync::Arc::new(tokio::sync::Notify::new());

@@ -25,8 +25,10 @@ pub(super) struct NetReceive {
     receiver: RtpReceiver,
     accepted: Vec<PayloadFormat>,
     ring: InboundSender,
-    /// Payload type of the chain the audio half decodes with.
+    /// Payload type of the chain the audio half decodes with, and the longest
+    /// packet (48 kHz samples) it was built for.
     chain_pt: Option<u8>,
+    chain_samples: usize,
     jitter: (Duration, Duration),
     dtmf: DtmfReceiver,
     digits: String,
@@ -49,6 +51,7 @@ impl NetReceive {
             accepted: negotiated.accepted.clone(),
             ring,
             chain_pt: None,
+            chain_samples: 0,
             jitter,
             dtmf: DtmfReceiver::new(),
             digits: String::with_capacity(MAX_DIGITS),
@@ -123,7 +126,17 @@ impl NetReceive {
             return Some(digit);
         }
         let pt = header.payload_type;
-        if self.chain_pt != Some(pt) && !self.start_chain(pt, got.packet.payload) {
+        // A chain is sized for its first packet's length; a longer packet (the
+        // peer moved to a longer packet time) gets a new one.
+        let longer = || {
+            self.accepted
+                .iter()
+                .find(|f| f.payload_type == pt)
+                .and_then(kind_of)
+                .and_then(|kind| kind.packet_samples(got.packet.payload))
+                .is_some_and(|samples| samples > self.chain_samples)
+        };
+        if (self.chain_pt != Some(pt) || longer()) && !self.start_chain(pt, got.packet.payload) {
             return None;
         }
         match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload) {
@@ -151,6 +164,7 @@ impl NetReceive {
         match Chain::new(pt, kind, samples, self.jitter) {
             Ok(chain) => {
                 self.chain_pt = Some(pt);
+                self.chain_samples = samples;
                 self.send(Inbound::Chain(Box::new(chain)));
                 true
             }
@@ -175,5 +189,62 @@ impl NetReceive {
                 self.chain_pt = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentphone_engine::rings::{inbound_ring_sized, InboundSize};
+    use agentphone_media::offer_answer::{LocalMedia, SdpSession};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn pcmu_call() -> NegotiatedMedia {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                     m=audio 4000 RTP/AVP 0\r\n";
+        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
+        SdpSession::new(local).answer(offer).unwrap().media
+    }
+
+    fn rtp(seq: u16, ts: u32, payload_len: usize) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend(seq.to_be_bytes());
+        p.extend(ts.to_be_bytes());
+        p.extend(0x1234_5678u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(0xffu8, payload_len));
+        p
+    }
+
+    #[test]
+    fn a_longer_packet_gets_a_chain_sized_for_it() {
+        let negotiated = pcmu_call();
+        let (tx, mut rx) = inbound_ring_sized(InboundSize::for_stream(8, Duration::from_secs(1)));
+        let mut receive = NetReceive::new(&negotiated, tx, (Duration::ZERO, Duration::ZERO));
+        let from = negotiated.remote_rtp;
+        let now = Instant::now();
+        // Two 20 ms packets, a 40 ms one, then 20 ms again.
+        for (seq, ts, len) in [(1, 0, 160), (2, 160, 160), (3, 320, 320), (4, 640, 160)] {
+            receive.on_datagram(now, from, &rtp(seq, ts, len));
+        }
+        let mut seen = Vec::new();
+        while let Ok(item) = rx.pop() {
+            seen.push(match item {
+                Inbound::Chain(c) => format!("chain fits 40 ms: {}", c.fits(1920)),
+                Inbound::Packet(p) => format!("packet {}", p.seq),
+                _ => "other".to_string(),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "chain fits 40 ms: false",
+                "packet 1",
+                "packet 2",
+                "chain fits 40 ms: true",
+                "packet 3",
+                "packet 4"
+            ]
+        );
+        assert_eq!(receive.malformed_payloads, 0);
     }
 }

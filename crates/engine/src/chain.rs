@@ -2,9 +2,21 @@
 //! network half builds one when a payload type first arrives (allocation happens
 //! there); the audio half pops and decodes from it on the audio clock.
 
-use agentphone_media::codec::{CodecError, CodecKind, Decoder, MAX_PAYLOAD_BYTES, MAX_PTIME_MS};
+use agentphone_media::codec::{CodecError, CodecKind, Decoder, MAX_PAYLOAD_BYTES};
 use agentphone_media::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
-use agentphone_media::stretch::{Stretch, TimeStretcher};
+use agentphone_media::stretch::{room_to_lengthen, Stretch, TimeStretcher};
+
+/// Payload bytes a millisecond of `kind` is given room for in the jitter
+/// buffer and the inbound ring: G.711 takes exactly 8; Opus is given 16
+/// (128 kbit/s, four times what a voice call sends); a faster Opus stream
+/// fills them sooner and holds less delay (at 256 kbit/s still twice the
+/// 200 ms default).
+pub fn payload_bytes_per_ms(kind: CodecKind) -> usize {
+    match kind {
+        CodecKind::Pcmu | CodecKind::Pcma => 8,
+        CodecKind::Opus => 16,
+    }
+}
 use std::time::{Duration, Instant};
 
 /// How the gaps and delay moves of a stream were played, for the media report.
@@ -54,8 +66,10 @@ pub struct Chain {
     stretcher: TimeStretcher,
     recovery: Recovery,
     /// 48 kHz samples in one of the peer's packets (its packet time, which need
-    /// not be ours).
+    /// not be ours). Longer packets need a new chain (see [`Chain::fits`]).
     packet_samples: usize,
+    /// Decoded audio of the packet being played, with room to lengthen it.
+    decoded: Box<[f32]>,
 }
 
 /// What one pull out of the chain gave.
@@ -86,11 +100,13 @@ impl Chain {
         // Each slot holds a whole payload, so slots are most of a call's
         // memory: no more than that.
         let capacity = (2 * max_delay.as_millis() as usize / packet_ms as usize + 16).max(32);
-        // A G.711 payload is 8 bytes a millisecond, and no packet longer than
-        // the decoder's MAX_PTIME_MS can be played anyway; Opus keeps room
-        // for any packet that fits a datagram.
+        // Payload bytes come from one arena sized by the packet time: a G.711
+        // payload is exactly 8 bytes a millisecond (a longer packet gets a new
+        // chain); an Opus one varies with the bit rate, up to what fits a
+        // datagram.
+        let bytes_per_ms = payload_bytes_per_ms(kind);
         let max_payload = match kind {
-            CodecKind::Pcmu | CodecKind::Pcma => 8 * MAX_PTIME_MS as usize,
+            CodecKind::Pcmu | CodecKind::Pcma => bytes_per_ms * packet_samples.div_ceil(48),
             CodecKind::Opus => MAX_PAYLOAD_BYTES,
         };
         Ok(Chain {
@@ -101,15 +117,38 @@ impl Chain {
                 max_delay,
                 capacity,
                 max_payload,
+                payload_bytes: Some(capacity * packet_ms as usize * bytes_per_ms),
                 fec: kind == CodecKind::Opus,
                 stretch: true,
                 ..JitterConfig::new(clock, packet_ms)
             }),
             decoder: Decoder::new(kind)?,
-            stretcher: TimeStretcher::new(),
+            stretcher: TimeStretcher::for_packets(packet_samples),
             recovery: Recovery::default(),
             packet_samples,
+            decoded: vec![0.0; room_to_lengthen(packet_samples)].into_boxed_slice(),
         })
+    }
+
+    /// Whether packets of `samples` (48 kHz) fit this chain; a longer one
+    /// (the peer lengthened its packet time) needs a new chain.
+    pub fn fits(&self, samples: usize) -> bool {
+        samples <= self.packet_samples
+    }
+
+    /// Like [`Chain::pull`] into the chain's own buffer, read back with
+    /// [`Chain::decoded_mut`].
+    pub fn pull_decoded(&mut self, now: Instant, errors: &mut u64) -> Pulled {
+        // Taking an empty slice's place allocates nothing.
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let pulled = self.pull(now, &mut decoded, errors);
+        self.decoded = decoded;
+        pulled
+    }
+
+    /// What the last [`Chain::pull_decoded`] wrote.
+    pub fn decoded_mut(&mut self) -> &mut [f32] {
+        &mut self.decoded
     }
 
     /// The payload type this chain decodes.

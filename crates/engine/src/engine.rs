@@ -81,8 +81,10 @@ struct Part {
     gain: f32,
     /// Music on hold fades in and out with hold, so nothing clicks.
     moh: Ramp,
-    voice: Box<Frame>,
-    heard: Box<Frame>,
+    /// A local end's voice, which it hears back with the mix (echo
+    /// reference, recording); a leg's voice goes straight to its room, through
+    /// the engine's one buffer.
+    voice: Option<Box<Frame>>,
     silent_ticks: u32,
     reported_silent: bool,
     played_once: bool,
@@ -97,6 +99,11 @@ pub struct Engine {
     moh: Option<Box<dyn AudioSource + Send>>,
     moh_frame: Box<Frame>,
     scratch: Box<Frame>,
+    /// A leg's voice on its way to the mixer, and what a participant hears
+    /// on its way out: one frame each for the whole engine, not per
+    /// participant.
+    voice: Box<Frame>,
+    heard: Box<Frame>,
     events: VecDeque<Event>,
     limits: EngineLimits,
     ticks: u64,
@@ -114,6 +121,8 @@ impl Engine {
             moh: None,
             moh_frame: Box::new([0.0; FRAME_SAMPLES]),
             scratch: Box::new([0.0; FRAME_SAMPLES]),
+            voice: Box::new([0.0; FRAME_SAMPLES]),
+            heard: Box::new([0.0; FRAME_SAMPLES]),
             events: VecDeque::with_capacity(limits.events),
             limits,
             ticks: 0,
@@ -317,6 +326,10 @@ impl Engine {
             self.emit(Event::Retired(retired));
             return Err(error);
         }
+        let voice = match kind {
+            Kind::Local(_) => Some(Box::new([0.0; FRAME_SAMPLES])),
+            Kind::Leg(_) => None,
+        };
         self.parts.push(Part {
             id,
             kind,
@@ -327,8 +340,7 @@ impl Engine {
             muted: false,
             gain: 1.0,
             moh: Ramp::at(0.0),
-            voice: Box::new([0.0; FRAME_SAMPLES]),
-            heard: Box::new([0.0; FRAME_SAMPLES]),
+            voice,
             silent_ticks: 0,
             reported_silent: false,
             played_once: false,
@@ -470,29 +482,32 @@ impl Engine {
     fn gather(&mut self, now: Instant, mic: &Frame) {
         for i in 0..self.parts.len() {
             let p = &mut self.parts[i];
+            let voice = match p.voice.as_deref_mut() {
+                Some(own) => own,
+                None => &mut *self.voice,
+            };
             let mut retired = None;
             let audible = match &mut p.kind {
                 Kind::Leg(leg) => {
-                    let (audible, old) = leg.hear(now, &mut p.voice);
+                    let (audible, old) = leg.hear(now, voice);
                     retired = old;
                     Some(audible)
                 }
                 Kind::Local(local) => {
-                    local.speak(mic, &mut p.voice);
+                    local.speak(mic, voice);
                     None
                 }
             };
+            for seat in [p.seat, p.leaving].into_iter().flatten() {
+                if let Some((_, room)) = self.rooms.get_mut(seat.slot).and_then(Option::as_mut) {
+                    let _ = room.mixer.set_input(seat.id, voice);
+                }
+            }
             if let Some(old) = retired {
                 self.emit(Event::Retired(Retired::Chain(old)));
             }
             if let Some(audible) = audible {
                 self.track_silence(i, audible);
-            }
-            let p = &self.parts[i];
-            for seat in [p.seat, p.leaving].into_iter().flatten() {
-                if let Some((_, room)) = self.rooms.get_mut(seat.slot).and_then(Option::as_mut) {
-                    let _ = room.mixer.set_input(seat.id, &p.voice);
-                }
             }
         }
     }
@@ -522,12 +537,13 @@ impl Engine {
     /// What every participant hears this tick: its room's N-1 mix (and the
     /// fading tail of a room it just left), plus music on hold.
     fn deliver(&mut self, speaker: &mut Frame) {
+        let heard = &mut *self.heard;
         for p in &mut self.parts {
-            p.heard.fill(0.0);
+            heard.fill(0.0);
             for seat in [p.seat, p.leaving].into_iter().flatten() {
                 if let Some((_, room)) = self.rooms.get(seat.slot).and_then(Option::as_ref) {
                     if let Ok(out) = room.mixer.output(seat.id) {
-                        for (h, &o) in p.heard.iter_mut().zip(out.iter()) {
+                        for (h, &o) in heard.iter_mut().zip(out.iter()) {
                             *h += o;
                         }
                     }
@@ -536,13 +552,14 @@ impl Engine {
             if !p.moh.is_closed() {
                 self.scratch.copy_from_slice(&self.moh_frame[..]);
                 p.moh.apply(&mut self.scratch[..]);
-                for (h, &m) in p.heard.iter_mut().zip(self.scratch.iter()) {
+                for (h, &m) in heard.iter_mut().zip(self.scratch.iter()) {
                     *h += m;
                 }
             }
-            match &mut p.kind {
-                Kind::Leg(leg) => leg.say(&p.heard),
-                Kind::Local(local) => local.listen(&p.heard, &p.voice, speaker),
+            match (&mut p.kind, p.voice.as_deref()) {
+                (Kind::Leg(leg), _) => leg.say(heard),
+                (Kind::Local(local), Some(voice)) => local.listen(heard, voice, speaker),
+                (Kind::Local(local), None) => local.listen(heard, &self.voice, speaker),
             }
         }
     }

@@ -6,7 +6,8 @@ use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
 use crate::packet::Inbound;
 use crate::rings::{
-    inbound_ring, outbound_ring, InboundReceiver, InboundSender, OutboundReceiver, OutboundSender,
+    inbound_ring, inbound_ring_sized, outbound_ring, InboundReceiver, InboundSender, InboundSize,
+    OutboundReceiver, OutboundSender,
 };
 use agentphone_audio::Frame;
 use agentphone_media::jitter::JitterStats;
@@ -70,7 +71,24 @@ impl LegAudio {
     /// A leg that encodes with `packer` and cleans what it hears with `cleaner`
     /// (switched on or off later by [`crate::Command::Denoise`]).
     pub fn new(packer: Packer, cleaner: Cleaner) -> (LegAudio, LegRings) {
-        let (in_tx, in_rx) = inbound_ring(INBOUND_SLOTS);
+        Self::with_rings(packer, cleaner, inbound_ring(INBOUND_SLOTS))
+    }
+
+    /// Like [`LegAudio::new`] with an inbound ring of `size` (sized for the
+    /// negotiated codecs: see [`InboundSize::for_stream`]).
+    pub fn with_inbound(
+        packer: Packer,
+        cleaner: Cleaner,
+        size: InboundSize,
+    ) -> (LegAudio, LegRings) {
+        Self::with_rings(packer, cleaner, inbound_ring_sized(size))
+    }
+
+    fn with_rings(
+        packer: Packer,
+        cleaner: Cleaner,
+        (in_tx, in_rx): (InboundSender, InboundReceiver),
+    ) -> (LegAudio, LegRings) {
         let (out_tx, out_rx) = outbound_ring(OUTBOUND_SLOTS);
         (
             LegAudio {

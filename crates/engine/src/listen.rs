@@ -5,7 +5,6 @@
 use crate::chain::{Chain, Pulled, Recovery};
 use crate::packet::Inbound;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
-use agentphone_media::codec::MAX_PACKET_SAMPLES;
 use agentphone_media::jitter::JitterStats;
 use std::time::{Duration, Instant};
 
@@ -24,9 +23,8 @@ pub(crate) struct Listener {
     /// whole call.
     earlier: Option<JitterStats>,
     earlier_recovery: Recovery,
-    /// Decoded audio not played yet: a packet longer than a tick leaves its tail
-    /// here for the next ones.
-    pending: Box<[f32; MAX_PACKET_SAMPLES]>,
+    /// Decoded audio not played yet, at the start of the chain's buffer: a
+    /// packet longer than a tick leaves its tail there for the next ones.
     pending_len: usize,
     pending_real: bool,
     pub(crate) decode_errors: u64,
@@ -38,7 +36,6 @@ impl Listener {
             chain: None,
             earlier: None,
             earlier_recovery: Recovery::default(),
-            pending: Box::new([0.0; MAX_PACKET_SAMPLES]),
             pending_len: 0,
             pending_real: false,
             decode_errors: 0,
@@ -80,17 +77,14 @@ impl Listener {
         let mut filled = 0;
         let mut heard = Heard::Nothing;
         while filled < FRAME_SAMPLES {
+            let Some(chain) = self.chain.as_deref_mut() else {
+                out[filled..].fill(0.0);
+                break;
+            };
             if self.pending_len == 0 {
-                let pulled = match &mut self.chain {
-                    // A packet taken mid-frame starts playing that much later.
-                    Some(chain) => chain.pull(
-                        now + Duration::from_micros(filled as u64 * 1_000 / 48),
-                        &mut self.pending[..],
-                        &mut self.decode_errors,
-                    ),
-                    None => Pulled::Nothing,
-                };
-                match pulled {
+                // A packet taken mid-frame starts playing that much later.
+                let at = now + Duration::from_micros(filled as u64 * 1_000 / 48);
+                match chain.pull_decoded(at, &mut self.decode_errors) {
                     Pulled::Nothing | Pulled::Audio(0) | Pulled::Concealed(0) => {
                         out[filled..].fill(0.0);
                         break;
@@ -103,8 +97,9 @@ impl Listener {
                 heard = Heard::Audio;
             }
             let take = self.pending_len.min(FRAME_SAMPLES - filled);
-            out[filled..filled + take].copy_from_slice(&self.pending[..take]);
-            self.pending.copy_within(take..self.pending_len, 0);
+            let pending = chain.decoded_mut();
+            out[filled..filled + take].copy_from_slice(&pending[..take]);
+            pending.copy_within(take..self.pending_len, 0);
             self.pending_len -= take;
             filled += take;
         }

@@ -14,16 +14,44 @@
 use crate::chain::Chain;
 use crate::packet::{Inbound, InboundPacket, OutboundPacket, MAX_PAYLOAD};
 use rtrb::{PopError, PushError, RingBuffer};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Payload bytes the inbound ring holds: 1.28 s of 10 ms G.711 packets,
-/// 1.5 s of Opus at 128 kbit/s. A faster sender whose audio thread stalls
-/// loses packets sooner, counted as ring overflow like a full item ring.
+/// Payload bytes the inbound ring holds unless sized for its stream
+/// ([`InboundSize::for_stream`]): 1.28 s of 10 ms G.711 packets, 1.5 s of Opus
+/// at 128 kbit/s. A faster sender whose audio thread stalls loses packets
+/// sooner, counted as ring overflow like a full item ring.
 pub const INBOUND_BYTES: usize = 24 * 1024;
 
-/// Payload bytes the outbound ring holds: our own encoder's packets, 16 of
-/// 20 ms G.711 (160 bytes) or of Opus at up to 128 kbit/s.
-pub const OUTBOUND_BYTES: usize = 4 * 1024;
+/// How much an inbound ring holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundSize {
+    /// Items (packets, chains, notices).
+    pub slots: usize,
+    /// Payload bytes of all queued packets together.
+    pub bytes: usize,
+}
+
+impl InboundSize {
+    /// Room for `span` of a stream of `bytes_per_ms` payload in packets of
+    /// 10 ms or longer (and at least one largest packet). The ring only
+    /// carries packets from the network half to the audio thread, which
+    /// drains it every 10 ms tick: `span` is the stall it rides out. A packet
+    /// held longer than the jitter buffer's largest delay is late anyway, so
+    /// that delay and some margin is enough.
+    pub fn for_stream(bytes_per_ms: usize, span: Duration) -> Self {
+        let ms = span.as_millis() as usize;
+        InboundSize {
+            slots: (ms / 10).max(16),
+            bytes: (bytes_per_ms * ms).max(MAX_PAYLOAD),
+        }
+    }
+}
+
+/// Payload bytes the outbound ring holds: our own encoder's packets, which
+/// the network half takes as each is made (it is woken for it): 8 of 30 ms
+/// G.711 (240 bytes), 14 of 20 ms Opus at its 56 kbit/s ceiling, and any one
+/// largest payload.
+pub const OUTBOUND_BYTES: usize = 2 * 1024;
 
 /// One direction: headers `H` with their payload length, and the payloads.
 struct PayloadTx<H> {
@@ -106,12 +134,21 @@ pub struct InboundReceiver(PayloadRx<Item>);
 
 /// An inbound ring of `slots` items and [`INBOUND_BYTES`] of payload.
 pub fn inbound_ring(slots: usize) -> (InboundSender, InboundReceiver) {
-    inbound_ring_with(slots, INBOUND_BYTES)
+    inbound_ring_sized(InboundSize {
+        slots,
+        bytes: INBOUND_BYTES,
+    })
 }
 
-fn inbound_ring_with(slots: usize, bytes: usize) -> (InboundSender, InboundReceiver) {
-    let (tx, rx) = payload_ring(slots, bytes);
+/// An inbound ring of `size`.
+pub fn inbound_ring_sized(size: InboundSize) -> (InboundSender, InboundReceiver) {
+    let (tx, rx) = payload_ring(size.slots, size.bytes);
     (InboundSender(tx), InboundReceiver(rx))
+}
+
+#[cfg(test)]
+fn inbound_ring_with(slots: usize, bytes: usize) -> (InboundSender, InboundReceiver) {
+    inbound_ring_sized(InboundSize { slots, bytes })
 }
 
 impl InboundSender {
@@ -284,6 +321,30 @@ mod tests {
         let (mut tx, mut rx) = inbound_ring(4);
         assert!(tx.push(packet(7, MAX_PAYLOAD)).is_ok(), "room");
         expect_packet(rx.pop().unwrap(), 7, MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn a_stream_sized_ring_covers_its_span_and_one_largest_packet() {
+        let g711 = InboundSize::for_stream(8, Duration::from_millis(500));
+        assert_eq!(
+            g711,
+            InboundSize {
+                slots: 50,
+                bytes: 4000
+            }
+        );
+        let tiny = InboundSize::for_stream(8, Duration::from_millis(50));
+        assert_eq!(tiny.bytes, MAX_PAYLOAD);
+        assert_eq!(tiny.slots, 16);
+        // 500 ms of 20 ms G.711 packets go through while nothing drains.
+        let (mut tx, mut rx) = inbound_ring_sized(g711);
+        for seq in 0..25 {
+            assert!(tx.push(packet(seq, 160)).is_ok(), "packet {seq}");
+        }
+        assert!(tx.push(packet(25, 160)).is_err(), "the span is full");
+        for seq in 0..25 {
+            expect_packet(rx.pop().unwrap(), seq, 160);
+        }
     }
 
     #[test]

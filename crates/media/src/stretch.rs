@@ -38,9 +38,16 @@ pub enum Stretch {
     Lengthen,
 }
 
+/// Samples a buffer needs so that a packet of `n` samples can be lengthened:
+/// the period added is at most half the packet.
+pub const fn room_to_lengthen(n: usize) -> usize {
+    n + n / 2
+}
+
 /// Pitch-synchronous time stretcher; its scratch is allocated at construction.
 pub struct TimeStretcher {
-    decimated: Box<[f32; MAX_PACKET_SAMPLES / DECIM]>,
+    /// The 8 kHz copy of a packet; its length bounds the packets stretched.
+    decimated: Box<[f32]>,
 }
 
 impl Default for TimeStretcher {
@@ -52,8 +59,14 @@ impl Default for TimeStretcher {
 impl TimeStretcher {
     /// A stretcher for packets up to [`MAX_PACKET_SAMPLES`].
     pub fn new() -> Self {
+        Self::for_packets(MAX_PACKET_SAMPLES)
+    }
+
+    /// A stretcher for packets up to `samples` long (longer ones are played
+    /// as they are): a stream's own packet length keeps its scratch small.
+    pub fn for_packets(samples: usize) -> Self {
         Self {
-            decimated: Box::new([0.0; MAX_PACKET_SAMPLES / DECIM]),
+            decimated: vec![0.0; samples.div_ceil(DECIM)].into_boxed_slice(),
         }
     }
 
@@ -61,8 +74,8 @@ impl TimeStretcher {
     /// returns the new length (`n` when the packet is not stretchable, or
     /// `pcm` has no room for a longer result).
     pub fn apply(&mut self, how: Stretch, pcm: &mut [f32], n: usize) -> usize {
-        let n = n.min(pcm.len()).min(MAX_PACKET_SAMPLES);
-        if how == Stretch::None {
+        let n = n.min(pcm.len());
+        if how == Stretch::None || n > self.decimated.len() * DECIM {
             return n;
         }
         let Some(p) = self.period(&pcm[..n]) else {

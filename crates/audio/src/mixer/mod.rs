@@ -116,9 +116,12 @@ impl Mixer {
         if max_participants == 0 || max_participants > MAX_PARTICIPANTS {
             return Err(MixError::InvalidCapacity(max_participants));
         }
-        // Twice the slots: a leg that is fading out still owns its slot for one
-        // frame, and a newcomer must not have to wait for it.
-        let slots = 2 * max_participants;
+        // One slot more: a leg that is fading out still owns its slot for one
+        // frame, and a newcomer must not have to wait for it. Twice the slots
+        // would cover everyone leaving and joining in one frame, which only
+        // cuts fades short (see `add`) but costs a frame per participant in
+        // every room, mostly 1:1 calls.
+        let slots = max_participants + 1;
         Ok(Mixer {
             max: max_participants,
             next_id: 0,
@@ -138,8 +141,8 @@ impl Mixer {
         }
         let slot = match self.legs.iter().position(Option::is_none) {
             Some(slot) => slot,
-            // Only reachable when legs are removed and added repeatedly with no mix
-            // in between: reclaim a fading slot, it has nothing audible left to say.
+            // Only reachable when more than one leg leaves and joins with no mix
+            // in between: reclaim a fading slot; its 5 ms fade-out is cut short.
             None => self
                 .legs
                 .iter()

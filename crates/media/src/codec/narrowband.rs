@@ -12,7 +12,9 @@ const MAX_NARROW: usize = MAX_PTIME_MS as usize * 8;
 pub(super) struct G711Encoder {
     alaw: bool,
     down: Downsampler,
-    narrow: [f32; MAX_NARROW],
+    /// One packet at 8 kHz: the packet time's, not the longest's, since an
+    /// encoder has one packet time for life.
+    narrow: Box<[f32]>,
 }
 
 impl G711Encoder {
@@ -26,7 +28,7 @@ impl G711Encoder {
         Ok(Self {
             alaw,
             down: Downsampler::new(),
-            narrow: [0.0; MAX_NARROW],
+            narrow: vec![0.0; ptime_ms as usize * 8].into_boxed_slice(),
         })
     }
 
@@ -44,7 +46,7 @@ impl G711Encoder {
                 .process(pcm, &mut self.narrow)
                 .map_err(|_| CodecError::BufferTooSmall {
                     needed: n,
-                    got: MAX_NARROW,
+                    got: self.narrow.len(),
                 })?;
         let encode = if self.alaw {
             linear_to_alaw

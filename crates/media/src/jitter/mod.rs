@@ -65,6 +65,10 @@ pub struct JitterConfig {
     pub capacity: usize,
     /// Largest payload accepted (default 1500 bytes).
     pub max_payload: usize,
+    /// Payload bytes held at most, all packets together (default: `capacity`
+    /// largest payloads). A stream's own packet size times `capacity` keeps a
+    /// G.711 buffer at a few KiB instead of the largest packet's worth per slot.
+    pub payload_bytes: Option<usize>,
     /// Tells whether a payload is silence, so delay can be adjusted by
     /// dropping or repeating it (see `CodecKind::silence_detector`). Without
     /// it only the hard limits act.
@@ -87,6 +91,7 @@ impl JitterConfig {
             max_delay: Duration::from_millis(200),
             capacity: 64,
             max_payload: 1_500,
+            payload_bytes: None,
             silence: None,
             fec: false,
             stretch: false,
@@ -189,7 +194,12 @@ impl JitterBuffer {
             cfg: JitterConfig { clock_rate, ..cfg },
             step: (i64::from(clock_rate) * ptime_us / 1_000_000).max(1),
             step_us: ptime_us,
-            store: Store::new(cfg.capacity.max(1), cfg.max_payload),
+            store: Store::new(
+                cfg.capacity.max(1),
+                cfg.max_payload,
+                cfg.payload_bytes
+                    .unwrap_or(cfg.capacity.max(1) * cfg.max_payload),
+            ),
             est: Estimator::new(min_us, max_us),
             base: None,
             ts_ref: None,

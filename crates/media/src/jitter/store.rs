@@ -1,46 +1,62 @@
 //! Fixed-capacity packet store indexed by extended sequence number.
+//!
+//! Payload bytes live in one arena allocated at construction, sized for the
+//! stream (a G.711 packet of 20 ms is 160 bytes, not the 1,500 of the largest
+//! datagram). Packets take their bytes from the arena like a ring: each at the
+//! write head, wrapping to the start when it does not fit before the end.
+//! Play-out releases them in about the order they came, so the head finds free
+//! bytes; a packet whose bytes would cover a packet still due is refused
+//! (`Full`), as when its slot is taken.
 
 pub(super) struct Slot {
     pub(super) used: bool,
     pub(super) seq: i64,
     pub(super) ts: i64,
+    /// Where its payload starts in the arena, and its length.
+    start: usize,
     pub(super) len: usize,
 }
 
-/// Packets waiting for play-out; payload bytes live in one block allocated
-/// at construction.
+/// Packets waiting for play-out.
 pub(super) struct Store {
     slots: Vec<Slot>,
     data: Vec<u8>,
     max_payload: usize,
+    /// Where the next payload goes in `data`.
+    head: usize,
 }
 
 /// Why a packet could not be stored.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum StoreError {
-    /// Payload larger than a slot.
+    /// Payload larger than the largest accepted.
     TooLarge,
     /// The slot holds a different packet that is still due (the new one is
-    /// more than `capacity` packets ahead).
+    /// more than `capacity` packets ahead), or the arena has no room left
+    /// beside packets still due.
     Full,
     /// The same sequence number is already stored.
     Duplicate,
 }
 
 impl Store {
-    pub(super) fn new(capacity: usize, max_payload: usize) -> Self {
+    /// `capacity` packets of up to `max_payload` bytes, `arena` bytes of
+    /// payload in all (raised to `max_payload`, so any one packet fits).
+    pub(super) fn new(capacity: usize, max_payload: usize, arena: usize) -> Self {
         let slots = (0..capacity)
             .map(|_| Slot {
                 used: false,
                 seq: 0,
                 ts: 0,
+                start: 0,
                 len: 0,
             })
             .collect();
         Self {
             slots,
-            data: vec![0; capacity * max_payload],
+            data: vec![0; arena.max(max_payload)],
             max_payload,
+            head: 0,
         }
     }
 
@@ -48,14 +64,36 @@ impl Store {
         for s in &mut self.slots {
             s.used = false;
         }
+        self.head = 0;
     }
 
     fn index(&self, seq: i64) -> usize {
         seq.rem_euclid(self.slots.len() as i64) as usize
     }
 
+    /// Whether slot `i` holds a packet that may still play (one older than
+    /// `play_ts` was skipped by play-out and is only waiting to be reused).
+    fn due(&self, i: usize, play_ts: Option<i64>) -> bool {
+        let s = &self.slots[i];
+        s.used && play_ts.is_none_or(|p| s.ts >= p)
+    }
+
+    /// Whether `len` bytes at `start` stay clear of every packet still due
+    /// other than slot `except` (the one being replaced).
+    fn room_at(&self, start: usize, len: usize, except: usize, play_ts: Option<i64>) -> bool {
+        start + len <= self.data.len()
+            && (0..self.slots.len()).all(|j| {
+                let s = &self.slots[j];
+                j == except
+                    || !self.due(j, play_ts)
+                    || s.start + s.len <= start
+                    || start + len <= s.start
+            })
+    }
+
     /// Stores a packet. A slot still holding a packet older than `play_ts`
-    /// (left behind when play-out skipped it) is simply reused.
+    /// (left behind when play-out skipped it) is simply reused, and so are
+    /// its bytes.
     pub(super) fn insert(
         &mut self,
         seq: i64,
@@ -63,7 +101,8 @@ impl Store {
         payload: &[u8],
         play_ts: Option<i64>,
     ) -> Result<(), StoreError> {
-        if payload.len() > self.max_payload {
+        let len = payload.len();
+        if len > self.max_payload {
             return Err(StoreError::TooLarge);
         }
         let i = self.index(seq);
@@ -72,17 +111,22 @@ impl Store {
             if slot.seq == seq {
                 return Err(StoreError::Duplicate);
             }
-            if play_ts.is_none_or(|p| slot.ts >= p) {
+            if self.due(i, play_ts) {
                 return Err(StoreError::Full);
             }
         }
-        let start = i * self.max_payload;
-        self.data[start..start + payload.len()].copy_from_slice(payload);
+        let start = [self.head, 0]
+            .into_iter()
+            .find(|&at| self.room_at(at, len, i, play_ts))
+            .ok_or(StoreError::Full)?;
+        self.data[start..start + len].copy_from_slice(payload);
+        self.head = start + len;
         self.slots[i] = Slot {
             used: true,
             seq,
             ts,
-            len: payload.len(),
+            start,
+            len,
         };
         Ok(())
     }
@@ -111,8 +155,8 @@ impl Store {
     }
 
     pub(super) fn payload(&self, i: usize) -> &[u8] {
-        let start = i * self.max_payload;
-        &self.data[start..start + self.slots[i].len]
+        let s = &self.slots[i];
+        &self.data[s.start..s.start + s.len]
     }
 
     pub(super) fn release(&mut self, i: usize) {
@@ -122,5 +166,72 @@ impl Store {
     /// Number of stored packets.
     pub(super) fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.used).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(seq: i64, len: usize) -> Vec<u8> {
+        (0..len).map(|k| (seq as usize * 31 + k) as u8).collect()
+    }
+
+    #[test]
+    fn payloads_survive_the_arena_wrapping_many_times() {
+        // Room for three and a bit packets of 100: the head wraps every third.
+        let mut s = Store::new(8, 200, 350);
+        for seq in 0..100i64 {
+            s.insert(seq, seq * 160, &bytes(seq, 100), Some((seq - 2) * 160))
+                .unwrap_or_else(|e| panic!("packet {seq}: {e:?}"));
+            // Play-out keeps two packets waiting.
+            if seq >= 2 {
+                let i = s.earliest_from(None).expect("a packet");
+                assert_eq!(s.slot(i).seq, seq - 2);
+                assert_eq!(s.payload(i), &bytes(seq - 2, 100)[..]);
+                s.release(i);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_arena_refuses_a_packet_and_keeps_the_waiting_ones() {
+        let mut s = Store::new(8, 200, 300);
+        for seq in 0..3 {
+            s.insert(seq, seq * 160, &bytes(seq, 100), None).unwrap();
+        }
+        assert_eq!(
+            s.insert(3, 480, &bytes(3, 100), None),
+            Err(StoreError::Full)
+        );
+        for seq in 0..3 {
+            let i = s.earliest_from(Some(seq * 160)).unwrap();
+            assert_eq!(s.payload(i), &bytes(seq, 100)[..]);
+        }
+        // Once the oldest is played, its bytes take the next packet.
+        let first = s.earliest_from(None).unwrap();
+        s.release(first);
+        s.insert(3, 480, &bytes(3, 100), None).unwrap();
+        let i = s.earliest_from(Some(480)).unwrap();
+        assert_eq!(s.payload(i), &bytes(3, 100)[..]);
+    }
+
+    #[test]
+    fn bytes_of_a_skipped_packet_are_reused() {
+        let mut s = Store::new(8, 200, 200);
+        s.insert(0, 0, &bytes(0, 150), None).unwrap();
+        // Play-out moved past packet 0 without taking it.
+        s.insert(1, 160, &bytes(1, 150), Some(160)).unwrap();
+        let i = s.earliest_from(Some(160)).unwrap();
+        assert_eq!(s.payload(i), &bytes(1, 150)[..]);
+    }
+
+    #[test]
+    fn a_packet_larger_than_the_largest_is_refused() {
+        let mut s = Store::new(4, 100, 1000);
+        assert_eq!(
+            s.insert(0, 0, &bytes(0, 101), None),
+            Err(StoreError::TooLarge)
+        );
     }
 }

@@ -15,14 +15,17 @@ use crate::timer_queue::TimerQueue;
 
 #[derive(Debug, Default)]
 pub(super) struct CallTable {
-    map: BTreeMap<CallId, Call>,
+    /// Boxed: a B-tree node has room for eleven entries, many of them
+    /// empty, and a call inline (its INVITE, dialog and re-INVITE state) is
+    /// large.
+    map: BTreeMap<CallId, Box<Call>>,
     queue: TimerQueue<CallId>,
     /// Calls changed since their deadline was last queued.
     dirty: Vec<CallId>,
 }
 
 impl Deref for CallTable {
-    type Target = BTreeMap<CallId, Call>;
+    type Target = BTreeMap<CallId, Box<Call>>;
 
     fn deref(&self) -> &Self::Target {
         &self.map
@@ -33,7 +36,7 @@ impl CallTable {
     /// Re-queues the changed calls at their current deadlines.
     fn flush(&mut self) {
         for id in self.dirty.drain(..) {
-            let at = self.map.get(&id).and_then(Call::next_deadline);
+            let at = self.map.get(&id).and_then(|c| c.next_deadline());
             self.queue.set_or_cancel(id, at);
         }
     }
@@ -47,19 +50,19 @@ impl CallTable {
     pub(super) fn get_mut(&mut self, id: &CallId) -> Option<&mut Call> {
         self.flush();
         self.touch(*id);
-        self.map.get_mut(id)
+        self.map.get_mut(id).map(|c| &mut **c)
     }
 
     pub(super) fn insert(&mut self, id: CallId, call: Call) {
         self.flush();
         self.touch(id);
-        self.map.insert(id, call);
+        self.map.insert(id, Box::new(call));
     }
 
     pub(super) fn remove(&mut self, id: &CallId) -> Option<Call> {
         self.flush();
         self.queue.cancel(*id);
-        self.map.remove(id)
+        self.map.remove(id).map(|c| *c)
     }
 
     /// The earliest deadline of any call: the queue's head, or a call
@@ -68,7 +71,7 @@ impl CallTable {
         let pending = self
             .dirty
             .iter()
-            .filter_map(|id| self.map.get(id).and_then(Call::next_deadline));
+            .filter_map(|id| self.map.get(id).and_then(|c| c.next_deadline()));
         pending.chain(self.queue.next_deadline()).min()
     }
 

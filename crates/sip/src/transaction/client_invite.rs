@@ -78,7 +78,12 @@ fn complete(
     tx.timers.stop(TimerKind::A);
     tx.timers.stop(TimerKind::B);
     tx.state = TxState::Completed;
-    match build::ack_for_non2xx(&tx.request, &resp) {
+    // A client transaction keeps its request to the end.
+    let ack = tx
+        .request
+        .as_ref()
+        .and_then(|request| build::ack_for_non2xx(request, &resp));
+    match ack {
         Some(ack) => {
             tx.resend = Some(Wire::request(&ack));
             tx.resend(out);

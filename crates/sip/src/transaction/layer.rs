@@ -56,7 +56,9 @@ fn status_of(resp: &Response) -> Result<u16, TxError> {
 pub struct TransactionLayer {
     timers: Timers,
     next_id: u64,
-    txs: HashMap<u64, Transaction>,
+    /// Boxed: a table sized for a burst keeps its slots, and a slot the size
+    /// of a whole transaction (request included) would be most of it.
+    txs: HashMap<u64, Box<Transaction>>,
     /// The armed timers of all transactions, keyed by (transaction id, kind).
     queue: TimerQueue<(u64, TimerKind)>,
     client_index: HashMap<MatchKey, TxKey>,
@@ -135,24 +137,28 @@ impl TransactionLayer {
             Role::Server => &mut self.server_index,
         };
         index.insert(mk.clone(), key);
-        let tx = Transaction {
+        let tx = Box::new(Transaction {
             key,
             match_key: mk,
             state: TxState::Trying,
-            request: req,
+            cseq: key::cseq(&req).ok(),
+            request: Some(req),
             peer,
             request_wire,
             resend: None,
             timers: TimerTable::default(),
             interval: Duration::ZERO,
-        };
+        });
         self.txs.insert(key.id(), tx);
         debug!(%key, %peer, "transaction created");
         key
     }
 
     fn get(&self, key: TxKey) -> Option<&Transaction> {
-        self.txs.get(&key.id()).filter(|tx| tx.key == key)
+        self.txs
+            .get(&key.id())
+            .map(|tx| &**tx)
+            .filter(|tx| tx.key == key)
     }
 
     /// Copies the timer changes transaction `id` made in its last step into
@@ -322,7 +328,11 @@ impl TransactionLayer {
             .get_mut(&key.id())
             .filter(|tx| tx.key == key)
             .ok_or(TxError::UnknownTransaction(key))?;
-        let (want, got) = (key::cseq(&tx.request)?, key::cseq(&resp)?);
+        let want = tx
+            .cseq
+            .clone()
+            .ok_or(TxError::MissingHeader { header: "CSeq" })?;
+        let got = key::cseq(&resp)?;
         if want != got {
             return Err(TxError::CSeqMismatch {
                 key,
@@ -418,9 +428,11 @@ impl TransactionLayer {
         }
     }
 
-    /// The request that created transaction `key`.
+    /// The request that created transaction `key`; `None` once a server
+    /// transaction has sent its final response (it keeps only what matching
+    /// and retransmission need).
     pub fn request(&self, key: TxKey) -> Option<&Request> {
-        self.get(key).map(|tx| &tx.request)
+        self.get(key).and_then(|tx| tx.request.as_ref())
     }
 
     /// Current state of transaction `key`; `None` once it has terminated.
@@ -444,6 +456,6 @@ impl TransactionLayer {
         if kind_of(key) != Kind::InviteClient || !waiting {
             return None;
         }
-        build::cancel(&tx.request)
+        build::cancel(tx.request.as_ref()?)
     }
 }

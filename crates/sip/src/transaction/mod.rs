@@ -34,6 +34,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::rsip::typed::CSeq;
 use crate::rsip::{Method, Request, Response};
 use crate::transport::{Destination, Transmit};
 
@@ -211,7 +212,13 @@ pub(crate) struct Transaction {
     pub(crate) key: TxKey,
     pub(crate) match_key: MatchKey,
     pub(crate) state: TxState,
-    pub(crate) request: Request,
+    /// The request that made it; a server transaction lets go of it once it
+    /// has sent its final response, as nothing reads it after that (a
+    /// retransmission is matched on `match_key` and answered from `resend`)
+    /// and it stays up to 32 s more (timers J and L), several per call.
+    pub(crate) request: Option<Request>,
+    /// The request's CSeq, which every response must carry.
+    pub(crate) cseq: Option<CSeq>,
     /// Peer: where client requests go, where server responses go back to.
     pub(crate) peer: Destination,
     /// The serialized request, for client retransmissions.

@@ -81,6 +81,7 @@ pub(crate) fn respond(
             if tx.state == TxState::Proceeding {
                 tx.state = TxState::Accepted;
                 tx.resend = None;
+                tx.request = None;
                 tx.timers.set(TimerKind::L, now + timers.t1x64());
             }
         }
@@ -88,6 +89,7 @@ pub(crate) fn respond(
             tx.timers.stop(TimerKind::Trying);
             out.send(tx.peer, &wire);
             tx.resend = Some(wire);
+            tx.request = None;
             tx.state = TxState::Completed;
             if !tx.reliable() {
                 tx.interval = timers.t1;
@@ -116,7 +118,10 @@ pub(crate) fn on_timer(
 ) -> Step {
     match (kind, tx.state) {
         (TimerKind::Trying, TxState::Proceeding) if tx.resend.is_none() => {
-            let wire = Wire::response(&build::trying(&tx.request));
+            let Some(request) = &tx.request else {
+                return Step::Continue;
+            };
+            let wire = Wire::response(&build::trying(request));
             out.send(tx.peer, &wire);
             tx.resend = Some(wire);
             Step::Continue

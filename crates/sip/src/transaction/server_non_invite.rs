@@ -35,6 +35,7 @@ pub(crate) fn respond(
         }
         (TxState::Trying | TxState::Proceeding, 200..=699) => {
             tx.state = TxState::Completed;
+            tx.request = None;
             let wait_j = if tx.reliable() {
                 Duration::ZERO
             } else {
