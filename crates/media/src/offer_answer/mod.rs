@@ -60,6 +60,10 @@ pub enum OfferAnswerError {
     /// The offer asks for SRTP (RTP/SAVP) and `[media] srtp = "off"`.
     #[error("the offer asks for SRTP (RTP/SAVP) and SRTP is off here ([media] srtp)")]
     SrtpNotEnabled,
+    /// SDES keys would travel over signalling that is not TLS and the
+    /// configuration forbids it (`srtp_require_tls`).
+    #[error("SRTP keys (SDES) must not travel over plain signalling here (srtp_require_tls = true, and this call's signalling is not TLS)")]
+    SrtpNeedsTls,
     /// SRTP offered, but in no crypto suite we speak.
     #[error("no SRTP crypto suite in common (offered: {offered})")]
     NoCommonCryptoSuite {
@@ -76,6 +80,7 @@ impl OfferAnswerError {
             self,
             OfferAnswerError::SrtpRequired(_)
                 | OfferAnswerError::SrtpNotEnabled
+                | OfferAnswerError::SrtpNeedsTls
                 | OfferAnswerError::NoCommonCryptoSuite { .. }
         )
     }

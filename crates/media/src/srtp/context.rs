@@ -25,6 +25,9 @@ const KNOWN_SSRCS: usize = 16;
 /// A decrypted packet, or why it was refused.
 pub type Unprotected = Result<Bytes, SrtpError>;
 
+/// A protected packet, or why it could not be.
+pub type Protected = Result<Bytes, SrtpError>;
+
 fn context(key: &SrtpKey, replay: bool) -> Result<Context, SrtpError> {
     let (rtp, rtcp) = if replay {
         (
@@ -94,13 +97,13 @@ impl SrtpSender {
     }
 
     /// An RTP packet (header and payload) as SRTP.
-    pub fn protect_rtp(&mut self, packet: &[u8]) -> Result<Bytes, SrtpError> {
+    pub fn protect_rtp(&mut self, packet: &[u8]) -> Protected {
         rtp_header_len(packet)?;
         self.ctx.encrypt_rtp(packet).map_err(classify)
     }
 
     /// A compound RTCP packet as SRTCP (encrypted, E flag set, index, tag).
-    pub fn protect_rtcp(&mut self, packet: &[u8]) -> Result<Bytes, SrtpError> {
+    pub fn protect_rtcp(&mut self, packet: &[u8]) -> Protected {
         if packet.len() < 8 {
             return Err(SrtpError::Malformed(format!(
                 "RTCP packet of {} bytes",

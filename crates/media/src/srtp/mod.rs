@@ -15,7 +15,7 @@
 mod context;
 mod key;
 
-pub use context::{SrtpReceiver, SrtpSender, Unprotected};
+pub use context::{Protected, SrtpReceiver, SrtpSender, Unprotected};
 pub use key::SrtpKey;
 
 use std::fmt;
