@@ -1,5 +1,6 @@
 //! SRTP keyed by SDES between real peers on loopback: agentphone ⇄ agentphone
-//! with each suite, agentphone ⇄ baresip (`srtp` and `srtp-mand`) both ways,
+//! with each suite, agentphone ⇄ baresip (`srtp` and `srtp-mand`) and ⇄
+//! PJSIP (pjsua2, SRTP mandatory) both ways,
 //! a relay that tampers with SRTP packets, and `srtp = "mandatory"` against
 //! plain RTP. Each side plays a tone and records what it hears; a call passes
 //! when each heard the other's tone, loud, through the agreed suite.
@@ -8,6 +9,7 @@ mod common;
 
 use common::audio::{read, tone_level_db, write_tone_wav, RATE};
 use common::baresip::{json_field, Baresip, Codec, Options};
+use common::pjsua::{Options as PjOptions, Pjsua, Source};
 use common::process::Peer;
 use common::relay::{Impairment, Relay};
 use common::{agentphone, ports::free_port, WorkDir};
@@ -335,7 +337,7 @@ fn check_agentphone(peer: &Peer, heard: &Path, suite: &str) {
     let refused = number(&line, "srtp_auth_failed") + number(&line, "srtp_malformed");
     assert!(refused <= 3, "{line}");
     let db = tone_db(heard, CALLEE_HZ);
-    println!("agentphone heard baresip's tone at {db:.1} dB ({suite})");
+    println!("agentphone heard the far end's tone at {db:.1} dB ({suite})");
     assert!(
         db > HEARD_DB,
         "agentphone heard {db:.1} dB\n{}",
@@ -451,4 +453,103 @@ fn baresip_srtp_calls_agentphone_mandatory() {
 fn baresip_srtp_mand_calls_agentphone_optional() {
     let suite = baresip_calls_agentphone("srtp-bs-in-mand", "srtp-mand", "optional");
     assert!(suite.is_none_or(|s| SUITES.contains(&s.as_str())));
+}
+
+/// PJSIP's output as one text (its stderr carries its SRTP log lines).
+fn pjsua_finish(p: &mut Pjsua) {
+    assert!(
+        p.wait_for(|e| e.kind() == "ended", Duration::from_secs(10))
+            .is_some(),
+        "PJSIP did not end the call:\n{}",
+        p.report()
+    );
+    assert!(
+        p.wait_exit(Duration::from_secs(10)).is_some(),
+        "{}",
+        p.report()
+    );
+}
+
+fn pjsua_heard(path: &Path) {
+    let db = tone_db(path, CALLER_HZ);
+    println!("PJSIP heard agentphone's tone at {db:.1} dB");
+    assert!(db > HEARD_DB, "PJSIP heard {db:.1} dB");
+}
+
+#[test]
+fn agentphone_calls_pjsip_with_srtp_mandatory() {
+    let dir = WorkDir::new("srtp-pjsip-out");
+    let pj_heard = dir.file("pjsip-heard.wav");
+    let mut opts = PjOptions::answer(free_port(), &pj_heard);
+    opts.source = Source::Tone(CALLEE_HZ);
+    opts.srtp = "mandatory";
+    opts.limit = LIMIT;
+    let Some(mut pj) = Pjsua::start(&dir, "pjsua", &opts) else {
+        return;
+    };
+    let heard = dir.file("agentphone-heard.wav");
+    let tone = format!("tone:{CALLER_HZ}");
+    let mut caller = agentphone::spawn(
+        &dir,
+        "agentphone",
+        &[
+            "call",
+            &pj.uri(),
+            "--srtp",
+            "mandatory",
+            "--duration",
+            "3",
+            "--play",
+            &tone,
+            "--record",
+            agentphone::arg(&heard),
+        ],
+        &[],
+        LIMIT,
+    );
+    agentphone::expect_success(&mut caller, LIMIT, &[]);
+    pjsua_finish(&mut pj);
+    let suite = field(&media_stopped(&caller), "srtp");
+    assert!(SUITES.contains(&suite.as_str()), "{}", caller.report());
+    check_agentphone(&caller, &heard, &suite);
+    pjsua_heard(&pj_heard);
+}
+
+#[test]
+fn pjsip_calls_agentphone_with_srtp_mandatory() {
+    let dir = WorkDir::new("srtp-pjsip-in");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let record_dir = dir.file("agentphone-recordings");
+    let tone = format!("tone:{CALLER_HZ}");
+    let mut callee = agentphone::answer_one(
+        &dir,
+        "agentphone",
+        &listen,
+        &[
+            "--srtp",
+            "optional",
+            "--play",
+            &tone,
+            "--record-dir",
+            agentphone::arg(&record_dir),
+        ],
+        LIMIT,
+    );
+    let pj_heard = dir.file("pjsip-heard.wav");
+    let mut opts = PjOptions::call(free_port(), &format!("sip:bob@{listen}"));
+    opts.record = Some(pj_heard.clone());
+    opts.source = Source::Tone(CALLEE_HZ);
+    opts.duration = Some(Duration::from_secs(3));
+    opts.srtp = "mandatory";
+    opts.limit = LIMIT;
+    let Some(mut pj) = Pjsua::start(&dir, "pjsua", &opts) else {
+        callee.stop(Duration::from_secs(1));
+        return;
+    };
+    pjsua_finish(&mut pj);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    let suite = field(&media_stopped(&callee), "srtp");
+    assert!(SUITES.contains(&suite.as_str()), "{}", callee.report());
+    check_agentphone(&callee, &agentphone::only_recording_in(&record_dir), &suite);
+    pjsua_heard(&pj_heard);
 }
