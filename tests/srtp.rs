@@ -101,17 +101,11 @@ fn agentphone_call(
         via.map_or(listen.to_owned(), |r| r.sip_addr().to_string())
     );
     let tone = format!("tone:{CALLER_HZ}");
-    let mut args = vec![
-        "-v",
-        "call",
-        &target,
-        "--duration",
-        "3",
-        "--play",
-        &tone,
-        "--record",
-        agentphone::arg(&heard),
-    ];
+    let mut args = vec!["-v", "call", &target];
+    if !caller_args.contains(&"--duration") {
+        args.extend(["--duration", "3"]);
+    }
+    args.extend(["--play", &tone, "--record", agentphone::arg(&heard)]);
     args.extend_from_slice(caller_args);
     let mut caller = agentphone::spawn(dir, "caller", &args, &[], LIMIT);
     agentphone::expect_success(&mut caller, LIMIT, &[&callee]);
@@ -552,4 +546,68 @@ fn pjsip_calls_agentphone_with_srtp_mandatory() {
     assert!(SUITES.contains(&suite.as_str()), "{}", callee.report());
     check_agentphone(&callee, &agentphone::only_recording_in(&record_dir), &suite);
     pjsua_heard(&pj_heard);
+}
+
+#[test]
+fn hold_and_resume_rekey_srtp_and_audio_follows() {
+    let dir = WorkDir::new("srtp-rekey");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (caller, callee, _, callee_heard) = agentphone_call(
+        &dir,
+        "srtp = \"mandatory\"",
+        &[
+            "--srtp",
+            "mandatory",
+            "--hold-at",
+            "1",
+            "--resume-at",
+            "2",
+            "--duration",
+            "4",
+        ],
+        None,
+        &listen,
+    );
+    // Three offers on the wire (INVITE, hold, resume), each with its own key.
+    let keys: Vec<String> = caller
+        .sent_requests("INVITE")
+        .iter()
+        .map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("a=crypto:1 "))
+                .unwrap_or_else(|| panic!("no a=crypto:1 in\n{m}"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys[0] != keys[1] && keys[1] != keys[2], "{keys:?}");
+    let rekeys = |p: &Peer, what: &str| {
+        p.output()
+            .lines()
+            .filter(|l| l.contains("SRTP re-keyed") && l.contains(what))
+            .count()
+    };
+    assert_eq!(
+        rekeys(&caller, "our_key_changed=true"),
+        2,
+        "{}",
+        caller.report()
+    );
+    assert_eq!(
+        rekeys(&callee, "their_key_changed=true"),
+        2,
+        "{}",
+        callee.report()
+    );
+    for peer in [&caller, &callee] {
+        let line = media_stopped(peer);
+        // At most the packets in flight while an answer travels.
+        assert!(number(&line, "srtp_auth_failed") <= 3, "{line}");
+    }
+    // After the resume the callee hears the caller again, under the third key.
+    let samples = read(&callee_heard);
+    let last = &samples[samples.len().saturating_sub(RATE)..];
+    let db = tone_level_db(last, RATE, CALLER_HZ);
+    println!("callee heard the caller at {db:.1} dB in the last second");
+    assert!(db > HEARD_DB, "{db:.1} dB after the resume");
 }

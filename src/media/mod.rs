@@ -258,6 +258,9 @@ impl MediaLeg {
     pub fn hold(&mut self) -> Vec<u8> {
         self.held = true;
         self.engine_hold(true);
+        // Each offer of ours in a re-INVITE carries fresh SRTP keys (RFC 4568
+        // §7.1.4 allows it): a key serves one offer/answer exchange.
+        self.sdp.rekey();
         self.sdp.hold().into_bytes()
     }
 
@@ -266,6 +269,7 @@ impl MediaLeg {
     pub fn resume(&mut self) -> Vec<u8> {
         self.held = false;
         self.engine_hold(false);
+        self.sdp.rekey();
         self.sdp.resume().into_bytes()
     }
 
