@@ -274,3 +274,49 @@ proptest! {
         prop_assert_eq!(parse_crypto(&plain).unwrap().key, key);
     }
 }
+
+fn fixture(name: &str) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/sdp")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn captured_savp_offers_from_baresip_and_pjsip_are_answered_with_srtp() {
+    for (file, tag, suite) in [
+        (
+            "baresip-1.0-srtp-mand-offer.sdp",
+            1,
+            SrtpSuite::AesCm128HmacSha1_80,
+        ),
+        // PJSIP lists AES_256 first: skipped, its first AES_CM_128 line taken.
+        (
+            "pjsua2-srtp-mandatory-offer.sdp",
+            3,
+            SrtpSuite::AesCm128HmacSha1_80,
+        ),
+    ] {
+        let offer = fixture(file);
+        for policy in [SrtpPolicy::Optional, SrtpPolicy::Mandatory] {
+            let mut us = SdpSession::new(local(5000, policy, &ALL));
+            let a = us.answer(&offer).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(mline(&a.sdp).contains(" RTP/SAVP "), "{file}: {}", a.sdp);
+            let lines = crypto_lines(&a.sdp);
+            assert_eq!(lines.len(), 1, "{file}");
+            let c = parse_crypto(lines[0]).unwrap();
+            assert_eq!((c.tag, c.suite), (tag, suite), "{file}");
+            let keys = a.media.srtp.unwrap();
+            let theirs = offer
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("a=crypto:{tag} ")))
+                .unwrap();
+            assert!(theirs.contains(&keys.remote.inline()), "{file}");
+        }
+        let mut off = SdpSession::new(local(5000, SrtpPolicy::Off, &ALL));
+        assert_eq!(
+            off.answer(&offer).unwrap_err(),
+            OfferAnswerError::SrtpNotEnabled
+        );
+    }
+}
