@@ -219,3 +219,34 @@ fn hostile_datagrams_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn random_mutations_of_real_packets_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3711);
+    for suite in SrtpSuite::ALL {
+        let k = SrtpKey::random(suite);
+        let (mut tx, mut rx) = pair(&k);
+        let srtp = tx.protect_rtp(&RTP_PLAIN).unwrap().to_vec();
+        let srtcp = tx.protect_rtcp(&RTCP_PLAIN).unwrap().to_vec();
+        for _ in 0..20_000 {
+            let mut p = if rng.random() {
+                srtp.clone()
+            } else {
+                srtcp.clone()
+            };
+            match rng.random_range(0..4) {
+                0 => p.truncate(rng.random_range(0..=p.len())),
+                1 => p.extend((0..rng.random_range(1..40)).map(|_| rng.random::<u8>())),
+                _ => {
+                    for _ in 0..rng.random_range(1..4) {
+                        let i = rng.random_range(0..p.len());
+                        p[i] = rng.random();
+                    }
+                }
+            }
+            let _ = rx.unprotect_rtp(&p);
+            let _ = rx.unprotect_rtcp(&p);
+        }
+    }
+}
