@@ -171,6 +171,12 @@ pub struct MediaConfig {
     /// A WAV file (any format and rate) looped to held parties; silence when
     /// absent.
     pub music_on_hold: Option<PathBuf>,
+    /// SRTP keyed by SDES: `off` (default), `optional` or `mandatory`.
+    pub srtp: Option<String>,
+    /// SDES crypto suites offered and accepted, preferred first.
+    pub srtp_suites: Option<Vec<String>>,
+    /// Refuse to send or take SDES keys over signalling that is not TLS.
+    pub srtp_require_tls: Option<bool>,
 }
 
 /// One SIP account.

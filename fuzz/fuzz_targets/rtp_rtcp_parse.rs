@@ -1,5 +1,6 @@
 #![no_main]
-//! Arbitrary datagrams into the RTP receive path and the RTCP report parser.
+//! Arbitrary datagrams into the RTP receive path, the RTCP report parser and
+//! SRTP/SRTCP unprotection in every suite.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use agentphone_media::offer_answer::PayloadFormat;
 use agentphone_media::rtcp_stats::{NtpTime, RtcpSession};
 use agentphone_media::rtp_stream::{RtpReceiver, RtpSender};
+use agentphone_media::srtp::{SrtpKey, SrtpReceiver, SrtpSuite};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
@@ -27,4 +29,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let tx = RtpSender::with_start(0x1234, 0, 0, 0, 8000);
     let _ = rtcp.build_report(now, ntp, &tx, &mut rx);
     let _ = rtcp.quality(&tx, &rx);
+    for suite in SrtpSuite::ALL {
+        let key = SrtpKey::from_bytes(suite, &[7u8; 30][..suite.key_len() + suite.salt_len()]);
+        let Ok(mut srtp) = key.and_then(|k| SrtpReceiver::new(&k)) else {
+            return;
+        };
+        let _ = srtp.unprotect_rtp(data);
+        let _ = srtp.unprotect_rtcp(data);
+    }
 });

@@ -253,7 +253,7 @@ impl Shell {
                 addr: a.registrar,
             }),
             credentials: account.and_then(crate::cmd::account::credentials),
-            sdp_offer: media.offer(),
+            sdp_offer: media.offer()?,
             tcp,
             extra_headers,
         };

@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Codec to prefer.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// SRTP for the calls (over `[media] srtp`): off, optional or mandatory.
+    #[arg(long, value_parser = ["off", "optional", "mandatory"])]
+    pub srtp: Option<String>,
     /// Concurrent calls at most (default: `[sip] max_concurrent_calls`, 200).
     #[arg(long)]
     pub max_concurrent: Option<usize>,
@@ -115,7 +118,11 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         admission,
-    } = crate::cmd::account_and_media(config, &args.account, args.codec.as_deref())?;
+    } = crate::cmd::account_and_media(
+        config,
+        &args.account,
+        (args.codec.as_deref(), args.srtp.as_deref()),
+    )?;
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
     let settings = cfg.desk.resolve(&shown, policy)?;
     // The token file sits next to the config file that was read.

@@ -206,7 +206,10 @@ impl Shell {
             Ok(a) => a,
             Err(e) => {
                 println!("call from {from}: rejected 488 ({e})");
-                let _ = self.sip.ep().reject(now, call, 488);
+                let _ = self
+                    .sip
+                    .ep()
+                    .reject_with_warning(now, call, 488, &e.to_string());
                 return Ok(());
             }
         };

@@ -58,6 +58,9 @@ pub struct AnswerArgs {
     /// Codec to prefer when the caller offers several.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// SRTP for these calls (over `[media] srtp`): off, optional, or mandatory (plain offers get 488).
+    #[arg(long, value_parser = ["off", "optional", "mandatory"])]
+    pub srtp: Option<String>,
     /// What a REFER from a caller gets: `accept` places the referred call
     /// (with Replaces for an attended transfer) and carries the call's audio
     /// over to it; `reject` answers 603.
@@ -91,7 +94,11 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         admission,
-    } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
+    } = super::account_and_media(
+        config,
+        &args.account,
+        (args.codec.as_deref(), args.srtp.as_deref()),
+    )?;
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
@@ -208,6 +215,14 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                                 continue;
                             }
                         };
+                        let accepted = match accepted {
+                            Ok(live) => Some(live),
+                            Err(e) => {
+                                let why = if e.is_srtp() { e.to_string() } else { "no common codec".to_owned() };
+                                println!("call {seen} from {from}: rejected 488 ({why})");
+                                None
+                            }
+                        };
                         if let Some(live) = accepted {
                             let replaced = replaces.and_then(|old| calls.get(&old).map(|l| (old, l.number)));
                             match replaced {
@@ -215,8 +230,6 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                                 None => println!("call {seen} from {from}: answered"),
                             }
                             calls.insert(call, Live { call_id: sip_call_id(&headers), replaces: replaced.map(|r| r.0), ..live });
-                        } else {
-                            println!("call {seen} from {from}: rejected 488 (no common codec)");
                         }
                     }
                     Event::Established { call, remote_sdp } if referrals.contains_key(&call) => {
@@ -486,7 +499,7 @@ impl Bridge {
 }
 
 /// Answers an incoming call with our SDP answer, or rejects it with 488 when the
-/// offer has nothing we can use (None).
+/// offer has nothing we can use (the reason).
 async fn accept(
     sip: &mut SipDriver,
     call: CallId,
@@ -497,7 +510,7 @@ async fn accept(
         &MediaEngine,
     ),
     number: u64,
-) -> Result<Option<Live>> {
+) -> Result<std::result::Result<Live, agentphone_media::offer_answer::OfferAnswerError>> {
     let now = Instant::now();
     let mut media = MediaLeg::bind(sip.local_addr().ip(), settings, engine).await?;
     media.alert_on_rtp_timeout(number, dead.clone());
@@ -505,7 +518,7 @@ async fn accept(
         Ok((sdp, negotiated)) => {
             sip.ep().ring(now, call)?;
             sip.ep().answer(now, call, sdp)?;
-            Ok(Some(Live {
+            Ok(Ok(Live {
                 number,
                 answered_at: None,
                 media,
@@ -516,8 +529,14 @@ async fn accept(
         }
         Err(e) => {
             tracing::info!("rejecting call: {e}");
-            sip.ep().reject(now, call, 488)?;
-            Ok(None)
+            // The caller sees why in a Warning when it is SRTP (not a codec).
+            if e.is_srtp() {
+                sip.ep()
+                    .reject_with_warning(now, call, 488, &e.to_string())?;
+            } else {
+                sip.ep().reject(now, call, 488)?;
+            }
+            Ok(Err(e))
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct CallArgs {
     /// Codec to offer first.
     #[arg(long, value_parser = ["pcmu", "pcma", "opus"])]
     pub codec: Option<String>,
+    /// SRTP for this call (over `[media] srtp`): off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP).
+    #[arg(long, value_parser = ["off", "optional", "mandatory"])]
+    pub srtp: Option<String>,
     /// Digits to send as RFC 4733 events once the call is answered (0-9 * # A-D).
     #[arg(long)]
     pub dtmf: Option<String>,
@@ -180,7 +183,11 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         ..
-    } = super::account_and_media(config, &args.account, args.codec.as_deref())?;
+    } = super::account_and_media(
+        config,
+        &args.account,
+        (args.codec.as_deref(), args.srtp.as_deref()),
+    )?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
         .map_err(|e| anyhow!("'{}' is not a SIP URI: {e}", args.uri))?;
     let user = account
@@ -214,6 +221,8 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
     media.alert_on_rtp_timeout(0, dead_tx);
     let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
+    // Only TLS signalling hides SDES keys; UDP and TCP carry them readable.
+    media.set_signalling_secure(args.transport == "tls");
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
         None => format!("<sip:{}@{}>", user, sip.local_addr()),
@@ -237,7 +246,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
             addr: a.registrar,
         }),
         credentials: account.as_ref().and_then(credentials),
-        sdp_offer: media.offer(),
+        sdp_offer: media.offer()?,
         tcp,
         extra_headers: args.headers.clone(),
     };
@@ -269,6 +278,14 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
             bail!("transfer failed: the call ended before the transfer was done")
         }
         (None, true, EndReason::LocalHangup | EndReason::RemoteHangup) => Ok(()),
+        (None, _, reason @ EndReason::NotAcceptable(_))
+            if media_settings.srtp == agentphone_media::srtp::SrtpPolicy::Mandatory =>
+        {
+            bail!(
+                "call failed: {reason}: the peer does not take SRTP \
+                 (we offered RTP/SAVP only, [media] srtp = \"mandatory\")"
+            )
+        }
         (None, _, reason) => bail!("call failed: {reason}"),
     }
 }
@@ -297,31 +314,38 @@ fn first_hop(
 /// Starts the media once an answer is in: a 183's SDP (early media: the
 /// ring-back or announcement is heard) or the 200's. A later answer with other
 /// values moves the running media. An unusable answer leaves the call up without
-/// audio (logged), as hanging up is the user's decision.
+/// audio (logged), as hanging up is the user's decision, except one that breaks
+/// the SRTP policy (plain RTP under `srtp = "mandatory"`): that is returned, and
+/// the call must end.
 fn on_answer(
     media: &mut MediaLeg,
     answer: Option<&[u8]>,
     plan: &mut Option<(MediaPlan, CleanAudio)>,
-) {
+) -> Option<String> {
     let negotiated = match media.process_answer(answer) {
         Ok(n) => n,
         Err(e) => {
+            let srtp = e
+                .downcast_ref::<agentphone_media::offer_answer::OfferAnswerError>()
+                .is_some_and(|e| e.is_srtp());
+            if srtp {
+                return Some(format!("{e:#}"));
+            }
             if !media.is_started() {
                 tracing::warn!("no audio on this call: {e:#}");
             }
-            return;
+            return None;
         }
     };
     if media.is_started() {
         media.update(&negotiated);
-        return;
+        return None;
     }
-    let Some((plan, clean)) = plan.take() else {
-        return;
-    };
+    let (plan, clean) = plan.take()?;
     if let Err(e) = media.start(&negotiated, Placement::Own(plan), clean) {
         tracing::warn!("no audio on this call: {e:#}");
     }
+    None
 }
 
 /// Runs the call to its end. A call hung up because the peer's RTP stopped
@@ -352,6 +376,8 @@ async fn drive_call(
     let mut dtmf_at = None;
     let mut shutdown = std::pin::pin!(super::signals::shutdown());
     let mut hung_up = false;
+    // The answer broke the SRTP policy: we hung up, and the call fails.
+    let mut refused: Option<String> = None;
     let mut silent_for: Option<Duration> = None;
     let mut answered_at = None;
     let mut next_step = 0usize;
@@ -365,13 +391,21 @@ async fn drive_call(
                     tracing::info!("{code} from the callee");
                     if sdp.is_some() {
                         println!("{code}: early media");
-                        on_answer(media, sdp.as_deref(), &mut plan);
+                        if let Some(why) = on_answer(media, sdp.as_deref(), &mut plan) {
+                            tracing::warn!("early media not played: {why}");
+                        }
                     }
                 }
                 Event::Established { call: c, remote_sdp } if c == call => {
                     answered = true;
                     media.answered();
-                    on_answer(media, remote_sdp.as_deref(), &mut plan);
+                    if let Some(why) = on_answer(media, remote_sdp.as_deref(), &mut plan) {
+                        println!("answer refused: {why}; hanging up");
+                        sip.ep().hangup(Instant::now(), call)?;
+                        refused = Some(why);
+                        hung_up = true;
+                        continue;
+                    }
                     println!("answered; hanging up in {:.1} s", args.duration);
                     let now = tokio::time::Instant::now();
                     answered_at = Some(now);
@@ -445,6 +479,9 @@ async fn drive_call(
                     println!("re-INVITE refused with {code}; the call keeps its session");
                 }
                 Event::Ended { call: c, reason } if c == call => {
+                    if let Some(why) = refused {
+                        bail!("call failed: {why}");
+                    }
                     if let Some(d) = silent_for {
                         bail!("no RTP from the peer for {:.0} s: hung up ({reason})", d.as_secs_f64());
                     }

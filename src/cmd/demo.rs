@@ -60,7 +60,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             from: format!("<sip:alice@{alice_addr}>"),
             via_proxy: Some(Destination::udp(bob_addr)),
             credentials: None,
-            sdp_offer: media.offer(),
+            sdp_offer: media.offer()?,
             tcp: false,
             extra_headers: Vec::new(),
         },

@@ -12,20 +12,24 @@ pub mod transfer;
 
 /// What `call` and `answer` take from the config file, read once (a missing
 /// default file is an empty config): the account the flags select, and the
-/// `[media]` settings with `--codec` moved to the front.
+/// `[media]` settings with `--codec` moved to the front and `--srtp` over
+/// `[media] srtp`.
 pub(crate) fn account_and_media(
     config: Option<&std::path::Path>,
     account: &account::AccountArgs,
-    codec: Option<&str>,
+    (codec, srtp): (Option<&str>, Option<&str>),
 ) -> anyhow::Result<RunConfig> {
     let cfg = crate::config::load(config)?;
     let shown = crate::config::shown_path(config);
     let account = account.resolve_in(&cfg, &shown)?;
     let settings = crate::media::MediaSettings::from_config(&cfg.media, &shown)?;
-    let media = match codec {
+    let mut media = match codec {
         Some(name) => settings.prefer(crate::media::parse_codec(name)?),
         None => settings,
     };
+    if let Some(policy) = srtp {
+        media.srtp = crate::media::parse_srtp(policy)?;
+    }
     let session_timer = cfg.sip.session_timer(&shown)?;
     let admission = cfg.sip.admission(&shown)?;
     let limits = cfg.sip.limits(&shown)?;

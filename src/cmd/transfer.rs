@@ -111,7 +111,7 @@ async fn place(
             addr: a.registrar,
         }),
         credentials: account.and_then(super::account::credentials),
-        sdp_offer: media.offer(),
+        sdp_offer: media.offer()?,
         tcp,
         extra_headers: target.invite_headers(referred_by),
     };

@@ -10,15 +10,17 @@ mod engine;
 mod net_leg;
 mod net_receive;
 mod net_send;
+mod net_srtp;
 mod plan;
 mod report;
 mod settings;
 mod watchdog;
 
 pub use engine::MediaEngine;
+pub use net_srtp::SrtpCounts;
 pub use plan::{open_source, MediaPlan, Voice};
 pub use report::MediaReport;
-pub use settings::{parse_codec, MediaSettings};
+pub use settings::{parse_codec, parse_srtp, MediaSettings};
 pub use watchdog::RtpTimeout;
 
 use agentphone_engine::chain::payload_bytes_per_ms;
@@ -113,6 +115,11 @@ pub struct MediaLeg {
     answered: bool,
     /// We hold the peer (local hold): it hears music on hold.
     held: bool,
+    /// The call's signalling runs over TLS, so SDES keys are not readable
+    /// on the path (see [`set_signalling_secure`](Self::set_signalling_secure)).
+    signalling_secure: bool,
+    /// The plain-signalling warning was given for this call.
+    warned_plain_keys: bool,
 }
 
 impl MediaLeg {
@@ -124,7 +131,8 @@ impl MediaLeg {
         let codecs: Vec<Codec> = settings.codecs.iter().map(|k| codec_of(*k)).collect();
         let local = LocalMedia::new(ip, port)
             .with_codecs(&codecs)
-            .with_local_order(settings.codec_priority_local);
+            .with_local_order(settings.codec_priority_local)
+            .with_srtp(settings.srtp, &settings.srtp_suites);
         Ok(MediaLeg {
             engine: engine.clone(),
             sockets: Some((rtp, rtcp)),
@@ -134,7 +142,36 @@ impl MediaLeg {
             alert: None,
             answered: false,
             held: false,
+            signalling_secure: false,
+            warned_plain_keys: false,
         })
+    }
+
+    /// Says whether this call's signalling is TLS (`sips:`, `transport =
+    /// "tls"`). Until told, it counts as plain: SDES keys are then sent with a
+    /// warning, or refused under `[media] srtp_require_tls`.
+    pub fn set_signalling_secure(&mut self, secure: bool) {
+        self.signalling_secure = secure;
+    }
+
+    /// Before SDES keys go into an SDP: refused over plain signalling under
+    /// `srtp_require_tls`, else a warning once per call.
+    fn keys_may_travel(&mut self) -> Result<(), OfferAnswerError> {
+        if self.signalling_secure {
+            return Ok(());
+        }
+        if self.settings.srtp_require_tls {
+            return Err(OfferAnswerError::SrtpNeedsTls);
+        }
+        if !self.warned_plain_keys {
+            self.warned_plain_keys = true;
+            tracing::warn!(
+                "SRTP keys (SDES a=crypto) travel in this call's SDP over plain signalling: \
+                 anyone who can read the SIP can decrypt the media (use TLS, or set \
+                 [media] srtp_require_tls = true to refuse)"
+            );
+        }
+        Ok(())
     }
 
     /// The call is answered: from now on a peer that sends no RTP counts as
@@ -152,9 +189,15 @@ impl MediaLeg {
         self.alert = Some((leg, to));
     }
 
-    /// Our SDP offer (caller side, initial INVITE).
-    pub fn offer(&mut self) -> Vec<u8> {
-        self.sdp.offer().into_bytes()
+    /// Our SDP offer (caller side, initial INVITE). Fails when it would
+    /// carry SRTP keys that `[media] srtp_require_tls` keeps off plain
+    /// signalling.
+    pub fn offer(&mut self) -> Result<Vec<u8>> {
+        if self.sdp.local().srtp.enabled() {
+            self.keys_may_travel()
+                .map_err(|e| anyhow!("{e}; no call placed"))?;
+        }
+        Ok(self.sdp.offer().into_bytes())
     }
 
     /// Answers the caller's offer: our SDP body and what was agreed.
@@ -168,6 +211,9 @@ impl MediaLeg {
             .map(String::from_utf8_lossy)
             .ok_or(OfferAnswerError::NoAudioStream)?;
         let answer = self.sdp.answer(&text)?;
+        if answer.media.srtp.is_some() {
+            self.keys_may_travel()?;
+        }
         Ok((answer.sdp.into_bytes(), answer.media))
     }
 
@@ -182,6 +228,9 @@ impl MediaLeg {
             return Ok(self.sdp.re_offer().into_bytes());
         };
         let answer = self.sdp.answer(&String::from_utf8_lossy(offer))?;
+        if answer.media.srtp.is_some() {
+            self.keys_may_travel()?;
+        }
         self.update(&answer.media);
         Ok(answer.sdp.into_bytes())
     }
@@ -198,9 +247,14 @@ impl MediaLeg {
     /// Reads the callee's answer to our offer.
     pub fn process_answer(&mut self, answer: Option<&[u8]>) -> Result<NegotiatedMedia> {
         let body = answer.ok_or_else(|| anyhow!("the answer carries no SDP"))?;
-        self.sdp
+        let negotiated = self
+            .sdp
             .process_answer(&String::from_utf8_lossy(body))
-            .context("unusable SDP answer")
+            .context("unusable SDP answer")?;
+        if negotiated.srtp.is_some() {
+            self.keys_may_travel()?;
+        }
+        Ok(negotiated)
     }
 
     /// Puts the peer on hold (R-HOLD-1): it hears music on hold (or silence)
@@ -209,6 +263,9 @@ impl MediaLeg {
     pub fn hold(&mut self) -> Vec<u8> {
         self.held = true;
         self.engine_hold(true);
+        // Each offer of ours in a re-INVITE carries fresh SRTP keys (RFC 4568
+        // §7.1.4 allows it): a key serves one offer/answer exchange.
+        self.sdp.rekey();
         self.sdp.hold().into_bytes()
     }
 
@@ -217,6 +274,7 @@ impl MediaLeg {
     pub fn resume(&mut self) -> Vec<u8> {
         self.held = false;
         self.engine_hold(false);
+        self.sdp.rekey();
         self.sdp.resume().into_bytes()
     }
 
@@ -317,6 +375,7 @@ impl MediaLeg {
             ptime = negotiated.ptime_ms,
             denoise_inbound = clean.inbound,
             denoise_microphone = clean.microphone,
+            srtp = negotiated.srtp.as_ref().map_or("off", |k| k.suite.sdes_name()),
             "media started"
         );
         self.running = Some(Running {
@@ -506,6 +565,8 @@ impl MediaLeg {
             dropped: net.dropped,
             overflow: net.ring_overflow + leg.leg.send_overflow,
             timing: self.engine.timing(),
+            srtp: net.srtp,
+            srtp_dropped: net.srtp_counts,
         };
         report.log();
         Some(report)

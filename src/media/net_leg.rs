@@ -1,11 +1,13 @@
 //! A leg's network half, one tokio task per leg: RTP and RTCP sockets,
 //! latching and SSRC tracking ([`NetReceive`]), packetising and RFC 4733
-//! digits ([`NetSend`]), RTCP reports, the RTP timeout. It moves packets and
+//! digits ([`NetSend`]), SRTP/SRTCP ([`NetSrtp`]), RTCP reports, the RTP
+//! timeout. It moves packets and
 //! never decodes: received payloads go to the audio thread with their arrival
 //! time, encoded ones come back after every tick of the audio thread.
 
 use super::net_receive::NetReceive;
 use super::net_send::NetSend;
+use super::net_srtp::{NetSrtp, SrtpCounts};
 use super::watchdog::RtpWatchdog;
 use super::Control;
 use agentphone_engine::leg::LegRings;
@@ -28,6 +30,8 @@ pub(super) struct NetReport {
     pub(super) digits_sent: usize,
     pub(super) dropped: DropCounters,
     pub(super) ring_overflow: u64,
+    pub(super) srtp: Option<agentphone_media::srtp::SrtpSuite>,
+    pub(super) srtp_counts: SrtpCounts,
 }
 
 pub(super) struct NetLeg {
@@ -37,6 +41,7 @@ pub(super) struct NetLeg {
     rtcp_session: RtcpSession,
     rx: NetReceive,
     tx: NetSend,
+    srtp: NetSrtp,
     outbound: agentphone_engine::rings::OutboundReceiver,
     watchdog: RtpWatchdog,
     /// The call's quality as of the last second, for the controls.
@@ -65,6 +70,7 @@ impl NetLeg {
             rtcp_session: RtcpSession::new(Instant::now(), &cname),
             rx: NetReceive::new(negotiated, rings.inbound, jitter),
             tx: NetSend::new(negotiated),
+            srtp: NetSrtp::new(negotiated.srtp.as_ref()),
             outbound: rings.outbound,
             watchdog,
             quality,
@@ -97,11 +103,7 @@ impl NetLeg {
                     }
                 }
                 got = self.rtp.recv_from(&mut self.datagram) => match got {
-                    Ok((len, from)) => {
-                        if let Some(digit) = self.rx.on_datagram(Instant::now(), from, &self.datagram[..len]) {
-                            tracing::info!(%digit, "DTMF received");
-                        }
-                    }
+                    Ok((len, from)) => self.on_rtp(len, from),
                     Err(e) => tracing::debug!("RTP receive: {e}"),
                 },
                 got = self.rtcp.recv_from(&mut self.rtcp_datagram) => match got {
@@ -120,9 +122,20 @@ impl NetLeg {
         self.report()
     }
 
+    /// One datagram from the RTP socket: SRTP first, then the receive path.
+    fn on_rtp(&mut self, len: usize, from: SocketAddr) {
+        let Some(plain) = self.srtp.incoming_rtp(&self.datagram[..len]) else {
+            return;
+        };
+        if let Some(digit) = self.rx.on_datagram(Instant::now(), from, &plain) {
+            tracing::info!(%digit, "DTMF received");
+        }
+    }
+
     fn on_control(&mut self, cmd: Control) {
         match cmd {
             Control::Update(negotiated) => {
+                self.srtp.update(negotiated.srtp.as_ref());
                 self.tx.update(&negotiated);
                 self.rx.update(&negotiated);
                 self.watchdog.renegotiated(&negotiated, Instant::now());
@@ -142,11 +155,15 @@ impl NetLeg {
     /// Sends what the audio thread encoded since the last tick.
     fn send_encoded(&mut self) {
         let rtp = &self.rtp;
+        let srtp = &mut self.srtp;
         while let Ok(packet) = self.outbound.pop() {
             self.tx.on_packet(&packet, |bytes, to| {
+                let Some(bytes) = srtp.outgoing_rtp(bytes) else {
+                    return;
+                };
                 // A full socket buffer drops this packet: late audio is worse
                 // than lost audio, and the next tick sends the next one.
-                if let Err(e) = rtp.try_send_to(bytes, to) {
+                if let Err(e) = rtp.try_send_to(&bytes, to) {
                     tracing::debug!("RTP send: {e}");
                 }
             });
@@ -158,10 +175,10 @@ impl NetLeg {
         let ntp = NtpTime::from_system_time(SystemTime::now());
         let ssrc = self.tx.sender().ssrc();
         let before = self.rtcp_session.remote_report();
-        if let Err(e) = self
-            .rtcp_session
-            .handle_packet(now, ntp, ssrc, &self.rtcp_datagram[..len])
-        {
+        let Some(plain) = self.srtp.incoming_rtcp(&self.rtcp_datagram[..len]) else {
+            return;
+        };
+        if let Err(e) = self.rtcp_session.handle_packet(now, ntp, ssrc, &plain) {
             tracing::debug!("RTCP ignored: {e}");
         }
         // Each new report about our stream retunes the encoder once.
@@ -179,6 +196,9 @@ impl NetLeg {
                 .handle_timeout(now, ntp, self.tx.sender(), self.rx.receiver_mut());
         match report {
             Ok(Some(bytes)) => {
+                let Some(bytes) = self.srtp.outgoing_rtcp(&bytes) else {
+                    return;
+                };
                 if let Err(e) = self.rtcp.try_send_to(&bytes, self.remote_rtcp) {
                     tracing::debug!("RTCP send: {e}");
                 }
@@ -197,6 +217,8 @@ impl NetLeg {
             digits_sent: self.tx.digits_sent,
             dropped: self.rx.receiver().drops(),
             ring_overflow: self.rx.ring_overflow,
+            srtp: self.srtp.suite(),
+            srtp_counts: self.srtp.counts,
         }
     }
 }

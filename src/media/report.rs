@@ -6,6 +6,7 @@ use agentphone_engine::stats::TickSummary;
 use agentphone_media::jitter::JitterStats;
 use agentphone_media::rtcp_stats::CallQuality;
 use agentphone_media::rtp_stream::DropCounters;
+use agentphone_media::srtp::SrtpSuite;
 use std::fmt;
 
 /// The media figures of one call.
@@ -39,6 +40,11 @@ pub struct MediaReport {
     /// How the media engine's audio thread kept its 10 ms ticks (the whole
     /// process so far).
     pub timing: TickSummary,
+    /// The SRTP suite at the end of the call; None for plain RTP.
+    pub srtp: Option<SrtpSuite>,
+    /// Packets SRTP refused (authentication, replay, malformed): dropped,
+    /// never played.
+    pub srtp_dropped: super::SrtpCounts,
 }
 
 impl MediaReport {
@@ -64,6 +70,10 @@ impl MediaReport {
             dropped_unknown_pt = self.dropped.unknown_payload_type,
             dropped_malformed = self.dropped.malformed,
             ring_overflow = self.overflow,
+            srtp = self.srtp.map_or("off", SrtpSuite::sdes_name),
+            srtp_auth_failed = self.srtp_dropped.auth_failed,
+            srtp_replayed = self.srtp_dropped.replayed,
+            srtp_malformed = self.srtp_dropped.malformed,
             delay_ms = j.delay_ms,
             target_ms = j.target_ms,
             loss_pct = format_args!("{:.1}", q.local_loss_pct),
@@ -93,6 +103,24 @@ impl fmt::Display for MediaReport {
         )?;
         if let Some(j) = &self.jitter {
             write!(f, ", jitter buffer {} ms", j.delay_ms)?;
+        }
+        if let Some(suite) = self.srtp {
+            write!(f, ", SRTP {suite}")?;
+        }
+        let s = &self.srtp_dropped;
+        if s.auth_failed > 0 {
+            write!(
+                f,
+                ", {} packets failed SRTP authentication (dropped)",
+                s.auth_failed
+            )?;
+        }
+        if s.replayed + s.malformed > 0 {
+            write!(
+                f,
+                ", {} replayed / {} malformed SRTP packets dropped",
+                s.replayed, s.malformed
+            )?;
         }
         let r = &self.recovery;
         if r.fec_frames + r.concealed_frames > 0 {

@@ -1,13 +1,14 @@
 //! Media choices an administrator makes once, in `[media]` of the config file:
 //! which codecs are offered and accepted and in what order (and whether an
 //! answer follows that order or the caller's), the jitter buffer's bounds, and
-//! the noise-removal model. `--codec` on the command line moves one
-//! codec to the front for a single run.
+//! the noise-removal model, SRTP. `--codec` on the command line moves one
+//! codec to the front for a single run, `--srtp` sets the SRTP policy.
 
 use crate::config::MediaConfig;
 use agentphone_audio::denoise::{DenoiseError, Model};
 use agentphone_media::codec::CodecKind;
 use agentphone_media::jitter::JitterConfig;
+use agentphone_media::srtp::{SrtpPolicy, SrtpSuite};
 use anyhow::{anyhow, bail, Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,13 @@ pub struct MediaSettings {
     pub rtp_timeout: Option<Duration>,
     /// Music on hold, read at start (48 kHz mono), looped; silence when None.
     pub music_on_hold: Option<Arc<Vec<f32>>>,
+    /// SRTP off, best effort, or required.
+    pub srtp: SrtpPolicy,
+    /// SDES suites offered and accepted, preferred first.
+    pub srtp_suites: Vec<SrtpSuite>,
+    /// SDES keys only over TLS signalling (refuse otherwise); when false,
+    /// keys over plain signalling are sent with a warning.
+    pub srtp_require_tls: bool,
 }
 
 impl Default for MediaSettings {
@@ -51,6 +59,9 @@ impl Default for MediaSettings {
             denoise_model: None,
             rtp_timeout: None,
             music_on_hold: None,
+            srtp: SrtpPolicy::Off,
+            srtp_suites: SrtpSuite::ALL.to_vec(),
+            srtp_require_tls: false,
         }
     }
 }
@@ -110,6 +121,7 @@ impl MediaSettings {
             })?;
             s.denoise_model = Some(Arc::new(model));
         }
+        s.read_srtp(cfg, shown)?;
         if let Some(path) = &cfg.music_on_hold {
             let wav = agentphone_audio::wav::read_wav_48k_mono(path)
                 .map_err(|e| anyhow!("{shown}: [media] key 'music_on_hold': {e}"))?;
@@ -122,6 +134,34 @@ impl MediaSettings {
             s.music_on_hold = Some(Arc::new(wav.samples));
         }
         Ok(s)
+    }
+
+    /// `srtp`, `srtp_suites`, `srtp_require_tls`.
+    fn read_srtp(&mut self, cfg: &MediaConfig, shown: &str) -> Result<()> {
+        if let Some(policy) = &cfg.srtp {
+            self.srtp =
+                parse_srtp(policy).with_context(|| format!("{shown}: [media] key 'srtp'"))?;
+        }
+        if let Some(names) = &cfg.srtp_suites {
+            let mut suites = Vec::new();
+            for name in names {
+                let suite = SrtpSuite::from_sdes_name(name).ok_or_else(|| {
+                    anyhow!(
+                        "{shown}: [media] key 'srtp_suites': unknown suite '{name}' ({})",
+                        SrtpSuite::ALL.map(|s| s.sdes_name()).join(", ")
+                    )
+                })?;
+                if !suites.contains(&suite) {
+                    suites.push(suite);
+                }
+            }
+            if suites.is_empty() {
+                bail!("{shown}: [media] key 'srtp_suites': the list is empty");
+            }
+            self.srtp_suites = suites;
+        }
+        self.srtp_require_tls = cfg.srtp_require_tls.unwrap_or(false);
+        Ok(())
     }
 
     /// Music on hold as a looping source, when configured.
@@ -141,6 +181,12 @@ impl MediaSettings {
         self.codecs.insert(0, kind);
         self
     }
+}
+
+/// Parses an SRTP policy: off, optional or mandatory (any case).
+pub fn parse_srtp(name: &str) -> Result<SrtpPolicy> {
+    SrtpPolicy::parse(name)
+        .ok_or_else(|| anyhow!("unknown SRTP policy '{name}' (off, optional or mandatory)"))
 }
 
 /// Parses a codec name: pcmu, pcma or opus (any case).
@@ -197,6 +243,20 @@ mod tests {
         // A raised minimum lifts the default maximum with it.
         let s = config("[media]\njitter_min_ms = 300\n").unwrap();
         assert_eq!(s.jitter_max, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn srtp_settings() {
+        let s = config("").unwrap();
+        assert_eq!((s.srtp, s.srtp_require_tls), (SrtpPolicy::Off, false));
+        assert_eq!(s.srtp_suites, SrtpSuite::ALL);
+        let s = config(
+            "[media]\nsrtp = \"Mandatory\"\nsrtp_suites = [\"AEAD_AES_128_GCM\"]\nsrtp_require_tls = true\n",
+        )
+        .unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Mandatory);
+        assert_eq!(s.srtp_suites, [SrtpSuite::AeadAes128Gcm]);
+        assert!(s.srtp_require_tls);
     }
 
     #[test]
@@ -267,6 +327,10 @@ mod tests {
         // A wrong type is caught by the TOML reader, which names file and line.
         let e = msg("[media]\ncodec_priority = 1\n");
         assert!(e.contains("agent.toml:2"), "{e}");
+        let e = msg("[media]\nsrtp = \"always\"\n");
+        assert!(e.contains("'srtp'") && e.contains("always"), "{e}");
+        let e = msg("[media]\nsrtp_suites = [\"AES_256_CM_HMAC_SHA1_80\"]\n");
+        assert!(e.contains("srtp_suites") && e.contains("AES_256"), "{e}");
         let e = msg("[media]\nptime = 30\n");
         assert!(e.contains("agent.toml") && e.contains("ptime"), "{e}");
     }

@@ -103,6 +103,18 @@ impl Baresip {
     /// Writes a config dir under `dir` and starts baresip on it. `None` when
     /// baresip is not installed (skipped; a failure under `CI=true`).
     pub fn start(dir: &WorkDir, name: &str, opts: &Options<'_>) -> Option<Self> {
+        Self::start_with_mediaenc(dir, name, opts, None)
+    }
+
+    /// [`start`](Self::start) with the account's media encryption set to
+    /// `mediaenc` (`srtp`: RTP/AVP with a=crypto, best effort; `srtp-mand`:
+    /// RTP/SAVP only), the `srtp` module loaded for it.
+    pub fn start_with_mediaenc(
+        dir: &WorkDir,
+        name: &str,
+        opts: &Options<'_>,
+        mediaenc: Option<&str>,
+    ) -> Option<Self> {
         let program = require_peer("baresip")?;
         let ports = BaresipPorts::take();
         let config_dir = dir.file(&format!("{name}-config"));
@@ -111,11 +123,14 @@ impl Baresip {
             std::fs::create_dir_all(d)
                 .unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
         }
-        write_file(
-            &config_dir.join("config"),
-            &config_text(&ports, opts.source, &recordings),
-        );
-        write_file(&config_dir.join("accounts"), &account_line(opts));
+        let mut config = config_text(&ports, opts.source, &recordings);
+        let mut account = account_line(opts);
+        if let Some(enc) = mediaenc {
+            config.push_str("module\tsrtp.so\n");
+            account = format!("{};mediaenc={enc}\n", account.trim_end());
+        }
+        write_file(&config_dir.join("config"), &config);
+        write_file(&config_dir.join("accounts"), &account);
         let mut peer = Peer::spawn(
             dir,
             Spawn {

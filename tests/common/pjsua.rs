@@ -108,6 +108,8 @@ pub struct Options {
     /// The script gives up (exit 3) after this long; the process is killed a few
     /// seconds later whatever happens.
     pub limit: Duration,
+    /// SDES SRTP: `off`, `optional` or `mandatory` (PJSIP's `srtpUse`).
+    pub srtp: &'static str,
 }
 
 impl Options {
@@ -130,6 +132,7 @@ impl Options {
             consult_at: None,
             xfer_replaces_at: None,
             limit: Duration::from_secs(60),
+            srtp: "off",
         }
     }
 
@@ -154,6 +157,8 @@ impl Options {
             self.clock_rate.to_string(),
             "--timeout".into(),
             secs(self.limit),
+            "--srtp".into(),
+            self.srtp.into(),
         ];
         match &self.call {
             Some(uri) => args.extend(["--call".into(), uri.clone()]),

@@ -14,6 +14,9 @@
 //! Only RTP is relayed: RTCP (port + 1) is not, and an `a=rtcp` line passes
 //! unchanged (agentphone sends no RTCP from its media loop yet).
 //!
+//! [`Relay::set_tamper_every`] flips one payload bit in every Nth packet
+//! instead (an SRTP receiver must refuse those).
+//!
 //! Every thread ends when the [`Relay`] drops or its lifetime runs out, whichever
 //! comes first; every wait is bounded.
 
@@ -69,6 +72,8 @@ pub struct DirectionStats {
     pub reordered: u64,
     /// Received before the other side's media address was known (not sent).
     pub unroutable: u64,
+    /// Forwarded with one bit flipped on purpose.
+    pub tampered: u64,
     /// Smallest and largest delay drawn (ms), over forwarded packets.
     pub delay_min_ms: f64,
     /// See `delay_min_ms`.
@@ -161,6 +166,8 @@ struct Shared {
     /// The loss probability now (f64 bits): [`Relay::set_loss`] changes it
     /// mid-call.
     loss: AtomicU64,
+    /// Flip a bit in every Nth packet of each direction (0: never).
+    tamper_every: AtomicU64,
 }
 
 impl Shared {
@@ -203,6 +210,7 @@ impl Relay {
             stop: AtomicBool::new(false),
             deadline: Instant::now() + lifetime,
             loss: AtomicU64::new(impairment.loss.to_bits()),
+            tamper_every: AtomicU64::new(0),
         });
         let sip_addr = local(&sip);
         let clone = |s: &UdpSocket| s.try_clone().expect("clone relay socket");
@@ -255,6 +263,12 @@ impl Relay {
     /// starts degrading mid-call).
     pub fn set_loss(&self, loss: f64) {
         self.shared.loss.store(loss.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Flips one bit in the middle of every `n`th packet each way from now
+    /// on (0 stops it): a man in the middle changing media.
+    pub fn set_tamper_every(&self, n: u64) {
+        self.shared.tamper_every.store(n, Ordering::Relaxed);
     }
 
     /// Counters so far.
@@ -346,6 +360,11 @@ fn media_loop(shared: &Shared, socket: &UdpSocket, from_side: Side, imp: Impairm
             if rng.unit() < f64::from_bits(shared.loss.load(Ordering::Relaxed)) {
                 stats.dropped += 1;
                 continue;
+            }
+            let every = shared.tamper_every.load(Ordering::Relaxed);
+            if every > 0 && stats.received.is_multiple_of(every) && len > 16 {
+                buf[len / 2] ^= 0x10;
+                stats.tampered += 1;
             }
             (to, towards)
         };

@@ -359,6 +359,8 @@ def parse_args():
     p.add_argument("--xfer-replaces-at", type=float,
                    help="transfer the first call to the --consult call with Replaces, S seconds after the first confirm "
                         "(once the consultation call is confirmed)")
+    p.add_argument("--srtp", choices=["off", "optional", "mandatory"], default="off",
+                   help="SDES SRTP: optional offers RTP/AVP with a=crypto, mandatory RTP/SAVP")
     p.add_argument("--rtp-port", type=int, default=4000, help="first RTP port to try (default 4000)")
     p.add_argument("--clock-rate", type=int, default=8000, help="bridge and recording rate (default 8000)")
     p.add_argument("--timeout", type=float, default=60.0, help="give up and exit 3 after S seconds")
@@ -427,7 +429,12 @@ def main():
     nat.contactRewriteUse = 0
     nat.viaRewriteUse = 0
     med = acfg.mediaConfig
-    med.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+    med.srtpUse = {
+        "off": pj.PJMEDIA_SRTP_DISABLED,
+        "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+        "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+    }[args.srtp]
+    # Keys over plain UDP signalling on loopback: the test's choice, not TLS.
     med.srtpSecureSignaling = 0
     med.transportConfig.boundAddress = "127.0.0.1"
     med.transportConfig.publicAddress = "127.0.0.1"

@@ -16,4 +16,5 @@ pub mod plc;
 pub mod resample;
 pub mod rtcp_stats;
 pub mod rtp_stream;
+pub mod srtp;
 pub mod stretch;

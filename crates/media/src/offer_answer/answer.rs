@@ -2,16 +2,19 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::crypto::{self, CryptoAttribute};
 use super::format::{parse_rtpmap, static_format};
 use super::parse::{parse, parse_addr, RemoteMedia, RemoteSdp};
 use super::render::{render_body, render_full, MLine};
 use super::{
     Answer, Direction, LocalMedia, NegotiatedMedia, OfferAnswerError, Origin, PayloadFormat,
 };
+use crate::srtp::{SrtpKey, SrtpKeys, SrtpPolicy};
 
 /// Answers `remote_offer` with what `local` supports.
 ///
-/// The first plain RTP audio stream that shares a codec with us is accepted; every
+/// The first RTP audio stream that shares a codec with us (and, per
+/// [`LocalMedia::srtp`], an SDES crypto suite or none) is accepted; every
 /// other m-line is echoed with port 0 so the m-line count matches the offer. The
 /// offer's order decides the order of the answer's audio formats, hence the codec
 /// both sides send (PJSIP's and baresip's default), unless
@@ -32,22 +35,19 @@ pub(crate) fn negotiate_offer(
     let mut mlines = Vec::with_capacity(remote.media.len());
     let mut agreed = None;
     let mut seen_audio = None;
+    let mut srtp_refusal = None;
     for m in &remote.media {
-        if agreed.is_none() && m.is_plain_rtp_audio() && m.port != 0 {
-            seen_audio = Some(m.formats.join(" "));
-            let offered = remote_formats(m);
-            let chosen = choose_formats(&offered, local);
-            if chosen.iter().any(|f| f.codec.is_audio()) {
-                let accepted = to_remote_numbering(&chosen, &offered);
-                let media = negotiated(&remote, m, accepted, local.ptime_ms, local.direction)?;
-                mlines.push(MLine::Audio {
-                    port: local.rtp_port,
-                    formats: chosen,
-                    ptime_ms: local.ptime_ms,
-                    direction: media.direction,
-                });
-                agreed = Some(media);
-                continue;
+        if agreed.is_none() && m.is_rtp_audio() && m.port != 0 {
+            match srtp_for_offer(m, local) {
+                Ok(srtp) => {
+                    seen_audio = Some(m.formats.join(" "));
+                    if let Some(accepted) = accept_stream(&remote, m, local, srtp)? {
+                        mlines.push(accepted.0);
+                        agreed = Some(accepted.1);
+                        continue;
+                    }
+                }
+                Err(refusal) => srtp_refusal = srtp_refusal.or(Some(refusal)),
             }
         }
         mlines.push(MLine::Rejected {
@@ -56,10 +56,86 @@ pub(crate) fn negotiate_offer(
             formats: m.formats.clone(),
         });
     }
-    match (agreed, seen_audio) {
-        (Some(media), _) => Ok((mlines, media)),
-        (None, Some(offered)) => Err(OfferAnswerError::NoCommonCodec { offered }),
-        (None, None) => Err(OfferAnswerError::NoAudioStream),
+    match (agreed, seen_audio, srtp_refusal) {
+        (Some(media), _, _) => Ok((mlines, media)),
+        (None, Some(offered), _) => Err(OfferAnswerError::NoCommonCodec { offered }),
+        (None, None, Some(refusal)) => Err(refusal),
+        (None, None, None) => Err(OfferAnswerError::NoAudioStream),
+    }
+}
+
+/// Our m-line and the agreed media for an offered stream, or None when no
+/// codec is in common.
+fn accept_stream(
+    remote: &RemoteSdp,
+    m: &RemoteMedia,
+    local: &LocalMedia,
+    srtp: Option<(CryptoAttribute, SrtpKey)>,
+) -> Result<Option<(MLine, NegotiatedMedia)>, OfferAnswerError> {
+    let offered = remote_formats(m);
+    let chosen = choose_formats(&offered, local);
+    if !chosen.iter().any(|f| f.codec.is_audio()) {
+        return Ok(None);
+    }
+    let accepted = to_remote_numbering(&chosen, &offered);
+    let mut media = negotiated(remote, m, accepted, local.ptime_ms, local.direction)?;
+    let crypto = match srtp {
+        Some((theirs, ours)) => {
+            media.srtp = Some(SrtpKeys {
+                suite: theirs.suite,
+                local: ours.clone(),
+                remote: theirs.key,
+            });
+            vec![(theirs.tag, ours)]
+        }
+        None => Vec::new(),
+    };
+    let line = MLine::Audio {
+        port: local.rtp_port,
+        formats: chosen,
+        ptime_ms: local.ptime_ms,
+        direction: media.direction,
+        // The answer keeps the offer's profile (RFC 3264 §6).
+        proto: m.proto.clone(),
+        crypto,
+    };
+    Ok(Some((line, media)))
+}
+
+/// What SRTP an offered stream gets from us: the peer's `a=crypto` line we
+/// take with our key for it, None for plain RTP, or why we refuse the stream.
+fn srtp_for_offer(
+    m: &RemoteMedia,
+    local: &LocalMedia,
+) -> Result<Option<(CryptoAttribute, SrtpKey)>, OfferAnswerError> {
+    let picked = match local.srtp {
+        SrtpPolicy::Off => None,
+        _ => crypto::pick(m.attributes_named("crypto"), &local.crypto),
+    };
+    match (local.srtp, m.is_savp(), picked) {
+        (SrtpPolicy::Off, true, _) => Err(OfferAnswerError::SrtpNotEnabled),
+        (_, true, None) => Err(OfferAnswerError::NoCommonCryptoSuite {
+            offered: offered_suites(m),
+        }),
+        (SrtpPolicy::Mandatory, false, None) => Err(OfferAnswerError::SrtpRequired(format!(
+            "the offer is plain RTP ({} without a usable a=crypto; offered suites: {})",
+            m.proto,
+            offered_suites(m)
+        ))),
+        (_, _, picked) => Ok(picked),
+    }
+}
+
+/// The suite names of an m-line's `a=crypto` lines, for messages.
+fn offered_suites(m: &RemoteMedia) -> String {
+    let names: Vec<&str> = m
+        .attributes_named("crypto")
+        .filter_map(|v| v.split_whitespace().nth(1))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -78,15 +154,21 @@ pub fn process_answer(offer: &str, answer: &str) -> Result<NegotiatedMedia, Offe
         .media
         .iter()
         .enumerate()
-        .find(|(_, m)| m.is_plain_rtp_audio() && m.port != 0)
+        .find(|(_, m)| m.is_rtp_audio() && m.port != 0)
         .ok_or(OfferAnswerError::NoAudioStream)?;
     let their_m = &theirs.media[index];
     let answered = remote_formats(their_m);
-    if their_m.port == 0 || !their_m.is_plain_rtp_audio() {
+    if their_m.port == 0 || !their_m.is_rtp_audio() {
+        if our_m.is_savp() {
+            return Err(OfferAnswerError::SrtpRequired(
+                "the peer refused our RTP/SAVP stream (it does not take SRTP)".into(),
+            ));
+        }
         return Err(OfferAnswerError::NoCommonCodec {
             offered: our_m.formats.join(" "),
         });
     }
+    let srtp = srtp_of_answer(our_m, their_m)?;
     let offered = remote_formats(our_m);
     let accepted: Vec<PayloadFormat> = answered
         .into_iter()
@@ -99,7 +181,54 @@ pub fn process_answer(offer: &str, answer: &str) -> Result<NegotiatedMedia, Offe
     }
     let our_ptime = ptime(our_m).unwrap_or(20);
     let our_dir = stream_direction(&ours, our_m);
-    negotiated(&theirs, their_m, accepted, our_ptime, our_dir)
+    let mut media = negotiated(&theirs, their_m, accepted, our_ptime, our_dir)?;
+    media.srtp = srtp;
+    Ok(media)
+}
+
+/// The keys an answer agreed to: its `a=crypto` line must echo one of our
+/// tags with the same suite (RFC 4568 §7.1.3). No line means plain RTP, which
+/// an RTP/SAVP offer does not allow.
+fn srtp_of_answer(
+    our_m: &RemoteMedia,
+    their_m: &RemoteMedia,
+) -> Result<Option<SrtpKeys>, OfferAnswerError> {
+    let mut lines = their_m.attributes_named("crypto").peekable();
+    if lines.peek().is_none() {
+        if our_m.is_savp() {
+            return Err(OfferAnswerError::SrtpRequired(
+                "the answer carries no a=crypto (plain RTP)".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let ours: Vec<CryptoAttribute> = our_m
+        .attributes_named("crypto")
+        .filter_map(|l| crypto::parse_crypto(l).ok())
+        .collect();
+    for line in lines {
+        let theirs = match crypto::parse_crypto(line) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("answer's a=crypto skipped: {e}");
+                continue;
+            }
+        };
+        if let Some(mine) = ours
+            .iter()
+            .find(|o| o.tag == theirs.tag && o.suite == theirs.suite)
+        {
+            return Ok(Some(SrtpKeys {
+                suite: theirs.suite,
+                local: mine.key.clone(),
+                remote: theirs.key,
+            }));
+        }
+    }
+    Err(OfferAnswerError::AnswerMismatch(format!(
+        "the answer's a=crypto matches none we offered (answered: {})",
+        offered_suites(their_m)
+    )))
 }
 
 /// Builds the agreed media from the peer's m-line; `local_dir` is what we want.
@@ -154,6 +283,7 @@ fn negotiated(
         direction: remote_direction.reversed().intersect(local_dir),
         remote_direction,
         remote_zero_addr: zero,
+        srtp: None,
     })
 }
 

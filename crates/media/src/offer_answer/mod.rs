@@ -5,11 +5,14 @@
 //!   [`NegotiatedMedia`]: where to send RTP/RTCP, with which codec and payload type.
 //! - [`SdpSession`] keeps the `o=` line across a dialog and bumps its version only
 //!   when the body changes (re-INVITE for hold/resume).
+//! - SRTP by SDES (`crypto`): [`LocalMedia::with_srtp`] decides what we offer
+//!   and accept; [`NegotiatedMedia::srtp`] carries the agreed suite and keys.
 //!
 //! Peers' SDP is parsed with the `sdp` crate, with a normalising fallback for the
 //! line-order liberties real phones take (see `parse`).
 
 mod answer;
+mod crypto;
 mod format;
 mod parse;
 mod render;
@@ -17,7 +20,10 @@ mod session;
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::srtp::{SrtpKey, SrtpKeys, SrtpPolicy, SrtpSuite};
+
 pub use answer::{answer, process_answer};
+pub use crypto::{parse_crypto, CryptoAttribute, CryptoSkip};
 pub use format::{fmtp_param, Codec, PayloadFormat};
 pub use render::create_offer;
 pub use session::{Origin, SdpSession};
@@ -47,6 +53,37 @@ pub enum OfferAnswerError {
     /// The answer does not match our offer (m-line count or an unknown payload type).
     #[error("answer does not match offer: {0}")]
     AnswerMismatch(String),
+    /// `[media] srtp = "mandatory"` and the other side offered or answered
+    /// plain RTP.
+    #[error("SRTP is mandatory here ([media] srtp = \"mandatory\"): {0}")]
+    SrtpRequired(String),
+    /// The offer asks for SRTP (RTP/SAVP) and `[media] srtp = "off"`.
+    #[error("the offer asks for SRTP (RTP/SAVP) and SRTP is off here ([media] srtp)")]
+    SrtpNotEnabled,
+    /// SDES keys would travel over signalling that is not TLS and the
+    /// configuration forbids it (`srtp_require_tls`).
+    #[error("SRTP keys (SDES) must not travel over plain signalling here (srtp_require_tls = true, and this call's signalling is not TLS)")]
+    SrtpNeedsTls,
+    /// SRTP offered, but in no crypto suite we speak.
+    #[error("no SRTP crypto suite in common (offered: {offered})")]
+    NoCommonCryptoSuite {
+        /// The suites of the peer's `a=crypto` lines.
+        offered: String,
+    },
+}
+
+impl OfferAnswerError {
+    /// True when SRTP (not codecs or syntax) is why the SDP was refused: the
+    /// 488 then says so.
+    pub fn is_srtp(&self) -> bool {
+        matches!(
+            self,
+            OfferAnswerError::SrtpRequired(_)
+                | OfferAnswerError::SrtpNotEnabled
+                | OfferAnswerError::SrtpNeedsTls
+                | OfferAnswerError::NoCommonCryptoSuite { .. }
+        )
+    }
 }
 
 /// Media direction attribute (RFC 3264 §5.1, §6.1), from our point of view when used
@@ -141,6 +178,13 @@ pub struct LocalMedia {
     /// rather than the offer's. Off by default: like PJSIP and baresip, the
     /// answerer takes the offerer's preference among the codecs it accepts.
     pub prefer_local_order: bool,
+    /// Whether SRTP is off, offered best effort or required.
+    pub srtp: SrtpPolicy,
+    /// Our SDES keys, one per suite we accept, in our order of preference
+    /// (the offer's tags are 1, 2, ... in this order). Kept across re-offers
+    /// so an unchanged key keeps its running context; [`rekey`](Self::rekey)
+    /// replaces them.
+    pub crypto: Vec<SrtpKey>,
 }
 
 impl LocalMedia {
@@ -160,6 +204,37 @@ impl LocalMedia {
             ptime_ms: 20,
             direction: Direction::SendRecv,
             prefer_local_order: false,
+            srtp: SrtpPolicy::Off,
+            crypto: Vec::new(),
+        }
+    }
+
+    /// SRTP per `policy` with fresh keys for `suites` (our preference first);
+    /// with `Off` or no suite, plain RTP only.
+    pub fn with_srtp(mut self, policy: SrtpPolicy, suites: &[SrtpSuite]) -> Self {
+        let mut kept: Vec<SrtpSuite> = Vec::with_capacity(suites.len());
+        for s in suites {
+            if !kept.contains(s) {
+                kept.push(*s);
+            }
+        }
+        self.srtp = if kept.is_empty() {
+            SrtpPolicy::Off
+        } else {
+            policy
+        };
+        self.crypto = match self.srtp {
+            SrtpPolicy::Off => Vec::new(),
+            _ => kept.into_iter().map(SrtpKey::random).collect(),
+        };
+        self
+    }
+
+    /// New keys for every suite (RFC 4568 §7.1.4: a re-offer may re-key);
+    /// the running send context is replaced once the exchange completes.
+    pub fn rekey(&mut self) {
+        for key in &mut self.crypto {
+            *key = SrtpKey::random(key.suite());
         }
     }
 
@@ -265,6 +340,8 @@ pub struct NegotiatedMedia {
     pub remote_inband_fec: bool,
     /// The peer signalled hold with the RFC 2543 `c=0.0.0.0` idiom.
     pub remote_zero_addr: bool,
+    /// SRTP's suite and both keys, when the stream is SRTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Our answer to a peer's offer.

@@ -66,11 +66,18 @@ impl RemoteMedia {
             .find_map(|(k, v)| v.is_none().then(|| Direction::from_attribute(k)).flatten())
     }
 
-    /// True for a plain RTP audio stream we could carry (no SRTP, no DTLS).
-    pub fn is_plain_rtp_audio(&self) -> bool {
+    /// True for an RTP audio stream we could carry: RTP/AVP(F), or
+    /// RTP/SAVP(F) keyed by SDES (not DTLS: `UDP/TLS/RTP/SAVPF`).
+    pub fn is_rtp_audio(&self) -> bool {
         self.media.eq_ignore_ascii_case("audio")
-            && (self.proto.eq_ignore_ascii_case("RTP/AVP")
-                || self.proto.eq_ignore_ascii_case("RTP/AVPF"))
+            && ["RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF"]
+                .iter()
+                .any(|p| self.proto.eq_ignore_ascii_case(p))
+    }
+
+    /// True for RTP/SAVP(F): the stream must be SRTP.
+    pub fn is_savp(&self) -> bool {
+        self.proto.to_ascii_uppercase().starts_with("RTP/SAVP")
     }
 }
 

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use super::crypto::render_crypto;
 use super::{Direction, LocalMedia, Origin, PayloadFormat};
+use crate::srtp::{SrtpKey, SrtpPolicy};
 
 /// One m-line of an SDP we write.
 #[derive(Debug, Clone)]
@@ -18,6 +20,10 @@ pub(crate) enum MLine {
         ptime_ms: u32,
         /// Our direction.
         direction: Direction,
+        /// `RTP/AVP`, or `RTP/SAVP` when SRTP is required (or answered so).
+        proto: String,
+        /// Our `a=crypto` lines: tag and key.
+        crypto: Vec<(u32, SrtpKey)>,
     },
     /// A stream we refuse: echoed with port 0 (RFC 3264 §6).
     Rejected {
@@ -55,7 +61,14 @@ pub(crate) fn render_body(addr: IpAddr, mlines: &[MLine]) -> String {
                 formats,
                 ptime_ms,
                 direction,
-            } => render_audio(&mut s, *port, formats, *ptime_ms, *direction),
+                proto,
+                crypto,
+            } => {
+                render_audio(&mut s, (*port, proto), formats, *ptime_ms, *direction);
+                for (tag, key) in crypto {
+                    render_crypto(&mut s, *tag, key);
+                }
+            }
             MLine::Rejected {
                 media,
                 proto,
@@ -75,12 +88,12 @@ pub(crate) fn render_body(addr: IpAddr, mlines: &[MLine]) -> String {
 
 fn render_audio(
     s: &mut String,
-    port: u16,
+    (port, proto): (u16, &str),
     formats: &[PayloadFormat],
     ptime_ms: u32,
     direction: Direction,
 ) {
-    let _ = write!(s, "m=audio {port} RTP/AVP");
+    let _ = write!(s, "m=audio {port} {proto}");
     for f in formats {
         let _ = write!(s, " {}", f.payload_type);
     }
@@ -107,13 +120,20 @@ pub(crate) fn render_full(origin: &Origin, body: &str) -> String {
     )
 }
 
-/// The m-line for our own offer.
+/// The m-line for our own offer: RTP/SAVP when SRTP is mandatory, else
+/// RTP/AVP, carrying our keys (best effort SRTP, RFC 4568 §7.1.1) unless off.
 pub(crate) fn offer_mline(local: &LocalMedia) -> MLine {
+    let proto = match local.srtp {
+        SrtpPolicy::Mandatory => "RTP/SAVP",
+        _ => "RTP/AVP",
+    };
     MLine::Audio {
         port: local.rtp_port,
         formats: local.codecs.clone(),
         ptime_ms: local.ptime_ms,
         direction: local.direction,
+        proto: proto.to_owned(),
+        crypto: (1..).zip(local.crypto.iter().cloned()).collect(),
     }
 }
 

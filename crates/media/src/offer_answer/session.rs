@@ -81,6 +81,12 @@ impl SdpSession {
         self.local = local;
     }
 
+    /// New SRTP keys for our next offer or answer (RFC 4568 §7.1.4); the
+    /// send context changes once that exchange completes.
+    pub fn rekey(&mut self) {
+        self.local.rekey();
+    }
+
     /// An offer for the current local media (initial INVITE or re-INVITE).
     pub fn offer(&mut self) -> String {
         let body = render_body(self.local.addr, &[offer_mline(&self.local)]);

@@ -140,9 +140,41 @@ impl Endpoint {
 
     /// Rejects an incoming call with a final status (486, 603, 480, …).
     pub fn reject(&mut self, now: Instant, call: CallId, code: u16) -> Result<(), EndpointError> {
+        self.reject_saying(now, call, code, None)
+    }
+
+    /// Rejects an incoming call saying why in a `Warning: 399` (RFC 3261
+    /// §20.43), e.g. a 488 because SRTP is required here.
+    pub fn reject_with_warning(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        code: u16,
+        why: &str,
+    ) -> Result<(), EndpointError> {
+        self.reject_saying(now, call, code, Some(why))
+    }
+
+    fn reject_saying(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        code: u16,
+        why: Option<&str>,
+    ) -> Result<(), EndpointError> {
         self.incoming(call, "reject")?;
         let c = &self.calls[&call];
-        let resp = self.response(&c.invite, code, Some(&c.local_tag), c.peer.transport, None);
+        let mut resp = self.response(&c.invite, code, Some(&c.local_tag), c.peer.transport, None);
+        if let Some(why) = why {
+            let text: String = why
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect();
+            let agent = self.cfg.sent_by(c.peer.transport);
+            resp.headers.push(crate::rsip::Header::Warning(
+                format!("399 {agent} \"{text}\"").into(),
+            ));
+        }
         if let Some(key) = c.invite_tx {
             if let Err(e) = self.tx.respond(now, key, resp) {
                 tracing::debug!(%call, error = %e, "rejection not sent");
