@@ -1,12 +1,17 @@
-//! TCP connections for SIP (RFC 3261 §18): a listener, outgoing connections
-//! opened on demand and reused per peer address, Content-Length framing.
+//! Stream connections for SIP (RFC 3261 §18), TCP and TLS alike: a
+//! listener, outgoing connections opened on demand and reused per peer
+//! address (for requests and responses both ways), Content-Length framing,
+//! RFC 5626 CRLF keep-alives answered.
 //!
 //! Nothing here blocks the SIP loop: a send only queues (bounded per
-//! connection), a connection to a new peer is opened by its own task and a
-//! failure comes back through [`TcpPool::next`]. Accepted connections are
-//! capped in number and closed when idle ([`TcpLimits`]).
+//! connection), a connection to a new peer is opened (and for TLS, its
+//! handshake run) by its own task, and a failure comes back through
+//! [`StreamPool::next`]. Accepted connections are capped in number and
+//! closed when idle ([`TcpLimits`]). One pool serves one transport: the
+//! driver has one for TCP and, when TLS is set up, one for TLS.
 
 use super::limits::TcpLimits;
+use super::tls::TlsEnds;
 use agentphone_sip::transport::ConnId;
 use anyhow::{anyhow, Result};
 use std::collections::HashMap;
@@ -14,21 +19,27 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 type Inbound = (ConnId, SocketAddr, Vec<u8>);
 
+/// RFC 5626 §3.5.1: the answer to a `CRLFCRLF` ping.
+const PONG: &[u8] = b"\r\n";
+
 /// What the connections have for the SIP loop.
 #[derive(Debug)]
-pub enum TcpEvent {
+pub enum StreamEvent {
     /// A framed message from a peer.
     Message(ConnId, SocketAddr, Vec<u8>),
     /// A connection could not be opened or written.
     Failed(Failure),
+    /// A connection we opened was closed by the peer or broke after it was
+    /// up: a registration flow over it is gone (RFC 5626 §4.4) and must be
+    /// set up again.
+    Closed(ConnId, SocketAddr),
 }
 
 /// A connection that could not be opened or written: the transactions sent
@@ -39,8 +50,27 @@ pub struct Failure {
     pub conn: ConnId,
     /// The peer.
     pub addr: SocketAddr,
-    /// What went wrong, for the log.
+    /// What went wrong, for the log and the user.
     pub error: String,
+}
+
+/// How connections of a pool are secured.
+#[derive(Clone)]
+pub enum Security {
+    /// Plain TCP.
+    Plain,
+    /// TLS with these configurations (client side always, server side when
+    /// a certificate was given).
+    Tls(Arc<TlsEnds>),
+}
+
+impl Security {
+    fn name(&self) -> &'static str {
+        match self {
+            Security::Plain => "TCP",
+            Security::Tls(_) => "TLS",
+        }
+    }
 }
 
 struct Conn {
@@ -68,60 +98,79 @@ impl Conns {
 struct Shared {
     conns: Arc<Mutex<Conns>>,
     inbound: mpsc::Sender<Inbound>,
-    failures: mpsc::UnboundedSender<Failure>,
+    events: mpsc::UnboundedSender<StreamEvent>,
     limits: TcpLimits,
+    security: Security,
 }
 
-/// All TCP connections of one endpoint.
-pub struct TcpPool {
-    local: SocketAddr,
+/// All connections of one stream transport of an endpoint.
+pub struct StreamPool {
+    local: Option<SocketAddr>,
     shared: Shared,
     next: Arc<AtomicU64>,
     inbound_rx: mpsc::Receiver<Inbound>,
-    failures_rx: mpsc::UnboundedReceiver<Failure>,
+    events_rx: mpsc::UnboundedReceiver<StreamEvent>,
 }
 
-impl TcpPool {
-    /// Listens on `addr` (TCP port = the UDP port when free, else any port).
+impl StreamPool {
+    /// A plain TCP pool listening on `addr` (the UDP port when free, else
+    /// any port).
     pub async fn bind(addr: SocketAddr, limits: TcpLimits) -> Result<Self> {
-        let listener = match TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(_) => TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?,
+        Self::bind_secured(Some(addr), limits, Security::Plain).await
+    }
+
+    /// A pool whose connections are secured by `security`. It listens on
+    /// `listen` (that port when free, else any) when given; a TLS pool
+    /// without a server certificate only connects out.
+    pub async fn bind_secured(
+        listen: Option<SocketAddr>,
+        limits: TcpLimits,
+        security: Security,
+    ) -> Result<Self> {
+        let listener = match listen {
+            Some(addr) => Some(match TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(_) => TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?,
+            }),
+            None => None,
         };
-        let local = listener.local_addr()?;
+        let local = listener.as_ref().map(|l| l.local_addr()).transpose()?;
         let (inbound, inbound_rx) = mpsc::channel(limits.inbound_queue.max(1));
-        let (failures, failures_rx) = mpsc::unbounded_channel();
-        let pool = TcpPool {
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let pool = StreamPool {
             local,
             shared: Shared {
                 conns: Arc::default(),
                 inbound,
-                failures,
+                events,
                 limits,
+                security,
             },
             next: Arc::new(AtomicU64::new(1)),
             inbound_rx,
-            failures_rx,
+            events_rx,
         };
-        tokio::spawn(accept_loop(
-            listener,
-            pool.shared.clone(),
-            pool.next.clone(),
-        ));
+        if let Some(listener) = listener {
+            tokio::spawn(accept_loop(
+                listener,
+                pool.shared.clone(),
+                pool.next.clone(),
+            ));
+        }
         Ok(pool)
     }
 
-    /// The listening address.
-    pub fn local_addr(&self) -> SocketAddr {
+    /// The listening address, when the pool listens.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
     }
 
     /// The next framed message from any connection, or the next connection
-    /// that failed.
-    pub async fn next(&mut self) -> TcpEvent {
+    /// that failed or closed.
+    pub async fn next(&mut self) -> StreamEvent {
         tokio::select! {
-            Some((conn, from, msg)) = self.inbound_rx.recv() => TcpEvent::Message(conn, from, msg),
-            Some(f) = self.failures_rx.recv() => TcpEvent::Failed(f),
+            Some((conn, from, msg)) = self.inbound_rx.recv() => StreamEvent::Message(conn, from, msg),
+            Some(ev) = self.events_rx.recv() => ev,
             // The pool holds a sender of each: never both closed.
             else => std::future::pending().await,
         }
@@ -132,6 +181,7 @@ impl TcpPool {
     /// [`next`](Self::next)). Fails at once when the connection is gone
     /// or its queue is full.
     pub fn send(&mut self, conn: Option<ConnId>, addr: SocketAddr, bytes: Vec<u8>) -> Result<()> {
+        let kind = self.shared.security.name();
         let mut conns = self
             .shared
             .conns
@@ -143,7 +193,7 @@ impl TcpPool {
         };
         let writer = match existing {
             Some(c) => c.writer.clone(),
-            None if conn.is_some() => return Err(anyhow!("TCP connection to {addr} closed")),
+            None if conn.is_some() => return Err(anyhow!("{kind} connection to {addr} closed")),
             None => {
                 let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed));
                 let (tx, rx) = mpsc::channel(self.shared.limits.queue_messages.max(1));
@@ -155,23 +205,7 @@ impl TcpPool {
                         accepted: false,
                     },
                 );
-                let shared = self.shared.clone();
-                let task = tokio::spawn(async move {
-                    let timeout = shared.limits.connect_timeout;
-                    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => return shared.fail(id, addr, format!("connect: {e}")),
-                        Err(_) => {
-                            return shared.fail(
-                                id,
-                                addr,
-                                format!("connect timed out after {timeout:?}"),
-                            )
-                        }
-                    };
-                    run_conn(id, stream, addr, rx, shared, false).await;
-                });
+                let task = tokio::spawn(connect(id, addr, rx, self.shared.clone()));
                 conns.flushing.retain(|h| !h.is_finished());
                 conns.flushing.push(task);
                 tx
@@ -180,10 +214,10 @@ impl TcpPool {
         drop(conns);
         writer.try_send(bytes).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => anyhow!(
-                "TCP queue to {addr} full ({} messages): the peer does not read",
+                "{kind} queue to {addr} full ({} messages): the peer does not read",
                 self.shared.limits.queue_messages
             ),
-            mpsc::error::TrySendError::Closed(_) => anyhow!("TCP connection to {addr} closed"),
+            mpsc::error::TrySendError::Closed(_) => anyhow!("{kind} connection to {addr} closed"),
         })
     }
 
@@ -206,7 +240,10 @@ impl TcpPool {
             }
         };
         if tokio::time::timeout(limit, all).await.is_err() {
-            tracing::warn!("TCP connections not flushed within {limit:?}; closing anyway");
+            tracing::warn!(
+                "{} connections not flushed within {limit:?}; closing anyway",
+                self.shared.security.name()
+            );
         }
     }
 }
@@ -220,20 +257,62 @@ impl Shared {
 
     fn fail(&self, conn: ConnId, addr: SocketAddr, error: String) {
         self.forget(conn);
-        let _ = self.failures.send(Failure { conn, addr, error });
+        let _ = self
+            .events
+            .send(StreamEvent::Failed(Failure { conn, addr, error }));
+    }
+
+    /// Queues a pong on `id` (dropped when its queue is full: the peer then
+    /// sends its next ping).
+    fn pong(&self, id: ConnId) {
+        let writer = self
+            .conns
+            .lock()
+            .ok()
+            .and_then(|c| c.writers.get(&id).map(|c| c.writer.clone()));
+        if let Some(w) = writer {
+            let _ = w.try_send(PONG.to_vec());
+        }
+    }
+}
+
+/// Opens the connection (TCP connect, then the TLS handshake for a TLS
+/// pool, both within the connect timeout) and runs it.
+async fn connect(id: ConnId, addr: SocketAddr, rx: mpsc::Receiver<Vec<u8>>, shared: Shared) {
+    let timeout = shared.limits.connect_timeout;
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return shared.fail(id, addr, format!("connect: {e}")),
+        Err(_) => {
+            return shared.fail(id, addr, format!("connect timed out after {timeout:?}"));
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    match shared.security.clone() {
+        Security::Plain => run_conn(id, tcp, addr, rx, shared, false).await,
+        Security::Tls(ends) => match tokio::time::timeout(timeout, ends.connect(addr, tcp)).await {
+            Ok(Ok(tls)) => run_conn(id, tls, addr, rx, shared, false).await,
+            Ok(Err(e)) => shared.fail(id, addr, e),
+            Err(_) => shared.fail(
+                id,
+                addr,
+                format!("TLS handshake with {addr} timed out after {timeout:?}"),
+            ),
+        },
     }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Shared, next: Arc<AtomicU64>) {
     let mut refused = 0u64;
     let mut logged: Option<Instant> = None;
+    let kind = shared.security.name();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 // Out of descriptors, mostly: wait for some to come back
                 // rather than spin.
-                tracing::warn!(error = %e, "TCP accept failed");
+                tracing::warn!(error = %e, "{kind} accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -251,7 +330,7 @@ async fn accept_loop(listener: TcpListener, shared: Shared, next: Arc<AtomicU64>
                     %peer,
                     refused,
                     max = shared.limits.max_inbound,
-                    "TCP connection refused: tcp_max_connections reached (logged once a minute)"
+                    "{kind} connection refused: tcp_max_connections reached (logged once a minute)"
                 );
             }
             drop(stream);
@@ -269,7 +348,7 @@ async fn accept_loop(listener: TcpListener, shared: Shared, next: Arc<AtomicU64>
                 },
             );
         }
-        let task = tokio::spawn(run_conn(id, stream, peer, rx, shared.clone(), true));
+        let task = tokio::spawn(serve_accepted(id, stream, peer, rx, shared.clone()));
         if let Ok(mut c) = shared.conns.lock() {
             c.flushing.retain(|h| !h.is_finished());
             c.flushing.push(task);
@@ -277,26 +356,58 @@ async fn accept_loop(listener: TcpListener, shared: Shared, next: Arc<AtomicU64>
     }
 }
 
-/// Reads and writes one connection until either side ends it, it fails, or
-/// (accepted ones) it sits idle past the limit.
-async fn run_conn(
+/// An accepted connection: for TLS the handshake first, in this task so a
+/// slow or hostile client holds up no one else (bounded by the connect
+/// timeout).
+async fn serve_accepted(
     id: ConnId,
     stream: TcpStream,
+    peer: SocketAddr,
+    rx: mpsc::Receiver<Vec<u8>>,
+    shared: Shared,
+) {
+    let _ = stream.set_nodelay(true);
+    match shared.security.clone() {
+        Security::Plain => run_conn(id, stream, peer, rx, shared, true).await,
+        Security::Tls(ends) => {
+            let timeout = shared.limits.connect_timeout;
+            match tokio::time::timeout(timeout, ends.accept(stream)).await {
+                Ok(Ok(tls)) => run_conn(id, tls, peer, rx, shared, true).await,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, "TLS connection refused: {e}");
+                    shared.forget(id);
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake not done within {timeout:?}");
+                    shared.forget(id);
+                }
+            }
+        }
+    }
+}
+
+/// Reads and writes one connection until either side ends it, it fails, or
+/// (accepted ones) it sits idle past the limit.
+async fn run_conn<S>(
+    id: ConnId,
+    stream: S,
     peer: SocketAddr,
     queue: mpsc::Receiver<Vec<u8>>,
     shared: Shared,
     accepted: bool,
-) {
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
     let last = Arc::new(Mutex::new(Instant::now()));
     let writer = write_loop(wr, queue, last.clone());
     let reader = read_loop(id, rd, peer, shared.clone(), last, accepted);
     tokio::pin!(writer);
+    let kind = shared.security.name();
     tokio::select! {
         failed = &mut writer => {
             if let Err(e) = failed {
-                shared.fail(id, peer, format!("write: {e}"));
+                shared.fail(id, peer, format!("{kind} write: {e}"));
                 return;
             }
             // Every sender dropped (close): the queue is written out.
@@ -306,18 +417,24 @@ async fn run_conn(
             // The peer closed, broke framing, or the connection idled out:
             // no new sends; what is already queued still goes out.
             shared.forget(id);
+            if !accepted {
+                tracing::info!(%peer, "{kind} connection closed by the peer");
+                let _ = shared.events.send(StreamEvent::Closed(id, peer));
+            }
             let _ = writer.await;
         }
     }
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
+async fn write_loop<S: AsyncWrite>(
+    mut wr: WriteHalf<S>,
     mut queue: mpsc::Receiver<Vec<u8>>,
     last: Arc<Mutex<Instant>>,
 ) -> std::io::Result<()> {
     while let Some(bytes) = queue.recv().await {
         wr.write_all(&bytes).await?;
+        // TLS buffers records: a message must leave now, not with the next.
+        wr.flush().await?;
         if let Ok(mut l) = last.lock() {
             *l = Instant::now();
         }
@@ -325,9 +442,9 @@ async fn write_loop(
     wr.shutdown().await
 }
 
-async fn read_loop(
+async fn read_loop<S: AsyncRead>(
     id: ConnId,
-    mut rd: OwnedReadHalf,
+    mut rd: ReadHalf<S>,
     peer: SocketAddr,
     shared: Shared,
     last: Arc<Mutex<Instant>>,
@@ -336,12 +453,13 @@ async fn read_loop(
     let mut framer = super::new_framer();
     let mut buf = vec![0u8; 16_384];
     let idle = shared.limits.idle_timeout;
+    let kind = shared.security.name();
     loop {
         let since = last.lock().map(|l| l.elapsed()).unwrap_or_default();
         let read = rd.read(&mut buf);
         let n = if accepted {
             if since >= idle {
-                tracing::debug!(%peer, "closing TCP connection idle for {idle:?}");
+                tracing::debug!(%peer, "closing {kind} connection idle for {idle:?}");
                 return;
             }
             match tokio::time::timeout(idle - since, read).await {
@@ -370,10 +488,17 @@ async fn read_loop(
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(%peer, error = %e, "closing TCP connection: bad framing");
+                    tracing::warn!(%peer, error = %e, "closing {kind} connection: bad framing");
                     return;
                 }
             }
+        }
+        for _ in 0..framer.take_pings() {
+            tracing::trace!(%peer, "keep-alive ping answered");
+            shared.pong(id);
+        }
+        if framer.take_pongs() > 0 {
+            tracing::trace!(%peer, "keep-alive pong");
         }
     }
 }
@@ -387,7 +512,7 @@ mod tests {
     async fn close_writes_out_what_was_queued_and_ends_the_connection() {
         let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer_addr = peer.local_addr().unwrap();
-        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), TcpLimits::default())
+        let mut pool = StreamPool::bind("127.0.0.1:0".parse().unwrap(), TcpLimits::default())
             .await
             .unwrap();
         let message = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec();
@@ -419,15 +544,16 @@ mod tests {
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = closed.local_addr().unwrap();
         drop(closed);
-        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+        let mut pool = StreamPool::bind("127.0.0.1:0".parse().unwrap(), limits())
             .await
             .unwrap();
         let started = Instant::now();
         pool.send(None, addr, b"OPTIONS".to_vec()).unwrap();
         assert!(started.elapsed() < Duration::from_millis(50));
-        let TcpEvent::Failed(failure) = tokio::time::timeout(Duration::from_secs(3), pool.next())
-            .await
-            .expect("a failure in time")
+        let StreamEvent::Failed(failure) =
+            tokio::time::timeout(Duration::from_secs(3), pool.next())
+                .await
+                .expect("a failure in time")
         else {
             panic!("a failure, not a message");
         };
@@ -440,10 +566,10 @@ mod tests {
     /// which makes room again.
     #[tokio::test]
     async fn accepted_connections_are_capped_and_closed_when_idle() {
-        let pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+        let pool = StreamPool::bind("127.0.0.1:0".parse().unwrap(), limits())
             .await
             .unwrap();
-        let at = pool.local_addr();
+        let at = pool.local_addr().unwrap();
         let mut a = TcpStream::connect(at).await.unwrap();
         let mut b = TcpStream::connect(at).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -472,7 +598,7 @@ mod tests {
     async fn a_peer_that_does_not_read_fails_sends_beyond_the_queue() {
         let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = peer.local_addr().unwrap();
-        let mut pool = TcpPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+        let mut pool = StreamPool::bind("127.0.0.1:0".parse().unwrap(), limits())
             .await
             .unwrap();
         let _held = tokio::spawn(async move {
