@@ -493,9 +493,16 @@ async fn read_loop<S: AsyncRead>(
                 }
             }
         }
-        for _ in 0..framer.take_pings() {
-            tracing::trace!(%peer, "keep-alive ping answered");
-            shared.pong(id);
+        // Only a server answers pings (RFC 5626 §3.5.1). On our own
+        // connections the framer cannot tell two pongs in a row (a lone
+        // CRLF waits for what follows) from a ping: answering those would
+        // echo every other pong back.
+        let pings = framer.take_pings();
+        if accepted {
+            for _ in 0..pings {
+                tracing::trace!(%peer, "keep-alive ping answered");
+                shared.pong(id);
+            }
         }
         if framer.take_pongs() > 0 {
             tracing::trace!(%peer, "keep-alive pong");
