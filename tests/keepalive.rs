@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::agentphone::{self, arg};
@@ -64,7 +64,7 @@ fn config(dir: &WorkDir, registrar: &str, transport: &str, udp_ping: &str) -> Pa
     path
 }
 
-fn register(dir: &WorkDir, config: &PathBuf) -> Peer {
+fn register(dir: &WorkDir, config: &Path) -> Peer {
     agentphone::spawn(
         dir,
         "alice",
