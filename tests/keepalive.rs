@@ -103,38 +103,46 @@ fn assert_every_second(kind: &str, registered: Instant, times: &[Instant], peer:
 
 #[test]
 fn udp_registration_is_kept_alive_by_options_every_second() {
-    for ping in ["options", "crlf"] {
-        let dir = WorkDir::new(&format!("keepalive_udp_{ping}"));
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(SECOND / 5)).unwrap();
-        let at = socket.local_addr().unwrap().to_string();
-        let mut alice = register(&dir, &config(&dir, &at, "udp", ping));
-        let (mut registered, mut pings) = (None, Vec::new());
-        let deadline = Instant::now() + 15 * SECOND;
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline && alice.try_status().is_none() {
-            let Ok((n, from)) = socket.recv_from(&mut buf) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&buf[..n]).to_string();
-            if text.starts_with("REGISTER ") {
-                registered.get_or_insert_with(Instant::now);
-                socket.send_to(ok_for(&text).as_bytes(), from).unwrap();
-            } else if text.starts_with("OPTIONS ") {
-                pings.push(Instant::now());
-                socket.send_to(ok_for(&text).as_bytes(), from).unwrap();
-            } else if text == "\r\n\r\n" {
-                pings.push(Instant::now());
-            }
+    udp_keepalive("options");
+}
+
+#[test]
+fn udp_registration_is_kept_alive_by_crlf_datagrams_every_second() {
+    udp_keepalive("crlf");
+}
+
+/// `keepalive_udp = PING` against a UDP registrar: pings every second.
+fn udp_keepalive(ping: &str) {
+    let dir = WorkDir::new(&format!("keepalive_udp_{ping}"));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(SECOND / 5)).unwrap();
+    let at = socket.local_addr().unwrap().to_string();
+    let mut alice = register(&dir, &config(&dir, &at, "udp", ping));
+    let (mut registered, mut pings) = (None, Vec::new());
+    let deadline = Instant::now() + 15 * SECOND;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline && alice.try_status().is_none() {
+        let Ok((n, from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("REGISTER ") {
+            registered.get_or_insert_with(Instant::now);
+            socket.send_to(ok_for(&text).as_bytes(), from).unwrap();
+        } else if text.starts_with("OPTIONS ") {
+            pings.push(Instant::now());
+            socket.send_to(ok_for(&text).as_bytes(), from).unwrap();
+        } else if text == "\r\n\r\n" {
+            pings.push(Instant::now());
         }
-        let registered = registered.expect("a REGISTER");
-        assert!(
-            alice.wait(5 * SECOND).is_some_and(|s| s.success()),
-            "{}",
-            alice.report()
-        );
-        assert_every_second(ping, registered, &pings, &alice);
     }
+    let registered = registered.expect("a REGISTER");
+    assert!(
+        alice.wait(5 * SECOND).is_some_and(|s| s.success()),
+        "{}",
+        alice.report()
+    );
+    assert_every_second(ping, registered, &pings, &alice);
 }
 
 #[test]

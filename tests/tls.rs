@@ -122,6 +122,12 @@ struct TlsRegistrar {
 }
 
 fn tls_registrar(test: &str) -> Option<TlsRegistrar> {
+    tls_registrar_with(test, false, false)
+}
+
+/// A TLS registrar that asks clients for a certificate (`mutual`) or
+/// closes quiet connections after 3 s (`short_lifetime`).
+fn tls_registrar_with(test: &str, mutual: bool, short_lifetime: bool) -> Option<TlsRegistrar> {
     let bin = require_kamailio_tls()?;
     let dir = WorkDir::new(test);
     let ca = TestCa::new(&dir, "provider");
@@ -134,7 +140,8 @@ fn tls_registrar(test: &str) -> Option<TlsRegistrar> {
             cert: &cert,
             key: &key,
             ca: &ca.pem,
-            mutual: false,
+            mutual,
+            short_lifetime,
         },
     );
     Some(TlsRegistrar { kamailio, ca, dir })
@@ -162,9 +169,18 @@ impl TlsRegistrar {
         path
     }
 
-    /// `agentphone register --account alice --duration 1` with `config`.
+    /// `agentphone register --account alice --duration 1` with `config`,
+    /// run to its end.
     fn register(&self, name: &str, config: &Path) -> Peer {
-        let mut reg = agentphone::spawn(
+        let mut reg = self.start_register(name, config, "alice", "1");
+        reg.wait(25 * SECOND);
+        reg
+    }
+
+    /// `agentphone register --account USER --duration SECS` with `config`.
+    fn start_register(&self, name: &str, config: &Path, user: &str, secs: &str) -> Peer {
+        let env = if user == "alice" { ALICE_PW } else { BOB_PW };
+        agentphone::spawn(
             &self.dir,
             name,
             &[
@@ -172,15 +188,13 @@ impl TlsRegistrar {
                 arg(config),
                 "register",
                 "--account",
-                "alice",
+                user,
                 "--duration",
-                "1",
+                secs,
             ],
-            &[(ALICE_PW, self.kamailio.password())],
+            &[(env, self.kamailio.password())],
             30 * SECOND,
-        );
-        reg.wait(25 * SECOND);
-        reg
+        )
     }
 }
 
@@ -335,5 +349,53 @@ fn two_agentphones_call_through_kamailio_over_tls_with_audio() {
     assert!(
         at_bob > -30.0 && at_alice > -30.0,
         "tones heard through the TLS call: bob {at_bob:.1} dB, alice {at_alice:.1} dB\n{context}"
+    );
+}
+
+#[test]
+fn a_flow_the_proxy_closes_registers_again_and_keepalives_keep_it_open() {
+    let Some(r) = tls_registrar_with("tls_kamailio_flow", false, true) else {
+        return;
+    };
+    let ca = format!("tls_ca_file = \"{}\"", r.ca.pem.display());
+    // Kamailio drops connections quiet for 3 s (its timer notices within
+    // about 10 s more: 16 s leaves room). Alice sends nothing after
+    // registering; bob pings every second.
+    let quiet = r.config("quiet.toml", "localhost", &ca);
+    let pinged = r.config(
+        "pinged.toml",
+        "localhost",
+        &format!("{ca}\nkeepalive_s = 1"),
+    );
+    let mut alice = r.start_register("alice_quiet", &quiet, "alice", "16");
+    let mut bob = r.start_register("bob_pinged", &pinged, "bob", "16");
+    for peer in [&mut alice, &mut bob] {
+        let status = peer.wait(20 * SECOND);
+        assert!(
+            status.is_some_and(|s| s.success()) && peer.stdout().contains("unregistered"),
+            "{}\n{}",
+            peer.report(),
+            r.kamailio.report()
+        );
+    }
+    let registrations = |p: &Peer| {
+        p.stdout()
+            .lines()
+            .filter(|l| l.starts_with("registered "))
+            .count()
+    };
+    let context = format!(
+        "{}\n{}\n{}",
+        alice.report(),
+        bob.report(),
+        r.kamailio.report()
+    );
+    assert!(
+        alice.stderr().contains("TLS connection closed by the peer") && registrations(&alice) >= 2,
+        "alice's flow was closed and she registered again at once\n{context}"
+    );
+    assert!(
+        !bob.stderr().contains("closed by the peer") && registrations(&bob) == 1,
+        "bob's keep-alives kept his flow open: one registration\n{context}"
     );
 }

@@ -43,6 +43,8 @@ pub struct TlsFiles<'a> {
     pub ca: &'a Path,
     /// Ask every client for a certificate and refuse those without one.
     pub mutual: bool,
+    /// Close connections idle for 3 s (instead of Kamailio's 120 s).
+    pub short_lifetime: bool,
 }
 
 /// A running Kamailio.
@@ -119,6 +121,9 @@ impl Kamailio {
             args.extend(["-A".to_string(), "WITH_TLS".to_string()]);
             if t.mutual {
                 args.extend(["-A".to_string(), "WITH_MTLS".to_string()]);
+            }
+            if t.short_lifetime {
+                args.extend(["-A".to_string(), "SHORT_TCP_LIFETIME".to_string()]);
             }
         }
         let peer = Peer::spawn(
