@@ -391,11 +391,50 @@ fn a_flow_the_proxy_closes_registers_again_and_keepalives_keep_it_open() {
         r.kamailio.report()
     );
     assert!(
-        alice.stderr().contains("TLS connection closed by the peer") && registrations(&alice) >= 2,
+        alice
+            .stderr()
+            .contains("TLS connection closed by localhost")
+            && registrations(&alice) >= 2,
         "alice's flow was closed and she registered again at once\n{context}"
     );
     assert!(
-        !bob.stderr().contains("closed by the peer") && registrations(&bob) == 1,
+        !bob.stderr().contains("connection closed by") && registrations(&bob) == 1,
         "bob's keep-alives kept his flow open: one registration\n{context}"
+    );
+}
+
+#[test]
+fn a_registrar_that_asks_for_a_client_certificate_takes_ours() {
+    let Some(r) = tls_registrar_with("tls_kamailio_mutual", true, false) else {
+        return;
+    };
+    let ca = format!("tls_ca_file = \"{}\"", r.ca.pem.display());
+    let without = r.config("without.toml", "localhost", &ca);
+    let mut refused = r.register("register_without_cert", &without);
+    assert!(
+        refused.wait(SECOND).is_some_and(|s| !s.success())
+            && refused.stderr().contains("TLS to localhost")
+            && refused.stderr().contains("asks for a client certificate"),
+        "no client certificate: the handshake fails, naming the host\n{}\n{}",
+        refused.report(),
+        r.kamailio.report()
+    );
+    let mine =
+        r.ca.issue(&r.dir, "alice-client", &["alice.agentphone.test"]);
+    let with = r.config(
+        "with.toml",
+        "localhost",
+        &format!(
+            "{ca}\ntls_client_cert = \"{}\"\ntls_client_key = \"{}\"",
+            mine.cert.display(),
+            mine.key.display()
+        ),
+    );
+    let mut ok = r.register("register_with_cert", &with);
+    assert!(
+        ok.wait(SECOND).is_some_and(|s| s.success()) && ok.stdout().contains("registered alice@"),
+        "with the client certificate: registered\n{}\n{}",
+        ok.report(),
+        r.kamailio.report()
     );
 }

@@ -241,7 +241,16 @@ impl SipDriver {
                     self.ep.handle_transport_failure(now, dest, &f.error);
                 }
             }
-            StreamEvent::Closed(conn, addr) => {
+            StreamEvent::Closed(conn, addr, why) => {
+                // Requests sent on it will get no answer: fail them now with
+                // the reason, rather than at Timer B or F.
+                for conn in [None, Some(conn)] {
+                    let dest = Destination {
+                        transport: kind.with_conn(conn),
+                        addr,
+                    };
+                    self.ep.handle_transport_failure(now, dest, &why);
+                }
                 let dest = Destination {
                     transport: kind.with_conn(Some(conn)),
                     addr,

@@ -38,8 +38,10 @@ pub enum StreamEvent {
     Failed(Failure),
     /// A connection we opened was closed by the peer or broke after it was
     /// up: a registration flow over it is gone (RFC 5626 §4.4) and must be
-    /// set up again.
-    Closed(ConnId, SocketAddr),
+    /// set up again; what was sent on it and not yet answered never will
+    /// be. With why it ended (a TLS alert such as a refused or missing
+    /// client certificate, a reset), for the user.
+    Closed(ConnId, SocketAddr, String),
 }
 
 /// A connection that could not be opened or written: the transactions sent
@@ -413,13 +415,21 @@ async fn run_conn<S>(
             // Every sender dropped (close): the queue is written out.
             shared.forget(id);
         }
-        () = reader => {
+        ended = reader => {
             // The peer closed, broke framing, or the connection idled out:
             // no new sends; what is already queued still goes out.
             shared.forget(id);
             if !accepted {
-                tracing::info!(%peer, "{kind} connection closed by the peer");
-                let _ = shared.events.send(StreamEvent::Closed(id, peer));
+                let who = match &shared.security {
+                    Security::Tls(ends) => format!("{} ({peer})", ends.name_for(peer)),
+                    Security::Plain => peer.to_string(),
+                };
+                let why = match ended {
+                    Some(e) => format!("{kind} to {who} lost: {}", super::tls::explain_read_error(&e)),
+                    None => format!("{kind} connection closed by {who}"),
+                };
+                tracing::info!(%peer, "{why}");
+                let _ = shared.events.send(StreamEvent::Closed(id, peer, why));
             }
             let _ = writer.await;
         }
@@ -442,6 +452,8 @@ async fn write_loop<S: AsyncWrite>(
     wr.shutdown().await
 }
 
+/// Reads until the connection ends; the read error that ended it, if one
+/// did (a clean close, bad framing or an idle timeout is `None`).
 async fn read_loop<S: AsyncRead>(
     id: ConnId,
     mut rd: ReadHalf<S>,
@@ -449,7 +461,7 @@ async fn read_loop<S: AsyncRead>(
     shared: Shared,
     last: Arc<Mutex<Instant>>,
     accepted: bool,
-) {
+) -> Option<std::io::Error> {
     let mut framer = super::new_framer();
     let mut buf = vec![0u8; 16_384];
     let idle = shared.limits.idle_timeout;
@@ -460,7 +472,7 @@ async fn read_loop<S: AsyncRead>(
         let n = if accepted {
             if since >= idle {
                 tracing::debug!(%peer, "closing {kind} connection idle for {idle:?}");
-                return;
+                return None;
             }
             match tokio::time::timeout(idle - since, read).await {
                 Ok(r) => r,
@@ -471,7 +483,11 @@ async fn read_loop<S: AsyncRead>(
             read.await
         };
         let n = match n {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return None,
+            // A TLS peer that closes without close_notify (Kamailio does)
+            // ends the connection as plainly as a FIN.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) => return Some(e),
             Ok(n) => n,
         };
         if let Ok(mut l) = last.lock() {
@@ -484,12 +500,12 @@ async fn read_loop<S: AsyncRead>(
                     // Waits when the SIP loop is behind: TCP then pushes
                     // back on the peer instead of memory growing here.
                     if shared.inbound.send((id, peer, msg)).await.is_err() {
-                        return;
+                        return None;
                     }
                 }
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "closing {kind} connection: bad framing");
-                    return;
+                    return None;
                 }
             }
         }

@@ -215,6 +215,27 @@ fn handshake_error(host: &str, addr: SocketAddr, e: &std::io::Error) -> String {
     format!("TLS to {host} ({addr}) failed: {reason}")
 }
 
+/// A read error on an established connection in words a user acts on: in
+/// TLS 1.3 a server refuses a missing or unknown client certificate only
+/// after the client's handshake is done, by an alert on the first read.
+pub fn explain_read_error(e: &std::io::Error) -> String {
+    use rustls::AlertDescription as A;
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::AlertReceived(A::CertificateRequired)) => {
+            "the server asks for a client certificate (set tls_client_cert and tls_client_key)"
+                .into()
+        }
+        Some(rustls::Error::AlertReceived(
+            alert @ (A::UnknownCA | A::BadCertificate | A::CertificateUnknown),
+        )) => format!("the server refused our client certificate ({alert:?})"),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}
+
 fn certificate_reason(host: &str, c: &CertificateError) -> String {
     match c {
         CertificateError::UnknownIssuer => "its certificate is issued by an unknown certificate \

@@ -219,7 +219,7 @@ async fn a_connection_the_server_closes_is_reported_closed_to_the_client() {
     };
     srv.close(Duration::from_secs(1)).await;
     match next(&mut cli).await {
-        StreamEvent::Closed(_, addr) => assert_eq!(addr, at),
+        StreamEvent::Closed(_, addr, _) => assert_eq!(addr, at),
         other => panic!("closed, got {other:?}"),
     }
     let _ = std::fs::remove_dir_all(&pki.dir);
