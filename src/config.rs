@@ -612,6 +612,68 @@ mod tests {
     }
 
     #[test]
+    fn tls_accounts_default_to_5061_and_take_sip_tls_keys_as_defaults() {
+        use agentphone_sip::transport::Transport;
+        let text = "[sip]\ntls_ca_file = \"/ca.pem\"\nkeepalive_s = 30\n\
+                    [accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\ntransport = \"tls\"\n\
+                    keepalive_udp = \"crlf\"\n\
+                    [accounts.b]\nuser = \"bob\"\nregistrar = \"127.0.0.1:7000\"\ntransport = \"tls\"\n\
+                    tls_ca_file = \"/own.pem\"\ntls_insecure = true\nkeepalive_s = 0\n";
+        let cfg = parse(text, Path::new("c.toml")).unwrap();
+        let a = cfg.accounts["a"].resolve("a", "c.toml").unwrap();
+        assert_eq!(a.transport, Transport::Tls(None));
+        assert_eq!(a.registrar.port(), 5061);
+        let tls = a.tls_keys.resolve(&cfg.sip.tls_keys(), "a").unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/ca.pem")));
+        assert!(!tls.insecure);
+        let k = a
+            .keepalive_keys
+            .resolve(&cfg.sip.keepalive_keys(), "a")
+            .unwrap()
+            .expect("keep-alive from [sip]");
+        assert_eq!(k.interval, std::time::Duration::from_secs(30));
+        assert_eq!(k.udp, agentphone_sip::keepalive::UdpPing::Crlf);
+        let b = cfg.accounts["b"].resolve("b", "c.toml").unwrap();
+        assert_eq!(b.registrar.port(), 7000);
+        let tls = b.tls_keys.resolve(&cfg.sip.tls_keys(), "b").unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/own.pem")));
+        assert!(tls.insecure);
+        let off = b.keepalive_keys.resolve(&cfg.sip.keepalive_keys(), "b");
+        assert_eq!(off.unwrap(), None, "0 switches keep-alives off");
+    }
+
+    #[test]
+    fn bad_tls_and_keepalive_keys_are_named() {
+        let bad = |extra: &str| {
+            let text =
+                format!("[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n{extra}\n");
+            let cfg = parse(&text, Path::new("c.toml")).unwrap();
+            let a = cfg.accounts["a"].resolve("a", "c.toml");
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => return e.to_string(),
+            };
+            let tls = a.tls_keys.resolve(&cfg.sip.tls_keys(), "account 'a'");
+            let keep = a
+                .keepalive_keys
+                .resolve(&cfg.sip.keepalive_keys(), "account 'a'");
+            match (tls, keep) {
+                (Err(e), _) | (_, Err(e)) => e.to_string(),
+                _ => String::new(),
+            }
+        };
+        let e = bad("transport = \"sctp\"");
+        assert!(
+            e.contains("'transport'") && e.contains("udp, tcp or tls"),
+            "{e}"
+        );
+        let e = bad("tls_client_cert = \"/c.pem\"");
+        assert!(e.contains("tls_client_cert and tls_client_key"), "{e}");
+        let e = bad("keepalive_udp = \"stun\"");
+        assert!(e.contains("'keepalive_udp'") && e.contains("stun"), "{e}");
+    }
+
+    #[test]
     fn host_port_defaults_to_5060() {
         assert_eq!(resolve_host_port("127.0.0.1").unwrap().port(), 5060);
         assert_eq!(resolve_host_port("127.0.0.1:7000").unwrap().port(), 7000);
