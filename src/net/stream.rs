@@ -401,9 +401,9 @@ async fn run_conn<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (rd, wr) = tokio::io::split(stream);
-    let last = Arc::new(Mutex::new(Instant::now()));
-    let writer = write_loop(wr, queue, last.clone());
-    let reader = read_loop(id, rd, peer, shared.clone(), last, accepted);
+    let activity = Arc::new(Mutex::new(Activity::new()));
+    let writer = write_loop(wr, queue, activity.clone(), accepted);
+    let reader = read_loop(id, rd, peer, shared.clone(), activity, accepted);
     tokio::pin!(writer);
     let kind = shared.security.name();
     tokio::select! {
@@ -436,17 +436,42 @@ async fn run_conn<S>(
     }
 }
 
+/// When a connection last carried anything, and the keep-alive ping in
+/// flight on one we opened.
+struct Activity {
+    last: Instant,
+    /// A ping written and not answered yet (by a pong or anything else).
+    ping_sent: Option<Instant>,
+    /// The peer answered a ping before: only then is a missing pong a
+    /// dead flow (a server that never pongs is not one).
+    answers_pings: bool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            last: Instant::now(),
+            ping_sent: None,
+            answers_pings: false,
+        }
+    }
+}
+
 async fn write_loop<S: AsyncWrite>(
     mut wr: WriteHalf<S>,
     mut queue: mpsc::Receiver<Vec<u8>>,
-    last: Arc<Mutex<Instant>>,
+    activity: Arc<Mutex<Activity>>,
+    accepted: bool,
 ) -> std::io::Result<()> {
     while let Some(bytes) = queue.recv().await {
         wr.write_all(&bytes).await?;
         // TLS buffers records: a message must leave now, not with the next.
         wr.flush().await?;
-        if let Ok(mut l) = last.lock() {
-            *l = Instant::now();
+        if let Ok(mut a) = activity.lock() {
+            a.last = Instant::now();
+            if !accepted && bytes == agentphone_sip::keepalive::PING && a.ping_sent.is_none() {
+                a.ping_sent = Some(a.last);
+            }
         }
     }
     wr.shutdown().await
@@ -459,15 +484,19 @@ async fn read_loop<S: AsyncRead>(
     mut rd: ReadHalf<S>,
     peer: SocketAddr,
     shared: Shared,
-    last: Arc<Mutex<Instant>>,
+    activity: Arc<Mutex<Activity>>,
     accepted: bool,
 ) -> Option<std::io::Error> {
     let mut framer = super::new_framer();
     let mut buf = vec![0u8; 16_384];
     let idle = shared.limits.idle_timeout;
     let kind = shared.security.name();
+    let pong_timeout = shared.limits.pong_timeout;
     loop {
-        let since = last.lock().map(|l| l.elapsed()).unwrap_or_default();
+        let (since, ping) = activity
+            .lock()
+            .map(|a| (a.last.elapsed(), a.ping_sent.filter(|_| a.answers_pings)))
+            .unwrap_or_default();
         let read = rd.read(&mut buf);
         let n = if accepted {
             if since >= idle {
@@ -480,7 +509,20 @@ async fn read_loop<S: AsyncRead>(
                 Err(_) => continue,
             }
         } else {
-            read.await
+            if ping.is_some_and(|t| t.elapsed() >= pong_timeout) {
+                return Some(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer to the keep-alive ping within {pong_timeout:?}"),
+                ));
+            }
+            // Woken now and then to see whether a ping went out meanwhile.
+            let wait = ping.map_or(Duration::from_secs(1), |t| {
+                pong_timeout.saturating_sub(t.elapsed())
+            });
+            match tokio::time::timeout(wait.min(Duration::from_secs(1)), read).await {
+                Ok(r) => r,
+                Err(_) => continue,
+            }
         };
         let n = match n {
             Ok(0) => return None,
@@ -490,8 +532,14 @@ async fn read_loop<S: AsyncRead>(
             Err(e) => return Some(e),
             Ok(n) => n,
         };
-        if let Ok(mut l) = last.lock() {
-            *l = Instant::now();
+        if let Ok(mut a) = activity.lock() {
+            a.last = Instant::now();
+            // Anything from the peer shows the flow alive; CRLFs alone
+            // after a ping are its pong (a lone CRLF stays in the framer,
+            // which cannot tell it from half a ping).
+            if a.ping_sent.take().is_some() && buf[..n].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                a.answers_pings = true;
+            }
         }
         framer.push(&buf[..n]);
         while let Some(next) = framer.next_message() {
@@ -557,6 +605,43 @@ mod tests {
             queue_messages: 4,
             inbound_queue: 16,
             connect_timeout: Duration::from_secs(2),
+            pong_timeout: Duration::from_millis(300),
+        }
+    }
+
+    /// RFC 5626 §4.4.1: a flow whose peer answered a ping before and leaves
+    /// the next unanswered is dead; a peer that never answers pings is not
+    /// judged by them.
+    #[tokio::test]
+    async fn a_flow_whose_peer_stops_answering_pings_is_closed_with_the_reason() {
+        use agentphone_sip::keepalive::PING;
+        for answers in [true, false] {
+            let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = server.local_addr().unwrap();
+            let mut pool = StreamPool::bind("127.0.0.1:0".parse().unwrap(), limits())
+                .await
+                .unwrap();
+            pool.send(None, addr, PING.to_vec()).unwrap();
+            let (mut peer, _) = server.accept().await.unwrap();
+            let mut got = [0u8; 4];
+            peer.read_exact(&mut got).await.unwrap();
+            if answers {
+                peer.write_all(b"\r\n").await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The second ping goes unanswered.
+            pool.send(None, addr, PING.to_vec()).unwrap();
+            peer.read_exact(&mut got).await.unwrap();
+            let ev = tokio::time::timeout(Duration::from_millis(1500), pool.next()).await;
+            match (answers, ev) {
+                (true, Ok(StreamEvent::Closed(_, at, why))) => {
+                    assert_eq!(at, addr);
+                    assert!(why.contains("keep-alive ping"), "{why}");
+                }
+                (false, Err(_)) => {}
+                (answers, other) => panic!("answers pings: {answers}, got {other:?}"),
+            }
+            drop(peer);
         }
     }
 
