@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers and audio tools the interop tests in tests/ run against
-# (Debian packages): sipp, kamailio, baresip, espeak-ng, sox, and chromium for the
+# (Debian packages): sipp, kamailio with its TLS module, baresip, espeak-ng, sox, and chromium for the
 # web desk's browser tests; PJSIP's Python binding `pjsua2-python` and Playwright
 # for Python (`playwright`, driving that chromium) from PyPI. Idempotent and quiet:
 # does nothing when every tool is already there, so CI can call it every run.
 set -euo pipefail
 
-# package -> a program it ships, to tell whether it is installed.
+# package -> a program (or file) it ships, to tell whether it is installed.
 declare -A probe=(
   [sip-tester]=sipp
   [kamailio]=kamailio
@@ -17,6 +17,10 @@ declare -A probe=(
 )
 
 missing=()
+# Kamailio's TLS module ships no program: look for the module itself.
+if ! compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null; then
+  missing+=(kamailio-tls-modules)
+fi
 for pkg in "${!probe[@]}"; do
   # kamailio lives in /usr/sbin, which a non-login PATH may lack.
   if ! PATH="$PATH:/usr/sbin:/sbin" command -v "${probe[$pkg]}" >/dev/null 2>&1; then
@@ -76,7 +80,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 # Install the full set, not only the missing ones: apt skips what is present.
 $sudo apt-get install -y -qq --no-install-recommends \
-  sip-tester kamailio baresip-core espeak-ng sox chromium >/dev/null
+  sip-tester kamailio kamailio-tls-modules baresip-core espeak-ng sox chromium >/dev/null
 # The kamailio package enables a system service; the tests start their own
 # instances on free ports, so a system one is not needed (and may not start in CI).
 echo "install-peers: done" >&2

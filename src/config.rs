@@ -55,6 +55,132 @@ pub struct SipConfig {
     /// An inbound TCP connection idle this long is closed, seconds
     /// (default 300; connections we opened stay while the peer keeps them).
     pub tcp_idle_timeout_s: Option<u64>,
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Accept any server certificate (never by default).
+    pub tls_insecure: Option<bool>,
+    /// PEM certificate chain presented to servers that ask (mutual TLS).
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
+    /// Seconds between keep-alives of a registration's flow (0 or absent: none).
+    pub keepalive_s: Option<u64>,
+    /// The keep-alive over UDP: `options` (default) or `crlf`.
+    pub keepalive_udp: Option<String>,
+}
+
+/// How TLS servers are verified, and our client certificate: keys of an
+/// account, or of `[sip]` for every run.
+#[derive(Debug, Clone, Default)]
+pub struct TlsKeys {
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Accept any server certificate (never by default).
+    pub tls_insecure: Option<bool>,
+    /// PEM certificate chain presented to servers that ask (mutual TLS).
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
+}
+
+/// Keep-alives of a registration (RFC 5626 §4.4.1).
+#[derive(Debug, Clone, Default)]
+pub struct KeepAliveKeys {
+    /// Seconds between pings of the registration's flow (0 or absent: none).
+    pub keepalive_s: Option<u64>,
+    /// The ping over UDP: `options` (default) or `crlf`.
+    pub keepalive_udp: Option<String>,
+}
+
+/// The TLS keys of an account or of `[sip]` (the same names in both).
+macro_rules! tls_keys {
+    ($c:expr) => {
+        TlsKeys {
+            tls_ca_file: $c.tls_ca_file.clone(),
+            tls_insecure: $c.tls_insecure,
+            tls_client_cert: $c.tls_client_cert.clone(),
+            tls_client_key: $c.tls_client_key.clone(),
+        }
+    };
+}
+
+/// The keep-alive keys of an account or of `[sip]`.
+macro_rules! keepalive_keys {
+    ($c:expr) => {
+        KeepAliveKeys {
+            keepalive_s: $c.keepalive_s,
+            keepalive_udp: $c.keepalive_udp.clone(),
+        }
+    };
+}
+
+impl SipConfig {
+    /// `[sip]`'s TLS keys, the defaults of every account.
+    pub fn tls_keys(&self) -> TlsKeys {
+        tls_keys!(self)
+    }
+
+    /// `[sip]`'s keep-alive keys, the defaults of every account.
+    pub fn keepalive_keys(&self) -> KeepAliveKeys {
+        keepalive_keys!(self)
+    }
+}
+
+impl TlsKeys {
+    /// The settings, `self` over `fallback` key by key; `key` names where
+    /// they come from in errors.
+    pub fn resolve(
+        &self,
+        fallback: &TlsKeys,
+        key: &str,
+    ) -> Result<crate::net::tls::TlsClientSettings> {
+        let ca_file = self.tls_ca_file.clone().or(fallback.tls_ca_file.clone());
+        let insecure = self.tls_insecure.or(fallback.tls_insecure).unwrap_or(false);
+        let cert = self
+            .tls_client_cert
+            .clone()
+            .or(fallback.tls_client_cert.clone());
+        let pkey = self
+            .tls_client_key
+            .clone()
+            .or(fallback.tls_client_key.clone());
+        let client_cert = match (cert, pkey) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("{key}: tls_client_cert and tls_client_key go together"),
+        };
+        Ok(crate::net::tls::TlsClientSettings {
+            ca_file,
+            insecure,
+            client_cert,
+        })
+    }
+}
+
+impl KeepAliveKeys {
+    /// The keep-alive, `self` over `fallback`; `key` names where it comes
+    /// from in errors.
+    pub fn resolve(
+        &self,
+        fallback: &KeepAliveKeys,
+        key: &str,
+    ) -> Result<Option<agentphone_sip::keepalive::KeepAlive>> {
+        use agentphone_sip::keepalive::{KeepAlive, UdpPing};
+        let secs = self.keepalive_s.or(fallback.keepalive_s).unwrap_or(0);
+        let udp = match self
+            .keepalive_udp
+            .as_deref()
+            .or(fallback.keepalive_udp.as_deref())
+        {
+            None | Some("options") => UdpPing::Options,
+            Some("crlf") => UdpPing::Crlf,
+            Some(other) => bail!("{key} 'keepalive_udp': '{other}' is not options or crlf"),
+        };
+        Ok((secs > 0).then(|| KeepAlive {
+            interval: std::time::Duration::from_secs(secs),
+            udp,
+        }))
+    }
 }
 
 /// Where new calls may come from (`[sip] accept_calls_from`).
@@ -193,9 +319,22 @@ pub struct AccountConfig {
     pub password_env: Option<String>,
     /// File holding the password (first line).
     pub password_file: Option<PathBuf>,
-    /// `udp` (default) or `tcp`.
+    /// `udp` (default), `tcp` or `tls` (port 5061 unless the registrar
+    /// names one).
     #[serde(default)]
     pub transport: Option<String>,
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Accept any server certificate (never by default).
+    pub tls_insecure: Option<bool>,
+    /// PEM certificate chain presented to servers that ask (mutual TLS).
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
+    /// Seconds between keep-alives of a registration's flow (0 or absent: none).
+    pub keepalive_s: Option<u64>,
+    /// The keep-alive over UDP: `options` (default) or `crlf`.
+    pub keepalive_udp: Option<String>,
     /// Registration lifetime in seconds (default 600).
     pub expires: Option<u32>,
     /// Noise reduction set by the administrator (R-NR-2); off when absent.
@@ -230,10 +369,17 @@ pub struct Account {
     /// Every address the registrar's name resolves to: where its calls come
     /// from (`[sip] accept_calls_from = "proxy"`).
     pub registrar_ips: Vec<std::net::IpAddr>,
+    /// The registrar's host as written (a name is what its TLS certificate
+    /// must carry).
+    pub registrar_host: String,
     /// SIP domain.
     pub domain: String,
-    /// Use TCP.
-    pub tcp: bool,
+    /// UDP, TCP or TLS (never naming a connection).
+    pub transport: agentphone_sip::transport::Transport,
+    /// TLS settings of the account (with `[sip]`'s as defaults).
+    pub tls_keys: TlsKeys,
+    /// Keep-alive settings of the account (with `[sip]`'s as defaults).
+    pub keepalive_keys: KeepAliveKeys,
     /// Registration lifetime.
     pub expires: u32,
     /// Noise reduction as the administrator configured it.
@@ -304,19 +450,21 @@ impl AccountConfig {
             ),
             (None, None) => None,
         };
-        let registrar = resolve_host_port(&self.registrar)
+        use agentphone_sip::transport::Transport;
+        let transport = match self.transport.as_deref() {
+            None | Some("udp") => Transport::Udp,
+            Some("tcp") => Transport::Tcp(None),
+            Some("tls") => Transport::Tls(None),
+            Some(other) => {
+                bail!("{path}: account '{name}', key 'transport': '{other}' is not udp, tcp or tls")
+            }
+        };
+        let registrar = resolve_host_port_or(&self.registrar, transport.default_port())
             .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
         let mut registrar_ips = all_addresses(&self.registrar);
         if !registrar_ips.contains(&registrar.ip()) {
             registrar_ips.push(registrar.ip());
         }
-        let tcp = match self.transport.as_deref() {
-            None | Some("udp") => false,
-            Some("tcp") => true,
-            Some(other) => {
-                bail!("{path}: account '{name}', key 'transport': '{other}' is not udp or tcp")
-            }
-        };
         let domain = self
             .domain
             .clone()
@@ -326,8 +474,11 @@ impl AccountConfig {
             password,
             registrar,
             registrar_ips,
+            registrar_host: host_part(&self.registrar).to_string(),
             domain,
-            tcp,
+            transport,
+            tls_keys: tls_keys!(self),
+            keepalive_keys: keepalive_keys!(self),
             expires: self.expires.unwrap_or(600),
             noise: self
                 .noise_reduction
@@ -363,6 +514,11 @@ fn all_addresses(s: &str) -> Vec<std::net::IpAddr> {
 }
 
 pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
+    resolve_host_port_or(s, 5060)
+}
+
+/// Resolves `host[:port]`, `default_port` when it names none (5061 for TLS).
+pub fn resolve_host_port_or(s: &str, default_port: u16) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
         || s.rsplit_once(':').is_some_and(|(h, p)| {
@@ -370,11 +526,11 @@ pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
         }) {
         s.to_string()
     } else if s.starts_with('[') && s.ends_with(']') {
-        format!("{s}:5060")
+        format!("{s}:{default_port}")
     } else if s.contains(':') {
-        format!("[{s}]:5060")
+        format!("[{s}]:{default_port}")
     } else {
-        format!("{s}:5060")
+        format!("{s}:{default_port}")
     };
     // IPv4 first when a name has both: what the SIP core maps `localhost` to,
     // and what most PBXs listen on.
@@ -442,7 +598,7 @@ mod tests {
         assert_eq!(a.registrar.port(), 5099);
         assert_eq!(a.domain, "127.0.0.1");
         assert_eq!(a.expires, 600);
-        assert!(!a.tcp);
+        assert_eq!(a.transport, agentphone_sip::transport::Transport::Udp);
     }
 
     #[test]
@@ -459,6 +615,68 @@ mod tests {
             err.starts_with("c.toml:5:") && err.contains("inbond"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tls_accounts_default_to_5061_and_take_sip_tls_keys_as_defaults() {
+        use agentphone_sip::transport::Transport;
+        let text = "[sip]\ntls_ca_file = \"/ca.pem\"\nkeepalive_s = 30\n\
+                    [accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\ntransport = \"tls\"\n\
+                    keepalive_udp = \"crlf\"\n\
+                    [accounts.b]\nuser = \"bob\"\nregistrar = \"127.0.0.1:7000\"\ntransport = \"tls\"\n\
+                    tls_ca_file = \"/own.pem\"\ntls_insecure = true\nkeepalive_s = 0\n";
+        let cfg = parse(text, Path::new("c.toml")).unwrap();
+        let a = cfg.accounts["a"].resolve("a", "c.toml").unwrap();
+        assert_eq!(a.transport, Transport::Tls(None));
+        assert_eq!(a.registrar.port(), 5061);
+        let tls = a.tls_keys.resolve(&cfg.sip.tls_keys(), "a").unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/ca.pem")));
+        assert!(!tls.insecure);
+        let k = a
+            .keepalive_keys
+            .resolve(&cfg.sip.keepalive_keys(), "a")
+            .unwrap()
+            .expect("keep-alive from [sip]");
+        assert_eq!(k.interval, std::time::Duration::from_secs(30));
+        assert_eq!(k.udp, agentphone_sip::keepalive::UdpPing::Crlf);
+        let b = cfg.accounts["b"].resolve("b", "c.toml").unwrap();
+        assert_eq!(b.registrar.port(), 7000);
+        let tls = b.tls_keys.resolve(&cfg.sip.tls_keys(), "b").unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/own.pem")));
+        assert!(tls.insecure);
+        let off = b.keepalive_keys.resolve(&cfg.sip.keepalive_keys(), "b");
+        assert_eq!(off.unwrap(), None, "0 switches keep-alives off");
+    }
+
+    #[test]
+    fn bad_tls_and_keepalive_keys_are_named() {
+        let bad = |extra: &str| {
+            let text =
+                format!("[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n{extra}\n");
+            let cfg = parse(&text, Path::new("c.toml")).unwrap();
+            let a = cfg.accounts["a"].resolve("a", "c.toml");
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => return e.to_string(),
+            };
+            let tls = a.tls_keys.resolve(&cfg.sip.tls_keys(), "account 'a'");
+            let keep = a
+                .keepalive_keys
+                .resolve(&cfg.sip.keepalive_keys(), "account 'a'");
+            match (tls, keep) {
+                (Err(e), _) | (_, Err(e)) => e.to_string(),
+                _ => String::new(),
+            }
+        };
+        let e = bad("transport = \"sctp\"");
+        assert!(
+            e.contains("'transport'") && e.contains("udp, tcp or tls"),
+            "{e}"
+        );
+        let e = bad("tls_client_cert = \"/c.pem\"");
+        assert!(e.contains("tls_client_cert and tls_client_key"), "{e}");
+        let e = bad("keepalive_udp = \"stun\"");
+        assert!(e.contains("'keepalive_udp'") && e.contains("stun"), "{e}");
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! are accepted (then notified: 180, then 200), rejected or left to time out,
 //! so the REFER, NOTIFY, Replaces, PRACK, early UPDATE and session-timer paths
 //! run both ways. A zero-length chunk stands for a
-//! transport error toward the peer. Nothing may panic and the endpoint must
-//! keep answering.
+//! transport error toward the peer (with a reason, or the registration's flow
+//! closing, as the delay decides); RFC 5626 keep-alives run every 10 s.
+//! Nothing may panic and the endpoint must keep answering.
 
 use agentphone_sip::rsip::parse_uri;
 use agentphone_sip::transport::Destination;
@@ -21,7 +22,12 @@ use std::time::{Duration, Instant};
 fuzz_target!(|data: &[u8]| {
     let me = "127.0.0.1:5060".parse().unwrap();
     let peer = Destination::udp("127.0.0.1:5070".parse().unwrap());
-    let mut ep = Endpoint::new(EndpointConfig::new(me), 7);
+    let mut cfg = EndpointConfig::new(me);
+    cfg.keepalive = Some(agentphone_sip::keepalive::KeepAlive {
+        interval: Duration::from_secs(10),
+        udp: agentphone_sip::keepalive::UdpPing::Options,
+    });
+    let mut ep = Endpoint::new(cfg, 7);
     let mut now = Instant::now();
     let _ = ep.call(
         now,
@@ -57,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
         now += Duration::from_millis(u64::from(delay));
         ep.handle_timeout(now);
         if msg.is_empty() {
-            ep.handle_transport_error(now, peer);
+            match delay % 3 {
+                0 => ep.handle_transport_error(now, peer),
+                1 => ep.handle_transport_failure(now, peer, "connection refused"),
+                _ => ep.handle_flow_closed(now, peer),
+            }
         } else {
             ep.handle_input(now, peer, msg);
         }

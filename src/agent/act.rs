@@ -236,7 +236,7 @@ impl Shell {
             MediaLeg::bind(self.sip.local_addr().ip(), &self.media, &self.engine).await?;
         media.alert_on_rtp_timeout(call.0, self.dead.clone());
         let account = self.account.as_ref();
-        let tcp = account.is_some_and(|a| a.tcp);
+        let tcp = account.is_some_and(|a| a.transport.is_reliable());
         let from = match account {
             Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
             None => format!("<sip:agent@{}>", self.sip.local_addr()),
@@ -245,11 +245,7 @@ impl Shell {
             target: uri,
             from,
             via_proxy: account.map(|a| agentphone_sip::transport::Destination {
-                transport: if tcp {
-                    agentphone_sip::transport::Transport::Tcp(None)
-                } else {
-                    agentphone_sip::transport::Transport::Udp
-                },
+                transport: a.transport,
                 addr: a.registrar,
             }),
             credentials: account.and_then(crate::cmd::account::credentials),

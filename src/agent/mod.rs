@@ -118,6 +118,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         admission,
+        net,
     } = crate::cmd::account_and_media(
         config,
         &args.account,
@@ -158,7 +159,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer, &limits).await?;
+    let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
     println!("listening on {} (udp, tcp)", sip.local_addr());
     let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(admit);

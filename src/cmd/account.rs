@@ -63,6 +63,12 @@ impl AccountArgs {
             transport: None,
             expires: None,
             noise_reduction: None,
+            tls_ca_file: None,
+            tls_insecure: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            keepalive_s: None,
+            keepalive_udp: None,
         };
         inline.resolve(user, "command line").map(Some)
     }
@@ -78,14 +84,10 @@ pub fn credentials(acc: &Account) -> Option<agentphone_sip::Credentials> {
 
 /// The REGISTER request for an account.
 pub fn register_request(acc: &Account) -> agentphone_sip::RegisterRequest {
-    use agentphone_sip::transport::{Destination, Transport};
+    use agentphone_sip::transport::Destination;
     agentphone_sip::RegisterRequest {
         registrar: Destination {
-            transport: if acc.tcp {
-                Transport::Tcp(None)
-            } else {
-                Transport::Udp
-            },
+            transport: acc.transport,
             addr: acc.registrar,
         },
         domain: acc.domain.clone(),
@@ -93,4 +95,32 @@ pub fn register_request(acc: &Account) -> agentphone_sip::RegisterRequest {
         credentials: credentials(acc),
         expires: acc.expires,
     }
+}
+
+/// TLS and keep-alive settings of a run: the account's keys over `[sip]`'s,
+/// and the registrar's host name (what its certificate must carry).
+pub fn net_options(
+    acc: Option<&Account>,
+    sip: &crate::config::SipConfig,
+    shown: &str,
+) -> Result<crate::net::NetOptions> {
+    let (tls_fallback, keepalive_fallback) = (sip.tls_keys(), sip.keepalive_keys());
+    let mut net = crate::net::NetOptions::default();
+    match acc {
+        Some(a) => {
+            let key = format!("{shown}: account '{}'", a.user);
+            net.tls.client = a.tls_keys.resolve(&tls_fallback, &key)?;
+            net.keepalive = a.keepalive_keys.resolve(&keepalive_fallback, &key)?;
+            if a.registrar_host.parse::<std::net::IpAddr>().is_err() {
+                net.hosts
+                    .push((a.registrar_host.to_ascii_lowercase(), a.registrar.ip()));
+            }
+        }
+        None => {
+            let key = format!("{shown}: [sip]");
+            net.tls.client = tls_fallback.resolve(&Default::default(), &key)?;
+            net.keepalive = keepalive_fallback.resolve(&Default::default(), &key)?;
+        }
+    }
+    Ok(net)
 }

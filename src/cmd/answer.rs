@@ -70,6 +70,15 @@ pub struct AnswerArgs {
     /// beyond, 503 with Retry-After.
     #[arg(long)]
     pub max_concurrent: Option<usize>,
+    /// Accept SIP over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Where to accept TLS (default: the --listen port + 1, else any free port).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -94,11 +103,19 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         admission,
+        mut net,
     } = super::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
     )?;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        net.tls.server = Some(crate::net::tls::TlsServerSettings {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+        net.tls.listen = args.tls_listen;
+    }
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
@@ -125,8 +142,14 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (listen, Some(a)) => crate::net::listen_toward(listen, a.registrar)?,
         (Some(l), None) => l,
     };
-    let mut sip = SipDriver::bind_with(listen, &user, Vec::new(), session_timer, &limits).await?;
-    println!("listening on {} (udp, tcp)", sip.local_addr());
+    let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
+    match sip.tls_listen_addr() {
+        Some(tls) => println!(
+            "listening on {} (udp, tcp) and {tls} (tls)",
+            sip.local_addr()
+        ),
+        None => println!("listening on {} (udp, tcp)", sip.local_addr()),
+    }
     let policy = super::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(policy);
     let dialer = Dialer {

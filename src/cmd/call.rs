@@ -24,8 +24,9 @@ pub struct CallArgs {
     /// Seconds to stay in the call after it is answered.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
-    /// SIP transport.
-    #[arg(long, value_parser = ["udp", "tcp"], default_value = "udp")]
+    /// SIP transport (a `sips:` URI is always TLS; an account's transport
+    /// is the account's).
+    #[arg(long, value_parser = ["udp", "tcp", "tls"], default_value = "udp")]
     pub transport: String,
     /// Local SIP address (default: the address this machine reaches the
     /// first hop from, any free port).
@@ -182,6 +183,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         media: media_settings,
         session_timer,
         limits,
+        mut net,
         ..
     } = super::account_and_media(
         config,
@@ -194,9 +196,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
-    let (hop, hosts) = first_hop(&target, account.as_ref())?;
-    let listen = crate::net::listen_toward(args.listen, hop)?;
-    let mut sip = SipDriver::bind_with(listen, &user, hosts, session_timer, &limits).await?;
+    let (hop, hosts) = first_hop(&target, account.as_ref(), &args.transport)?;
+    net.hosts.extend(hosts);
+    let listen = crate::net::listen_toward(args.listen, hop.addr)?;
+    let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
     let clean = args.noise.resolve(account.as_ref())?;
     if let Some(digits) = &args.dtmf {
         crate::media::check_digits(digits).map_err(|e| anyhow!("--dtmf {e:#}"))?;
@@ -220,9 +223,8 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     let mut media = MediaLeg::bind(listen.ip(), &media_settings, &engine).await?;
     let (dead_tx, mut dead_rx) = tokio::sync::mpsc::unbounded_channel();
     media.alert_on_rtp_timeout(0, dead_tx);
-    let tcp = args.transport == "tcp" || account.as_ref().is_some_and(|a| a.tcp);
     // Only TLS signalling hides SDES keys; UDP and TCP carry them readable.
-    media.set_signalling_secure(args.transport == "tls");
+    media.set_signalling_secure(matches!(hop.transport, Transport::Tls(_)));
     let from = match &account {
         Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
         None => format!("<sip:{}@{}>", user, sip.local_addr()),
@@ -237,17 +239,10 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     let request = CallRequest {
         target,
         from,
-        via_proxy: account.as_ref().map(|a| Destination {
-            transport: if tcp {
-                Transport::Tcp(None)
-            } else {
-                Transport::Udp
-            },
-            addr: a.registrar,
-        }),
+        via_proxy: Some(hop),
         credentials: account.as_ref().and_then(credentials),
         sdp_offer: media.offer()?,
-        tcp,
+        tcp: hop.transport.is_reliable(),
         extra_headers: args.headers.clone(),
     };
     let call = sip
@@ -290,25 +285,42 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     }
 }
 
-/// Where the INVITE goes first: the account's proxy, else the target itself.
-/// A target named by host name is resolved here (the SIP core does no DNS)
-/// and handed to the core as a name → address pair.
+/// Where the INVITE goes first, and over what: the account's proxy over the
+/// account's transport, else the target itself over the URI's transport
+/// (`sips:` and `transport=tls` are TLS) or `--transport`. A target named by
+/// host name is resolved here (the SIP core does no DNS) and handed to the
+/// core as a name → address pair (TLS checks the certificate against it).
 fn first_hop(
     target: &agentphone_sip::rsip::Uri,
     account: Option<&Account>,
-) -> Result<(SocketAddr, Vec<(String, IpAddr)>)> {
+    transport: &str,
+) -> Result<(Destination, Vec<(String, IpAddr)>)> {
     use agentphone_sip::rsip::Host;
     if let Some(a) = account {
-        return Ok((a.registrar, Vec::new()));
+        let hop = Destination {
+            transport: a.transport,
+            addr: a.registrar,
+        };
+        return Ok((hop, Vec::new()));
     }
-    let port = target.host_with_port.port.as_ref().map_or(5060, |p| p.0);
-    match target.host() {
-        Host::IpAddr(ip) => Ok((SocketAddr::new(*ip, port), Vec::new())),
+    let transport = match (agentphone_sip::endpoint::uri_transport(target), transport) {
+        (Transport::Udp, "tcp") => Transport::Tcp(None),
+        (Transport::Udp, "tls") => Transport::Tls(None),
+        (t, _) => t,
+    };
+    let port = target
+        .host_with_port
+        .port
+        .as_ref()
+        .map_or(transport.default_port(), |p| p.0);
+    let (addr, hosts) = match target.host() {
+        Host::IpAddr(ip) => (SocketAddr::new(*ip, port), Vec::new()),
         Host::Domain(name) => {
             let addr = crate::config::resolve_host_port(&format!("{}:{port}", name.0))?;
-            Ok((addr, vec![(name.0.to_ascii_lowercase(), addr.ip())]))
+            (addr, vec![(name.0.to_ascii_lowercase(), addr.ip())])
         }
-    }
+    };
+    Ok((Destination { transport, addr }, hosts))
 }
 
 /// Starts the media once an answer is in: a 183's SDP (early media: the

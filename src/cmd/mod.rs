@@ -33,12 +33,14 @@ pub(crate) fn account_and_media(
     let session_timer = cfg.sip.session_timer(&shown)?;
     let admission = cfg.sip.admission(&shown)?;
     let limits = cfg.sip.limits(&shown)?;
+    let net = account::net_options(account.as_ref(), &cfg.sip, &shown)?;
     Ok(RunConfig {
         account,
         media,
         session_timer,
         admission,
         limits,
+        net,
     })
 }
 
@@ -51,6 +53,8 @@ pub(crate) struct RunConfig {
     pub(crate) admission: (crate::config::AcceptFrom, usize),
     /// `[sip]` transport limits.
     pub(crate) limits: crate::net::Limits,
+    /// TLS and keep-alive settings.
+    pub(crate) net: crate::net::NetOptions,
 }
 
 /// The policy for new INVITEs (`[sip]`, `--max-concurrent`): with an

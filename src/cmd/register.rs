@@ -28,8 +28,21 @@ pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
     let Some(account) = args.account.resolve(config)? else {
         bail!("register needs --account NAME or --user U --registrar HOST");
     };
+    let cfg = match &args.account.account {
+        Some(_) => crate::config::load(config)?,
+        None => Default::default(),
+    };
+    let shown = crate::config::shown_path(config);
+    let net = super::account::net_options(Some(&account), &cfg.sip, &shown)?;
     let listen = crate::net::listen_toward(args.listen, account.registrar)?;
-    let mut sip = SipDriver::bind(listen, &account.user, Vec::new()).await?;
+    let mut sip = SipDriver::bind_full(
+        listen,
+        &account.user,
+        Default::default(),
+        &crate::net::Limits::default(),
+        net,
+    )
+    .await?;
     let mut reg = Some(
         sip.ep()
             .register(Instant::now(), register_request(&account)),

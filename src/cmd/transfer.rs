@@ -98,16 +98,12 @@ async fn place(
 ) -> Result<(CallId, MediaLeg)> {
     let mut media = MediaLeg::bind(dialer.ip, dialer.settings, dialer.engine).await?;
     let account = dialer.account;
-    let tcp = account.is_some_and(|a| a.tcp);
+    let tcp = account.is_some_and(|a| a.transport.is_reliable());
     let request = CallRequest {
         target: target.uri.clone(),
         from: dialer.from.clone(),
         via_proxy: account.map(|a| agentphone_sip::transport::Destination {
-            transport: if tcp {
-                agentphone_sip::transport::Transport::Tcp(None)
-            } else {
-                agentphone_sip::transport::Transport::Udp
-            },
+            transport: a.transport,
             addr: a.registrar,
         }),
         credentials: account.and_then(super::account::credentials),
@@ -202,7 +198,7 @@ pub(crate) fn final_status(reason: &EndReason) -> (u16, &'static str) {
         EndReason::Rejected(c, _) => (*c, "Request Failed"),
         EndReason::AuthFailed(_) => (403, "Forbidden"),
         EndReason::Cancelled | EndReason::RemoteCancelled => (487, "Request Terminated"),
-        EndReason::TransportError => (503, "Service Unavailable"),
+        EndReason::TransportError | EndReason::TransportFailed(_) => (503, "Service Unavailable"),
         _ => (500, "Server Internal Error"),
     }
 }

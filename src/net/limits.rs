@@ -46,6 +46,10 @@ pub struct TcpLimits {
     pub inbound_queue: usize,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// A connection we opened whose peer answered keep-alive pings before
+    /// and leaves one unanswered this long is taken as dead (RFC 5626
+    /// §4.4.1: 10 s), so its registration is sent again at once.
+    pub pong_timeout: Duration,
 }
 
 impl Default for TcpLimits {
@@ -56,6 +60,7 @@ impl Default for TcpLimits {
             queue_messages: 256,
             inbound_queue: 1_024,
             connect_timeout: Duration::from_secs(5),
+            pong_timeout: Duration::from_secs(10),
         }
     }
 }

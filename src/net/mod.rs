@@ -1,11 +1,15 @@
 //! The I/O shell around the sans-IO SIP endpoint: a UDP socket, a TCP
-//! listener with its connections, and the endpoint's timer, all on one tokio
-//! task. No protocol logic lives here.
+//! listener with its connections, TLS connections (and a TLS listener with a
+//! certificate), and the endpoint's timer, all on one tokio task. No
+//! protocol logic lives here.
 
 mod limits;
 pub mod retry;
 mod route;
-mod tcp;
+mod stream;
+pub mod tls;
+#[cfg(test)]
+mod tls_pool_tests;
 mod udp;
 
 use crate::media::MediaLeg;
@@ -21,7 +25,31 @@ use tracing::debug;
 
 pub use limits::Limits;
 pub use route::listen_toward;
-pub use tcp::{TcpEvent, TcpPool};
+pub use stream::{Security, StreamEvent, StreamPool};
+
+/// What a driver may add to plain UDP and TCP: TLS and keep-alives.
+#[derive(Debug, Clone, Default)]
+pub struct NetOptions {
+    /// How TLS connections are checked and (with a certificate) accepted.
+    pub tls: TlsOptions,
+    /// Keep-alives for registrations (RFC 5626 §4.4.1).
+    pub keepalive: Option<agentphone_sip::keepalive::KeepAlive>,
+    /// Host names the run reaches peers by, with the address each resolved
+    /// to: the SIP core maps names to addresses, TLS checks certificates
+    /// against the names.
+    pub hosts: Vec<(String, std::net::IpAddr)>,
+}
+
+/// TLS settings of one run.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// How servers are verified and what we present as a client.
+    pub client: tls::TlsClientSettings,
+    /// The certificate to accept TLS with (`answer --tls-cert/--tls-key`).
+    pub server: Option<tls::TlsServerSettings>,
+    /// Where to accept TLS (default: the SIP port + 1, else any free port).
+    pub listen: Option<SocketAddr>,
+}
 
 /// Datagrams taken per wakeup at most, so timers and TCP still get their turn.
 const UDP_BATCH: usize = 64;
@@ -30,7 +58,10 @@ const UDP_BATCH: usize = 64;
 pub struct SipDriver {
     ep: Endpoint,
     udp: Arc<UdpSocket>,
-    tcp: TcpPool,
+    tcp: StreamPool,
+    /// TLS connections, or why TLS cannot be used (no CA roots, a bad
+    /// certificate file given for a run that does not need TLS).
+    tls: Result<StreamPool, String>,
     buf: Vec<u8>,
     /// Consecutive UDP receive errors (each logged only at the first and
     /// every thousandth).
@@ -58,22 +89,52 @@ impl SipDriver {
         session_timer: agentphone_sip::session::SessionTimerConfig,
         limits: &Limits,
     ) -> Result<Self> {
+        let net = NetOptions {
+            hosts,
+            ..Default::default()
+        };
+        Self::bind_full(listen, contact_user, session_timer, limits, net).await
+    }
+
+    /// Like [`bind_with`](Self::bind_with), with TLS and keep-alive
+    /// settings. A TLS server certificate that cannot be loaded fails here;
+    /// without one, TLS that cannot be set up (no CA roots) fails only the
+    /// sends that need it, with the reason.
+    pub async fn bind_full(
+        listen: SocketAddr,
+        contact_user: &str,
+        session_timer: agentphone_sip::session::SessionTimerConfig,
+        limits: &Limits,
+        net: NetOptions,
+    ) -> Result<Self> {
         let udp = udp::bind(listen, limits.udp_receive_buffer)
             .with_context(|| format!("cannot bind UDP {listen}"))?;
         let udp_addr = udp.local_addr()?;
-        let tcp = TcpPool::bind(udp_addr, limits.tcp.clone())
+        let tcp = StreamPool::bind(udp_addr, limits.tcp.clone())
             .await
             .with_context(|| format!("cannot listen on TCP {udp_addr}"))?;
+        let tcp_addr = tcp.local_addr().unwrap_or(udp_addr);
+        let tls = bind_tls(udp_addr, &net, limits).await?;
         let mut cfg = EndpointConfig::new(udp_addr);
-        cfg.tcp_addr = Some(tcp.local_addr());
+        cfg.tcp_addr = Some(tcp_addr);
+        // Without a TLS listener our TLS Via and Contact name the TCP
+        // address: the registrar reaches us on our own connection (alias).
+        cfg.tls_addr = Some(
+            tls.as_ref()
+                .ok()
+                .and_then(|t| t.local_addr())
+                .unwrap_or(tcp_addr),
+        );
+        cfg.keepalive = net.keepalive;
         cfg.contact_user = contact_user.to_string();
-        cfg.hosts.extend(hosts);
+        cfg.hosts.extend(net.hosts);
         cfg.session_timer = session_timer;
         let seed = rand::random::<u64>();
         Ok(SipDriver {
             ep: Endpoint::new(cfg, seed),
             udp: Arc::new(udp),
             tcp,
+            tls,
             buf: vec![0u8; 65_536],
             receive_errors: 0,
         })
@@ -82,6 +143,11 @@ impl SipDriver {
     /// The UDP address the endpoint listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.ep.config().udp_addr
+    }
+
+    /// The address TLS is accepted on, when it is.
+    pub fn tls_listen_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().ok().and_then(|t| t.local_addr())
     }
 
     /// The endpoint, for commands. Their output is flushed by `next_event`.
@@ -146,22 +212,50 @@ impl SipDriver {
                     }
                     Err(e) => self.receive_failed(e).await,
                 },
-                ev = self.tcp.next() => match ev {
-                    TcpEvent::Message(conn, from, msg) => {
-                        let dest = Destination { transport: Transport::Tcp(Some(conn)), addr: from };
-                        log_message(false, &dest, &msg);
-                        self.ep.handle_input(Instant::now(), dest, &msg);
-                    }
-                    TcpEvent::Failed(f) => {
-                        tracing::warn!(peer = %f.addr, error = %f.error, "TCP connection failed");
-                        let now = Instant::now();
-                        for conn in [None, Some(f.conn)] {
-                            let dest = Destination { transport: Transport::Tcp(conn), addr: f.addr };
-                            self.ep.handle_transport_error(now, dest);
-                        }
-                    }
-                },
+                ev = self.tcp.next() => self.stream_event(Transport::Tcp(None), ev),
+                ev = next_tls(&mut self.tls) => self.stream_event(Transport::Tls(None), ev),
                 _ = sleep => self.ep.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    /// A message, failure or closed flow from the TCP or TLS connections.
+    fn stream_event(&mut self, kind: Transport, ev: StreamEvent) {
+        let now = Instant::now();
+        match ev {
+            StreamEvent::Message(conn, from, msg) => {
+                let dest = Destination {
+                    transport: kind.with_conn(Some(conn)),
+                    addr: from,
+                };
+                log_message(false, &dest, &msg);
+                self.ep.handle_input(now, dest, &msg);
+            }
+            StreamEvent::Failed(f) => {
+                tracing::warn!(peer = %f.addr, error = %f.error, "{} connection failed", kind.via_token());
+                for conn in [None, Some(f.conn)] {
+                    let dest = Destination {
+                        transport: kind.with_conn(conn),
+                        addr: f.addr,
+                    };
+                    self.ep.handle_transport_failure(now, dest, &f.error);
+                }
+            }
+            StreamEvent::Closed(conn, addr, why) => {
+                // Requests sent on it will get no answer: fail them now with
+                // the reason, rather than at Timer B or F.
+                for conn in [None, Some(conn)] {
+                    let dest = Destination {
+                        transport: kind.with_conn(conn),
+                        addr,
+                    };
+                    self.ep.handle_transport_failure(now, dest, &why);
+                }
+                let dest = Destination {
+                    transport: kind.with_conn(Some(conn)),
+                    addr,
+                };
+                self.ep.handle_flow_closed(now, dest);
             }
         }
     }
@@ -205,7 +299,11 @@ impl SipDriver {
     /// response of a run, such as the 200 to a BYE, must reach the peer.
     pub async fn close(&mut self) {
         self.flush().await;
-        self.tcp.close(std::time::Duration::from_secs(2)).await;
+        let limit = std::time::Duration::from_secs(2);
+        match &mut self.tls {
+            Ok(tls) => tokio::join!(self.tcp.close(limit), tls.close(limit)).0,
+            Err(_) => self.tcp.close(limit).await,
+        }
     }
 
     async fn flush(&mut self) {
@@ -231,10 +329,59 @@ impl SipDriver {
             Transport::Tcp(conn) => {
                 if let Err(e) = self.tcp.send(conn, t.dest.addr, t.payload) {
                     tracing::warn!(dest = %t.dest, error = %format_args!("{e:#}"), "TCP send failed");
-                    self.ep.handle_transport_error(Instant::now(), t.dest);
+                    self.ep
+                        .handle_transport_failure(Instant::now(), t.dest, &format!("{e:#}"));
+                }
+            }
+            Transport::Tls(conn) => {
+                let sent = match &mut self.tls {
+                    Ok(tls) => tls
+                        .send(conn, t.dest.addr, t.payload)
+                        .map_err(|e| format!("{e:#}")),
+                    Err(why) => Err(why.clone()),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(dest = %t.dest, error = %e, "TLS send failed");
+                    self.ep.handle_transport_failure(Instant::now(), t.dest, &e);
                 }
             }
         }
+    }
+}
+
+/// The TLS pool of a driver: listening when a certificate is given (a bad
+/// one fails the start), connecting out always, unless TLS cannot be set
+/// up at all (then the reason, for the sends that need it).
+async fn bind_tls(
+    udp_addr: SocketAddr,
+    net: &NetOptions,
+    limits: &Limits,
+) -> Result<std::result::Result<StreamPool, String>> {
+    let names = net.hosts.iter().map(|(n, ip)| (*ip, n.clone())).collect();
+    let ends = match tls::TlsEnds::new(&net.tls.client, net.tls.server.as_ref(), names) {
+        Ok(e) => e,
+        // A certificate to serve, or settings asked for, must work.
+        Err(e) if net.tls.server.is_some() || net.tls.client != Default::default() => {
+            return Err(e.context("TLS"))
+        }
+        Err(e) => return Ok(Err(format!("TLS unavailable: {e:#}"))),
+    };
+    let listen = ends.serves().then(|| {
+        net.tls
+            .listen
+            .unwrap_or_else(|| SocketAddr::new(udp_addr.ip(), udp_addr.port().wrapping_add(1)))
+    });
+    let pool = StreamPool::bind_secured(listen, limits.tcp.clone(), Security::Tls(Arc::new(ends)))
+        .await
+        .with_context(|| format!("cannot listen on TLS {listen:?}"))?;
+    Ok(Ok(pool))
+}
+
+/// The next TLS event, or never when TLS is unavailable.
+async fn next_tls(tls: &mut std::result::Result<StreamPool, String>) -> StreamEvent {
+    match tls {
+        Ok(pool) => pool.next().await,
+        Err(_) => std::future::pending().await,
     }
 }
 

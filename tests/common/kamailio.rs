@@ -33,10 +33,25 @@ impl Algorithm {
     }
 }
 
+/// The certificate files of a Kamailio with TLS (its `tls` module).
+pub struct TlsFiles<'a> {
+    /// PEM certificate chain Kamailio serves.
+    pub cert: &'a Path,
+    /// Its private key.
+    pub key: &'a Path,
+    /// The CA client certificates are checked against.
+    pub ca: &'a Path,
+    /// Ask every client for a certificate and refuse those without one.
+    pub mutual: bool,
+    /// Close connections idle for 3 s (instead of Kamailio's 120 s).
+    pub short_lifetime: bool,
+}
+
 /// A running Kamailio.
 pub struct Kamailio {
     peer: Peer,
     port: u16,
+    tls_port: Option<u16>,
     password: String,
     algorithm: Algorithm,
 }
@@ -45,7 +60,24 @@ impl Kamailio {
     /// Generates the config, starts Kamailio in the foreground and waits (at most
     /// 10 s) until it answers an OPTIONS probe.
     pub fn start(kamailio: &Path, dir: &WorkDir, algorithm: Algorithm) -> Self {
+        Self::start_with(kamailio, dir, algorithm, None)
+    }
+
+    /// Like [`start`](Self::start), listening for SIP over TLS as well
+    /// (on [`tls_port`](Self::tls_port)) with `tls`'s certificate.
+    pub fn start_tls(kamailio: &Path, dir: &WorkDir, algorithm: Algorithm, tls: &TlsFiles) -> Self {
+        Self::start_with(kamailio, dir, algorithm, Some(tls))
+    }
+
+    fn start_with(
+        kamailio: &Path,
+        dir: &WorkDir,
+        algorithm: Algorithm,
+        tls: Option<&TlsFiles>,
+    ) -> Self {
         let port = free_port();
+        let tls_port = tls.map(|_| free_port());
+        let path_of = |f: Option<&Path>| f.map(|p| p.display().to_string()).unwrap_or_default();
         let password = format!("pw-{}-{port}", algorithm.name().to_lowercase());
         let template = std::fs::read_to_string(fixture("kamailio/registrar-proxy.cfg.in"))
             .unwrap_or_else(|e| panic!("cannot read Kamailio template: {e}"));
@@ -55,14 +87,18 @@ impl Kamailio {
             .replace("@DOMAIN@", DOMAIN)
             .replace("@ALGORITHM@", algorithm.name())
             .replace("@PASSWORD@", &password)
-            .replace("@NONCE_SECRET@", &nonce_secret);
+            .replace("@NONCE_SECRET@", &nonce_secret)
+            .replace("@TLS_PORT@", &tls_port.unwrap_or(0).to_string())
+            .replace("@TLS_CERT@", &path_of(tls.map(|t| t.cert)))
+            .replace("@TLS_KEY@", &path_of(tls.map(|t| t.key)))
+            .replace("@TLS_CA@", &path_of(tls.map(|t| t.ca)));
         if let Some(left) = unfilled_placeholder(&config) {
             panic!("Kamailio template has a placeholder the harness does not fill: {left}");
         }
         let cfg_path = dir.file("kamailio.cfg");
         std::fs::write(&cfg_path, config).unwrap_or_else(|e| panic!("write config: {e}"));
         let work = dir.path().display().to_string();
-        let args = [
+        let mut args = [
             "-f",
             &cfg_path.display().to_string(),
             // Foreground, log to stderr (our file), runtime files in the work dir.
@@ -81,6 +117,15 @@ impl Kamailio {
         ]
         .map(String::from)
         .to_vec();
+        if let Some(t) = tls {
+            args.extend(["-A".to_string(), "WITH_TLS".to_string()]);
+            if t.mutual {
+                args.extend(["-A".to_string(), "WITH_MTLS".to_string()]);
+            }
+            if t.short_lifetime {
+                args.extend(["-A".to_string(), "SHORT_TCP_LIFETIME".to_string()]);
+            }
+        }
         let peer = Peer::spawn(
             dir,
             Spawn {
@@ -94,6 +139,7 @@ impl Kamailio {
         let mut instance = Self {
             peer,
             port,
+            tls_port,
             password,
             algorithm,
         };
@@ -131,6 +177,11 @@ impl Kamailio {
     /// The port it listens on (UDP and TCP).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port it listens on for TLS, when started with TLS.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The password every user has.

@@ -13,6 +13,7 @@
 pub mod agentphone;
 pub mod audio;
 pub mod baresip;
+pub mod certs;
 pub mod desk;
 pub mod kamailio;
 pub mod pcap;
@@ -41,6 +42,29 @@ pub fn require_peer(name: &str) -> Option<PathBuf> {
         "interop peer `{name}` is not installed; run `bash scripts/install-peers.sh` \
          (Debian packages sip-tester, kamailio)"
     );
+    if peers_required() {
+        panic!("{hint}: a missing peer fails the run (CI=true or AGENTPHONE_REQUIRE_PEERS=1)");
+    }
+    eprintln!("\n********** SKIP: {hint} **********\n");
+    None
+}
+
+/// Kamailio with its TLS module (Debian's `kamailio-tls-modules`), like
+/// [`require_peer`]: `None` with a loud SKIP when missing outside CI.
+pub fn require_kamailio_tls() -> Option<PathBuf> {
+    let kamailio = require_peer("kamailio")?;
+    let found = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("kamailio/modules/tls.so"))
+        .chain([PathBuf::from("/usr/lib/kamailio/modules/tls.so")])
+        .any(|p| p.exists());
+    if found {
+        return Some(kamailio);
+    }
+    let hint = "Kamailio's TLS module is not installed; run `bash scripts/install-peers.sh` \
+                (Debian package kamailio-tls-modules)";
     if peers_required() {
         panic!("{hint}: a missing peer fails the run (CI=true or AGENTPHONE_REQUIRE_PEERS=1)");
     }

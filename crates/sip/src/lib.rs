@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+pub mod keepalive;
 pub mod message;
 pub mod refer;
 pub mod register;

@@ -18,10 +18,14 @@ impl Endpoint {
     }
 
     /// A Via header value with a fresh RFC 3261 branch and rport (RFC 3581).
+    /// Over TLS it carries `alias` (RFC 5923): the server may send requests
+    /// for our sent-by back on this connection, so a phone with no TLS
+    /// listener (and no certificate) of its own still gets its calls.
     pub(super) fn via(&mut self, transport: Transport) -> String {
         let branch = self.token(16);
+        let alias = if transport.is_secure() { ";alias" } else { "" };
         format!(
-            "SIP/2.0/{} {};rport;branch=z9hG4bK{}",
+            "SIP/2.0/{} {};rport{alias};branch=z9hG4bK{}",
             transport.via_token(),
             self.cfg.sent_by(transport),
             branch
@@ -53,7 +57,7 @@ impl Endpoint {
             Header::To(to.to_string().into()),
             Header::CallId(call_id.to_string().into()),
             Header::CSeq(format!("{cseq} {method}").into()),
-            Header::Contact(self.cfg.contact(transport).into()),
+            Header::Contact(self.cfg.contact_for(transport, &uri).into()),
             Header::UserAgent(self.cfg.user_agent.clone().into()),
             Header::Allow(ALLOW.into()),
         ];
@@ -85,8 +89,9 @@ impl Endpoint {
                     resp.headers.push(Header::RecordRoute(rr.clone()));
                 }
             }
-            resp.headers
-                .push(Header::Contact(self.cfg.contact(transport).into()));
+            resp.headers.push(Header::Contact(
+                self.cfg.contact_for(transport, &req.uri).into(),
+            ));
         }
         resp.headers
             .push(Header::Server(self.cfg.user_agent.clone().into()));

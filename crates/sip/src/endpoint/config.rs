@@ -1,6 +1,6 @@
 //! What an endpoint needs to know about itself and the peers it talks to.
 
-use crate::rsip::{Host, Param, Transport as UriTransport, Uri};
+use crate::rsip::{Host, Param, Uri};
 use crate::session::SessionTimerConfig;
 use crate::transaction::Timers;
 use crate::transport::{Destination, Transport};
@@ -33,6 +33,13 @@ pub struct EndpointConfig {
     pub udp_addr: SocketAddr,
     /// Address of the TCP listener, when there is one.
     pub tcp_addr: Option<SocketAddr>,
+    /// Address of the TLS listener, or (without one) the address our Via and
+    /// Contact name for TLS connections we open: with the Via's `alias`
+    /// (RFC 5923) the registrar sends calls back on our connection, so a
+    /// client needs no certificate of its own. Default: the TCP address.
+    pub tls_addr: Option<SocketAddr>,
+    /// Keep-alives for registrations (RFC 5626 §4.4.1), off when `None`.
+    pub keepalive: Option<crate::keepalive::KeepAlive>,
     /// User part of our Contact URI.
     pub contact_user: String,
     /// Value of User-Agent / Server headers.
@@ -57,6 +64,8 @@ impl EndpointConfig {
         EndpointConfig {
             udp_addr,
             tcp_addr: Some(udp_addr),
+            tls_addr: None,
+            keepalive: None,
             contact_user: "agentphone".into(),
             user_agent: concat!("agentphone/", env!("CARGO_PKG_VERSION")).into(),
             timers: Timers::default(),
@@ -68,20 +77,32 @@ impl EndpointConfig {
 
     /// Our Contact header value for requests and responses sent on `transport`.
     pub fn contact(&self, transport: Transport) -> String {
+        let addr = self.sent_by(transport);
         match transport {
-            Transport::Udp => format!("<sip:{}@{}>", self.contact_user, self.udp_addr),
-            Transport::Tcp(_) => {
-                let addr = self.tcp_addr.unwrap_or(self.udp_addr);
-                format!("<sip:{}@{};transport=tcp>", self.contact_user, addr)
-            }
+            Transport::Udp => format!("<sip:{}@{addr}>", self.contact_user),
+            Transport::Tcp(_) => format!("<sip:{}@{addr};transport=tcp>", self.contact_user),
+            Transport::Tls(_) => format!("<sip:{}@{addr};transport=tls>", self.contact_user),
         }
+    }
+
+    /// Our Contact in a dialog or request whose Request-URI is `uri`: a
+    /// `sips:` Request-URI asks for a `sips:` Contact (RFC 5630 §4.1), which
+    /// needs TLS under it.
+    pub fn contact_for(&self, transport: Transport, uri: &Uri) -> String {
+        if transport.is_secure() && is_sips(uri) {
+            let addr = self.sent_by(transport);
+            return format!("<sips:{}@{addr}>", self.contact_user);
+        }
+        self.contact(transport)
     }
 
     /// The sent-by of our Via for `transport`.
     pub fn sent_by(&self, transport: Transport) -> SocketAddr {
+        let tcp = self.tcp_addr.unwrap_or(self.udp_addr);
         match transport {
             Transport::Udp => self.udp_addr,
-            Transport::Tcp(_) => self.tcp_addr.unwrap_or(self.udp_addr),
+            Transport::Tcp(_) => tcp,
+            Transport::Tls(_) => self.tls_addr.unwrap_or(tcp),
         }
     }
 
@@ -89,26 +110,19 @@ impl EndpointConfig {
     /// (RFC 3263 reduced to what a sans-IO core can do: literal addresses and
     /// names the I/O layer resolved beforehand; `maddr` is not supported).
     pub fn resolve(&self, uri: &Uri) -> Option<Destination> {
-        let tcp = uri.params.iter().any(|p| {
-            matches!(p, Param::Transport(UriTransport::Tcp))
-                || matches!(p, Param::Other(k, Some(v)) if k.value().eq_ignore_ascii_case("transport") && v.value().eq_ignore_ascii_case("tcp"))
-        });
         let ip = match uri.host() {
             Host::IpAddr(ip) => *ip,
             Host::Domain(d) => self.lookup(&d.0)?,
         };
+        let transport = uri_transport(uri);
         let port = uri
             .host_with_port
             .port
             .as_ref()
             .map(|p| p.0)
-            .unwrap_or(5060);
+            .unwrap_or(transport.default_port());
         Some(Destination {
-            transport: if tcp {
-                Transport::Tcp(None)
-            } else {
-                Transport::Udp
-            },
+            transport,
             addr: SocketAddr::new(ip, port),
         })
     }
@@ -121,5 +135,31 @@ impl EndpointConfig {
             return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
         self.hosts.get(&name.to_ascii_lowercase()).copied()
+    }
+}
+
+/// Whether `uri` is a `sips:` URI.
+pub fn is_sips(uri: &Uri) -> bool {
+    matches!(uri.scheme, Some(crate::rsip::Scheme::Sips))
+}
+
+/// The transport a URI asks for: TLS for `sips:` (RFC 3261 §26.2.2) or
+/// `transport=tls`, TCP for `transport=tcp`, else UDP.
+pub fn uri_transport(uri: &Uri) -> Transport {
+    let named = |want: &str| {
+        uri.params.iter().any(|p| match p {
+            Param::Transport(t) => t.to_string().eq_ignore_ascii_case(want),
+            Param::Other(k, Some(v)) => {
+                k.value().eq_ignore_ascii_case("transport") && v.value().eq_ignore_ascii_case(want)
+            }
+            _ => false,
+        })
+    };
+    if is_sips(uri) || named("tls") {
+        Transport::Tls(None)
+    } else if named("tcp") {
+        Transport::Tcp(None)
+    } else {
+        Transport::Udp
     }
 }

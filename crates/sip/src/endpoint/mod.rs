@@ -17,6 +17,7 @@ mod call_table;
 mod config;
 mod extensions;
 mod inbound;
+mod keepalive;
 mod prack;
 mod refer_in;
 mod refer_out;
@@ -32,7 +33,7 @@ mod update_in;
 mod update_out;
 
 pub use admission::{Admission, Refusals};
-pub use config::{Credentials, EndpointConfig};
+pub use config::{is_sips, uri_transport, Credentials, EndpointConfig};
 
 use crate::message;
 use crate::refer::{state::Transfers, ReferTarget, TransferFailure, TransferId};
@@ -337,6 +338,8 @@ pub struct Endpoint {
     next_id: u64,
     /// Which new INVITEs may ring.
     admission: admission::AdmissionState,
+    /// The I/O layer's explanation of the transport failure being handled.
+    transport_reason: Option<String>,
 }
 
 impl Endpoint {
@@ -357,6 +360,7 @@ impl Endpoint {
             events: VecDeque::new(),
             next_id: 1,
             admission: Default::default(),
+            transport_reason: None,
         }
     }
 
@@ -452,6 +456,39 @@ impl Endpoint {
         self.pump(now);
     }
 
+    /// Like [`handle_transport_error`](Self::handle_transport_error), with
+    /// the I/O layer's explanation (e.g. why a TLS certificate was refused),
+    /// which the failed registrations and calls carry to the user.
+    pub fn handle_transport_failure(&mut self, now: Instant, dest: Destination, reason: &str) {
+        self.transport_reason = Some(reason.to_owned());
+        self.tx.on_transport_error(dest);
+        self.pump(now);
+        self.transport_reason = None;
+    }
+
+    /// A connection we opened was closed by the peer (or broke) after it was
+    /// up. Registrations bound over it lost their flow: the registrar can no
+    /// longer reach us through it, so each registers again at once, on a new
+    /// connection (RFC 5626 §4.4.1's reaction to a failed flow).
+    pub fn handle_flow_closed(&mut self, now: Instant, dest: Destination) {
+        let lost: Vec<RegId> = self
+            .regs
+            .iter()
+            .filter(|(_, r)| {
+                let reg = r.req.registrar;
+                reg.addr == dest.addr
+                    && reg.transport.with_conn(None) == dest.transport.with_conn(None)
+                    && matches!(r.state, crate::register::RegState::Registered { .. })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for reg in lost {
+            tracing::info!(%dest, "registration flow closed; registering again");
+            self.reg_refresh(now, reg);
+        }
+        self.pump(now);
+    }
+
     /// Time has advanced to `now`: fire due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tx.handle_timeout(now);
@@ -467,6 +504,7 @@ impl Endpoint {
             .next_deadline()
             .into_iter()
             .chain(self.regs.values().filter_map(|r| r.refresh_at))
+            .chain(self.regs.values().filter_map(|r| r.keepalive_at))
             .chain(self.transfers.next_deadline());
         core.chain(self.tx.poll_timeout()).min()
     }
@@ -539,15 +577,24 @@ impl Endpoint {
 
     fn on_tx_failure(&mut self, now: Instant, key: TxKey) {
         match self.owners.get(&key).copied() {
-            Some(Owner::Call(call)) => self.end_call(now, call, EndReason::TransportError),
+            Some(Owner::Call(call)) => {
+                let reason = match self.transport_reason.clone() {
+                    Some(why) => EndReason::TransportFailed(why),
+                    None => EndReason::TransportError,
+                };
+                self.end_call(now, call, reason)
+            }
             Some(Owner::Refer(call)) => self.refer_tx_gone(now, call, key),
-            Some(Owner::Reg(reg)) => self.reg_failed(
-                reg,
-                RegisterError::Refused {
-                    code: 503,
-                    phrase: "transport error".into(),
-                },
-            ),
+            Some(Owner::Reg(reg)) => {
+                let error = match self.transport_reason.clone() {
+                    Some(why) => RegisterError::Transport(why),
+                    None => RegisterError::Refused {
+                        code: 503,
+                        phrase: "transport error".into(),
+                    },
+                };
+                self.reg_failed(reg, error)
+            }
             _ => {}
         }
     }
@@ -612,6 +659,7 @@ impl Endpoint {
         for reg in refresh {
             self.reg_refresh(now, reg);
         }
+        self.keepalive_timers(now);
     }
 }
 

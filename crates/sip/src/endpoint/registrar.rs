@@ -230,6 +230,7 @@ impl Endpoint {
         }
         r.registered(now, granted);
         let contact = r.contact.clone();
+        self.keepalive_start(now, reg);
         self.events.push_back(Event::Registered {
             reg,
             contact,

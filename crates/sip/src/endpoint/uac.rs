@@ -14,11 +14,6 @@ use std::time::Instant;
 impl Endpoint {
     /// Places a call. Events follow: `Progress`, `Established`, `Ended`.
     pub fn call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, EndpointError> {
-        let transport = if req.tcp {
-            Transport::Tcp(None)
-        } else {
-            Transport::Udp
-        };
         let dest = match req.via_proxy {
             Some(d) => d,
             None => self
@@ -26,12 +21,15 @@ impl Endpoint {
                 .resolve(&req.target)
                 .ok_or_else(|| EndpointError::Unresolvable(req.target.to_string()))?,
         };
+        // The proxy's or the URI's transport (TLS for `sips:`), TCP when
+        // asked for over a UDP hop; always a new or reused connection, never
+        // one a stale id names.
+        let transport = match dest.transport {
+            Transport::Udp if req.tcp => Transport::Tcp(None),
+            t => t.with_conn(None),
+        };
         let dest = Destination {
-            transport: if req.tcp || dest.transport.is_reliable() {
-                Transport::Tcp(None)
-            } else {
-                transport
-            },
+            transport,
             addr: dest.addr,
         };
         let local_tag = self.token(10);
@@ -274,7 +272,8 @@ impl Endpoint {
     }
 
     fn uac_success(&mut self, now: Instant, call: CallId, resp: Response) {
-        let contact = self.cfg.contact(self.calls[&call].peer.transport);
+        let c = &self.calls[&call];
+        let contact = self.cfg.contact_for(c.peer.transport, &c.invite.uri);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

@@ -64,7 +64,7 @@ impl Endpoint {
         }
         let first_seq = 1 + u32::from(rand::Rng::random::<u16>(&mut self.rng));
         let c = &self.calls[&call];
-        let contact = self.cfg.contact(c.peer.transport);
+        let contact = self.cfg.contact_for(c.peer.transport, &c.invite.uri);
         let dialog = match c.dialog.clone() {
             // The early dialog of our provisional responses goes on.
             Some(d) => Ok(d),

@@ -72,6 +72,10 @@ pub enum RegisterError {
         /// Reason phrase.
         phrase: String,
     },
+    /// The registrar could not be reached (connection refused, TLS
+    /// certificate refused, ...), as the I/O layer explained it.
+    #[error("cannot reach the registrar: {0}")]
+    Transport(String),
     /// No answer (Timer F).
     #[error("registrar did not answer (timeout after {0:?})")]
     Timeout(Duration),
@@ -98,6 +102,8 @@ pub struct Registration {
     pub answered_nonces: Vec<String>,
     /// When to send the next refresh.
     pub refresh_at: Option<Instant>,
+    /// When to send the next keep-alive (RFC 5626 §4.4.1), while bound.
+    pub keepalive_at: Option<Instant>,
     /// Contact header value we register.
     pub contact: String,
 }
@@ -113,6 +119,7 @@ impl Registration {
             cseq: 0,
             answered_nonces: Vec::new(),
             refresh_at: None,
+            keepalive_at: None,
             contact,
         }
     }

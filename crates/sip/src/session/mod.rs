@@ -87,6 +87,9 @@ pub enum EndReason {
     NoAck,
     /// A transport failure ended the call.
     TransportError,
+    /// A transport failure the I/O layer explained (a refused TLS
+    /// certificate, a connection refused) ended the call.
+    TransportFailed(String),
     /// No session refresh came within the session interval (RFC 4028 §10):
     /// BYE sent.
     SessionExpired,
@@ -130,6 +133,7 @@ impl fmt::Display for EndReason {
             EndReason::LocalReject(c) => write!(f, "rejected locally ({c})"),
             EndReason::NoAck => write!(f, "no ACK for our 200 OK"),
             EndReason::TransportError => write!(f, "transport error"),
+            EndReason::TransportFailed(why) => write!(f, "transport error: {why}"),
             EndReason::SessionExpired => write!(f, "session expired (no refresh, RFC 4028)"),
         }
     }
