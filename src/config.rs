@@ -171,6 +171,13 @@ pub struct MediaConfig {
     /// A WAV file (any format and rate) looped to held parties; silence when
     /// absent.
     pub music_on_hold: Option<PathBuf>,
+    /// Opus bit rate on a clean link, kbit/s (default 72).
+    pub opus_bitrate_kbps: Option<u32>,
+    /// Opus bit rate under heavy reported loss, kbit/s (default 24).
+    pub opus_min_bitrate_kbps: Option<u32>,
+    /// Opus discontinuous transmission (default off: the comfort noise a DTX
+    /// stream becomes makes customers think the line dropped).
+    pub opus_dtx: Option<bool>,
 }
 
 /// One SIP account.
