@@ -303,6 +303,13 @@ pub struct MediaConfig {
     pub srtp_suites: Option<Vec<String>>,
     /// Refuse to send or take SDES keys over signalling that is not TLS.
     pub srtp_require_tls: Option<bool>,
+    /// Opus bit rate on a clean link, kbit/s (default 72).
+    pub opus_bitrate_kbps: Option<u32>,
+    /// Opus bit rate under heavy reported loss, kbit/s (default 24).
+    pub opus_min_bitrate_kbps: Option<u32>,
+    /// Opus discontinuous transmission (default off: the comfort noise a DTX
+    /// stream becomes makes customers think the line dropped).
+    pub opus_dtx: Option<bool>,
 }
 
 /// One SIP account.

@@ -303,6 +303,7 @@ impl MediaLeg {
         let kind = net_receive::kind_of(format)
             .ok_or_else(|| anyhow!("cannot send {} audio", format.codec.encoding_name()))?;
         let packer = Packer::new(kind, format.payload_type, negotiated.ptime_ms)
+            .and_then(|p| p.with_adaptation(self.settings.opus))
             .context("create encoder")?;
         let model = self.settings.denoise_model.clone();
         let cleaner = if clean.inbound || clean.switchable {
@@ -483,6 +484,7 @@ impl MediaLeg {
                 .ok_or_else(|| anyhow!("cannot send {} audio", new.codec.encoding_name()))
                 .and_then(|kind| {
                     Packer::new(kind, new.payload_type, negotiated.ptime_ms)
+                        .and_then(|p| p.with_adaptation(self.settings.opus))
                         .context("create encoder")
                 });
             match packer {

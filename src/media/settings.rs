@@ -6,6 +6,7 @@
 
 use crate::config::MediaConfig;
 use agentphone_audio::denoise::{DenoiseError, Model};
+use agentphone_media::codec::adapt::AdaptConfig;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::jitter::JitterConfig;
 use agentphone_media::srtp::{SrtpPolicy, SrtpSuite};
@@ -16,6 +17,8 @@ use std::time::Duration;
 /// Largest jitter-buffer bound accepted: beyond a second a conversation breaks
 /// down, and the buffer's capacity is sized from it.
 const JITTER_CEILING_MS: u32 = 1_000;
+/// Opus's bit rate range (RFC 6716 §2.1.1: 6 to 510 kbit/s).
+const OPUS_KBPS: std::ops::RangeInclusive<u32> = 6..=510;
 
 /// Media settings for every call of a run.
 #[derive(Clone)]
@@ -44,6 +47,9 @@ pub struct MediaSettings {
     /// SDES keys only over TLS signalling (refuse otherwise); when false,
     /// keys over plain signalling are sent with a warning.
     pub srtp_require_tls: bool,
+    /// How the Opus encoder follows the far end's loss reports: bit rate
+    /// bounds, DTX.
+    pub opus: AdaptConfig,
 }
 
 impl Default for MediaSettings {
@@ -62,6 +68,7 @@ impl Default for MediaSettings {
             srtp: SrtpPolicy::Off,
             srtp_suites: SrtpSuite::ALL.to_vec(),
             srtp_require_tls: false,
+            opus: AdaptConfig::default(),
         }
     }
 }
@@ -109,6 +116,7 @@ impl MediaSettings {
             .rtp_timeout_s
             .filter(|&secs| secs > 0)
             .map(|secs| Duration::from_secs(u64::from(secs)));
+        s.opus = opus_adaptation(cfg, shown)?;
         if let Some(path) = &cfg.denoise_model {
             let model = Model::from_file(path).map_err(|e| match e {
                 DenoiseError::ModelIo { .. } => {
@@ -189,6 +197,40 @@ pub fn parse_srtp(name: &str) -> Result<SrtpPolicy> {
         .ok_or_else(|| anyhow!("unknown SRTP policy '{name}' (off, optional or mandatory)"))
 }
 
+/// `opus_bitrate_kbps`, `opus_min_bitrate_kbps`, `opus_dtx`: the bounds the
+/// encoder adapts within.
+fn opus_adaptation(cfg: &MediaConfig, shown: &str) -> Result<AdaptConfig> {
+    let mut a = AdaptConfig::default();
+    let kbps = |key: &str, v: Option<u32>, default: i32| -> Result<i32> {
+        match v {
+            None => Ok(default),
+            Some(k) if OPUS_KBPS.contains(&k) => Ok(k as i32 * 1_000),
+            Some(k) => bail!(
+                "{shown}: [media] key '{key}': {k} kbit/s is outside Opus's {}-{} kbit/s",
+                OPUS_KBPS.start(),
+                OPUS_KBPS.end()
+            ),
+        }
+    };
+    a.max_bitrate = kbps("opus_bitrate_kbps", cfg.opus_bitrate_kbps, a.max_bitrate)?;
+    // A lowered maximum brings the default minimum down with it.
+    let min_default = a.min_bitrate.min(a.max_bitrate);
+    a.min_bitrate = kbps(
+        "opus_min_bitrate_kbps",
+        cfg.opus_min_bitrate_kbps,
+        min_default,
+    )?;
+    if a.min_bitrate > a.max_bitrate {
+        bail!(
+            "{shown}: [media] 'opus_min_bitrate_kbps' ({}) is above 'opus_bitrate_kbps' ({})",
+            a.min_bitrate / 1_000,
+            a.max_bitrate / 1_000
+        );
+    }
+    a.dtx = cfg.opus_dtx.unwrap_or(a.dtx);
+    Ok(a)
+}
+
 /// Parses a codec name: pcmu, pcma or opus (any case).
 pub fn parse_codec(name: &str) -> Result<CodecKind> {
     match name.to_ascii_lowercase().as_str() {
@@ -240,6 +282,7 @@ mod tests {
             config("[media]\nrtp_timeout_s = 0\n").unwrap().rtp_timeout,
             None
         );
+        assert_eq!(s.opus, AdaptConfig::default());
         // A raised minimum lifts the default maximum with it.
         let s = config("[media]\njitter_min_ms = 300\n").unwrap();
         assert_eq!(s.jitter_max, Duration::from_millis(300));
@@ -333,5 +376,31 @@ mod tests {
         assert!(e.contains("srtp_suites") && e.contains("AES_256"), "{e}");
         let e = msg("[media]\nptime = 30\n");
         assert!(e.contains("agent.toml") && e.contains("ptime"), "{e}");
+    }
+
+    #[test]
+    fn opus_bit_rate_bounds_and_dtx_come_from_the_media_table() {
+        let s = config(
+            "[media]\nopus_bitrate_kbps = 40\nopus_min_bitrate_kbps = 16\nopus_dtx = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.opus.max_bitrate, s.opus.min_bitrate, s.opus.dtx),
+            (40_000, 16_000, true)
+        );
+        // Below the default minimum, the maximum takes the minimum with it.
+        let s = config("[media]\nopus_bitrate_kbps = 12\n").unwrap();
+        assert_eq!((s.opus.max_bitrate, s.opus.min_bitrate), (12_000, 12_000));
+        let e = config("[media]\nopus_bitrate_kbps = 600\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("agent.toml: [media] key 'opus_bitrate_kbps': 600 kbit/s"),
+            "{e:#}"
+        );
+        let e =
+            config("[media]\nopus_bitrate_kbps = 32\nopus_min_bitrate_kbps = 48\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("is above 'opus_bitrate_kbps'"),
+            "{e:#}"
+        );
     }
 }

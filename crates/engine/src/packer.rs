@@ -34,6 +34,16 @@ impl Packer {
         })
     }
 
+    /// Adapts the encoder to loss reports within `cfg` (Opus bit rate bounds,
+    /// expected-loss floor, DTX) instead of the defaults, starting at once
+    /// from `cfg`'s clean-link settings. Built off the audio thread, like
+    /// [`Packer::new`].
+    pub fn with_adaptation(mut self, cfg: AdaptConfig) -> Result<Self, CodecError> {
+        self.adapter = LossAdapter::new(cfg);
+        self.encoder.apply(self.adapter.settings())?;
+        Ok(self)
+    }
+
     /// The payload type it encodes for.
     pub fn payload_type(&self) -> u8 {
         self.payload_type

@@ -3,23 +3,9 @@
 
 use ::opus::{Application, Bandwidth, Bitrate, Channels, Repacketizer, Signal};
 
-use super::adapt::OpusSettings;
+use super::adapt::{AdaptConfig, LossAdapter, OpusSettings};
 use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
 
-/// Bit rate of the encoder (VBR average). libopus' automatic rate for mono
-/// 48 kHz at 20 ms, which baresip's `opus` module uses unless configured, is
-/// about 51 kbit/s; the in-band FEC below takes part of ours, so we ask a
-/// little more. At the former 32 kbit/s the FEC left the speech itself
-/// audibly short of bits (PESQ-WB 3.90 vs 4.28 on `fixtures/audio/speech.wav`,
-/// see `examples/opus_quality.rs`). FEC (LBRR) exists only in the SILK and
-/// hybrid modes, which libopus keeps for voice while FEC is on with loss
-/// expected.
-const BITRATE: i32 = 56_000;
-/// Expected loss we tell the encoder; below ~5 % libopus sends no FEC at all.
-/// Higher values buy stronger FEC with bits taken from the speech: 10 % is a
-/// modest middle (15-20 % cost more on a clean link than they win back under
-/// loss; 5 % makes the FEC itself coarser).
-const LOSS_PERC: i32 = 10;
 /// Encoder effort, 0-10: libopus defaults to 9, baresip sets 10. A 20 ms
 /// mono frame costs well under a millisecond of CPU either way.
 const COMPLEXITY: i32 = 10;
@@ -60,21 +46,22 @@ impl OpusEncoder {
         // We send mono even though SDP says opus/48000/2 (RFC 7587 §7 allows
         // it; `sprop-stereo=0` tells the peer).
         let mut enc = ::opus::Encoder::new(48_000, Channels::Mono, Application::Voip)?;
-        enc.set_bitrate(Bitrate::Bits(BITRATE))?;
         enc.set_complexity(COMPLEXITY)?;
-        enc.set_inband_fec(true)?;
-        enc.set_packet_loss_perc(LOSS_PERC)?;
         if split.is_some() {
             // Frames joined into one packet must share mode and bandwidth
             // (RFC 6716 §3.2): SILK wideband voice keeps them constant.
             enc.set_bandwidth(Bandwidth::Wideband)?;
             enc.set_signal(Signal::Voice)?;
         }
-        Ok(Self {
+        let mut encoder = Self {
             enc,
             scaled: [0.0; MAX_PACKET_SAMPLES],
             split,
-        })
+        };
+        // A clean link's settings until the far end reports loss (bit rate,
+        // FEC and the expected loss it is sized for: see `adapt`).
+        encoder.apply(LossAdapter::new(AdaptConfig::default()).settings())?;
+        Ok(encoder)
     }
 
     /// Loss-driven settings from the far end's reports.
