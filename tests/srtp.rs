@@ -282,6 +282,77 @@ fn mandatory_against_plain_rtp_fails_with_488_naming_srtp() {
     plain.stop(Duration::from_secs(2));
 }
 
+#[test]
+fn srtp_require_tls_keeps_sdes_keys_off_plain_signalling() {
+    let dir = WorkDir::new("srtp-require-tls");
+    let strict = "srtp = \"mandatory\"\nsrtp_require_tls = true";
+    // A callee that takes keys only over TLS refuses an SRTP offer that came
+    // over UDP, and says why in the 488's Warning.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = media_config(&dir, "strict", strict);
+    let mut callee = agentphone::answer_one(
+        &dir,
+        "tls-only-callee",
+        &listen,
+        &["--config", agentphone::arg(&config)],
+        LIMIT,
+    );
+    let target = format!("sip:bob@{listen}");
+    let mut caller = agentphone::spawn(
+        &dir,
+        "udp-srtp-caller",
+        &[
+            "-v",
+            "call",
+            &target,
+            "--duration",
+            "2",
+            "--srtp",
+            "mandatory",
+        ],
+        &[],
+        LIMIT,
+    );
+    let status = caller.wait(LIMIT);
+    assert!(status.is_some_and(|s| !s.success()), "{}", caller.report());
+    assert!(
+        caller.output().contains("SIP/2.0 488") && caller.output().contains("srtp_require_tls"),
+        "the 488 names the rule:\n{}",
+        caller.report()
+    );
+    callee.stop(Duration::from_secs(2));
+
+    // A caller under the same rule places no call over UDP at all.
+    let mut caller = agentphone::spawn(
+        &dir,
+        "tls-only-caller",
+        &[
+            "-v",
+            "--config",
+            agentphone::arg(&config),
+            "call",
+            &target,
+            "--duration",
+            "2",
+        ],
+        &[],
+        LIMIT,
+    );
+    let status = caller.wait(LIMIT);
+    assert!(status.is_some_and(|s| !s.success()), "{}", caller.report());
+    let out = caller.output();
+    assert!(
+        out.contains("srtp_require_tls") && out.contains("no call placed"),
+        "{}",
+        caller.report()
+    );
+    assert!(
+        caller.sent_requests("INVITE").is_empty(),
+        "nothing sent:\n{}",
+        caller.report()
+    );
+}
+
 /// baresip with `mediaenc`, playing `hz` from a file, answering at once when
 /// `auto_answer`.
 fn baresip(dir: &WorkDir, mediaenc: &str, auto_answer: bool) -> Option<Baresip> {

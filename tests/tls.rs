@@ -24,6 +24,9 @@ const SECOND: Duration = Duration::from_secs(1);
 const ALICE_PW: &str = "AGENTPHONE_TLS_PW_ALICE";
 const BOB_PW: &str = "AGENTPHONE_TLS_PW_BOB";
 
+/// SRTP required, its SDES keys only over TLS (`srtp_require_tls`).
+const SRTP_OVER_TLS_ONLY: &str = "[media]\nsrtp = \"mandatory\"\nsrtp_require_tls = true\n";
+
 /// The level (dB re full scale) of `hz` in the recording at `path`.
 fn level(path: &Path, hz: f64) -> f64 {
     let samples = audio::read(path);
@@ -49,9 +52,15 @@ fn answer_with_a_certificate_takes_a_sips_call_with_audio_both_ways() {
     let config = dir.file("alice.toml");
     std::fs::write(
         &config,
-        format!("[sip]\ntls_ca_file = \"{}\"\n", ca.pem.display()),
+        format!(
+            "[sip]\ntls_ca_file = \"{}\"\n{SRTP_OVER_TLS_ONLY}",
+            ca.pem.display()
+        ),
     )
     .unwrap();
+    // The callee too takes SDES keys only from a call that came over TLS.
+    let bob_config = dir.file("bob.toml");
+    std::fs::write(&bob_config, SRTP_OVER_TLS_ONLY).unwrap();
     let recordings = dir.file("bob-heard");
     let listen = format!("127.0.0.1:{}", free_port());
     let bob = agentphone::answer_one(
@@ -59,6 +68,8 @@ fn answer_with_a_certificate_takes_a_sips_call_with_audio_both_ways() {
         "bob",
         &listen,
         &[
+            "--config",
+            arg(&bob_config),
             "--tls-cert",
             arg(&cert.cert),
             "--tls-key",
@@ -104,6 +115,17 @@ fn answer_with_a_certificate_takes_a_sips_call_with_audio_both_ways() {
         "the INVITE goes over TLS with a sips Contact:\n{invite:?}"
     );
     assert!(alice.output().contains("sent to tls"), "{}", alice.report());
+    for peer in [&alice, &bob] {
+        let out = peer.output();
+        let keyed = out
+            .lines()
+            .any(|l| l.contains("media stopped") && l.contains("AES_CM_128_HMAC_SHA1_80"));
+        assert!(
+            keyed && !out.contains("plain signalling"),
+            "SRTP keyed over TLS, no plain-signalling warning or refusal:\n{}",
+            peer.report()
+        );
+    }
     let bob_heard = only_recording_in(&recordings);
     let (tone_at_bob, tone_at_alice) = (level(&bob_heard, 1000.0), level(&heard, 440.0));
     assert!(

@@ -236,6 +236,7 @@ impl Shell {
             MediaLeg::bind(self.sip.local_addr().ip(), &self.media, &self.engine).await?;
         media.alert_on_rtp_timeout(call.0, self.dead.clone());
         let account = self.account.as_ref();
+        media.set_signalling_secure(crate::cmd::account::first_hop_tls(account, &uri));
         let tcp = account.is_some_and(|a| a.transport.is_reliable());
         let from = match account {
             Some(a) => format!("<sip:{}@{}>", a.user, a.domain),

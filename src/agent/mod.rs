@@ -60,6 +60,8 @@ pub struct RunArgs {
     /// Concurrent calls at most (default: `[sip] max_concurrent_calls`, 200).
     #[arg(long)]
     pub max_concurrent: Option<usize>,
+    #[command(flatten)]
+    pub tls: crate::cmd::tls_server::TlsServerArgs,
 }
 
 use crate::cmd::signals::STOP_LIMIT;
@@ -118,12 +120,13 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         admission,
-        net,
+        mut net,
     } = crate::cmd::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
     )?;
+    args.tls.apply(&mut net);
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
     let settings = cfg.desk.resolve(&shown, policy)?;
     // The token file sits next to the config file that was read.
@@ -160,7 +163,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         (Some(l), None) => l,
     };
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
-    println!("listening on {} (udp, tcp)", sip.local_addr());
+    crate::cmd::tls_server::print_listening(&sip);
     let admit = crate::cmd::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(admit);
     let api_addr = listener.local_addr()?;

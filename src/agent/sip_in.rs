@@ -202,6 +202,7 @@ impl Shell {
                     return Ok(());
                 }
             };
+        media.set_signalling_secure(self.sip.call_over_tls(call));
         let (sdp, negotiated) = match media.answer(offer.as_deref()) {
             Ok(a) => a,
             Err(e) => {

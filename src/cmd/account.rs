@@ -74,6 +74,17 @@ impl AccountArgs {
     }
 }
 
+/// Whether a call to `target` leaves over TLS: through the account's proxy
+/// its transport decides, else the URI (`sips:`, `transport=tls`). SDES keys
+/// in the offer are readable on the first hop unless this holds.
+pub fn first_hop_tls(account: Option<&Account>, target: &agentphone_sip::rsip::Uri) -> bool {
+    let transport = match account {
+        Some(a) => a.transport,
+        None => agentphone_sip::endpoint::uri_transport(target),
+    };
+    matches!(transport, agentphone_sip::transport::Transport::Tls(_))
+}
+
 /// Credentials for the SIP core.
 pub fn credentials(acc: &Account) -> Option<agentphone_sip::Credentials> {
     acc.password.as_ref().map(|p| agentphone_sip::Credentials {

@@ -70,15 +70,8 @@ pub struct AnswerArgs {
     /// beyond, 503 with Retry-After.
     #[arg(long)]
     pub max_concurrent: Option<usize>,
-    /// Accept SIP over TLS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Where to accept TLS (default: the --listen port + 1, else any free port).
-    #[arg(long, requires = "tls_cert")]
-    pub tls_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: super::tls_server::TlsServerArgs,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -109,13 +102,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
     )?;
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        net.tls.server = Some(crate::net::tls::TlsServerSettings {
-            cert: cert.clone(),
-            key: key.clone(),
-        });
-        net.tls.listen = args.tls_listen;
-    }
+    args.tls.apply(&mut net);
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.
     if let Some(p) = &args.play {
@@ -143,13 +130,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (Some(l), None) => l,
     };
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
-    match sip.tls_listen_addr() {
-        Some(tls) => println!(
-            "listening on {} (udp, tcp) and {tls} (tls)",
-            sip.local_addr()
-        ),
-        None => println!("listening on {} (udp, tcp)", sip.local_addr()),
-    }
+    super::tls_server::print_listening(&sip);
     let policy = super::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(policy);
     let dialer = Dialer {
@@ -536,6 +517,7 @@ async fn accept(
 ) -> Result<std::result::Result<Live, agentphone_media::offer_answer::OfferAnswerError>> {
     let now = Instant::now();
     let mut media = MediaLeg::bind(sip.local_addr().ip(), settings, engine).await?;
+    media.set_signalling_secure(sip.call_over_tls(call));
     media.alert_on_rtp_timeout(number, dead.clone());
     match media.answer(offer) {
         Ok((sdp, negotiated)) => {

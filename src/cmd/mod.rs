@@ -8,6 +8,7 @@ pub mod denoise;
 pub mod noise;
 pub mod register;
 pub mod signals;
+pub mod tls_server;
 pub mod transfer;
 
 /// What `call` and `answer` take from the config file, read once (a missing

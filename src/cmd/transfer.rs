@@ -98,6 +98,7 @@ async fn place(
 ) -> Result<(CallId, MediaLeg)> {
     let mut media = MediaLeg::bind(dialer.ip, dialer.settings, dialer.engine).await?;
     let account = dialer.account;
+    media.set_signalling_secure(super::account::first_hop_tls(account, &target.uri));
     let tcp = account.is_some_and(|a| a.transport.is_reliable());
     let request = CallRequest {
         target: target.uri.clone(),

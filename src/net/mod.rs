@@ -150,6 +150,14 @@ impl SipDriver {
         self.tls.as_ref().ok().and_then(|t| t.local_addr())
     }
 
+    /// The call's INVITE reached us over TLS (or went out over it), so SDES
+    /// keys in its SDP were not readable on that hop.
+    pub fn call_over_tls(&self, call: CallId) -> bool {
+        self.ep
+            .call_peer(call)
+            .is_some_and(|d| matches!(d.transport, Transport::Tls(_)))
+    }
+
     /// The endpoint, for commands. Their output is flushed by `next_event`.
     pub fn ep(&mut self) -> &mut Endpoint {
         &mut self.ep

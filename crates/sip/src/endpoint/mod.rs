@@ -406,6 +406,13 @@ impl Endpoint {
         self.calls.get(&call).and_then(|c| c.remote_sdp.as_deref())
     }
 
+    /// The hop a call's INVITE came from (UAS) or went to (UAC), with its
+    /// transport: what the binary asks to know whether the call's SDP (and the
+    /// SRTP keys in it) crossed that hop inside TLS.
+    pub fn call_peer(&self, call: CallId) -> Option<Destination> {
+        self.calls.get(&call).map(|c| c.peer)
+    }
+
     /// A received datagram (UDP) or one framed message (TCP) from `src`.
     pub fn handle_input(&mut self, now: Instant, src: Destination, bytes: &[u8]) {
         let msg = match message::parse_datagram(bytes) {
