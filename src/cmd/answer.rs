@@ -104,11 +104,13 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         limits,
         admission,
         mut net,
+        ..
     } = super::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
-    )?;
+    )
+    .await?;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         net.tls.server = Some(crate::net::tls::TlsServerSettings {
             cert: cert.clone(),
