@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers and audio tools the interop tests in tests/ run against
-# (Debian packages): sipp, kamailio with its TLS module, baresip, espeak-ng, sox, and chromium for the
+# (Debian packages): sipp, kamailio with its TLS module, baresip, espeak-ng, sox, dnsmasq (a
+# name server for the RFC 3263 test), and chromium for the
 # web desk's browser tests; PJSIP's Python binding `pjsua2-python` and Playwright
 # for Python (`playwright`, driving that chromium) from PyPI. Idempotent and quiet:
 # does nothing when every tool is already there, so CI can call it every run.
@@ -13,6 +14,7 @@ declare -A probe=(
   [baresip-core]=baresip
   [espeak-ng]=espeak-ng
   [sox]=sox
+  [dnsmasq-base]=dnsmasq
   [chromium]=chromium
 )
 

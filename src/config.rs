@@ -25,6 +25,44 @@ pub struct Config {
     /// The control API of `agentphone run` (`[api]`).
     #[serde(default)]
     pub api: crate::api::ApiConfig,
+    /// Name servers (`[dns]`).
+    #[serde(default)]
+    pub dns: DnsConfig,
+}
+
+/// `[dns]`: where registrars and proxies are looked up (RFC 3263).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers, `IP` or `IP:PORT` (port 53 by default); the system's
+    /// (`/etc/resolv.conf`) when absent.
+    pub servers: Option<Vec<String>>,
+}
+
+impl DnsConfig {
+    /// The name servers, checked; `shown` names the file in errors.
+    pub fn servers(&self, shown: &str) -> Result<Vec<std::net::SocketAddr>> {
+        self.servers
+            .iter()
+            .flatten()
+            .map(|s| parse_name_server(s).map_err(|e| anyhow!("{shown}: [dns] key 'servers': {e}")))
+            .collect()
+    }
+}
+
+/// A name server, `IP` or `IP:PORT` (`[v6]:PORT`); port 53 when none.
+pub fn parse_name_server(s: &str) -> Result<std::net::SocketAddr> {
+    if let Ok(a) = s.parse::<std::net::SocketAddr>() {
+        return Ok(a);
+    }
+    match s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => Ok(std::net::SocketAddr::new(ip, 53)),
+        Err(_) => bail!("'{s}' is not an IP address or IP:PORT"),
+    }
 }
 
 /// `[sip]`: session timers (RFC 4028).
@@ -326,8 +364,9 @@ pub struct AccountConfig {
     pub password_env: Option<String>,
     /// File holding the password (first line).
     pub password_file: Option<PathBuf>,
-    /// `udp` (default), `tcp` or `tls` (port 5061 unless the registrar
-    /// names one).
+    /// `udp`, `tcp` or `tls` (port 5061 unless the registrar names one).
+    /// Absent: what the domain's NAPTR records say (RFC 3263), UDP for an
+    /// address or a name with a port.
     #[serde(default)]
     pub transport: Option<String>,
     /// PEM file of the CA certificates to trust instead of the system's.
@@ -371,17 +410,20 @@ pub struct Account {
     pub user: String,
     /// Password, if any.
     pub password: Option<String>,
-    /// Registrar address.
+    /// Registrar address: the first server RFC 3263 resolution gave.
     pub registrar: std::net::SocketAddr,
-    /// Every address the registrar's name resolves to: where its calls come
-    /// from (`[sip] accept_calls_from = "proxy"`).
+    /// The other servers, in the order to try them when the one in use
+    /// does not answer.
+    pub registrar_alternates: Vec<agentphone_sip::transport::Destination>,
+    /// Every address of those servers: where the account's calls come from
+    /// (`[sip] accept_calls_from = "proxy"`).
     pub registrar_ips: Vec<std::net::IpAddr>,
     /// The registrar's host as written (a name is what its TLS certificate
     /// must carry).
     pub registrar_host: String,
     /// SIP domain.
     pub domain: String,
-    /// UDP, TCP or TLS (never naming a connection).
+    /// UDP, TCP or TLS to `registrar` (never naming a connection).
     pub transport: agentphone_sip::transport::Transport,
     /// TLS settings of the account (with `[sip]`'s as defaults).
     pub tls_keys: TlsKeys,
@@ -441,8 +483,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
 }
 
 impl AccountConfig {
-    /// Resolves the password and addresses; `name` and `path` are for messages.
-    pub fn resolve(&self, name: &str, path: &str) -> Result<Account> {
+    /// Resolves the password and, through `dns`, the registrar's servers;
+    /// `name` and `path` are for messages.
+    pub async fn resolve(
+        &self,
+        name: &str,
+        path: &str,
+        dns: &crate::net::dns::Resolver,
+    ) -> Result<Account> {
         let password = match (&self.password_env, &self.password_file) {
             (Some(var), _) => Some(std::env::var(var).map_err(|_| {
                 anyhow!("{path}: account '{name}', key 'password_env': environment variable {var} is not set")
@@ -459,31 +507,47 @@ impl AccountConfig {
         };
         use agentphone_sip::transport::Transport;
         let transport = match self.transport.as_deref() {
-            None | Some("udp") => Transport::Udp,
-            Some("tcp") => Transport::Tcp(None),
-            Some("tls") => Transport::Tls(None),
+            None => None,
+            Some("udp") => Some(Transport::Udp),
+            Some("tcp") => Some(Transport::Tcp(None)),
+            Some("tls") => Some(Transport::Tls(None)),
             Some(other) => {
                 bail!("{path}: account '{name}', key 'transport': '{other}' is not udp, tcp or tls")
             }
         };
-        let registrar = resolve_host_port_or(&self.registrar, transport.default_port())
+        let (host, port) = split_host_port(&self.registrar)
             .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
-        let mut registrar_ips = all_addresses(&self.registrar);
-        if !registrar_ips.contains(&registrar.ip()) {
-            registrar_ips.push(registrar.ip());
+        let targets = dns
+            .locate(crate::net::dns::Query {
+                host,
+                port,
+                transport,
+                secure: false,
+            })
+            .await
+            .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
+        let Some((first, alternates)) = targets.split_first() else {
+            bail!(
+                "{path}: account '{name}', key 'registrar': '{}' has no server",
+                self.registrar
+            );
+        };
+        let mut registrar_ips: Vec<std::net::IpAddr> = Vec::new();
+        for t in &targets {
+            if !registrar_ips.contains(&t.addr.ip()) {
+                registrar_ips.push(t.addr.ip());
+            }
         }
-        let domain = self
-            .domain
-            .clone()
-            .unwrap_or_else(|| host_part(&self.registrar).to_string());
+        let domain = self.domain.clone().unwrap_or_else(|| host.to_string());
         Ok(Account {
             user: self.user.clone(),
             password,
-            registrar,
+            registrar: first.addr,
+            registrar_alternates: alternates.to_vec(),
             registrar_ips,
-            registrar_host: host_part(&self.registrar).to_string(),
+            registrar_host: host.to_string(),
             domain,
-            transport,
+            transport: first.transport,
             tls_keys: tls_keys!(self),
             keepalive_keys: keepalive_keys!(self),
             expires: self.expires.unwrap_or(600),
@@ -499,62 +563,49 @@ impl AccountConfig {
     }
 }
 
-fn host_part(hostport: &str) -> &str {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => hostport,
-    }
-}
-
-/// Resolves `host[:port]` (default port 5060) to a socket address.
-/// Every address `host[:port]` resolves to (none when it does not).
-fn all_addresses(s: &str) -> Vec<std::net::IpAddr> {
-    use std::net::ToSocketAddrs;
-    let host = host_part(s);
-    (host, 5060)
-        .to_socket_addrs()
-        .map(|a| a.map(|a| a.ip()).collect())
-        .unwrap_or_default()
-}
-
-pub fn resolve_host_port(s: &str) -> Result<std::net::SocketAddr> {
-    resolve_host_port_or(s, 5060)
-}
-
-/// Resolves `host[:port]`, `default_port` when it names none (5061 for TLS).
-pub fn resolve_host_port_or(s: &str, default_port: u16) -> Result<std::net::SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let with_port = if s.parse::<std::net::SocketAddr>().is_ok()
-        || s.rsplit_once(':').is_some_and(|(h, p)| {
-            !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':')
-        }) {
-        s.to_string()
-    } else if s.starts_with('[') && s.ends_with(']') {
-        format!("{s}:{default_port}")
-    } else if s.contains(':') {
-        format!("[{s}]:{default_port}")
-    } else {
-        format!("{s}:{default_port}")
+/// `host[:port]`, `[v6]:port`, or a bare IPv6 address, as host and port.
+pub fn split_host_port(s: &str) -> Result<(&str, Option<u16>)> {
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| anyhow!("'{s}': '{p}' is not a port"))
     };
-    // IPv4 first when a name has both: what the SIP core maps `localhost` to,
-    // and what most PBXs listen on.
-    let all: Vec<std::net::SocketAddr> = with_port
-        .to_socket_addrs()
-        .map_err(|e| anyhow!("cannot resolve '{s}': {e}"))?
-        .collect();
-    all.iter()
-        .find(|a| a.is_ipv4())
-        .or(all.first())
-        .copied()
-        .ok_or_else(|| anyhow!("'{s}' resolves to no address"))
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| anyhow!("'{s}': '[' without ']'"))?;
+        return match after.strip_prefix(':') {
+            Some(p) => Ok((host, Some(port(p)?))),
+            None if after.is_empty() => Ok((host, None)),
+            None => bail!("'{s}' is not host[:port]"),
+        };
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok((s, None));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => Ok((h, Some(port(p)?))),
+        Some(_) => bail!("'{s}' is not host[:port]"),
+        None if s.is_empty() => bail!("the host is empty"),
+        None => Ok((s, None)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The account resolved as `a` in `c.toml`; the registrars of these
+    /// tests are addresses, which the resolver answers without DNS.
+    fn resolved(acc: &AccountConfig) -> Result<Account> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dns = crate::net::dns::Resolver::new(&["127.0.0.1:9".parse().unwrap()])?;
+            acc.resolve("a", "c.toml", &dns).await
+        })
+    }
 
     #[test]
     fn sip_section_sets_session_timers_within_rfc_4028_bounds() {
@@ -594,13 +645,13 @@ mod tests {
         let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1:5099\"\npassword_env = \"AP_TEST_PW_1\"\n";
         let cfg = parse(text, Path::new("c.toml")).unwrap();
         let acc = &cfg.accounts["a"];
-        let err = acc.resolve("a", "c.toml").unwrap_err().to_string();
+        let err = resolved(acc).unwrap_err().to_string();
         assert!(
             err.contains("AP_TEST_PW_1 is not set") && err.contains("password_env"),
             "{err}"
         );
         std::env::set_var("AP_TEST_PW_1", "secret");
-        let a = acc.resolve("a", "c.toml").unwrap();
+        let a = resolved(acc).unwrap();
         assert_eq!(a.password.as_deref(), Some("secret"));
         assert_eq!(a.registrar.port(), 5099);
         assert_eq!(a.domain, "127.0.0.1");
@@ -613,7 +664,7 @@ mod tests {
         let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n\
                     [accounts.a.noise_reduction]\ninbound = true\nlocked = true\n";
         let cfg = parse(text, Path::new("c.toml")).unwrap();
-        let a = cfg.accounts["a"].resolve("a", "c.toml").unwrap();
+        let a = resolved(&cfg.accounts["a"]).unwrap();
         assert!(a.noise.inbound && a.noise.locked && !a.noise.microphone);
         let text = "[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n\
                     [accounts.a.noise_reduction]\ninbond = true\n";
@@ -633,7 +684,7 @@ mod tests {
                     [accounts.b]\nuser = \"bob\"\nregistrar = \"127.0.0.1:7000\"\ntransport = \"tls\"\n\
                     tls_ca_file = \"/own.pem\"\ntls_insecure = true\nkeepalive_s = 0\n";
         let cfg = parse(text, Path::new("c.toml")).unwrap();
-        let a = cfg.accounts["a"].resolve("a", "c.toml").unwrap();
+        let a = resolved(&cfg.accounts["a"]).unwrap();
         assert_eq!(a.transport, Transport::Tls(None));
         assert_eq!(a.registrar.port(), 5061);
         let tls = a.tls_keys.resolve(&cfg.sip.tls_keys(), "a").unwrap();
@@ -646,7 +697,7 @@ mod tests {
             .expect("keep-alive from [sip]");
         assert_eq!(k.interval, std::time::Duration::from_secs(30));
         assert_eq!(k.udp, agentphone_sip::keepalive::UdpPing::Crlf);
-        let b = cfg.accounts["b"].resolve("b", "c.toml").unwrap();
+        let b = resolved(&cfg.accounts["b"]).unwrap();
         assert_eq!(b.registrar.port(), 7000);
         let tls = b.tls_keys.resolve(&cfg.sip.tls_keys(), "b").unwrap();
         assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/own.pem")));
@@ -661,7 +712,7 @@ mod tests {
             let text =
                 format!("[accounts.a]\nuser = \"alice\"\nregistrar = \"127.0.0.1\"\n{extra}\n");
             let cfg = parse(&text, Path::new("c.toml")).unwrap();
-            let a = cfg.accounts["a"].resolve("a", "c.toml");
+            let a = resolved(&cfg.accounts["a"]);
             let a = match a {
                 Ok(a) => a,
                 Err(e) => return e.to_string(),
@@ -687,10 +738,56 @@ mod tests {
     }
 
     #[test]
-    fn host_port_defaults_to_5060() {
-        assert_eq!(resolve_host_port("127.0.0.1").unwrap().port(), 5060);
-        assert_eq!(resolve_host_port("127.0.0.1:7000").unwrap().port(), 7000);
-        assert_eq!(resolve_host_port("[::1]:7000").unwrap().port(), 7000);
-        assert_eq!(resolve_host_port("localhost").unwrap().port(), 5060);
+    fn host_and_port_are_split_and_a_missing_port_is_none() {
+        assert_eq!(split_host_port("127.0.0.1").unwrap(), ("127.0.0.1", None));
+        assert_eq!(
+            split_host_port("127.0.0.1:7000").unwrap(),
+            ("127.0.0.1", Some(7000))
+        );
+        assert_eq!(split_host_port("[::1]:7000").unwrap(), ("::1", Some(7000)));
+        assert_eq!(split_host_port("::1").unwrap(), ("::1", None));
+        assert_eq!(split_host_port("[::1]").unwrap(), ("::1", None));
+        assert_eq!(
+            split_host_port("sip.example.com").unwrap(),
+            ("sip.example.com", None)
+        );
+        for bad in ["", "host:port", "[::1", "h:99999", ":5060"] {
+            assert!(split_host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns_servers_are_addresses_with_port_53_by_default() {
+        let cfg = parse(
+            "[dns]\nservers = [\"127.0.0.1:5353\", \"::1\", \"192.0.2.1\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let servers = cfg.dns.servers("c.toml").unwrap();
+        assert_eq!(
+            servers,
+            vec![
+                "127.0.0.1:5353".parse().unwrap(),
+                "[::1]:53".parse().unwrap(),
+                "192.0.2.1:53".parse().unwrap()
+            ]
+        );
+        let bad = parse("[dns]\nservers = [\"ns.example\"]\n", Path::new("c.toml"))
+            .unwrap()
+            .dns
+            .servers("c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.starts_with("c.toml: [dns] key 'servers'") && bad.contains("ns.example"),
+            "{bad}"
+        );
+        let unknown = parse("[dns]\nserver = []\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.starts_with("c.toml:2:") && unknown.contains("server"),
+            "{unknown}"
+        );
     }
 }

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
             sdp_offer: b"v=0\r\n".to_vec(),
             tcp: false,
             extra_headers: Vec::new(),
+            alternates: Vec::new(),
         },
     );
     ep.register(
@@ -49,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
             user: "alice".into(),
             credentials: None,
             expires: 60,
+            alternates: Vec::new(),
         },
     );
     // Input: chunks of [delay_ms: u16][len: u16][bytes...].

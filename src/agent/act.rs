@@ -245,14 +245,14 @@ impl Shell {
         let request = CallRequest {
             target: uri,
             from,
-            via_proxy: account.map(|a| agentphone_sip::transport::Destination {
-                transport: a.transport,
-                addr: a.registrar,
-            }),
+            via_proxy: account.map(|a| crate::cmd::account::proxy_hops(a).0),
             credentials: account.and_then(crate::cmd::account::credentials),
             sdp_offer: media.offer()?,
             tcp,
             extra_headers,
+            alternates: account
+                .map(|a| crate::cmd::account::proxy_hops(a).1)
+                .unwrap_or_default(),
         };
         let sip = self
             .sip

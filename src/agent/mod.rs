@@ -121,11 +121,13 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         limits,
         admission,
         mut net,
+        ..
     } = crate::cmd::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
-    )?;
+    )
+    .await?;
     args.tls.apply(&mut net);
     let policy = account.as_ref().map(|a| a.noise).unwrap_or_default();
     let settings = cfg.desk.resolve(&shown, policy)?;

@@ -1,8 +1,9 @@
 //! Account selection shared by `call`, `answer` and `register`.
 
 use crate::config::{self, Account, AccountConfig, Config};
+use crate::net::dns::Resolver;
 use anyhow::{anyhow, bail, Result};
-use std::path::Path;
+use std::sync::Arc;
 
 /// Account flags: a named account from the config file, or one given inline.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -25,28 +26,42 @@ pub struct AccountArgs {
     /// SIP domain (default: the registrar's host).
     #[arg(long, requires = "user")]
     pub domain: Option<String>,
+    /// Name server for registrar and proxy look-ups, IP or IP:PORT
+    /// (repeatable; over `[dns] servers` and the system's).
+    #[arg(long = "dns-server", value_name = "ADDR", value_parser = parse_dns_server)]
+    pub dns_servers: Vec<std::net::SocketAddr>,
+}
+
+fn parse_dns_server(s: &str) -> Result<std::net::SocketAddr, String> {
+    config::parse_name_server(s).map_err(|e| e.to_string())
 }
 
 impl AccountArgs {
-    /// The account these flags select, if any; the config file is read only
-    /// for `--account`.
-    pub fn resolve(&self, config_path: Option<&Path>) -> Result<Option<Account>> {
-        let cfg = match self.account {
-            Some(_) => config::load(config_path)?,
-            None => Config::default(),
+    /// The run's resolver: `--dns-server`, else `[dns] servers`, else the
+    /// system's name servers.
+    pub fn resolver(&self, cfg: &Config, shown: &str) -> Result<Arc<Resolver>> {
+        let servers = if self.dns_servers.is_empty() {
+            cfg.dns.servers(shown)?
+        } else {
+            self.dns_servers.clone()
         };
-        self.resolve_in(&cfg, &config::shown_path(config_path))
+        Ok(Arc::new(Resolver::new(&servers)?))
     }
 
     /// The account these flags select in an already loaded config (`shown`
-    /// names its file in messages).
-    pub fn resolve_in(&self, cfg: &Config, shown: &str) -> Result<Option<Account>> {
+    /// names its file in messages), its registrar located through `dns`.
+    pub async fn resolve_in(
+        &self,
+        cfg: &Config,
+        shown: &str,
+        dns: &Resolver,
+    ) -> Result<Option<Account>> {
         if let Some(name) = &self.account {
             let acc = cfg
                 .accounts
                 .get(name)
                 .ok_or_else(|| anyhow!("{shown}: no account named '{name}'"))?;
-            return acc.resolve(name, shown).map(Some);
+            return acc.resolve(name, shown, dns).await.map(Some);
         }
         let (Some(user), Some(registrar)) = (&self.user, &self.registrar) else {
             if self.user.is_some() {
@@ -70,7 +85,7 @@ impl AccountArgs {
             keepalive_s: None,
             keepalive_udp: None,
         };
-        inline.resolve(user, "command line").map(Some)
+        inline.resolve(user, "command line", dns).await.map(Some)
     }
 }
 
@@ -105,11 +120,12 @@ pub fn register_request(acc: &Account) -> agentphone_sip::RegisterRequest {
         user: acc.user.clone(),
         credentials: credentials(acc),
         expires: acc.expires,
+        alternates: acc.registrar_alternates.clone(),
     }
 }
 
 /// TLS and keep-alive settings of a run: the account's keys over `[sip]`'s,
-/// and the registrar's host name (what its certificate must carry).
+/// and the registrar's host name (what its certificates must carry).
 pub fn net_options(
     acc: Option<&Account>,
     sip: &crate::config::SipConfig,
@@ -122,9 +138,12 @@ pub fn net_options(
             let key = format!("{shown}: account '{}'", a.user);
             net.tls.client = a.tls_keys.resolve(&tls_fallback, &key)?;
             net.keepalive = a.keepalive_keys.resolve(&keepalive_fallback, &key)?;
+            // RFC 5922 §4.1: every server found for the domain must prove
+            // the domain itself, whichever SRV target it is.
             if a.registrar_host.parse::<std::net::IpAddr>().is_err() {
-                net.hosts
-                    .push((a.registrar_host.to_ascii_lowercase(), a.registrar.ip()));
+                for ip in &a.registrar_ips {
+                    net.hosts.push((a.registrar_host.to_ascii_lowercase(), *ip));
+                }
             }
         }
         None => {
@@ -134,4 +153,18 @@ pub fn net_options(
         }
     }
     Ok(net)
+}
+
+/// The first hop of an account's requests and the servers to try after it.
+pub fn proxy_hops(
+    acc: &Account,
+) -> (
+    agentphone_sip::transport::Destination,
+    Vec<agentphone_sip::transport::Destination>,
+) {
+    let hop = agentphone_sip::transport::Destination {
+        transport: acc.transport,
+        addr: acc.registrar,
+    };
+    (hop, acc.registrar_alternates.clone())
 }

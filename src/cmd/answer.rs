@@ -97,11 +97,13 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         limits,
         admission,
         mut net,
+        ..
     } = super::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
-    )?;
+    )
+    .await?;
     args.tls.apply(&mut net);
     let clean = args.noise.resolve(account.as_ref())?;
     // Fail at start, not at the first call.

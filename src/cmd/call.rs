@@ -25,9 +25,10 @@ pub struct CallArgs {
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
     /// SIP transport (a `sips:` URI is always TLS; an account's transport
-    /// is the account's).
-    #[arg(long, value_parser = ["udp", "tcp", "tls"], default_value = "udp")]
-    pub transport: String,
+    /// is the account's). Default: the URI's `transport=`, else what the
+    /// domain's NAPTR records say (RFC 3263), else UDP.
+    #[arg(long, value_parser = ["udp", "tcp", "tls"])]
+    pub transport: Option<String>,
     /// Local SIP address (default: the address this machine reaches the
     /// first hop from, any free port).
     #[arg(long)]
@@ -184,19 +185,22 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         session_timer,
         limits,
         mut net,
+        dns,
         ..
     } = super::account_and_media(
         config,
         &args.account,
         (args.codec.as_deref(), args.srtp.as_deref()),
-    )?;
+    )
+    .await?;
     let target = agentphone_sip::rsip::parse_uri(&args.uri)
         .map_err(|e| anyhow!("'{}' is not a SIP URI: {e}", args.uri))?;
     let user = account
         .as_ref()
         .map(|a| a.user.clone())
         .unwrap_or_else(|| "agentphone".into());
-    let (hop, hosts) = first_hop(&target, account.as_ref(), &args.transport)?;
+    let (hop, alternates, hosts) =
+        first_hop(&target, account.as_ref(), args.transport.as_deref(), &dns).await?;
     net.hosts.extend(hosts);
     let listen = crate::net::listen_toward(args.listen, hop.addr)?;
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
@@ -244,6 +248,7 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
         sdp_offer: media.offer()?,
         tcp: hop.transport.is_reliable(),
         extra_headers: args.headers.clone(),
+        alternates,
     };
     let call = sip
         .ep()
@@ -285,42 +290,62 @@ pub async fn run(args: CallArgs, config: Option<&Path>) -> Result<()> {
     }
 }
 
-/// Where the INVITE goes first, and over what: the account's proxy over the
-/// account's transport, else the target itself over the URI's transport
-/// (`sips:` and `transport=tls` are TLS) or `--transport`. A target named by
-/// host name is resolved here (the SIP core does no DNS) and handed to the
-/// core as a name → address pair (TLS checks the certificate against it).
-fn first_hop(
+/// Where the INVITE goes first, and over what, and where next when that
+/// hop does not answer: the account's proxy over the account's transport,
+/// else the target itself, located as RFC 3263 says (`sips:` and
+/// `transport=` or `--transport` choose the transport, else NAPTR does).
+/// A target named by host name comes with name → address pairs for the SIP
+/// core (which does no DNS) and for TLS, which checks the certificate
+/// against the name (RFC 5922).
+async fn first_hop(
     target: &agentphone_sip::rsip::Uri,
     account: Option<&Account>,
-    transport: &str,
-) -> Result<(Destination, Vec<(String, IpAddr)>)> {
-    use agentphone_sip::rsip::Host;
+    transport: Option<&str>,
+    dns: &crate::net::dns::Resolver,
+) -> Result<(Destination, Vec<Destination>, Vec<(String, IpAddr)>)> {
+    use agentphone_sip::rsip::{Host, Param};
     if let Some(a) = account {
-        let hop = Destination {
-            transport: a.transport,
-            addr: a.registrar,
-        };
-        return Ok((hop, Vec::new()));
+        let (hop, alternates) = super::account::proxy_hops(a);
+        return Ok((hop, alternates, Vec::new()));
     }
-    let transport = match (agentphone_sip::endpoint::uri_transport(target), transport) {
-        (Transport::Udp, "tcp") => Transport::Tcp(None),
-        (Transport::Udp, "tls") => Transport::Tls(None),
-        (t, _) => t,
+    let secure = agentphone_sip::endpoint::is_sips(target);
+    let named = target.params.iter().any(|p| match p {
+        Param::Transport(_) => true,
+        Param::Other(k, _) => k.value().eq_ignore_ascii_case("transport"),
+        _ => false,
+    });
+    let transport = match (secure || named, transport) {
+        (true, _) => Some(agentphone_sip::endpoint::uri_transport(target)),
+        (false, Some("tcp")) => Some(Transport::Tcp(None)),
+        (false, Some("tls")) => Some(Transport::Tls(None)),
+        (false, Some(_)) => Some(Transport::Udp),
+        (false, None) => None,
     };
-    let port = target
-        .host_with_port
-        .port
-        .as_ref()
-        .map_or(transport.default_port(), |p| p.0);
-    let (addr, hosts) = match target.host() {
-        Host::IpAddr(ip) => (SocketAddr::new(*ip, port), Vec::new()),
-        Host::Domain(name) => {
-            let addr = crate::config::resolve_host_port(&format!("{}:{port}", name.0))?;
-            (addr, vec![(name.0.to_ascii_lowercase(), addr.ip())])
-        }
+    let host = match target.host() {
+        Host::IpAddr(ip) => ip.to_string(),
+        Host::Domain(name) => name.0.clone(),
     };
-    Ok((Destination { transport, addr }, hosts))
+    let port = target.host_with_port.port.as_ref().map(|p| p.0);
+    let found = dns
+        .locate(crate::net::dns::Query {
+            host: &host,
+            port,
+            transport,
+            secure,
+        })
+        .await
+        .with_context(|| format!("cannot locate '{host}'"))?;
+    let Some((hop, alternates)) = found.split_first() else {
+        bail!("'{host}' has no SIP server");
+    };
+    let hosts = match target.host() {
+        Host::IpAddr(_) => Vec::new(),
+        Host::Domain(name) => found
+            .iter()
+            .map(|d| (name.0.to_ascii_lowercase(), d.addr.ip()))
+            .collect(),
+    };
+    Ok((*hop, alternates.to_vec(), hosts))
 }
 
 /// Starts the media once an answer is in: a 183's SDP (early media: the

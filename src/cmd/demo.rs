@@ -63,6 +63,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             sdp_offer: media.offer()?,
             tcp: false,
             extra_headers: Vec::new(),
+            alternates: Vec::new(),
         },
     )?;
     let mut trace = Vec::new();

@@ -15,14 +15,15 @@ pub mod transfer;
 /// default file is an empty config): the account the flags select, and the
 /// `[media]` settings with `--codec` moved to the front and `--srtp` over
 /// `[media] srtp`.
-pub(crate) fn account_and_media(
+pub(crate) async fn account_and_media(
     config: Option<&std::path::Path>,
     account: &account::AccountArgs,
     (codec, srtp): (Option<&str>, Option<&str>),
 ) -> anyhow::Result<RunConfig> {
     let cfg = crate::config::load(config)?;
     let shown = crate::config::shown_path(config);
-    let account = account.resolve_in(&cfg, &shown)?;
+    let dns = account.resolver(&cfg, &shown)?;
+    let account = account.resolve_in(&cfg, &shown, &dns).await?;
     let settings = crate::media::MediaSettings::from_config(&cfg.media, &shown)?;
     let mut media = match codec {
         Some(name) => settings.prefer(crate::media::parse_codec(name)?),
@@ -42,6 +43,7 @@ pub(crate) fn account_and_media(
         admission,
         limits,
         net,
+        dns,
     })
 }
 
@@ -56,6 +58,8 @@ pub(crate) struct RunConfig {
     pub(crate) limits: crate::net::Limits,
     /// TLS and keep-alive settings.
     pub(crate) net: crate::net::NetOptions,
+    /// The run's resolver (RFC 3263), for targets named by domain.
+    pub(crate) dns: std::sync::Arc<crate::net::dns::Resolver>,
 }
 
 /// The policy for new INVITEs (`[sip]`, `--max-concurrent`): with an

@@ -25,14 +25,12 @@ pub struct RegisterArgs {
 
 /// Runs `agentphone register`.
 pub async fn run(args: RegisterArgs, config: Option<&Path>) -> Result<()> {
-    let Some(account) = args.account.resolve(config)? else {
+    let cfg = crate::config::load(config)?;
+    let shown = crate::config::shown_path(config);
+    let dns = args.account.resolver(&cfg, &shown)?;
+    let Some(account) = args.account.resolve_in(&cfg, &shown, &dns).await? else {
         bail!("register needs --account NAME or --user U --registrar HOST");
     };
-    let cfg = match &args.account.account {
-        Some(_) => crate::config::load(config)?,
-        None => Default::default(),
-    };
-    let shown = crate::config::shown_path(config);
     let net = super::account::net_options(Some(&account), &cfg.sip, &shown)?;
     let listen = crate::net::listen_toward(args.listen, account.registrar)?;
     let mut sip = SipDriver::bind_full(

@@ -103,14 +103,14 @@ async fn place(
     let request = CallRequest {
         target: target.uri.clone(),
         from: dialer.from.clone(),
-        via_proxy: account.map(|a| agentphone_sip::transport::Destination {
-            transport: a.transport,
-            addr: a.registrar,
-        }),
+        via_proxy: account.map(|a| super::account::proxy_hops(a).0),
         credentials: account.and_then(super::account::credentials),
         sdp_offer: media.offer()?,
         tcp,
         extra_headers: target.invite_headers(referred_by),
+        alternates: account
+            .map(|a| super::account::proxy_hops(a).1)
+            .unwrap_or_default(),
     };
     let new = sip
         .ep()

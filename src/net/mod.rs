@@ -3,6 +3,7 @@
 //! certificate), and the endpoint's timer, all on one tokio task. No
 //! protocol logic lives here.
 
+pub mod dns;
 mod limits;
 pub mod retry;
 mod route;

@@ -60,13 +60,26 @@ impl Kamailio {
     /// Generates the config, starts Kamailio in the foreground and waits (at most
     /// 10 s) until it answers an OPTIONS probe.
     pub fn start(kamailio: &Path, dir: &WorkDir, algorithm: Algorithm) -> Self {
-        Self::start_with(kamailio, dir, algorithm, None)
+        Self::start_with(kamailio, dir, algorithm, None, None)
     }
 
     /// Like [`start`](Self::start), listening for SIP over TLS as well
     /// (on [`tls_port`](Self::tls_port)) with `tls`'s certificate.
     pub fn start_tls(kamailio: &Path, dir: &WorkDir, algorithm: Algorithm, tls: &TlsFiles) -> Self {
-        Self::start_with(kamailio, dir, algorithm, Some(tls))
+        Self::start_with(kamailio, dir, algorithm, Some(tls), None)
+    }
+
+    /// Like [`start`](Self::start) or [`start_tls`](Self::start_tls), every
+    /// user's password `password`: servers of one domain that a client
+    /// fails over between share their users.
+    pub fn start_sharing(
+        kamailio: &Path,
+        dir: &WorkDir,
+        algorithm: Algorithm,
+        tls: Option<&TlsFiles>,
+        password: &str,
+    ) -> Self {
+        Self::start_with(kamailio, dir, algorithm, tls, Some(password))
     }
 
     fn start_with(
@@ -74,11 +87,14 @@ impl Kamailio {
         dir: &WorkDir,
         algorithm: Algorithm,
         tls: Option<&TlsFiles>,
+        password: Option<&str>,
     ) -> Self {
         let port = free_port();
         let tls_port = tls.map(|_| free_port());
         let path_of = |f: Option<&Path>| f.map(|p| p.display().to_string()).unwrap_or_default();
-        let password = format!("pw-{}-{port}", algorithm.name().to_lowercase());
+        let password = password
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("pw-{}-{port}", algorithm.name().to_lowercase()));
         let template = std::fs::read_to_string(fixture("kamailio/registrar-proxy.cfg.in"))
             .unwrap_or_else(|e| panic!("cannot read Kamailio template: {e}"));
         let nonce_secret = format!("{:016x}{port:08x}", std::process::id());

@@ -130,6 +130,7 @@ impl Run {
             sdp_offer: b"v=0\r\n".to_vec(),
             tcp: false,
             extra_headers: Vec::new(),
+            alternates: Vec::new(),
         };
         let call = self.a.call(self.now, req).expect("A calls");
         self.shuttle();

@@ -23,6 +23,7 @@ fn call_requiring(p: &mut Pair, require: &str) -> CallId {
         sdp_offer: b"v=0\r\n".to_vec(),
         tcp: false,
         extra_headers: vec![("Require".into(), require.into())],
+        alternates: Vec::new(),
     };
     let id = p.a.call(p.now, req).unwrap();
     p.shuttle();

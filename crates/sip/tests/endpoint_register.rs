@@ -111,6 +111,7 @@ fn run(password: &str, algorithm: Algorithm) -> (Vec<Event>, Registrar, Endpoint
                 password: password.into(),
             }),
             expires: 600,
+            alternates: Vec::new(),
         },
     );
     let mut events = Vec::new();

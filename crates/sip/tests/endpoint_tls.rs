@@ -41,6 +41,7 @@ fn register(ep: &mut Endpoint, now: Instant, transport: Transport) {
             user: "alice".into(),
             credentials: None,
             expires: 600,
+            alternates: Vec::new(),
         },
     );
 }
@@ -143,6 +144,7 @@ fn a_sips_target_is_called_over_tls_on_5061_with_a_sips_contact() {
             sdp_offer: b"v=0\r\n".to_vec(),
             tcp: false,
             extra_headers: Vec::new(),
+            alternates: Vec::new(),
         },
     )
     .expect("call placed");
@@ -317,6 +319,7 @@ fn a_refused_certificate_ends_the_call_with_the_reason() {
                 sdp_offer: b"v=0\r\n".to_vec(),
                 tcp: false,
                 extra_headers: Vec::new(),
+                alternates: Vec::new(),
             },
         )
         .unwrap();

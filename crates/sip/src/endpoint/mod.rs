@@ -572,6 +572,9 @@ impl Endpoint {
         match self.owners.get(&key).copied() {
             Some(Owner::Call(call)) => self.uac_timeout(now, call, key),
             Some(Owner::Reg(reg)) => {
+                if self.reg_failover(now, reg, "no response") {
+                    return;
+                }
                 let wait = self.cfg.timers.t1 * 64;
                 self.reg_failed(reg, RegisterError::Timeout(wait));
             }
@@ -585,7 +588,16 @@ impl Endpoint {
     fn on_tx_failure(&mut self, now: Instant, key: TxKey) {
         match self.owners.get(&key).copied() {
             Some(Owner::Call(call)) => {
-                let reason = match self.transport_reason.clone() {
+                let why = self.transport_reason.clone();
+                let initial = self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.invite_tx == Some(key) && c.ack.is_none());
+                let shown = why.as_deref().unwrap_or("transport error");
+                if initial && self.uac_failover(now, call, shown) {
+                    return;
+                }
+                let reason = match why {
                     Some(why) => EndReason::TransportFailed(why),
                     None => EndReason::TransportError,
                 };
@@ -593,6 +605,10 @@ impl Endpoint {
             }
             Some(Owner::Refer(call)) => self.refer_tx_gone(now, call, key),
             Some(Owner::Reg(reg)) => {
+                let shown = self.transport_reason.clone();
+                if self.reg_failover(now, reg, shown.as_deref().unwrap_or("transport error")) {
+                    return;
+                }
                 let error = match self.transport_reason.clone() {
                     Some(why) => RegisterError::Transport(why),
                     None => RegisterError::Refused {

@@ -246,6 +246,29 @@ impl Endpoint {
         }
     }
 
+    /// RFC 3263 §4.3: the registrar did not answer at all (Timer F, or the
+    /// transport failed), so the REGISTER goes to the next registrar of the
+    /// list (a new transaction; Via and Contact for its transport). False
+    /// when every one has failed since the last success.
+    pub(super) fn reg_failover(&mut self, now: Instant, reg: RegId, why: &str) -> bool {
+        let Some(r) = self.regs.get_mut(&reg) else {
+            return false;
+        };
+        let old = r.req.registrar;
+        let Some(next) = r.next_target() else {
+            return false;
+        };
+        if next.transport.with_conn(None) != old.transport.with_conn(None) {
+            r.contact = self.cfg.contact(next.transport);
+        }
+        tracing::warn!(
+            ?reg,
+            "REGISTER: {why} from {old}; trying the next registrar, {next}"
+        );
+        self.send_register(now, reg, None);
+        true
+    }
+
     pub(super) fn reg_failed(&mut self, reg: RegId, error: RegisterError) {
         if self.regs.remove(&reg).is_some() {
             self.events

@@ -64,6 +64,14 @@ impl Endpoint {
             .map_err(|e| EndpointError::Transaction(e.to_string()))?;
         self.owners.insert(key, Owner::Call(id));
         let mut call = Call::new(Role::Uac, invite, dest, key, local_tag);
+        call.alternates = req
+            .alternates
+            .iter()
+            .map(|d| Destination {
+                transport: d.transport.with_conn(None),
+                addr: d.addr,
+            })
+            .collect();
         call.credentials = req.credentials;
         call.local_sdp = req.sdp_offer;
         self.calls.insert(id, call);
@@ -234,6 +242,10 @@ impl Endpoint {
                 self.resend_ack(call, &resp);
             }
             return;
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            // The next hop answered: whatever follows, it stays the hop.
+            c.alternates.clear();
         }
         match code {
             100 => {}
@@ -412,10 +424,55 @@ impl Endpoint {
             return;
         };
         if c.invite_tx == Some(key) && c.ack.is_none() {
+            if self.uac_failover(now, call, "no response") {
+                return;
+            }
             self.end_call(now, call, EndReason::NoAnswer(408));
         } else if c.reinvite_out.as_ref().and_then(|r| r.in_flight()) == Some(key) {
             self.reinvite_timed_out(now, call);
         }
+    }
+
+    /// RFC 3263 §4.3: the INVITE had no response at all from its next hop
+    /// (Timer B, or the transport failed), so the same request with a new
+    /// branch (CSeq + 1, as after a challenge; Via and Contact for the new
+    /// transport) goes to the next target. False when none is left or the
+    /// user hung up meanwhile: the call then ends as it would have.
+    pub(super) fn uac_failover(&mut self, now: Instant, call: CallId, why: &str) -> bool {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        if c.state != CallState::Calling || c.cancel_pending {
+            return false;
+        }
+        let Some(next) = c.alternates.pop_front() else {
+            return false;
+        };
+        let old = c.peer;
+        let mut invite = c.invite.clone();
+        let via = self.via(next.transport);
+        bump_for_retry(&mut invite, &via);
+        let contact = self.cfg.contact_for(next.transport, &invite.uri);
+        for h in invite.headers.iter_mut() {
+            if let Header::Contact(v) = h {
+                *v = contact.clone().into();
+            }
+        }
+        tracing::warn!(%call, "INVITE: {why} from {old}; trying the next server, {next}");
+        let key = match self.tx.send_request(now, invite.clone(), next) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(%call, error = %e, "INVITE to {next} not sent");
+                return false;
+            }
+        };
+        self.owners.insert(key, Owner::Call(call));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.invite = invite;
+            c.invite_tx = Some(key);
+            c.peer = next;
+        }
+        true
     }
 
     /// A 2xx that no transaction claims (after Timer M, or from a second fork):

@@ -25,6 +25,10 @@ pub struct RegisterRequest {
     pub credentials: Option<Credentials>,
     /// Requested binding lifetime in seconds.
     pub expires: u32,
+    /// Other registrars for the same domain, in the order RFC 3263 gives
+    /// (SRV priority and weight): when `registrar` does not answer at all
+    /// (Timer F, or the transport failed) the REGISTER goes to the next.
+    pub alternates: Vec<Destination>,
 }
 
 /// Where a registration stands.
@@ -106,12 +110,25 @@ pub struct Registration {
     pub keepalive_at: Option<Instant>,
     /// Contact header value we register.
     pub contact: String,
+    /// Every registrar to try: `req.registrar` first, then its alternates.
+    pub targets: Vec<Destination>,
+    /// The one in use (`req.registrar` is `targets[at]`).
+    pub at: usize,
+    /// Registrars that failed to answer since the last success, so a round
+    /// through the list ends instead of cycling.
+    pub unanswered: usize,
 }
 
 impl Registration {
     /// A new registration in state `Registering`.
     pub fn new(req: RegisterRequest, call_id: String, from_tag: String, contact: String) -> Self {
+        let targets = std::iter::once(req.registrar)
+            .chain(req.alternates.iter().copied())
+            .collect();
         Registration {
+            targets,
+            at: 0,
+            unanswered: 0,
             req,
             state: RegState::Registering,
             call_id,
@@ -124,6 +141,20 @@ impl Registration {
         }
     }
 
+    /// The registrar in use did not answer: moves to the next one not yet
+    /// tried since the last success and returns it, or `None` once every
+    /// one has failed.
+    pub fn next_target(&mut self) -> Option<Destination> {
+        if self.unanswered + 1 >= self.targets.len() {
+            return None;
+        }
+        self.unanswered += 1;
+        self.at = (self.at + 1) % self.targets.len();
+        self.req.registrar = self.targets[self.at];
+        self.answered_nonces.clear();
+        Some(self.req.registrar)
+    }
+
     /// Records a successful (re-)registration granted for `granted` seconds and
     /// schedules the refresh. Refreshing at half the lifetime, capped at 5 min
     /// early, mirrors what baresip and pjsua do and survives a lost refresh.
@@ -134,6 +165,7 @@ impl Registration {
         self.state = RegState::Registered { expires_at };
         self.refresh_at = Some(now + lifetime - margin);
         self.answered_nonces.clear();
+        self.unanswered = 0;
         expires_at
     }
 }
@@ -191,6 +223,7 @@ mod tests {
             user: "alice".into(),
             credentials: None,
             expires: 3600,
+            alternates: Vec::new(),
         };
         let mut r = Registration::new(req, "c".into(), "t".into(), "<sip:a@b>".into());
         let exp = r.registered(now, 3600);
@@ -198,5 +231,32 @@ mod tests {
         assert_eq!(r.refresh_at, Some(now + Duration::from_secs(3300)));
         r.registered(now, 60);
         assert_eq!(r.refresh_at, Some(now + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn unanswered_registrars_are_tried_once_each_per_round() {
+        let at = |p: u16| Destination::udp(format!("127.0.0.1:{p}").parse().unwrap());
+        let req = RegisterRequest {
+            registrar: at(1),
+            domain: "example.org".into(),
+            user: "alice".into(),
+            credentials: None,
+            expires: 600,
+            alternates: vec![at(2), at(3)],
+        };
+        let mut r = Registration::new(req, "c".into(), "t".into(), "<sip:a@b>".into());
+        assert_eq!(r.next_target(), Some(at(2)));
+        assert_eq!(r.next_target(), Some(at(3)));
+        assert_eq!(
+            r.next_target(),
+            None,
+            "every registrar failed: the round ends"
+        );
+        assert_eq!(r.req.registrar, at(3));
+        // Bound at 3; when it stops answering, 1 and 2 come next.
+        r.registered(Instant::now(), 600);
+        assert_eq!(r.next_target(), Some(at(1)));
+        assert_eq!(r.next_target(), Some(at(2)));
+        assert_eq!(r.next_target(), None);
     }
 }

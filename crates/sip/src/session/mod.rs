@@ -156,6 +156,11 @@ pub struct CallRequest {
     pub tcp: bool,
     /// Extra headers `(name, value)`, e.g. call variables.
     pub extra_headers: Vec<(String, String)>,
+    /// Where the INVITE goes next when `via_proxy` does not answer at all
+    /// (Timer B, or a transport error before any response): the rest of
+    /// the RFC 3263 target list, in order. Tried one after another, each
+    /// with a new transaction.
+    pub alternates: Vec<Destination>,
 }
 
 /// One call.
@@ -205,6 +210,9 @@ pub struct Call {
     pub bye_challenged: bool,
     /// UPDATE, session timer and reliable provisional state.
     pub ext: CallExtensions,
+    /// Next hops still to try while the INVITE has had no response at all
+    /// (RFC 3263 §4.3); emptied by the first response.
+    pub alternates: std::collections::VecDeque<Destination>,
 }
 
 impl Call {
@@ -238,6 +246,7 @@ impl Call {
             end_tx: None,
             end_reason: None,
             ext: CallExtensions::default(),
+            alternates: Default::default(),
         }
     }
 

@@ -245,6 +245,7 @@ impl Pair {
             sdp_offer: b"v=0\r\n".to_vec(),
             tcp: false,
             extra_headers: vec![("X-CAD-Account".into(), "42".into())],
+            alternates: Vec::new(),
         };
         let id = self.a.call(self.now, req).unwrap();
         self.shuttle();

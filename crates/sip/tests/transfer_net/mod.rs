@@ -183,6 +183,7 @@ impl Net {
             sdp_offer: format!("v=0\r\no={}\r\n", NAMES[from]).into_bytes(),
             tcp: false,
             extra_headers,
+            alternates: Vec::new(),
         };
         let now = self.now;
         let id = self.eps[from].call(now, req).unwrap();
