@@ -681,6 +681,162 @@ mod tests {
         assert_eq!(b.lost_frames(), 1);
     }
 
+    /// Speech stand-in with pauses: 200 ms bursts of a 180 Hz tone with a
+    /// harmonic at about −20 dBov, alternating with 200 ms pauses, all over
+    /// low-pass background noise of `noise_rms`.
+    fn bursts_over_noise(frames: usize, noise_rms: f32) -> Vec<f32> {
+        let mut g = NoiseGenerator::new();
+        g.set(noise_rms, &[-0.6, 0.2], true);
+        let mut x = vec![0.0f32; frames * FRAME];
+        g.fill(&mut x);
+        for (n, v) in x.iter_mut().enumerate() {
+            if (n / FRAME / 20) % 2 == 0 {
+                *v += sine(n, 180.0, 3_000.0) + sine(n, 360.0, 1_500.0);
+            }
+        }
+        x
+    }
+
+    /// Plays `input` through a PLC, frames for which `lost(f)` concealed.
+    fn play_lossy(input: &[f32], lost: impl Fn(usize) -> bool) -> (Vec<f32>, G711Plc) {
+        let mut plc = G711Plc::new();
+        let mut out = Vec::with_capacity(input.len());
+        for (f, chunk) in input.chunks_exact(FRAME).enumerate() {
+            let mut frame = [0.0f32; FRAME];
+            frame.copy_from_slice(chunk);
+            if lost(f) {
+                plc.conceal(&mut frame);
+            } else {
+                plc.good_frame(&mut frame);
+            }
+            out.extend_from_slice(&frame);
+        }
+        (out, plc)
+    }
+
+    fn rms_of(x: &[f32]) -> f32 {
+        (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
+    }
+
+    fn db(a: f32, b: f32) -> f32 {
+        20.0 * (a / b).log10()
+    }
+
+    /// Output frame `f` (the output is delayed by [`DELAY`]).
+    fn out_frame(out: &[f32], f: usize) -> &[f32] {
+        &out[f * FRAME + DELAY..(f + 1) * FRAME + DELAY]
+    }
+
+    #[test]
+    fn a_long_loss_fills_with_the_background_not_silence() {
+        // −50 dBov background; 350 ms lost from the middle of a burst to
+        // the start of the next.
+        let noise = crate::cn::rms_of_level(50);
+        let input = bursts_over_noise(240, noise);
+        let (start, len) = (165, 35);
+        let (out, plc) = play_lossy(&input, |f| (start..start + len).contains(&f));
+        let estimate = plc.background.rms().expect("a background estimate");
+        assert!(db(estimate, noise).abs() < 2.0, "estimate {estimate} vs {noise}");
+        // After the 60 ms fade the gap is the background: within 3 dB of
+        // it, frame by frame, not silence and not the repeated burst.
+        for f in start + 7..start + len - 1 {
+            let level = db(rms_of(out_frame(&out, f)), noise);
+            assert!(level.abs() < 3.0, "frame {f}: {level:.1} dB from the background");
+        }
+        // Bounded: no concealed frame louder than the burst before it.
+        let before = rms_of(&out[(start - 5) * FRAME..start * FRAME]);
+        for f in start..start + len {
+            let r = rms_of(out_frame(&out, f));
+            assert!(r <= 1.2 * before, "frame {f}: {r} vs {before} before the loss");
+        }
+        // No clicks: no step between samples beyond what the input has.
+        let natural = max_step(&input);
+        let step = max_step(&out[DELAY + 1..]);
+        assert!(step < 1.3 * natural, "max step {step} vs the input's {natural}");
+        // And the audio comes back: the burst after the gap at full level.
+        let after = rms_of(&out[(start + len + 2) * FRAME..(start + len + 8) * FRAME]);
+        assert!(db(after, before).abs() < 1.5, "after {after} vs before {before}");
+    }
+
+    #[test]
+    fn scripted_loss_patterns_stay_bounded_and_smooth() {
+        let noise = crate::cn::rms_of_level(45);
+        let input = bursts_over_noise(300, noise);
+        let natural = max_step(&input);
+        let patterns: [(&str, fn(usize) -> bool); 4] = [
+            ("every 5th frame", |f| f >= 50 && f % 5 == 0),
+            ("bursts of 8 every 25", |f| f >= 50 && f % 25 < 8),
+            ("one 500 ms gap in a pause", |f| (180..230).contains(&f)),
+            ("pairs", |f| f >= 50 && f % 10 < 2),
+        ];
+        for (name, lost) in patterns {
+            let (out, _) = play_lossy(&input, lost);
+            assert!(out.iter().all(|v| v.is_finite()), "{name}");
+            let step = max_step(&out[DELAY + 1..]);
+            assert!(step < 1.3 * natural, "{name}: max step {step} vs {natural}");
+            // No frame louder than the loudest input frame.
+            let loudest = input
+                .chunks_exact(FRAME)
+                .map(rms_of)
+                .fold(0.0f32, f32::max);
+            for f in 0..299 {
+                let r = rms_of(out_frame(&out, f));
+                assert!(r <= 1.1 * loudest, "{name}: frame {f} at {r} vs {loudest}");
+            }
+            // Every long gap is filled near the background once faded.
+            for f in 0..299 {
+                let run = (0..=f).rev().take_while(|&g| lost(g)).count();
+                if run >= 8 && lost(f + 1) {
+                    let level = db(rms_of(out_frame(&out, f)), noise);
+                    assert!(level.abs() < 4.0, "{name}: frame {f} {level:.1} dB");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn comfort_noise_from_a_cn_packet_plays_at_its_level_and_fades_into_speech() {
+        let mut plc = G711Plc::new();
+        let mut out = Vec::new();
+        let mut n = 0;
+        let mut tone = |plc: &mut G711Plc, out: &mut Vec<f32>| {
+            let mut frame = [0.0f32; FRAME];
+            for s in frame.iter_mut() {
+                *s = sine(n, 200.0, 2_000.0);
+                n += 1;
+            }
+            plc.good_frame(&mut frame);
+            out.extend_from_slice(&frame);
+        };
+        for _ in 0..10 {
+            tone(&mut plc, &mut out);
+        }
+        // −40 dBov, low-pass (k₁ = −0.5).
+        let params = CnParams::parse(&[40, 63]).unwrap();
+        plc.set_comfort_noise(&params);
+        assert!(plc.in_comfort_noise());
+        for _ in 0..50 {
+            let mut frame = [0.0f32; FRAME];
+            plc.comfort_noise(&mut frame);
+            out.extend_from_slice(&frame);
+        }
+        for _ in 0..10 {
+            tone(&mut plc, &mut out);
+        }
+        assert!(!plc.in_comfort_noise());
+        let span = &out[15 * FRAME..58 * FRAME];
+        let level = db(rms_of(span), params.rms());
+        assert!(level.abs() < 1.0, "comfort noise {level:.2} dB from the packet's level");
+        // The joins (speech → noise, noise → speech) have no click: no step
+        // larger than the tone's own plus the noise's.
+        let natural = 2.0 * std::f32::consts::PI * 200.0 / 8_000.0 * 2_000.0;
+        let join = |at: usize| max_step(&out[at * FRAME - 40..at * FRAME + 80]);
+        for at in [10, 60] {
+            let step = join(at);
+            assert!(step < natural + 4.0 * params.rms(), "join at frame {at}: {step}");
+        }
+    }
+
     #[test]
     fn audio_resumes_after_long_loss() {
         let out = run(250.0, 20, 10, 5);
