@@ -33,6 +33,9 @@ pub struct Recovery {
     pub lengthened_samples: u64,
     /// 48 kHz samples removed by shortening speech (the buffer shrinking).
     pub shortened_samples: u64,
+    /// Packet times played as the peer's RFC 3389 comfort noise (its CN
+    /// packets and the pauses in transmission after them), not concealed.
+    pub comfort_noise_frames: u64,
 }
 
 impl Recovery {
@@ -44,6 +47,7 @@ impl Recovery {
             bridged_frames: self.bridged_frames + o.bridged_frames,
             lengthened_samples: self.lengthened_samples + o.lengthened_samples,
             shortened_samples: self.shortened_samples + o.shortened_samples,
+            comfort_noise_frames: self.comfort_noise_frames + o.comfort_noise_frames,
         }
     }
 
@@ -70,7 +74,15 @@ pub struct Chain {
     packet_samples: usize,
     /// Decoded audio of the packet being played, with room to lengthen it.
     decoded: Box<[f32]>,
+    /// (sequence number, timestamp) of the latest CN packets pushed: they
+    /// share the jitter buffer (and the sequence numbers) with the audio.
+    cn_marks: [Option<(u16, u32)>; CN_MARKS],
+    cn_next: usize,
 }
+
+/// CN packets remembered: a peer sends one at the start of each pause and
+/// a few updates, far fewer than a jitter buffer holds at once.
+const CN_MARKS: usize = 8;
 
 /// What one pull out of the chain gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +139,8 @@ impl Chain {
             recovery: Recovery::default(),
             packet_samples,
             decoded: vec![0.0; room_to_lengthen(packet_samples)].into_boxed_slice(),
+            cn_marks: [None; CN_MARKS],
+            cn_next: 0,
         })
     }
 
@@ -171,9 +185,22 @@ impl Chain {
         self.jitter.push(arrival, seq, ts, payload);
     }
 
+    /// Hands an RFC 3389 comfort noise payload (CN/8000) to the jitter
+    /// buffer, in sequence with the audio; dropped unless this chain decodes
+    /// G.711 (the only codec at CN's 8 kHz clock we take).
+    pub fn push_comfort_noise(&mut self, arrival: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        if !matches!(self.decoder.kind(), CodecKind::Pcmu | CodecKind::Pcma) {
+            return;
+        }
+        self.cn_marks[self.cn_next] = Some((seq, ts));
+        self.cn_next = (self.cn_next + 1) % CN_MARKS;
+        self.jitter.push(arrival, seq, ts, payload);
+    }
+
     /// A new stream: forget the old one's history.
     pub fn restart(&mut self) {
         self.jitter.reset();
+        self.cn_marks = [None; CN_MARKS];
         let _ = self.decoder.reset();
     }
 
@@ -185,6 +212,16 @@ impl Chain {
     pub fn pull(&mut self, now: Instant, pcm: &mut [f32], errors: &mut u64) -> Pulled {
         let n = self.packet_samples.min(pcm.len());
         let (decoded, stretch) = match self.jitter.pop(now) {
+            // The peer's comfort noise, then its pause in transmission: noise
+            // at the level it asked for, and no concealment.
+            Playout::Packet { payload, seq, ts, .. } if self.cn_marks.contains(&Some((seq, ts))) => {
+                self.recovery.comfort_noise_frames += 1;
+                (self.decoder.decode_comfort_noise(payload, &mut pcm[..n]), None)
+            }
+            Playout::Missing { .. } if self.decoder.in_comfort_noise() => {
+                self.recovery.comfort_noise_frames += 1;
+                (self.decoder.conceal(&mut pcm[..n]), None)
+            }
             Playout::Packet {
                 payload, stretch, ..
             } => (self.decoder.decode(payload, pcm), Some(stretch)),
