@@ -358,6 +358,71 @@ mod tests {
     }
 
     #[test]
+    fn a_cn_packet_and_the_pause_after_it_play_comfort_noise_not_concealment() {
+        // 20 packets of speech, a CN packet (−45 dBov, low-pass) at the
+        // 21st's sequence number and timestamp, then nothing for 30 packet
+        // times (the peer's DTX), then speech again: its sequence numbers
+        // carry on from the CN packet's, its timestamps from the real time.
+        let p = packets(60);
+        let ms = |m: u64| Duration::from_millis(m);
+        let mut chain =
+            Chain::new(0, CodecKind::Pcmu, PACKET, (ms(20), ms(200))).expect("PCMU chain");
+        let t0 = Instant::now();
+        let mut pcm = vec![0.0f32; MAX_PACKET_SAMPLES];
+        let mut errors = 0;
+        let mut pulls = Vec::new();
+        let mut seq = 0u16;
+        for k in 0..60usize {
+            let at = t0 + ms(20 * k as u64);
+            let ts = (160 * k) as u32;
+            if k < 20 || k >= 51 {
+                chain.push(at, seq, ts, &p[k]);
+                seq += 1;
+            } else if k == 20 {
+                chain.push_comfort_noise(at, seq, ts, &[45, 127 - 64]);
+                seq += 1;
+            }
+            match chain.pull(at + ms(10), &mut pcm, &mut errors) {
+                Pulled::Audio(n) => pulls.push((true, pcm[..n].to_vec())),
+                Pulled::Concealed(n) => pulls.push((false, pcm[..n].to_vec())),
+                Pulled::Nothing => {}
+            }
+        }
+        assert_eq!(errors, 0);
+        let r = chain.recovery();
+        assert_eq!(r.concealed_frames, 0, "no PLC for a pause the peer announced");
+        assert_eq!(r.comfort_noise_frames, 31);
+        let stats = chain.stats();
+        assert_eq!((stats.lost, stats.late), (0, 0));
+        // The noise is heard at the packet's level (not silence, not the
+        // speech before it), and it is not counted as the peer talking.
+        let noise: Vec<f32> = pulls
+            .iter()
+            .filter(|(real, _)| !real)
+            .skip(3)
+            .take(25)
+            .flat_map(|(_, x)| x.iter().copied())
+            .collect();
+        let rms = (noise.iter().map(|v| v * v).sum::<f32>() / noise.len() as f32).sqrt();
+        let want = agentphone_media::cn::rms_of_level(45);
+        let db = 20.0 * (rms / want).log10();
+        assert!(db.abs() < 1.5, "comfort noise at {db:.1} dB from the CN level");
+        // Speech comes back after it.
+        let last = &pulls.last().expect("pulls").1;
+        let speech = (last.iter().map(|v| v * v).sum::<f32>() / last.len() as f32).sqrt();
+        assert!(speech > 3_000.0, "speech after the pause: {speech}");
+    }
+
+    #[test]
+    fn cn_is_ignored_by_a_chain_that_is_not_g711() {
+        let ms = |m: u64| Duration::from_millis(m);
+        let mut chain = Chain::new(111, CodecKind::Opus, PACKET, (ms(20), ms(200)))
+            .expect("Opus chain");
+        chain.push_comfort_noise(Instant::now(), 1, 0, &[40]);
+        assert_eq!(chain.stats().received, 0);
+    }
+
+    #[test]
     fn two_lost_packets_in_a_row_bridge_only_the_second() {
         let p = packets(40);
         let (_, r, lost) = play(&p, |k| k == 20 || k == 21);
