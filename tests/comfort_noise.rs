@@ -7,6 +7,7 @@
 //! CN; the answerer's recording must hold noise at the CN packet's level in
 //! the pause (not silence, not the tone concealed), and its media report
 //! must count the pause as comfort noise with no concealment and no loss.
+//! The call ends the same way (a CN packet, then nothing until the BYE).
 //!
 //! `cargo test --test comfort_noise -- --nocapture`.
 
@@ -167,6 +168,11 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         let next = start + Duration::from_millis(20 * u64::from(slot + 1));
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
+    // The caller falls silent the DTX way before hanging up, so the call's
+    // tail is comfort noise too, not a stream that stopped (concealed).
+    let last = 2 * TALK + 1 + PAUSE;
+    let cn_again = rtp(false, 13, seq, last * 160, &cn[..n]);
+    media_socket.send_to(&cn_again, media).expect("RTP");
     std::thread::sleep(SECOND / 5);
     let bye = format!(
         "{}Content-Length: 0\r\n\r\n",
@@ -211,13 +217,14 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         answer.report()
     );
     let middle = &heard[(from + 10) * win..(to - 10) * win];
-    let want = f64::from(agentphone_media::cn::rms_of_level(CN_LEVEL)) / 32_768.0;
+    // Recordings read back on the ±32768 scale the codecs use.
+    let want = f64::from(agentphone_media::cn::rms_of_level(CN_LEVEL));
     let got = rms(middle);
     let db = 20.0 * (got / want).log10();
     let tone_left = tone_level_db(middle, RATE, TONE_HZ);
     eprintln!(
         "comfort noise: {:.1} dBFS, {db:+.1} dB from the CN packet's level; tone in it {tone_left:.1} dBFS",
-        20.0 * got.log10()
+        20.0 * (got / 32_768.0).log10()
     );
     assert!(db.abs() < 2.0, "the pause holds noise at the CN level: {db:+.1} dB");
     assert!(tone_left < -45.0, "not the tone concealed: {tone_left:.1} dBFS");
