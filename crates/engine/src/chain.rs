@@ -214,9 +214,14 @@ impl Chain {
         let (decoded, stretch) = match self.jitter.pop(now) {
             // The peer's comfort noise, then its pause in transmission: noise
             // at the level it asked for, and no concealment.
-            Playout::Packet { payload, seq, ts, .. } if self.cn_marks.contains(&Some((seq, ts))) => {
+            Playout::Packet {
+                payload, seq, ts, ..
+            } if self.cn_marks.contains(&Some((seq, ts))) => {
                 self.recovery.comfort_noise_frames += 1;
-                (self.decoder.decode_comfort_noise(payload, &mut pcm[..n]), None)
+                (
+                    self.decoder.decode_comfort_noise(payload, &mut pcm[..n]),
+                    None,
+                )
             }
             Playout::Missing { .. } if self.decoder.in_comfort_noise() => {
                 self.recovery.comfort_noise_frames += 1;
@@ -390,7 +395,10 @@ mod tests {
         }
         assert_eq!(errors, 0);
         let r = chain.recovery();
-        assert_eq!(r.concealed_frames, 0, "no PLC for a pause the peer announced");
+        assert_eq!(
+            r.concealed_frames, 0,
+            "no PLC for a pause the peer announced"
+        );
         assert_eq!(r.comfort_noise_frames, 31);
         let stats = chain.stats();
         assert_eq!((stats.lost, stats.late), (0, 0));
@@ -406,7 +414,10 @@ mod tests {
         let rms = (noise.iter().map(|v| v * v).sum::<f32>() / noise.len() as f32).sqrt();
         let want = agentphone_media::cn::rms_of_level(45);
         let db = 20.0 * (rms / want).log10();
-        assert!(db.abs() < 1.5, "comfort noise at {db:.1} dB from the CN level");
+        assert!(
+            db.abs() < 1.5,
+            "comfort noise at {db:.1} dB from the CN level"
+        );
         // Speech comes back after it.
         let last = &pulls.last().expect("pulls").1;
         let speech = (last.iter().map(|v| v * v).sum::<f32>() / last.len() as f32).sqrt();
@@ -416,8 +427,8 @@ mod tests {
     #[test]
     fn cn_is_ignored_by_a_chain_that_is_not_g711() {
         let ms = |m: u64| Duration::from_millis(m);
-        let mut chain = Chain::new(111, CodecKind::Opus, PACKET, (ms(20), ms(200)))
-            .expect("Opus chain");
+        let mut chain =
+            Chain::new(111, CodecKind::Opus, PACKET, (ms(20), ms(200))).expect("Opus chain");
         chain.push_comfort_noise(Instant::now(), 1, 0, &[40]);
         assert_eq!(chain.stats().received, 0);
     }

@@ -128,7 +128,9 @@ enum Item {
     },
     Chain(Box<Chain>),
     Restart,
-    PeerLoss { fraction_lost: u8 },
+    PeerLoss {
+        fraction_lost: u8,
+    },
 }
 
 /// The network half's end of the inbound ring.

@@ -501,7 +501,11 @@ mod tests {
             g.fill(&mut out);
             let got = rms(&out[800..]);
             let err = db(got, p.rms());
-            assert!(err.abs() < 1.0, "{name}: {got} vs {} ({err:.2} dB)", p.rms());
+            assert!(
+                err.abs() < 1.0,
+                "{name}: {got} vs {} ({err:.2} dB)",
+                p.rms()
+            );
         }
     }
 
@@ -516,7 +520,11 @@ mod tests {
         g.fill(&mut out);
         let r0: f32 = out.iter().map(|v| v * v).sum();
         let r1: f32 = out.windows(2).map(|w| w[0] * w[1]).sum();
-        assert!((r1 / r0 - 0.75).abs() < 0.05, "lag-1 correlation {}", r1 / r0);
+        assert!(
+            (r1 / r0 - 0.75).abs() < 0.05,
+            "lag-1 correlation {}",
+            r1 / r0
+        );
         // And the analysis gives the coefficient back.
         let mut k = [0.0f32; 2];
         let r2: f32 = out.windows(3).map(|w| w[0] * w[2]).sum();

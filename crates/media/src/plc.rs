@@ -736,26 +736,41 @@ mod tests {
         let (start, len) = (165, 35);
         let (out, plc) = play_lossy(&input, |f| (start..start + len).contains(&f));
         let estimate = plc.background.rms().expect("a background estimate");
-        assert!(db(estimate, noise).abs() < 2.0, "estimate {estimate} vs {noise}");
+        assert!(
+            db(estimate, noise).abs() < 2.0,
+            "estimate {estimate} vs {noise}"
+        );
         // After the 60 ms fade the gap is the background: within 3 dB of
         // it, frame by frame, not silence and not the repeated burst.
         for f in start + 7..start + len - 1 {
             let level = db(rms_of(out_frame(&out, f)), noise);
-            assert!(level.abs() < 3.0, "frame {f}: {level:.1} dB from the background");
+            assert!(
+                level.abs() < 3.0,
+                "frame {f}: {level:.1} dB from the background"
+            );
         }
         // Bounded: no concealed frame louder than the burst before it.
         let before = rms_of(&out[(start - 5) * FRAME..start * FRAME]);
         for f in start..start + len {
             let r = rms_of(out_frame(&out, f));
-            assert!(r <= 1.2 * before, "frame {f}: {r} vs {before} before the loss");
+            assert!(
+                r <= 1.2 * before,
+                "frame {f}: {r} vs {before} before the loss"
+            );
         }
         // No clicks: no step between samples beyond what the input has.
         let natural = max_step(&input);
         let step = max_step(&out[DELAY + 1..]);
-        assert!(step < 1.3 * natural, "max step {step} vs the input's {natural}");
+        assert!(
+            step < 1.3 * natural,
+            "max step {step} vs the input's {natural}"
+        );
         // And the audio comes back: the burst after the gap at full level.
         let after = rms_of(&out[(start + len + 2) * FRAME..(start + len + 8) * FRAME]);
-        assert!(db(after, before).abs() < 1.5, "after {after} vs before {before}");
+        assert!(
+            db(after, before).abs() < 1.5,
+            "after {after} vs before {before}"
+        );
     }
 
     #[test]
@@ -775,10 +790,7 @@ mod tests {
             let step = max_step(&out[DELAY + 1..]);
             assert!(step < 1.3 * natural, "{name}: max step {step} vs {natural}");
             // No frame louder than the loudest input frame.
-            let loudest = input
-                .chunks_exact(FRAME)
-                .map(rms_of)
-                .fold(0.0f32, f32::max);
+            let loudest = input.chunks_exact(FRAME).map(rms_of).fold(0.0f32, f32::max);
             for f in 0..299 {
                 let r = rms_of(out_frame(&out, f));
                 assert!(r <= 1.1 * loudest, "{name}: frame {f} at {r} vs {loudest}");
@@ -826,14 +838,20 @@ mod tests {
         assert!(!plc.in_comfort_noise());
         let span = &out[15 * FRAME..58 * FRAME];
         let level = db(rms_of(span), params.rms());
-        assert!(level.abs() < 1.0, "comfort noise {level:.2} dB from the packet's level");
+        assert!(
+            level.abs() < 1.0,
+            "comfort noise {level:.2} dB from the packet's level"
+        );
         // The joins (speech → noise, noise → speech) have no click: no step
         // larger than the tone's own plus the noise's.
         let natural = 2.0 * std::f32::consts::PI * 200.0 / 8_000.0 * 2_000.0;
         let join = |at: usize| max_step(&out[at * FRAME - 40..at * FRAME + 80]);
         for at in [10, 60] {
             let step = join(at);
-            assert!(step < natural + 4.0 * params.rms(), "join at frame {at}: {step}");
+            assert!(
+                step < natural + 4.0 * params.rms(),
+                "join at frame {at}: {step}"
+            );
         }
     }
 

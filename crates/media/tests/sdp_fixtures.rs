@@ -400,7 +400,11 @@ fn comfort_noise_is_answered_only_when_offered() {
     .unwrap();
     assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 101 13");
     assert!(a.sdp.contains("a=rtpmap:13 CN/8000\r\n"));
-    assert!(a.media.accepted.iter().any(|f| f.codec == Codec::ComfortNoise));
+    assert!(a
+        .media
+        .accepted
+        .iter()
+        .any(|f| f.codec == Codec::ComfortNoise));
     // Never the codec we send with, never the telephone-event one.
     assert_eq!(a.media.send_codec.codec, Codec::Pcmu);
     assert_eq!(a.media.telephone_event.map(|t| t.payload_type), Some(101));
@@ -411,11 +415,7 @@ fn comfort_noise_is_answered_only_when_offered() {
     let a = answer(&fixture("baresip-1.0-offer.sdp"), &local()).unwrap();
     assert!(!a.sdp.contains("CN/8000"), "{}", a.sdp);
     // Offered beside Opus only: CN/8000 goes with no codec we take.
-    let a = answer(
-        &offer("111 13", "a=rtpmap:111 opus/48000/2\r\n"),
-        &local(),
-    )
-    .unwrap();
+    let a = answer(&offer("111 13", "a=rtpmap:111 opus/48000/2\r\n"), &local()).unwrap();
     assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 111");
     // CN alone is nothing in common.
     assert!(matches!(

@@ -40,7 +40,7 @@ impl Codec {
             Codec::ComfortNoise,
         ]
         .into_iter()
-            .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
+        .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
     }
 
     /// True for codecs that carry audio to send with (as opposed to events
