@@ -127,25 +127,6 @@ fn quantise_k(k: f32) -> f32 {
     ((k * 128.0).round().clamp(-127.0, 127.0)) / 128.0
 }
 
-/// Direct-form coefficients `a₁..a_p` of `A(z)` from reflection
-/// coefficients (the step-up recursion); returns the prediction gain
-/// `Π (1 − kᵢ²)`, the excitation power that gives the filter unit output
-/// power.
-fn step_up(k: &[f32], a: &mut [f32; MAX_ORDER]) -> f32 {
-    *a = [0.0; MAX_ORDER];
-    let mut gain = 1.0;
-    let mut prev = [0.0f32; MAX_ORDER];
-    for (m, &km) in k.iter().enumerate().take(MAX_ORDER) {
-        prev[..m].copy_from_slice(&a[..m]);
-        for i in 0..m {
-            a[i] = prev[i] + km * prev[m - 1 - i];
-        }
-        a[m] = km;
-        gain *= 1.0 - km * km;
-    }
-    gain
-}
-
 /// Reflection coefficients of the autocorrelation `r[0..=order]` by
 /// Levinson–Durbin (same sign convention as [`CnParams`]); None when the
 /// recursion is not stable (a silent or degenerate input).
@@ -182,18 +163,22 @@ pub fn reflection_from_autocorrelation(r: &[f32], k: &mut [f32]) -> Option<usize
 /// model of a [`CnParams`], at its level. Parameter changes glide (the
 /// coefficients halfway per 10 ms, the level linearly over the next call's
 /// samples) so an update is not heard as a step.
+///
+/// The filter runs as a lattice on the reflection coefficients themselves:
+/// with poles near the unit circle (coefficients near ±1, which any payload
+/// may carry) the direct form's large polynomial coefficients lose
+/// precision in `f32` and blow up, the lattice stays stable for |k| < 1.
 #[derive(Clone)]
 pub struct NoiseGenerator {
     /// Reflection coefficients now in use and the ones being moved to.
     k: [f32; MAX_ORDER],
     k_target: [f32; MAX_ORDER],
-    a: [f32; MAX_ORDER],
     /// Excitation standard deviation giving unit output power.
     unit: f32,
     /// Output RMS now and the target.
     rms: f32,
     rms_target: f32,
-    /// Past outputs of the synthesis filter (before scaling), newest first.
+    /// The lattice's backward signals of the previous sample, `b₀..b_{p−1}`.
     mem: [f32; MAX_ORDER],
     seed: u32,
 }
@@ -210,7 +195,6 @@ impl NoiseGenerator {
         Self {
             k: [0.0; MAX_ORDER],
             k_target: [0.0; MAX_ORDER],
-            a: [0.0; MAX_ORDER],
             unit: 1.0,
             rms: 0.0,
             rms_target: 0.0,
@@ -255,7 +239,7 @@ impl NoiseGenerator {
     }
 
     fn update_filter(&mut self) {
-        let gain = step_up(&self.k, &mut self.a);
+        let gain: f32 = self.k.iter().map(|k| 1.0 - k * k).product();
         self.unit = gain.max(0.0).sqrt();
     }
 
@@ -273,15 +257,22 @@ impl NoiseGenerator {
         let n = out.len().max(1) as f32;
         let step = (self.rms_target - self.rms) / n;
         for s in out.iter_mut() {
-            let e = self.gaussian() * self.unit;
-            let mut y = e;
-            for (a, m) in self.a.iter().zip(&self.mem) {
-                y -= a * m;
+            // From f_p = e down to f₀ = y: f_{m−1} = f_m − k_m b_{m−1}[n−1],
+            // b_m[n] = k_m f_{m−1} + b_{m−1}[n−1].
+            let mut f = self.gaussian() * self.unit;
+            for m in (0..MAX_ORDER).rev() {
+                f -= self.k[m] * self.mem[m];
+                if m + 1 < MAX_ORDER {
+                    self.mem[m + 1] = self.k[m] * f + self.mem[m];
+                }
             }
-            self.mem.copy_within(..MAX_ORDER - 1, 1);
-            self.mem[0] = y;
+            self.mem[0] = f;
+            if !f.is_finite() {
+                self.mem = [0.0; MAX_ORDER];
+                f = 0.0;
+            }
             self.rms += step;
-            *s = (y * self.rms).clamp(-32_768.0, 32_767.0);
+            *s = (f * self.rms).clamp(-32_768.0, 32_767.0);
         }
         self.rms = self.rms_target;
     }
@@ -531,6 +522,60 @@ mod tests {
         reflection_from_autocorrelation(&[r0, r1, r2], &mut k).unwrap();
         assert!((k[0] + 0.75).abs() < 0.05, "k1 {}", k[0]);
         assert!(k[1].abs() < 0.05, "k2 {}", k[1]);
+    }
+
+    /// Direct-form coefficients `a₁..a_p` of `A(z)` from reflection
+    /// coefficients (the step-up recursion).
+    fn step_up(k: &[f32]) -> Vec<f32> {
+        let mut a: Vec<f32> = Vec::new();
+        for &km in k {
+            let prev = a.clone();
+            for i in 0..prev.len() {
+                a[i] = prev[i] + km * prev[prev.len() - 1 - i];
+            }
+            a.push(km);
+        }
+        a
+    }
+
+    #[test]
+    fn the_lattice_is_the_direct_form_filter() {
+        // Same excitation through the generator's lattice and through
+        // 1/A(z) in direct form (in f64): the same output.
+        let k = [-0.8f32, 0.5, -0.3, 0.2, 0.1, -0.05];
+        let mut g = NoiseGenerator::new();
+        g.set(1.0, &k, true);
+        let unit = f64::from(g.unit);
+        let mut probe = g.clone();
+        let mut lattice = [0.0f32; 400];
+        g.fill(&mut lattice);
+        let a = step_up(&k);
+        let mut y = vec![0.0f64; 400];
+        for n in 0..400 {
+            let mut v = f64::from(probe.gaussian()) * unit;
+            for (i, ai) in a.iter().enumerate() {
+                if n > i {
+                    v -= f64::from(*ai) * y[n - 1 - i];
+                }
+            }
+            y[n] = v;
+        }
+        for (n, (l, d)) in lattice.iter().zip(&y).enumerate() {
+            assert!((f64::from(*l) - d).abs() < 1e-3, "sample {n}: {l} vs {d}");
+        }
+    }
+
+    #[test]
+    fn coefficients_at_the_edge_stay_finite() {
+        // Poles on the unit circle but for the quantiser's last step: the
+        // direct form blew up here in f32 (a fuzz finding).
+        let p = CnParams::parse(&[10, 255, 255, 255, 255, 255, 255, 255, 255, 10]).unwrap();
+        let mut g = NoiseGenerator::new();
+        g.set_params(&p, true);
+        let mut out = vec![0.0f32; 48_000];
+        g.fill(&mut out);
+        assert!(out.iter().all(|v| v.is_finite() && v.abs() <= 32_768.0));
+        assert!(rms(&out) > 100.0, "still noise: {}", rms(&out));
     }
 
     #[test]
