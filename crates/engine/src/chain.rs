@@ -377,11 +377,11 @@ mod tests {
         let mut errors = 0;
         let mut pulls = Vec::new();
         let mut seq = 0u16;
-        for k in 0..60usize {
+        for (k, packet) in p.iter().enumerate() {
             let at = t0 + ms(20 * k as u64);
             let ts = (160 * k) as u32;
-            if k < 20 || k >= 51 {
-                chain.push(at, seq, ts, &p[k]);
+            if !(20..51).contains(&k) {
+                chain.push(at, seq, ts, packet);
                 seq += 1;
             } else if k == 20 {
                 chain.push_comfort_noise(at, seq, ts, &[45, 127 - 64]);

@@ -614,7 +614,7 @@ mod tests {
             .map(|f| {
                 let mut frame = [0.0f32; 80];
                 g.fill(&mut frame);
-                if (f / 20) % 2 == 0 {
+                if (f / 20).is_multiple_of(2) {
                     for (i, s) in frame.iter_mut().enumerate() {
                         let n = (f * 80 + i) as f32;
                         *s += amp * (2.0 * std::f32::consts::PI * 180.0 * n / 8_000.0).sin();

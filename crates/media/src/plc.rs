@@ -690,7 +690,7 @@ mod tests {
         let mut x = vec![0.0f32; frames * FRAME];
         g.fill(&mut x);
         for (n, v) in x.iter_mut().enumerate() {
-            if (n / FRAME / 20) % 2 == 0 {
+            if (n / FRAME / 20).is_multiple_of(2) {
                 *v += sine(n, 180.0, 3_000.0) + sine(n, 360.0, 1_500.0);
             }
         }
@@ -778,7 +778,8 @@ mod tests {
         let noise = crate::cn::rms_of_level(45);
         let input = bursts_over_noise(300, noise);
         let natural = max_step(&input);
-        let patterns: [(&str, fn(usize) -> bool); 4] = [
+        type Pattern = (&'static str, fn(usize) -> bool);
+        let patterns: [Pattern; 4] = [
             ("every 5th frame", |f| f >= 50 && f % 5 == 0),
             ("bursts of 8 every 25", |f| f >= 50 && f % 25 < 8),
             ("one 500 ms gap in a pause", |f| (180..230).contains(&f)),
