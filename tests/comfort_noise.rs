@@ -253,7 +253,10 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
             .unwrap_or_else(|| panic!("no {key} in the media report:\n{log}"))
     };
     let (plc, cn_frames, lost) = (field("plc_frames"), field("cn_frames"), field("lost"));
-    eprintln!("media report: plc_frames={plc} cn_frames={cn_frames} lost={lost}");
+    eprintln!(
+        "media report: plc_frames={plc} cn_frames={cn_frames} lost={lost} target_ms={}",
+        field("target_ms")
+    );
     assert_eq!(plc, 0, "no concealment for the announced pause");
     assert_eq!(lost, 0, "the CN packet is in sequence: nothing lost");
     assert!(

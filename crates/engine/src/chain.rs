@@ -402,6 +402,8 @@ mod tests {
         assert_eq!(r.comfort_noise_frames, 31);
         let stats = chain.stats();
         assert_eq!((stats.lost, stats.late), (0, 0));
+        // Nor did the pause grow the buffer: still at its 20 ms minimum.
+        assert_eq!(stats.target_ms, 20);
         // The noise is heard at the packet's level (not silence, not the
         // speech before it), and it is not counted as the peer talking.
         let noise: Vec<f32> = pulls
