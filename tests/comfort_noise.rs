@@ -264,3 +264,63 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         "the pause played as comfort noise: {cn_frames} packet times"
     );
 }
+
+/// The other half of the work, without a network: a long loss burst in
+/// real noisy speech (`fixtures/audio/speech_noisy.wav` through the PCMU
+/// codec path) ends in the recording's own background noise, not silence.
+#[test]
+fn a_long_loss_in_noisy_speech_fills_with_its_background() {
+    use agentphone_media::codec::{CodecKind, Decoder, Encoder};
+    let source = read(&common::fixture("audio/speech_noisy.wav"));
+    const PACKET: usize = 960;
+    let mut encoder = Encoder::new(CodecKind::Pcmu, 20).expect("PCMU encoder");
+    let packets: Vec<Vec<u8>> = source
+        .chunks_exact(PACKET)
+        .map(|pcm| {
+            let mut out = [0u8; 160];
+            let n = encoder.encode(pcm, &mut out).expect("encode");
+            out[..n].to_vec()
+        })
+        .collect();
+    let level = |x: &[f32]| 20.0 * (rms(x) / 32_768.0).log10();
+    // 300 ms lost from the loudest stretch of speech.
+    let lost = 15;
+    let start = (0..packets.len() - lost)
+        .max_by(|&a, &b| {
+            let l = |s: usize| rms(&source[s * PACKET..(s + lost) * PACKET]);
+            l(a).total_cmp(&l(b))
+        })
+        .expect("a start");
+    let play = |lose: bool| {
+        let mut decoder = Decoder::new(CodecKind::Pcmu).expect("PCMU decoder");
+        let mut out = Vec::new();
+        let mut pcm = vec![0.0f32; PACKET];
+        for (k, p) in packets.iter().enumerate() {
+            if lose && (start..start + lost).contains(&k) {
+                decoder.conceal(&mut pcm).expect("conceal");
+            } else {
+                decoder.decode(p, &mut pcm).expect("decode");
+            }
+            out.extend_from_slice(&pcm);
+        }
+        out
+    };
+    let clean = play(false);
+    let lossy = play(true);
+    // The background: the quietest tenth of the clean output's 20 ms windows.
+    let mut windows: Vec<f64> = clean.chunks_exact(PACKET).map(level).collect();
+    windows.sort_by(f64::total_cmp);
+    let background = windows[windows.len() / 10];
+    // The gap past Appendix I's 60 ms fade (and the PLC's 3.75 ms delay).
+    let gap = &lossy[(start + 4) * PACKET..(start + lost) * PACKET];
+    let filled = level(gap);
+    eprintln!(
+        "loss of {lost} packets at {} ms: gap at {filled:.1} dBFS, background {background:.1} dBFS, speech there {:.1} dBFS",
+        start * 20,
+        level(&clean[start * PACKET..(start + lost) * PACKET])
+    );
+    assert!(
+        (filled - background).abs() < 4.0,
+        "the gap holds the background: {filled:.1} vs {background:.1} dBFS"
+    );
+}
