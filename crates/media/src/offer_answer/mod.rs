@@ -190,8 +190,8 @@ pub struct LocalMedia {
 impl LocalMedia {
     /// Our default preference: PCMU, PCMA, Opus (111) with telephone-event at 8 kHz
     /// (101) beside G.711 and at 48 kHz (110) beside Opus, and RFC 3389
-    /// comfort noise (`CN/8000`, 13) beside G.711, as PBXs (Asterisk,
-    /// FreeSWITCH) commonly offer it; 20 ms; sendrecv.
+    /// comfort noise (`CN/8000`, 13) beside G.711, as many PBXs offer it;
+    /// 20 ms; sendrecv.
     pub fn new(addr: IpAddr, rtp_port: u16) -> Self {
         LocalMedia {
             addr,
