@@ -249,6 +249,14 @@ impl LocalMedia {
         self
     }
 
+    /// `false`: neither offer nor accept RFC 3389 comfort noise.
+    pub fn with_comfort_noise(mut self, comfort_noise: bool) -> Self {
+        if !comfort_noise {
+            self.codecs.retain(|f| f.codec != Codec::ComfortNoise);
+        }
+        self
+    }
+
     /// Keeps only the audio codecs in `order`, in that order (the first is the
     /// one we prefer), followed by every telephone-event format: one at each
     /// audio rate, and the other too, since some peers (baresip 1.0) offer
@@ -322,6 +330,9 @@ mod local_media_tests {
                 (Codec::ComfortNoise, 8_000)
             ]
         );
+        let quiet = base.clone().with_comfort_noise(false);
+        assert!(!names(&quiet).contains(&(Codec::ComfortNoise, 8_000)));
+        assert_eq!(quiet.codecs.len(), base.codecs.len() - 1);
         // Comfort noise only beside G.711: CN/8000 means nothing to Opus.
         let opus_only = base.clone().with_codecs(&[Codec::Opus]);
         assert!(!names(&opus_only).contains(&(Codec::ComfortNoise, 8_000)));
