@@ -348,6 +348,9 @@ pub struct MediaConfig {
     /// Opus discontinuous transmission (default off: the comfort noise a DTX
     /// stream becomes makes customers think the line dropped).
     pub opus_dtx: Option<bool>,
+    /// Offer and accept RFC 3389 comfort noise (`CN/8000`) beside G.711
+    /// (default true).
+    pub comfort_noise: Option<bool>,
 }
 
 /// One SIP account.

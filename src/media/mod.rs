@@ -131,6 +131,7 @@ impl MediaLeg {
         let codecs: Vec<Codec> = settings.codecs.iter().map(|k| codec_of(*k)).collect();
         let local = LocalMedia::new(ip, port)
             .with_codecs(&codecs)
+            .with_comfort_noise(settings.comfort_noise)
             .with_local_order(settings.codec_priority_local)
             .with_srtp(settings.srtp, &settings.srtp_suites);
         Ok(MediaLeg {

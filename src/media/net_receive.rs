@@ -8,7 +8,7 @@ use agentphone_engine::packet::{Inbound, InboundPacket};
 use agentphone_engine::rings::InboundSender;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
-use agentphone_media::offer_answer::{NegotiatedMedia, PayloadFormat};
+use agentphone_media::offer_answer::{Codec, NegotiatedMedia, PayloadFormat};
 use agentphone_media::rtp_stream::{RtpDrop, RtpReceiver};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -126,6 +126,23 @@ impl NetReceive {
             return Some(digit);
         }
         let pt = header.payload_type;
+        let comfort_noise = self
+            .accepted
+            .iter()
+            .any(|f| f.payload_type == pt && f.codec == Codec::ComfortNoise);
+        if comfort_noise {
+            // RFC 3389: the peer's noise for the pause it starts, in sequence
+            // with its audio, so it goes to the audio's chain (which plays it
+            // if it is G.711). Before any audio there is nothing to fill.
+            if self.chain_pt.is_some() {
+                match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload)
+                {
+                    Some(p) => self.send(Inbound::Packet(p.with_comfort_noise(true))),
+                    None => self.malformed_payloads += 1,
+                }
+            }
+            return None;
+        }
         // A chain is sized for its first packet's length; a longer packet (the
         // peer moved to a longer packet time) gets a new one.
         let longer = || {
@@ -200,19 +217,65 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn pcmu_call() -> NegotiatedMedia {
-        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
-                     m=audio 4000 RTP/AVP 0\r\n";
+        call_offering("0")
+    }
+
+    fn call_offering(formats: &str) -> NegotiatedMedia {
+        let offer = format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP {formats}\r\n"
+        );
         let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
-        SdpSession::new(local).answer(offer).unwrap().media
+        SdpSession::new(local).answer(&offer).unwrap().media
     }
 
     fn rtp(seq: u16, ts: u32, payload_len: usize) -> Vec<u8> {
-        let mut p = vec![0x80, 0];
+        rtp_pt(0, seq, ts, payload_len)
+    }
+
+    fn rtp_pt(pt: u8, seq: u16, ts: u32, payload_len: usize) -> Vec<u8> {
+        let mut p = vec![0x80, pt];
         p.extend(seq.to_be_bytes());
         p.extend(ts.to_be_bytes());
         p.extend(0x1234_5678u32.to_be_bytes());
         p.extend(std::iter::repeat_n(0xffu8, payload_len));
         p
+    }
+
+    /// What the network half queued for the audio half, in order.
+    fn queued(rx: &mut agentphone_engine::rings::InboundReceiver) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(item) = rx.pop() {
+            seen.push(match item {
+                Inbound::Chain(_) => "chain".to_string(),
+                Inbound::Packet(p) if p.comfort_noise => format!("CN {}", p.seq),
+                Inbound::Packet(p) => format!("packet {}", p.seq),
+                _ => "other".to_string(),
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn comfort_noise_goes_to_the_audio_chain_when_negotiated() {
+        for (formats, expect) in [
+            ("0 13", vec!["chain", "packet 1", "CN 2", "packet 3"]),
+            // Not offered, not answered: payload type 13 is refused.
+            ("0", vec!["chain", "packet 1", "packet 3"]),
+        ] {
+            let negotiated = call_offering(formats);
+            let size = InboundSize::for_stream(8, Duration::from_secs(1));
+            let (tx, mut rx) = inbound_ring_sized(size);
+            let mut receive = NetReceive::new(&negotiated, tx, (Duration::ZERO, Duration::ZERO));
+            let from = negotiated.remote_rtp;
+            let now = Instant::now();
+            // A CN packet before any audio has no chain to go to.
+            receive.on_datagram(now, from, &rtp_pt(13, 0, 0, 1));
+            receive.on_datagram(now, from, &rtp(1, 160, 160));
+            receive.on_datagram(now, from, &rtp_pt(13, 2, 320, 3));
+            receive.on_datagram(now, from, &rtp(3, 8_000, 160));
+            assert_eq!(queued(&mut rx), expect, "offer {formats}");
+        }
     }
 
     #[test]

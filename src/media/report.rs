@@ -62,6 +62,7 @@ impl MediaReport {
             fec_frames = self.recovery.fec_frames,
             plc_frames = self.recovery.concealed_frames,
             plc_bridged = self.recovery.bridged_frames,
+            cn_frames = self.recovery.comfort_noise_frames,
             stretched_ms = self.recovery.lengthened_ms(),
             shortened_ms = self.recovery.shortened_ms(),
             decode_errors = self.decode_errors,
@@ -136,6 +137,13 @@ impl fmt::Display for MediaReport {
                 ", speech stretched {} ms / shortened {} ms",
                 r.lengthened_ms(),
                 r.shortened_ms()
+            )?;
+        }
+        if r.comfort_noise_frames > 0 {
+            write!(
+                f,
+                ", {} packet times of the peer's comfort noise",
+                r.comfort_noise_frames
             )?;
         }
         if self.decode_errors > 0 {

@@ -50,6 +50,10 @@ pub struct MediaSettings {
     /// How the Opus encoder follows the far end's loss reports: bit rate
     /// bounds, DTX.
     pub opus: AdaptConfig,
+    /// Offer and accept RFC 3389 comfort noise beside G.711 (`[media]
+    /// comfort_noise`, default on): a peer in discontinuous transmission is
+    /// then heard as its background noise, not as silence or concealment.
+    pub comfort_noise: bool,
 }
 
 impl Default for MediaSettings {
@@ -69,6 +73,7 @@ impl Default for MediaSettings {
             srtp_suites: SrtpSuite::ALL.to_vec(),
             srtp_require_tls: false,
             opus: AdaptConfig::default(),
+            comfort_noise: true,
         }
     }
 }
@@ -117,6 +122,7 @@ impl MediaSettings {
             .filter(|&secs| secs > 0)
             .map(|secs| Duration::from_secs(u64::from(secs)));
         s.opus = opus_adaptation(cfg, shown)?;
+        s.comfort_noise = cfg.comfort_noise.unwrap_or(s.comfort_noise);
         if let Some(path) = &cfg.denoise_model {
             let model = Model::from_file(path).map_err(|e| match e {
                 DenoiseError::ModelIo { .. } => {
@@ -248,6 +254,17 @@ mod tests {
     fn config(text: &str) -> Result<MediaSettings> {
         let cfg = crate::config::parse(text, std::path::Path::new("agent.toml"))?;
         MediaSettings::from_config(&cfg.media, "agent.toml")
+    }
+
+    #[test]
+    fn comfort_noise_is_on_unless_switched_off() {
+        assert!(config("").unwrap().comfort_noise);
+        assert!(
+            !config("[media]\ncomfort_noise = false\n")
+                .unwrap()
+                .comfort_noise
+        );
+        assert!(config("[media]\ncomfort_noise = \"no\"\n").is_err());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Recovery {
     pub lengthened_samples: u64,
     /// 48 kHz samples removed by shortening speech (the buffer shrinking).
     pub shortened_samples: u64,
+    /// Packet times played as the peer's RFC 3389 comfort noise (its CN
+    /// packets and the pauses in transmission after them), not concealed.
+    pub comfort_noise_frames: u64,
 }
 
 impl Recovery {
@@ -44,6 +47,7 @@ impl Recovery {
             bridged_frames: self.bridged_frames + o.bridged_frames,
             lengthened_samples: self.lengthened_samples + o.lengthened_samples,
             shortened_samples: self.shortened_samples + o.shortened_samples,
+            comfort_noise_frames: self.comfort_noise_frames + o.comfort_noise_frames,
         }
     }
 
@@ -70,7 +74,15 @@ pub struct Chain {
     packet_samples: usize,
     /// Decoded audio of the packet being played, with room to lengthen it.
     decoded: Box<[f32]>,
+    /// (sequence number, timestamp) of the latest CN packets pushed: they
+    /// share the jitter buffer (and the sequence numbers) with the audio.
+    cn_marks: [Option<(u16, u32)>; CN_MARKS],
+    cn_next: usize,
 }
+
+/// CN packets remembered: a peer sends one at the start of each pause and
+/// a few updates, far fewer than a jitter buffer holds at once.
+const CN_MARKS: usize = 8;
 
 /// What one pull out of the chain gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +139,8 @@ impl Chain {
             recovery: Recovery::default(),
             packet_samples,
             decoded: vec![0.0; room_to_lengthen(packet_samples)].into_boxed_slice(),
+            cn_marks: [None; CN_MARKS],
+            cn_next: 0,
         })
     }
 
@@ -171,9 +185,22 @@ impl Chain {
         self.jitter.push(arrival, seq, ts, payload);
     }
 
+    /// Hands an RFC 3389 comfort noise payload (CN/8000) to the jitter
+    /// buffer, in sequence with the audio; dropped unless this chain decodes
+    /// G.711 (the only codec at CN's 8 kHz clock we take).
+    pub fn push_comfort_noise(&mut self, arrival: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        if !matches!(self.decoder.kind(), CodecKind::Pcmu | CodecKind::Pcma) {
+            return;
+        }
+        self.cn_marks[self.cn_next] = Some((seq, ts));
+        self.cn_next = (self.cn_next + 1) % CN_MARKS;
+        self.jitter.push(arrival, seq, ts, payload);
+    }
+
     /// A new stream: forget the old one's history.
     pub fn restart(&mut self) {
         self.jitter.reset();
+        self.cn_marks = [None; CN_MARKS];
         let _ = self.decoder.reset();
     }
 
@@ -185,6 +212,21 @@ impl Chain {
     pub fn pull(&mut self, now: Instant, pcm: &mut [f32], errors: &mut u64) -> Pulled {
         let n = self.packet_samples.min(pcm.len());
         let (decoded, stretch) = match self.jitter.pop(now) {
+            // The peer's comfort noise, then its pause in transmission: noise
+            // at the level it asked for, and no concealment.
+            Playout::Packet {
+                payload, seq, ts, ..
+            } if self.cn_marks.contains(&Some((seq, ts))) => {
+                self.recovery.comfort_noise_frames += 1;
+                (
+                    self.decoder.decode_comfort_noise(payload, &mut pcm[..n]),
+                    None,
+                )
+            }
+            Playout::Missing { .. } if self.decoder.in_comfort_noise() => {
+                self.recovery.comfort_noise_frames += 1;
+                (self.decoder.conceal(&mut pcm[..n]), None)
+            }
             Playout::Packet {
                 payload, stretch, ..
             } => (self.decoder.decode(payload, pcm), Some(stretch)),
@@ -318,6 +360,79 @@ mod tests {
             .zip(&clean[first_diff + 1])
             .rposition(|(a, b)| (a - b).abs() > 1.0);
         assert!(last.is_some_and(|l| l < 400), "differs up to {last:?}");
+    }
+
+    #[test]
+    fn a_cn_packet_and_the_pause_after_it_play_comfort_noise_not_concealment() {
+        // 20 packets of speech, a CN packet (−45 dBov, low-pass) at the
+        // 21st's sequence number and timestamp, then nothing for 30 packet
+        // times (the peer's DTX), then speech again: its sequence numbers
+        // carry on from the CN packet's, its timestamps from the real time.
+        let p = packets(60);
+        let ms = |m: u64| Duration::from_millis(m);
+        let mut chain =
+            Chain::new(0, CodecKind::Pcmu, PACKET, (ms(20), ms(200))).expect("PCMU chain");
+        let t0 = Instant::now();
+        let mut pcm = vec![0.0f32; MAX_PACKET_SAMPLES];
+        let mut errors = 0;
+        let mut pulls = Vec::new();
+        let mut seq = 0u16;
+        for (k, packet) in p.iter().enumerate() {
+            let at = t0 + ms(20 * k as u64);
+            let ts = (160 * k) as u32;
+            if !(20..51).contains(&k) {
+                chain.push(at, seq, ts, packet);
+                seq += 1;
+            } else if k == 20 {
+                chain.push_comfort_noise(at, seq, ts, &[45, 127 - 64]);
+                seq += 1;
+            }
+            match chain.pull(at + ms(10), &mut pcm, &mut errors) {
+                Pulled::Audio(n) => pulls.push((true, pcm[..n].to_vec())),
+                Pulled::Concealed(n) => pulls.push((false, pcm[..n].to_vec())),
+                Pulled::Nothing => {}
+            }
+        }
+        assert_eq!(errors, 0);
+        let r = chain.recovery();
+        assert_eq!(
+            r.concealed_frames, 0,
+            "no PLC for a pause the peer announced"
+        );
+        assert_eq!(r.comfort_noise_frames, 31);
+        let stats = chain.stats();
+        assert_eq!((stats.lost, stats.late), (0, 0));
+        // Nor did the pause grow the buffer: still at its 20 ms minimum.
+        assert_eq!(stats.target_ms, 20);
+        // The noise is heard at the packet's level (not silence, not the
+        // speech before it), and it is not counted as the peer talking.
+        let noise: Vec<f32> = pulls
+            .iter()
+            .filter(|(real, _)| !real)
+            .skip(3)
+            .take(25)
+            .flat_map(|(_, x)| x.iter().copied())
+            .collect();
+        let rms = (noise.iter().map(|v| v * v).sum::<f32>() / noise.len() as f32).sqrt();
+        let want = agentphone_media::cn::rms_of_level(45);
+        let db = 20.0 * (rms / want).log10();
+        assert!(
+            db.abs() < 1.5,
+            "comfort noise at {db:.1} dB from the CN level"
+        );
+        // Speech comes back after it.
+        let last = &pulls.last().expect("pulls").1;
+        let speech = (last.iter().map(|v| v * v).sum::<f32>() / last.len() as f32).sqrt();
+        assert!(speech > 3_000.0, "speech after the pause: {speech}");
+    }
+
+    #[test]
+    fn cn_is_ignored_by_a_chain_that_is_not_g711() {
+        let ms = |m: u64| Duration::from_millis(m);
+        let mut chain =
+            Chain::new(111, CodecKind::Opus, PACKET, (ms(20), ms(200))).expect("Opus chain");
+        chain.push_comfort_noise(Instant::now(), 1, 0, &[40]);
+        assert_eq!(chain.stats().received, 0);
     }
 
     #[test]

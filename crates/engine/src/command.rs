@@ -196,6 +196,9 @@ pub struct PartReport {
 }
 
 /// What the engine tells the control side.
+// Events are built on the audio thread and travel in a ring of preallocated
+// slots; boxing the large report would allocate there instead.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// A participant left the engine ([`Command::Remove`]).
     Removed {

@@ -47,8 +47,12 @@ impl Listener {
     pub(crate) fn accept(&mut self, item: Inbound) -> Option<Box<Chain>> {
         match item {
             Inbound::Packet(p) => {
-                if let Some(chain) = &mut self.chain {
-                    chain.push(p.arrival, p.seq, p.ts, p.payload());
+                match &mut self.chain {
+                    Some(chain) if p.comfort_noise => {
+                        chain.push_comfort_noise(p.arrival, p.seq, p.ts, p.payload())
+                    }
+                    Some(chain) => chain.push(p.arrival, p.seq, p.ts, p.payload()),
+                    None => {}
                 }
                 None
             }

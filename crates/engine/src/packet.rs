@@ -38,6 +38,8 @@ pub struct InboundPacket {
     pub seq: u16,
     /// RTP timestamp.
     pub ts: u32,
+    /// An RFC 3389 comfort noise payload rather than audio.
+    pub comfort_noise: bool,
     len: u16,
     data: [u8; MAX_PAYLOAD],
 }
@@ -55,9 +57,16 @@ impl InboundPacket {
             arrival,
             seq,
             ts,
+            comfort_noise: false,
             len: len as u16,
             data,
         })
+    }
+
+    /// Marks the payload as RFC 3389 comfort noise (CN).
+    pub fn with_comfort_noise(mut self, comfort_noise: bool) -> Self {
+        self.comfort_noise = comfort_noise;
+        self
     }
 
     /// The payload.

@@ -120,10 +120,17 @@ impl<H> PayloadRx<H> {
 
 /// An inbound item as it sits in the ring: a packet without its payload.
 enum Item {
-    Packet { arrival: Instant, seq: u16, ts: u32 },
+    Packet {
+        arrival: Instant,
+        seq: u16,
+        ts: u32,
+        comfort_noise: bool,
+    },
     Chain(Box<Chain>),
     Restart,
-    PeerLoss { fraction_lost: u8 },
+    PeerLoss {
+        fraction_lost: u8,
+    },
 }
 
 /// The network half's end of the inbound ring.
@@ -175,6 +182,7 @@ impl InboundSender {
                     arrival: p.arrival,
                     seq: p.seq,
                     ts: p.ts,
+                    comfort_noise: p.comfort_noise,
                 };
                 self.0
                     .push(header, p.payload())
@@ -196,9 +204,15 @@ impl InboundReceiver {
         let mut data = [0u8; MAX_PAYLOAD];
         let (header, len) = self.0.pop(&mut data)?;
         Ok(match header {
-            Item::Packet { arrival, seq, ts } => Inbound::Packet(
+            Item::Packet {
+                arrival,
+                seq,
+                ts,
+                comfort_noise,
+            } => Inbound::Packet(
                 InboundPacket::new(arrival, seq, ts, &data[..len])
-                    .expect("the sender took only payloads that fit"),
+                    .expect("the sender took only payloads that fit")
+                    .with_comfort_noise(comfort_noise),
             ),
             Item::Chain(c) => Inbound::Chain(c),
             Item::Restart => Inbound::Restart,

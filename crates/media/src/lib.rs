@@ -1,6 +1,6 @@
 //! agentphone's media plane below the 48 kHz frame: SDP offer/answer, RTP/RTCP,
-//! codecs (G.711, Opus, RFC 4733 DTMF), jitter buffer, loss concealment, time
-//! stretching and 8 kHz ⇄ 48 kHz resampling.
+//! codecs (G.711, Opus, RFC 4733 DTMF, RFC 3389 comfort noise), jitter buffer,
+//! loss concealment, time stretching and 8 kHz ⇄ 48 kHz resampling.
 //!
 //! Boundaries: no sockets, no threads, no clock reads. Packets and "now" go in,
 //! packets, 10 ms frames of 48 kHz mono audio and statistics come out. Buffers are
@@ -8,6 +8,7 @@
 //! beyond what the `rtp`/`rtcp` crates need to (de)serialize.
 #![forbid(unsafe_code)]
 
+pub mod cn;
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;

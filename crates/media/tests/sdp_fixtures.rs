@@ -308,7 +308,8 @@ fn offer_then_answer_round_trip() {
     };
     let offer = create_offer(&local(), &origin);
     assert!(offer.starts_with("v=0\r\no=- 42 42 IN IP4 192.0.2.100\r\n"));
-    assert!(offer.contains("m=audio 40000 RTP/AVP 0 8 111 101 110\r\n"));
+    assert!(offer.contains("m=audio 40000 RTP/AVP 0 8 111 101 110 13\r\n"));
+    assert!(offer.contains("a=rtpmap:13 CN/8000\r\n"));
     // The peer (PCMA only, RTCP elsewhere) answers.
     let peer_answer = "v=0\r\no=peer 1 1 IN IP4 198.51.100.9\r\ns=-\r\nc=IN IP4 198.51.100.9\r\n\
                        t=0 0\r\nm=audio 5004 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
@@ -373,4 +374,63 @@ fn zero_address_hold_is_understood() {
     let a = answer(offer, &local()).expect("answerable");
     assert!(a.media.remote_zero_addr);
     assert_eq!(a.media.direction, Direction::RecvOnly);
+}
+
+/// RFC 3389 comfort noise: answered only when offered, and only beside an
+/// 8 kHz codec we take; a peer answering it to our offer keeps it.
+#[test]
+fn comfort_noise_is_answered_only_when_offered() {
+    let offer = |formats: &str, maps: &str| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n\
+             t=0 0\r\nm=audio 5004 RTP/AVP {formats}\r\n{maps}"
+        )
+    };
+    let mline = |sdp: &str| {
+        sdp.lines()
+            .find(|l| l.starts_with("m=audio"))
+            .map(str::to_owned)
+            .unwrap()
+    };
+    // A PBX-style offer with CN on its static number (no rtpmap needed).
+    let a = answer(
+        &offer("0 8 101 13", "a=rtpmap:101 telephone-event/8000\r\n"),
+        &local(),
+    )
+    .unwrap();
+    assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 101 13");
+    assert!(a.sdp.contains("a=rtpmap:13 CN/8000\r\n"));
+    assert!(a
+        .media
+        .accepted
+        .iter()
+        .any(|f| f.codec == Codec::ComfortNoise));
+    // Never the codec we send with, never the telephone-event one.
+    assert_eq!(a.media.send_codec.codec, Codec::Pcmu);
+    assert_eq!(a.media.telephone_event.map(|t| t.payload_type), Some(101));
+    // CN on a dynamic number is kept under the offer's number.
+    let a = answer(&offer("8 98", "a=rtpmap:98 CN/8000\r\n"), &local()).unwrap();
+    assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 8 98");
+    // Not offered: not answered (baresip 1.0 offers none).
+    let a = answer(&fixture("baresip-1.0-offer.sdp"), &local()).unwrap();
+    assert!(!a.sdp.contains("CN/8000"), "{}", a.sdp);
+    // Offered beside Opus only: CN/8000 goes with no codec we take.
+    let a = answer(&offer("111 13", "a=rtpmap:111 opus/48000/2\r\n"), &local()).unwrap();
+    assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 111");
+    // CN alone is nothing in common.
+    assert!(matches!(
+        answer(&offer("13", ""), &local()),
+        Err(OfferAnswerError::NoCommonCodec { .. })
+    ));
+    // Our offer has it; a peer answering it keeps it in the accepted set.
+    let origin = Origin {
+        username: "-".into(),
+        session_id: 1,
+        version: 1,
+        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
+    };
+    let ours = create_offer(&local(), &origin);
+    let m = process_answer(&ours, &offer("0 13", "")).unwrap();
+    assert_eq!(m.send_codec.codec, Codec::Pcmu);
+    assert!(m.accepted.iter().any(|f| f.codec == Codec::ComfortNoise));
 }

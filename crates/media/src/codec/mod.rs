@@ -74,6 +74,15 @@ pub enum CodecError {
     /// libopus refused the input (corrupt packet, bad argument).
     #[error("opus: {0}")]
     Opus(#[from] ::opus::Error),
+    /// An RFC 3389 comfort noise payload that could not be read.
+    #[error("comfort noise: {0}")]
+    ComfortNoise(#[from] crate::cn::CnError),
+    /// Comfort noise (CN/8000) handed to a decoder of another clock rate.
+    #[error("{codec} does not take RFC 3389 comfort noise")]
+    NoComfortNoise {
+        /// Codec name.
+        codec: &'static str,
+    },
 }
 
 /// The codecs agentphone speaks.
@@ -161,9 +170,14 @@ impl CodecKind {
     /// Whether a payload carries (near-)silence, judged without decoding
     /// state: for G.711 every sample below about −54 dBov, for Opus a DTX
     /// packet (at most 2 bytes). The jitter buffer drops or repeats such
-    /// packets to adapt its delay.
+    /// packets to adapt its delay. A G.711 stream's buffer also holds its
+    /// RFC 3389 CN packets, which are never whole 10 ms blocks: those are
+    /// not silence to drop, since the comfort noise's level is in them.
     pub fn is_silence(self, payload: &[u8]) -> bool {
         const QUIET: i16 = 64;
+        if matches!(self, Self::Pcmu | Self::Pcma) && !payload.len().is_multiple_of(80) {
+            return false;
+        }
         match self {
             Self::Pcmu => payload
                 .iter()
@@ -307,6 +321,34 @@ impl Decoder {
         match &mut self.inner {
             DecoderInner::G711(d) => d.decode(payload, out),
             DecoderInner::Opus(d) => d.decode(payload, out),
+        }
+    }
+
+    /// Decodes an RFC 3389 comfort noise payload (CN/8000, G.711 only):
+    /// `out` (a multiple of 480 samples) gets the noise it describes, and
+    /// [`conceal`](Self::conceal) carries on with it until the next payload
+    /// (the peer's discontinuous transmission).
+    pub fn decode_comfort_noise(
+        &mut self,
+        payload: &[u8],
+        out: &mut [f32],
+    ) -> Result<usize, CodecError> {
+        check_conceal_len(out.len())?;
+        match &mut self.inner {
+            DecoderInner::G711(d) => d.comfort_noise(payload, out),
+            DecoderInner::Opus(_) => Err(CodecError::NoComfortNoise {
+                codec: self.kind.info().name,
+            }),
+        }
+    }
+
+    /// Whether the peer's comfort noise is playing: a CN payload was decoded
+    /// and no audio payload since, so a missing packet is a pause in its
+    /// transmission, not a loss, and [`conceal`](Self::conceal) plays noise.
+    pub fn in_comfort_noise(&self) -> bool {
+        match &self.inner {
+            DecoderInner::G711(d) => d.in_comfort_noise(),
+            DecoderInner::Opus(_) => false,
         }
     }
 

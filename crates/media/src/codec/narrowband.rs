@@ -3,6 +3,7 @@
 
 use super::g711::{linear_to_alaw, linear_to_ulaw, to_i16, ALAW_DECODE, ULAW_DECODE};
 use super::{CodecError, MAX_PTIME_MS};
+use crate::cn::CnParams;
 use crate::plc::{G711Plc, FRAME as PLC_FRAME};
 use crate::resample::{Downsampler, Upsampler, RATIO};
 
@@ -101,14 +102,36 @@ impl G711Decoder {
         Ok(len * RATIO)
     }
 
-    /// `out.len()` was checked to be whole 10 ms frames.
+    /// `out.len()` was checked to be whole 10 ms frames. While the peer's
+    /// comfort noise plays (a CN packet and no speech since), a missing
+    /// packet is its discontinuous transmission, not a loss: more noise.
     pub(super) fn conceal(&mut self, out: &mut [f32]) -> Result<usize, CodecError> {
         for wide in out.chunks_exact_mut(PLC_FRAME * RATIO) {
             let mut block = [0.0f32; PLC_FRAME];
-            self.plc.conceal(&mut block);
+            if self.plc.in_comfort_noise() {
+                self.plc.comfort_noise(&mut block);
+            } else {
+                self.plc.conceal(&mut block);
+            }
             self.upsample(&block, wide)?;
         }
         Ok(out.len())
+    }
+
+    /// An RFC 3389 CN payload: sets the comfort noise and fills `out`
+    /// (whole 10 ms frames, checked by the caller) with it.
+    pub(super) fn comfort_noise(
+        &mut self,
+        payload: &[u8],
+        out: &mut [f32],
+    ) -> Result<usize, CodecError> {
+        let params = CnParams::parse(payload)?;
+        self.plc.set_comfort_noise(&params);
+        self.conceal(out)
+    }
+
+    pub(super) fn in_comfort_noise(&self) -> bool {
+        self.plc.in_comfort_noise()
     }
 
     /// Conceals a lost packet (`out`, whole 10 ms frames) that `next_payload`
@@ -120,7 +143,7 @@ impl G711Decoder {
         out: &mut [f32],
     ) -> Result<usize, CodecError> {
         let len = next_payload.len().min(MAX_NARROW);
-        if len == 0 || !len.is_multiple_of(PLC_FRAME) {
+        if len == 0 || !len.is_multiple_of(PLC_FRAME) || self.plc.in_comfort_noise() {
             return self.conceal(out);
         }
         let mut next = [0.0f32; MAX_NARROW];

@@ -266,7 +266,11 @@ fn negotiated(
     // (and older PBXs) offer only telephone-event/8000 beside Opus: take it
     // rather than lose DTMF (the events then follow the audio clock, as
     // those peers' own do).
-    let events = || accepted.iter().filter(|f| !f.codec.is_audio());
+    let events = || {
+        accepted
+            .iter()
+            .filter(|f| f.codec == super::Codec::TelephoneEvent)
+    };
     let telephone_event = events()
         .find(|f| f.clock_rate == send_codec.clock_rate)
         .or_else(|| events().next())
@@ -380,7 +384,7 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
     let events: Vec<PayloadFormat> = local
         .codecs
         .iter()
-        .filter(|f| !f.codec.is_audio())
+        .filter(|f| f.codec == super::Codec::TelephoneEvent)
         .filter_map(|ours| {
             let o = offered.iter().find(|o| o.same_format(ours))?;
             Some(PayloadFormat {
@@ -399,6 +403,24 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
     for e in take {
         if !chosen.iter().any(|c| c.payload_type == e.payload_type) {
             chosen.push(e.clone());
+        }
+    }
+    // Comfort noise only when the offer has it (RFC 3264: an answer lists
+    // only what was offered) and beside an accepted codec at its clock rate.
+    let noise = local
+        .codecs
+        .iter()
+        .filter(|f| f.codec == super::Codec::ComfortNoise)
+        .filter_map(|ours| {
+            let o = offered.iter().find(|o| o.same_format(ours))?;
+            audio_rates.contains(&o.clock_rate).then(|| PayloadFormat {
+                payload_type: o.payload_type,
+                ..ours.clone()
+            })
+        });
+    for n in noise.collect::<Vec<_>>() {
+        if !chosen.iter().any(|c| c.payload_type == n.payload_type) {
+            chosen.push(n);
         }
     }
     chosen

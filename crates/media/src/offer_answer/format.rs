@@ -13,6 +13,9 @@ pub enum Codec {
     Opus,
     /// RFC 4733 named telephone events (DTMF).
     TelephoneEvent,
+    /// RFC 3389 comfort noise, static payload type 13 at 8 kHz: what a peer
+    /// in discontinuous transmission sends instead of its silence.
+    ComfortNoise,
 }
 
 impl Codec {
@@ -23,19 +26,27 @@ impl Codec {
             Codec::Pcma => "PCMA",
             Codec::Opus => "opus",
             Codec::TelephoneEvent => "telephone-event",
+            Codec::ComfortNoise => "CN",
         }
     }
 
     /// Identifies a codec from an rtpmap encoding name (case-insensitive, RFC 4566 §6).
     pub fn from_encoding_name(name: &str) -> Option<Codec> {
-        [Codec::Pcmu, Codec::Pcma, Codec::Opus, Codec::TelephoneEvent]
-            .into_iter()
-            .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
+        [
+            Codec::Pcmu,
+            Codec::Pcma,
+            Codec::Opus,
+            Codec::TelephoneEvent,
+            Codec::ComfortNoise,
+        ]
+        .into_iter()
+        .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
     }
 
-    /// True for codecs that carry audio (as opposed to events).
+    /// True for codecs that carry audio to send with (as opposed to events
+    /// and comfort noise, which only go beside one).
     pub fn is_audio(self) -> bool {
-        !matches!(self, Codec::TelephoneEvent)
+        !matches!(self, Codec::TelephoneEvent | Codec::ComfortNoise)
     }
 }
 
@@ -93,6 +104,11 @@ impl PayloadFormat {
         )
     }
 
+    /// RFC 3389 comfort noise on its static payload type 13 (`CN/8000`).
+    pub fn comfort_noise() -> Self {
+        Self::new(Codec::ComfortNoise, 13, 8000, 1, None)
+    }
+
     fn new(codec: Codec, pt: u8, clock_rate: u32, channels: u8, fmtp: Option<String>) -> Self {
         PayloadFormat {
             codec,
@@ -143,6 +159,7 @@ pub(crate) fn static_format(payload_type: u8) -> Option<PayloadFormat> {
     match payload_type {
         0 => Some(PayloadFormat::pcmu()),
         8 => Some(PayloadFormat::pcma()),
+        13 => Some(PayloadFormat::comfort_noise()),
         _ => None,
     }
 }
@@ -182,6 +199,11 @@ mod tests {
             Some(8000)
         );
         assert!(parse_rtpmap(97, "speex/16000").is_none());
+        assert_eq!(
+            parse_rtpmap(13, "CN/8000"),
+            Some(PayloadFormat::comfort_noise())
+        );
+        assert_eq!(static_format(13), Some(PayloadFormat::comfort_noise()));
         assert!(parse_rtpmap(97, "PCMU/zero").is_none());
     }
 

@@ -189,7 +189,9 @@ pub struct LocalMedia {
 
 impl LocalMedia {
     /// Our default preference: PCMU, PCMA, Opus (111) with telephone-event at 8 kHz
-    /// (101) beside G.711 and at 48 kHz (110) beside Opus; 20 ms; sendrecv.
+    /// (101) beside G.711 and at 48 kHz (110) beside Opus, and RFC 3389
+    /// comfort noise (`CN/8000`, 13) beside G.711, as many PBXs offer it;
+    /// 20 ms; sendrecv.
     pub fn new(addr: IpAddr, rtp_port: u16) -> Self {
         LocalMedia {
             addr,
@@ -200,6 +202,7 @@ impl LocalMedia {
                 PayloadFormat::opus(111),
                 PayloadFormat::telephone_event(101, 8000),
                 PayloadFormat::telephone_event(110, 48000),
+                PayloadFormat::comfort_noise(),
             ],
             ptime_ms: 20,
             direction: Direction::SendRecv,
@@ -246,14 +249,23 @@ impl LocalMedia {
         self
     }
 
+    /// `false`: neither offer nor accept RFC 3389 comfort noise.
+    pub fn with_comfort_noise(mut self, comfort_noise: bool) -> Self {
+        if !comfort_noise {
+            self.codecs.retain(|f| f.codec != Codec::ComfortNoise);
+        }
+        self
+    }
+
     /// Keeps only the audio codecs in `order`, in that order (the first is the
     /// one we prefer), followed by every telephone-event format: one at each
     /// audio rate, and the other too, since some peers (baresip 1.0) offer
-    /// only telephone-event/8000 even beside Opus. Telephone-event in `order`
-    /// is ignored.
+    /// only telephone-event/8000 even beside Opus; then comfort noise when
+    /// an 8 kHz codec (G.711) is kept. Telephone-event and comfort noise in
+    /// `order` are ignored.
     pub fn with_codecs(mut self, order: &[Codec]) -> Self {
         let mut kept: Vec<PayloadFormat> = Vec::with_capacity(self.codecs.len());
-        for wanted in order.iter().filter(|c| **c != Codec::TelephoneEvent) {
+        for wanted in order.iter().filter(|c| c.is_audio()) {
             if kept.iter().any(|f| f.codec == *wanted) {
                 continue;
             }
@@ -268,7 +280,15 @@ impl LocalMedia {
             .iter()
             .filter(|f| f.codec == Codec::TelephoneEvent);
         let events: Vec<PayloadFormat> = events.cloned().collect();
+        let narrowband = kept.iter().any(|f| f.clock_rate == 8000);
+        let noise: Vec<PayloadFormat> = self
+            .codecs
+            .iter()
+            .filter(|f| f.codec == Codec::ComfortNoise && narrowband)
+            .cloned()
+            .collect();
         kept.extend(events);
+        kept.extend(noise);
         self.codecs = kept;
         self
     }
@@ -296,7 +316,8 @@ mod local_media_tests {
                 (Codec::Opus, 48_000),
                 (Codec::Pcmu, 8_000),
                 (Codec::TelephoneEvent, 8_000),
-                (Codec::TelephoneEvent, 48_000)
+                (Codec::TelephoneEvent, 48_000),
+                (Codec::ComfortNoise, 8_000)
             ]
         );
         let alaw_only = base.clone().with_codecs(&[Codec::Pcma, Codec::Pcma]);
@@ -305,10 +326,22 @@ mod local_media_tests {
             [
                 (Codec::Pcma, 8_000),
                 (Codec::TelephoneEvent, 8_000),
-                (Codec::TelephoneEvent, 48_000)
+                (Codec::TelephoneEvent, 48_000),
+                (Codec::ComfortNoise, 8_000)
             ]
         );
-        assert!(base.with_codecs(&[Codec::TelephoneEvent]).codecs.is_empty());
+        let quiet = base.clone().with_comfort_noise(false);
+        assert!(!names(&quiet).contains(&(Codec::ComfortNoise, 8_000)));
+        assert_eq!(quiet.codecs.len(), base.codecs.len() - 1);
+        // Comfort noise only beside G.711: CN/8000 means nothing to Opus.
+        let opus_only = base.clone().with_codecs(&[Codec::Opus]);
+        assert!(!names(&opus_only).contains(&(Codec::ComfortNoise, 8_000)));
+        assert!(base
+            .clone()
+            .with_codecs(&[Codec::TelephoneEvent])
+            .codecs
+            .is_empty());
+        assert!(base.with_codecs(&[Codec::ComfortNoise]).codecs.is_empty());
     }
 }
 

@@ -113,7 +113,7 @@ impl RtpReceiver {
             if let Some(slot) = self.payload_types.get_mut(usize::from(f.payload_type)) {
                 *slot = Some(PtInfo {
                     clock_rate: f.clock_rate.max(1),
-                    is_event: !f.codec.is_audio(),
+                    is_event: f.codec == crate::offer_answer::Codec::TelephoneEvent,
                 });
             }
         }
