@@ -5,8 +5,8 @@
 //!
 //! Goals (issue 16): Opus within 0.3 of its clean call at 5 % loss, PCMU within
 //! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss. Not met
-//! yet (measured: Opus −0.33 to −0.39, PCMU −0.51 to −0.81, Opus jitter + loss
-//! −0.58 to −0.66): the bounds
+//! reliably yet (measured: Opus −0.23 / −0.02 in two runs, PCMU −0.30 to −0.54,
+//! Opus jitter + loss −0.48 / −0.29): the bounds
 //! asserted below are regression bounds a little above what this code does,
 //! and each line printed with `--nocapture` states the goal next to it.
 //!

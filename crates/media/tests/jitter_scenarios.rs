@@ -597,9 +597,8 @@ fn clean_link_keeps_its_low_delay_with_fec_on() {
 }
 
 #[test]
-fn loss_brings_one_packet_of_look_ahead_and_fec_whenever_the_next_is_here() {
-    // Single losses every 50 packets from 100 on, a burst of three at 400,
-    // then 15 s without loss.
+fn loss_on_a_steady_link_is_rebuilt_from_fec_without_added_delay() {
+    // Single losses every 50 packets from 100 on, a burst of three at 400.
     let lost =
         |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
     let arrivals: Vec<_> = stream(1_300, |_| 30_000)
@@ -607,39 +606,72 @@ fn loss_brings_one_packet_of_look_ahead_and_fec_whenever_the_next_is_here() {
         .filter(|a| !lost(a.seq as usize))
         .collect();
     let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
-    // Every slot concealed was a lost one; the next packet is offered exactly
-    // when it exists and has arrived.
-    for &(slot, next) in &run.fec {
-        if slot >= 1_300 {
-            continue;
+    // The 20 ms a clean link needs already holds the next packet when a
+    // lost one is due: every lost packet but the burst's first two (whose
+    // next packets are lost too) is offered the next one for FEC.
+    let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
+    // (The payload carries the low byte of its sequence number.)
+    let next = |k: u16| Some((k + 1) & 0xff);
+    let mut expect: Vec<_> = (100..400).step_by(50).map(|k| (k, next(k))).collect();
+    expect.extend([(400, None), (401, None), (402, next(402))]);
+    assert_eq!(fec, expect);
+    // So the delay stays where a clean link has it: no look-ahead, nothing
+    // lengthened to build one.
+    let start = run.first_packet_pop();
+    assert!(run.targets[..start + 1_290].iter().all(|&t| t == 20));
+    assert!(run.outs.iter().all(|o| !matches!(
+        o,
+        Out::Packet {
+            stretch: Stretch::Lengthen,
+            ..
         }
-        assert!(lost(slot as usize), "slot {slot} concealed but not lost");
-        let next_arrived = !lost(slot as usize + 1);
-        if slot > 100 {
-            // The payload carries the low byte of its sequence number.
-            let expect = next_arrived.then_some((slot + 1) & 0xff);
-            assert_eq!(next, expect, "slot {slot}");
-        } else {
-            // The first loss finds no look-ahead yet.
-            assert!(next.is_none_or(|n| n == (slot + 1) & 0xff));
-        }
-    }
-    let concealed: Vec<u16> = run.fec.iter().map(|f| f.0).filter(|&s| s < 1_300).collect();
-    assert_eq!(concealed, vec![100, 150, 200, 250, 300, 350, 400, 401, 402]);
-    // While loss goes on the target holds a packet more than the 20 ms a
-    // clean link needs; 10 s after the last loss it is back.
+    )));
+    let played: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
+    assert_eq!(run.played(), played);
+}
+
+#[test]
+fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
+    // Odd packets take 15 ms longer than even ones: too little jitter to
+    // raise the 20 ms target, enough that the packet after a lost even one
+    // is not here when the lost one is due. Single losses every 50 packets
+    // from 100 on, then 15 s without loss.
+    let lost = |k: usize| (100..400).contains(&k) && k.is_multiple_of(50);
+    let arrivals: Vec<_> = stream(1_300, |k| if k % 2 == 1 { 45_000 } else { 30_000 })
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
+    let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
+    // The first loss is concealed (its next packet came after it was due);
+    // at the second the slot is held one packet time, after which the next
+    // packet is here; from then on one packet of look-ahead rebuilds every
+    // loss.
+    let next = |k: u16| Some((k + 1) & 0xff);
+    let mut expect = vec![(100, None), (150, None), (150, next(150))];
+    expect.extend((200..400).step_by(50).map(|k| (k, next(k))));
+    assert_eq!(fec, expect);
     let at_pop = |seq: u16| {
         run.outs
             .iter()
             .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
             .expect("played")
     };
+    assert_eq!(run.targets[at_pop(120)], 20);
     assert_eq!(run.targets[at_pop(380)], 40);
+    // The hold built the look-ahead: nothing was lengthened for it.
+    assert!(run.outs.iter().all(|o| !matches!(
+        o,
+        Out::Packet {
+            stretch: Stretch::Lengthen,
+            ..
+        }
+    )));
+    // 10 s after the last loss the look-ahead is gone again.
     assert_eq!(run.targets[at_pop(1_250)], 20);
     assert!(run.delays[at_pop(1_290)] <= 40, "delay came back down");
-    // Nothing but the lost packets went unplayed.
-    let expect: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
-    assert_eq!(run.played(), expect);
+    let played: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
+    assert_eq!(run.played(), played);
 }
 
 #[test]

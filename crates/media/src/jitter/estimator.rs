@@ -70,6 +70,11 @@ impl Estimator {
         self.min
     }
 
+    /// Whether the network's jitter, not the smallest delay, sets the target.
+    pub(super) fn jittery(&self) -> bool {
+        self.target_us > self.min_delay_us
+    }
+
     /// Target buffering delay above the fastest packet (µs).
     pub(super) fn target_us(&self) -> i64 {
         self.target_us as i64

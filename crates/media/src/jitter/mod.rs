@@ -24,9 +24,14 @@
 //! instead of waiting for a silence.
 //!
 //! With a codec that carries forward error correction (`JitterConfig::fec`),
-//! a gap in play-out (a lost or late packet) adds one packet time to the target
-//! for [`LOOKAHEAD_HOLD`]: the packet after a loss is then already here when
-//! the lost one is due, and its FEC rebuilds it. A clean link never pays it.
+//! the packet after a lost one must be here when the lost one is due, so its
+//! FEC can rebuild it. A steady link's 20 ms already holds it: there loss adds
+//! no delay (stretching speech to add some costs more than it saves). When
+//! the next packet did come too late for FEC once, the next gap is held one
+//! packet time (one concealed frame, after which the next packet is here) and
+//! the target keeps that packet of look-ahead for [`LOOKAHEAD_HOLD`] after
+//! each gap. On a link whose jitter already sets the target, the first gap
+//! starts the look-ahead at once (the delay is moving anyway).
 //!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
@@ -177,6 +182,10 @@ pub struct JitterBuffer {
     excess_since: Option<i64>,
     /// When play-out last met a gap (µs), for the FEC look-ahead.
     last_gap_us: Option<i64>,
+    /// Timestamp of a packet whose FEC was wanted before it arrived.
+    fec_awaited: Option<i64>,
+    /// That packet did arrive: the delay is too short for FEC.
+    fec_came_late: bool,
     /// The latest push or pop (µs).
     now_us: i64,
     max_delay_us: i64,
@@ -210,6 +219,8 @@ impl JitterBuffer {
             unplayable_run: 0,
             excess_since: None,
             last_gap_us: None,
+            fec_awaited: None,
+            fec_came_late: false,
             now_us: 0,
             max_delay_us: max_us,
             stats: JitterStats::default(),
@@ -271,6 +282,10 @@ impl JitterBuffer {
         let now_us = self.micros(now);
         self.now_us = now_us;
         let (ext_seq, ext_ts) = (self.unwrap_seq(seq), self.unwrap_ts(ts));
+        if self.fec_awaited == Some(ext_ts) {
+            self.fec_awaited = None;
+            self.fec_came_late = true;
+        }
         match self.classify(ext_seq, ext_ts) {
             Arrival::Duplicate => {
                 self.stats.duplicates += 1;
@@ -349,9 +364,28 @@ impl JitterBuffer {
                 self.hand_out(i, true, how)
             }
             None => {
-                self.last_gap_us = Some(now_us);
-                self.play_ts = Some(play_ts + self.step);
                 let next = self.due(play_ts + self.step);
+                if self.lookahead() || (self.cfg.fec && self.est.jittery()) {
+                    // Loss goes on (keep the look-ahead), or the jitter
+                    // already moves the delay (start it: the delay grows
+                    // anyway).
+                    self.last_gap_us = Some(now_us);
+                } else if self.cfg.fec && next.is_none() {
+                    if self.fec_came_late {
+                        // FEC has come too late before: hold the slot for
+                        // one packet time (one concealed frame, the
+                        // look-ahead built at once instead of by stretching
+                        // the speech after it), and keep that look-ahead
+                        // while loss goes on.
+                        self.fec_came_late = false;
+                        self.last_gap_us = Some(now_us);
+                        return self.missing(play_ts, None);
+                    }
+                    // Whether the look-ahead would have helped shows when
+                    // (if) the next packet arrives.
+                    self.fec_awaited = Some(play_ts + self.step);
+                }
+                self.play_ts = Some(play_ts + self.step);
                 self.missing(play_ts, next)
             }
         }
