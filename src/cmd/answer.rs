@@ -3,7 +3,7 @@
 
 use super::account::{credentials, register_request, AccountArgs};
 use super::transfer::{Dialer, ReferPolicy, Referral};
-use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement};
+use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement, PortPool, DEFAULT_POOL_PAIRS};
 use crate::net::SipDriver;
 use agentphone_engine::local::{LocalAudio, LocalInput};
 use agentphone_engine::room::Room;
@@ -143,6 +143,9 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (Some(l), None) => l,
     };
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
+    // Each call's RTP/RTCP pair comes bound from here: binding on the SIP
+    // loop held up every other call's signalling (issue 14).
+    let ports = PortPool::start(sip.local_addr().ip(), DEFAULT_POOL_PAIRS)?;
     match sip.tls_listen_addr() {
         Some(tls) => println!(
             "listening on {} (udp, tcp) and {tls} (tls)",
@@ -227,7 +230,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                                 continue;
                             }
                         }
-                        let accepted = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await;
+                        let accepted = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine, &ports), seen).await;
                         let accepted = match accepted {
                             Ok(a) => a,
                             Err(e) => {
@@ -527,15 +530,16 @@ async fn accept(
     sip: &mut SipDriver,
     call: CallId,
     offer: Option<&[u8]>,
-    (settings, dead, engine): (
+    (settings, dead, engine, ports): (
         &crate::media::MediaSettings,
         &tokio::sync::mpsc::UnboundedSender<crate::media::RtpTimeout>,
         &MediaEngine,
+        &PortPool,
     ),
     number: u64,
 ) -> Result<std::result::Result<Live, agentphone_media::offer_answer::OfferAnswerError>> {
     let now = Instant::now();
-    let mut media = MediaLeg::bind(sip.local_addr().ip(), settings, engine).await?;
+    let mut media = MediaLeg::from_pool(ports, settings, engine).await?;
     media.alert_on_rtp_timeout(number, dead.clone());
     match media.answer(offer) {
         Ok((sdp, negotiated)) => {
