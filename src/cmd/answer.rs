@@ -79,6 +79,11 @@ pub struct AnswerArgs {
     /// Where to accept TLS (default: the --listen port + 1, else any free port).
     #[arg(long, requires = "tls_cert")]
     pub tls_listen: Option<SocketAddr>,
+    /// RTP/RTCP port pairs kept bound ahead of the calls by a thread of
+    /// their own (each pair is two descriptors); 0 binds each call's pair
+    /// when it arrives, on the SIP loop.
+    #[arg(long, default_value_t = DEFAULT_POOL_PAIRS)]
+    pub rtp_pool: usize,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -145,7 +150,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
     // Each call's RTP/RTCP pair comes bound from here: binding on the SIP
     // loop held up every other call's signalling (issue 14).
-    let ports = PortPool::start(sip.local_addr().ip(), DEFAULT_POOL_PAIRS)?;
+    let ports = PortPool::start(sip.local_addr().ip(), args.rtp_pool)?;
     match sip.tls_listen_addr() {
         Some(tls) => println!(
             "listening on {} (udp, tcp) and {tls} (tls)",

@@ -72,9 +72,8 @@ impl PortPool {
     /// Binds `size` pairs on `ip` now (so a failure shows at start, and the
     /// first calls find them) and starts the thread that keeps the pool
     /// full. Must run inside the tokio runtime: the sockets are registered
-    /// with its reactor.
+    /// with its reactor. A pool of size 0 has no thread and is always empty.
     pub fn start(ip: IpAddr, size: usize) -> Result<PortPool> {
-        let size = size.max(1);
         let mut ready = VecDeque::with_capacity(size);
         for _ in 0..size {
             ready.push_back(bind_pair_now(ip)?);
@@ -88,6 +87,12 @@ impl PortPool {
             }),
             wake: Condvar::new(),
         });
+        if size == 0 {
+            return Ok(PortPool {
+                shared,
+                thread: None,
+            });
+        }
         let runtime = tokio::runtime::Handle::current();
         let thread = {
             let shared = shared.clone();
@@ -116,7 +121,7 @@ impl PortPool {
         let mut state = self.shared.lock();
         let pair = state.ready.pop_front();
         let batch = REFILL_BATCH.min(self.shared.size);
-        if !state.asked && state.ready.len() + batch <= self.shared.size {
+        if !state.asked && batch > 0 && state.ready.len() + batch <= self.shared.size {
             state.asked = true;
             self.shared.wake.notify_one();
         }
