@@ -110,6 +110,9 @@ fn at_the_server_limit_answered_requests_make_room_and_pending_ones_refuse() {
     assert!(new_request(&mut layer, "z9hG4bK-refused").is_none());
     assert_eq!(layer.server_len(), 4);
     for key in pending {
-        assert!(layer.state(key).is_some(), "{key} in progress was forgotten");
+        assert!(
+            layer.state(key).is_some(),
+            "{key} in progress was forgotten"
+        );
     }
 }
