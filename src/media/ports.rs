@@ -28,6 +28,9 @@ pub const DEFAULT_POOL_PAIRS: usize = 128;
 /// batch, and the SIP loop signals the thread once per batch, not per call.
 const REFILL_BATCH: usize = 16;
 
+/// How often an idle thread tops up a pool left less than a batch short.
+const TOP_UP_EVERY: Duration = Duration::from_millis(500);
+
 /// After a failed bind (out of descriptors, no port left) the thread waits
 /// this long before trying again, rather than spinning.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
@@ -161,9 +164,22 @@ fn refill(shared: &Shared) {
             return;
         }
         let missing = shared.size.saturating_sub(state.ready.len());
-        if missing == 0 {
+        if missing == 0 || (!state.asked && missing < REFILL_BATCH.min(shared.size)) {
+            // Full, or short of less than a batch with nobody asking: the
+            // SIP loop wakes us a batch short; a slow check tops the pool
+            // up to its size at rest (so the descriptors come back).
             state.asked = false;
-            state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            state = shared
+                .wake
+                .wait_timeout(state, TOP_UP_EVERY)
+                .map(|(s, timeout)| {
+                    let mut s = s;
+                    if timeout.timed_out() {
+                        s.asked = true;
+                    }
+                    s
+                })
+                .unwrap_or_else(|e| e.into_inner().0);
             continue;
         }
         // Bind outside the lock, a batch at a time, so the SIP loop's take
