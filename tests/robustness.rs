@@ -144,6 +144,11 @@ fn a_call_without_rtp_ports_is_refused_503_and_the_next_one_works() {
             "3",
             "--play",
             "tone:440",
+            // Each call binds its pair when it comes, so the descriptor
+            // limit set below is what the second call runs into (a pool
+            // bound ahead would serve it).
+            "--rtp-pool",
+            "0",
         ],
         &[],
         LIMIT,

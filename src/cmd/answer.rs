@@ -3,7 +3,7 @@
 
 use super::account::{credentials, register_request, AccountArgs};
 use super::transfer::{Dialer, ReferPolicy, Referral};
-use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement};
+use crate::media::{MediaEngine, MediaLeg, MediaPlan, Placement, PortPool, DEFAULT_POOL_PAIRS};
 use crate::net::SipDriver;
 use agentphone_engine::local::{LocalAudio, LocalInput};
 use agentphone_engine::room::Room;
@@ -72,6 +72,11 @@ pub struct AnswerArgs {
     pub max_concurrent: Option<usize>,
     #[command(flatten)]
     pub tls: super::tls_server::TlsServerArgs,
+    /// RTP/RTCP port pairs kept bound ahead of the calls by a thread of
+    /// their own (each pair is two descriptors); 0 binds each call's pair
+    /// when it arrives, on the SIP loop.
+    #[arg(long, default_value_t = DEFAULT_POOL_PAIRS)]
+    pub rtp_pool: usize,
     #[command(flatten)]
     pub noise: super::noise::NoiseArgs,
 }
@@ -132,6 +137,9 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
         (Some(l), None) => l,
     };
     let mut sip = SipDriver::bind_full(listen, &user, session_timer, &limits, net).await?;
+    // Each call's RTP/RTCP pair comes bound from here: binding on the SIP
+    // loop held up every other call's signalling (issue 14).
+    let ports = PortPool::start(sip.local_addr().ip(), args.rtp_pool)?;
     super::tls_server::print_listening(&sip);
     let policy = super::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(policy);
@@ -210,7 +218,7 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                                 continue;
                             }
                         }
-                        let accepted = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine), seen).await;
+                        let accepted = accept(&mut sip, call, offer.as_deref(), (&media_settings, &dead_tx, &engine, &ports), seen).await;
                         let accepted = match accepted {
                             Ok(a) => a,
                             Err(e) => {
@@ -510,15 +518,16 @@ async fn accept(
     sip: &mut SipDriver,
     call: CallId,
     offer: Option<&[u8]>,
-    (settings, dead, engine): (
+    (settings, dead, engine, ports): (
         &crate::media::MediaSettings,
         &tokio::sync::mpsc::UnboundedSender<crate::media::RtpTimeout>,
         &MediaEngine,
+        &PortPool,
     ),
     number: u64,
 ) -> Result<std::result::Result<Live, agentphone_media::offer_answer::OfferAnswerError>> {
     let now = Instant::now();
-    let mut media = MediaLeg::bind(sip.local_addr().ip(), settings, engine).await?;
+    let mut media = MediaLeg::from_pool(ports, settings, engine).await?;
     media.set_signalling_secure(sip.call_over_tls(call));
     media.alert_on_rtp_timeout(number, dead.clone());
     match media.answer(offer) {

@@ -12,6 +12,7 @@ mod net_receive;
 mod net_send;
 mod net_srtp;
 mod plan;
+mod ports;
 mod report;
 mod settings;
 mod watchdog;
@@ -19,6 +20,7 @@ mod watchdog;
 pub use engine::MediaEngine;
 pub use net_srtp::SrtpCounts;
 pub use plan::{open_source, MediaPlan, Voice};
+pub use ports::{PortPool, DEFAULT_POOL_PAIRS};
 pub use report::MediaReport;
 pub use settings::{parse_codec, parse_srtp, MediaSettings};
 pub use watchdog::RtpTimeout;
@@ -128,13 +130,43 @@ impl MediaLeg {
     pub async fn bind(ip: IpAddr, settings: &MediaSettings, engine: &MediaEngine) -> Result<Self> {
         let (rtp, rtcp) = bind_pair(ip).await?;
         let port = rtp.local_addr().context("RTP socket address")?.port();
+        Ok(Self::on_sockets(ip, (rtp, rtcp, port), settings, engine))
+    }
+
+    /// Like [`bind`](Self::bind), on a pair the pool bound ahead (no system
+    /// call here); binds one itself when the pool is empty.
+    pub async fn from_pool(
+        pool: &PortPool,
+        settings: &MediaSettings,
+        engine: &MediaEngine,
+    ) -> Result<Self> {
+        match pool.take() {
+            Some(pair) => Ok(Self::on_sockets(
+                pool.ip(),
+                (pair.rtp, pair.rtcp, pair.port),
+                settings,
+                engine,
+            )),
+            None => {
+                tracing::debug!("RTP port pool empty: binding on the call's path");
+                Self::bind(pool.ip(), settings, engine).await
+            }
+        }
+    }
+
+    fn on_sockets(
+        ip: IpAddr,
+        (rtp, rtcp, port): (UdpSocket, UdpSocket, u16),
+        settings: &MediaSettings,
+        engine: &MediaEngine,
+    ) -> Self {
         let codecs: Vec<Codec> = settings.codecs.iter().map(|k| codec_of(*k)).collect();
         let local = LocalMedia::new(ip, port)
             .with_codecs(&codecs)
             .with_comfort_noise(settings.comfort_noise)
             .with_local_order(settings.codec_priority_local)
             .with_srtp(settings.srtp, &settings.srtp_suites);
-        Ok(MediaLeg {
+        MediaLeg {
             engine: engine.clone(),
             sockets: Some((rtp, rtcp)),
             sdp: SdpSession::new(local),
@@ -145,7 +177,7 @@ impl MediaLeg {
             held: false,
             signalling_secure: false,
             warned_plain_keys: false,
-        })
+        }
     }
 
     /// Says whether this call's signalling is TLS (`sips:`, `transport =
@@ -367,6 +399,8 @@ impl MediaLeg {
         );
         let jitter = (self.settings.jitter_min, self.settings.jitter_max);
         let (quality_tx, quality) = tokio::sync::watch::channel(Default::default());
+        let (rtp, rtcp) = sockets;
+        let sockets = (rtp, rtcp, self.sdp.local().addr);
         let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog, quality_tx);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();

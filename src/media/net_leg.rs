@@ -51,18 +51,17 @@ pub(super) struct NetLeg {
 }
 
 impl NetLeg {
+    /// `ip` is the address the sockets are bound on, for the RTCP CNAME
+    /// (given, not asked of the socket: this runs on the SIP loop).
     pub(super) fn new(
-        (rtp, rtcp): (UdpSocket, UdpSocket),
+        (rtp, rtcp, ip): (UdpSocket, UdpSocket, std::net::IpAddr),
         negotiated: &NegotiatedMedia,
         rings: LegRings,
         jitter: (Duration, Duration),
         watchdog: RtpWatchdog,
         quality: tokio::sync::watch::Sender<CallQuality>,
     ) -> Self {
-        let cname = rtp
-            .local_addr()
-            .map(|a| format!("agentphone@{}", a.ip()))
-            .unwrap_or_else(|_| "agentphone".into());
+        let cname = format!("agentphone@{ip}");
         NetLeg {
             rtp,
             rtcp,

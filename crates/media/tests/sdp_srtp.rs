@@ -56,7 +56,10 @@ fn each_policy_offers_what_it_says() {
     }
 
     let mandatory = SdpSession::new(local(4000, SrtpPolicy::Mandatory, &ALL[..1])).offer();
-    assert_eq!(mline(&mandatory), "m=audio 4000 RTP/SAVP 0 8 111 101 110 13");
+    assert_eq!(
+        mline(&mandatory),
+        "m=audio 4000 RTP/SAVP 0 8 111 101 110 13"
+    );
     assert_eq!(crypto_lines(&mandatory).len(), 1);
     assert!(crypto_lines(&mandatory)[0].starts_with("1 AES_CM_128_HMAC_SHA1_80 inline:"));
 }
@@ -101,7 +104,10 @@ fn the_answer_takes_the_offerers_first_suite_it_has() {
     let mut a = SdpSession::new(offerer);
     let mut b = SdpSession::new(answerer);
     let answer = b.answer(&a.offer()).unwrap();
-    assert_eq!(mline(&answer.sdp), "m=audio 5000 RTP/SAVP 0 8 111 101 110 13");
+    assert_eq!(
+        mline(&answer.sdp),
+        "m=audio 5000 RTP/SAVP 0 8 111 101 110 13"
+    );
     let lines = crypto_lines(&answer.sdp);
     assert_eq!(lines.len(), 1);
     let c = parse_crypto(lines[0]).unwrap();

@@ -5,8 +5,12 @@
 //! which note the call as changed. Changed calls are re-queued at their
 //! [`Call::next_deadline`] on the next mutable access, so at most a few are
 //! pending at any time and [`CallTable::next_deadline`] never scans the table.
+//!
+//! Calls are also indexed by their INVITE's Call-ID, so matching a message to
+//! its dialog ([`CallTable::with_call_id`]) looks at the calls sharing that
+//! Call-ID (one, or a few forks) rather than at every call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 use std::time::Instant;
 
@@ -22,6 +26,10 @@ pub(super) struct CallTable {
     queue: TimerQueue<CallId>,
     /// Calls changed since their deadline was last queued.
     dirty: Vec<CallId>,
+    /// Calls by the Call-ID of their INVITE, oldest first (ids ascend). A
+    /// call's Call-ID never changes: a retried INVITE (challenge, 422)
+    /// keeps it (RFC 3261 §8.1.3.5).
+    by_call_id: HashMap<String, Vec<CallId>>,
 }
 
 impl Deref for CallTable {
@@ -56,13 +64,41 @@ impl CallTable {
     pub(super) fn insert(&mut self, id: CallId, call: Call) {
         self.flush();
         self.touch(id);
-        self.map.insert(id, Box::new(call));
+        let key = call_id_of(&call).to_owned();
+        if let Some(old) = self.map.insert(id, Box::new(call)) {
+            self.unindex(id, call_id_of(&old));
+        }
+        self.by_call_id.entry(key).or_default().push(id);
     }
 
     pub(super) fn remove(&mut self, id: &CallId) -> Option<Call> {
         self.flush();
         self.queue.cancel(*id);
-        self.map.remove(id).map(|c| *c)
+        let call = self.map.remove(id)?;
+        self.unindex(*id, call_id_of(&call));
+        Some(*call)
+    }
+
+    fn unindex(&mut self, id: CallId, call_id: &str) {
+        if let Some(ids) = self.by_call_id.get_mut(call_id) {
+            ids.retain(|c| *c != id);
+            if ids.is_empty() {
+                self.by_call_id.remove(call_id);
+            }
+        }
+    }
+
+    /// The calls whose INVITE carries this Call-ID, in id order (what a
+    /// scan of the whole table would meet first comes first).
+    pub(super) fn with_call_id<'a>(
+        &'a self,
+        call_id: &str,
+    ) -> impl Iterator<Item = (CallId, &'a Call)> + 'a {
+        self.by_call_id
+            .get(call_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.map.get(id).map(|c| (*id, &**c)))
     }
 
     /// The earliest deadline of any call: the queue's head, or a call
@@ -88,4 +124,11 @@ impl CallTable {
         }
         due
     }
+}
+
+/// The Call-ID a call is indexed by: its INVITE's header value as received
+/// or sent, which is what the dialog and the lookups compare (empty when
+/// missing: such an INVITE never gets this far).
+fn call_id_of(call: &Call) -> &str {
+    crate::message::header(&call.invite, "Call-ID").unwrap_or_default()
 }

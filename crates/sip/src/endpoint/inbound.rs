@@ -132,10 +132,13 @@ impl Endpoint {
             )
         };
         let k = key(req);
+        let Some(call_id) = k.0.as_deref() else {
+            return false;
+        };
         let branch = |r: &Request| r.via_header().map(|v| v.value().to_string()).ok();
-        self.calls
-            .values()
-            .any(|c| c.role == Role::Uas && key(&c.invite) == k && branch(&c.invite) != branch(req))
+        self.calls.with_call_id(call_id).any(|(_, c)| {
+            c.role == Role::Uas && key(&c.invite) == k && branch(&c.invite) != branch(req)
+        })
     }
 
     fn find_dialog(
@@ -144,12 +147,12 @@ impl Endpoint {
         local_tag: &str,
         remote_tag: Option<&str>,
     ) -> Option<CallId> {
-        self.calls.iter().find_map(|(id, c)| {
+        self.calls.with_call_id(call_id).find_map(|(id, c)| {
             let d = c.dialog.as_ref()?;
             (d.id.call_id == call_id
                 && d.id.local_tag == local_tag
                 && remote_tag.is_none_or(|t| d.id.remote_tag == t))
-            .then_some(*id)
+            .then_some(id)
         })
     }
 

@@ -26,7 +26,7 @@ impl Endpoint {
             [one] => Replaces::parse(one).map_err(|_| 400u16)?,
             _ => return Err(400),
         };
-        for (id, c) in self.calls.iter() {
+        for (id, c) in self.calls.with_call_id(&r.call_id) {
             let matches = match &c.dialog {
                 Some(d) => {
                     d.id.call_id == r.call_id
@@ -49,7 +49,7 @@ impl Endpoint {
                 // RFC 3891 §3: an early dialog not initiated by us.
                 _ if !confirmed && c.role == Role::Uas => Err(481),
                 _ if confirmed && r.early_only => Err(486),
-                _ => Ok(Some(*id)),
+                _ => Ok(Some(id)),
             };
         }
         if self

@@ -484,12 +484,15 @@ impl Endpoint {
         }
         let call_id = resp.call_id_header().map(|c| c.value().to_string()).ok();
         let to_tag = resp.to_header().ok().and_then(|t| tag_of(t.value()));
-        let found = self.calls.iter().find(|(_, c)| {
+        let Some(call_id) = call_id else {
+            return;
+        };
+        let found = self.calls.with_call_id(&call_id).find(|(_, c)| {
             c.dialog.as_ref().is_some_and(|d| {
-                Some(&d.id.call_id) == call_id.as_ref() && Some(&d.id.remote_tag) == to_tag.as_ref()
+                d.id.call_id == call_id && Some(&d.id.remote_tag) == to_tag.as_ref()
             })
         });
-        if let Some((&id, _)) = found {
+        if let Some((id, _)) = found {
             self.resend_ack(id, &resp);
         }
     }

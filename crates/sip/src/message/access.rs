@@ -61,7 +61,7 @@ pub fn header_values<'a>(msg: &'a impl HasHeaders, name: &str) -> Vec<&'a str> {
     let wanted = canonical_name(name);
     msg.headers()
         .iter()
-        .filter(|h| canonical_name(h.name()).eq_ignore_ascii_case(&wanted))
+        .filter(|h| canonical_name(h.name()).eq_ignore_ascii_case(wanted))
         .map(|h| h.value())
         .collect()
 }

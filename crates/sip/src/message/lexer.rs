@@ -95,16 +95,18 @@ const CANONICAL: &[&str] = &[
 ];
 
 /// Maps a header name to its canonical spelling; unknown names are kept.
-pub(crate) fn canonical_name(name: &str) -> String {
+pub(crate) fn canonical_name(name: &str) -> &str {
+    // Borrowed, not allocated: header lookups call this for every header
+    // of the message they search.
     if name.len() == 1 {
         if let Some((_, long)) = COMPACT.iter().find(|(c, _)| c.eq_ignore_ascii_case(name)) {
-            return (*long).to_string();
+            return long;
         }
     }
     CANONICAL
         .iter()
         .find(|c| c.eq_ignore_ascii_case(name))
-        .map_or_else(|| name.to_string(), |c| (*c).to_string())
+        .map_or(name, |c| c)
 }
 
 /// Lines of the header block: split on LF, dropping one preceding CR.
@@ -193,7 +195,7 @@ fn lex_line(line: &[u8], folded: bool, headers: &mut Vec<RawHeader>) -> Result<(
         return Err("malformed header name");
     }
     headers.push(RawHeader {
-        name: canonical_name(name),
+        name: canonical_name(name).to_string(),
         value: value.trim_matches([' ', '\t']).to_string(),
     });
     Ok(())

@@ -1,6 +1,6 @@
 //! The transaction table and its entry points.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
@@ -64,9 +64,28 @@ pub struct TransactionLayer {
     client_index: HashMap<MatchKey, TxKey>,
     server_index: HashMap<MatchKey, TxKey>,
     /// New server transactions beyond this many are refused
-    /// ([`RequestDisposition::Overloaded`]).
+    /// ([`RequestDisposition::Overloaded`]), once no lingering one is left
+    /// to forget.
     server_limit: usize,
+    /// Server transactions that sent their final response and only absorb
+    /// retransmissions until Timer J, L or I (see [`lingers`]), oldest
+    /// first; entries of transactions gone since are skipped.
+    lingering: VecDeque<TxKey>,
     out: Output,
+}
+
+/// A server transaction whose final response is out and that only waits to
+/// absorb retransmissions: a non-INVITE one in Completed (Timer J), an
+/// INVITE one Accepted (2xx sent: the UAS core retransmits the 2xx, and the
+/// ACK for it is a transaction of its own) or Confirmed (Timer I). An INVITE
+/// one in Completed still retransmits its non-2xx until the ACK: it is not
+/// lingering.
+fn lingers(key: TxKey, state: TxState) -> bool {
+    match kind_of(key) {
+        Kind::NonInviteServer => state == TxState::Completed,
+        Kind::InviteServer => matches!(state, TxState::Accepted | TxState::Confirmed),
+        _ => false,
+    }
 }
 
 impl Default for TransactionLayer {
@@ -86,6 +105,7 @@ impl TransactionLayer {
             client_index: HashMap::new(),
             server_index: HashMap::new(),
             server_limit: usize::MAX,
+            lingering: VecDeque::new(),
             out: Output::default(),
         }
     }
@@ -108,7 +128,11 @@ impl TransactionLayer {
     /// At most `limit` server transactions at once: a flood of new requests
     /// (each kept up to 32 s by Timer H or J) must not grow memory without
     /// bound. Requests matching a live transaction and CANCELs of live
-    /// INVITEs are still handled beyond it.
+    /// INVITEs are still handled beyond it. At the limit, a new request
+    /// first makes room by forgetting the oldest lingering transaction (one
+    /// that only absorbs retransmissions of a request already answered):
+    /// only requests in progress refuse new ones, so a steady call rate
+    /// whose answered BYEs and INVITEs linger 32 s is not refused for them.
     pub fn set_server_limit(&mut self, limit: usize) {
         self.server_limit = limit;
     }
@@ -188,6 +212,37 @@ impl TransactionLayer {
         }
         debug!(%key, state = ?tx.state, "transaction terminated");
         self.out.event(TxEvent::Terminated(key));
+        // Lingering transactions mostly end in the order they began to
+        // linger (same timer): the queue's front is trimmed as they go, so
+        // it stays about as long as the transactions still lingering.
+        while let Some(&front) = self.lingering.front() {
+            if self.get(front).is_some() {
+                break;
+            }
+            self.lingering.pop_front();
+        }
+    }
+
+    /// Notes that server transaction `key` may have begun to linger in its
+    /// last step (it was in state `before`).
+    fn note_lingering(&mut self, key: TxKey, before: TxState) {
+        let after = self.get(key).map(|tx| tx.state);
+        if after.is_some_and(|a| lingers(key, a)) && !lingers(key, before) {
+            self.lingering.push_back(key);
+        }
+    }
+
+    /// Forgets the oldest lingering server transaction, if any: what a new
+    /// request may take the place of at the limit.
+    fn evict_lingering(&mut self) -> bool {
+        while let Some(key) = self.lingering.pop_front() {
+            if self.get(key).is_some_and(|tx| lingers(key, tx.state)) {
+                debug!(%key, "lingering transaction forgotten to make room");
+                self.remove(key);
+                return true;
+            }
+        }
+        false
     }
 
     /// Start a client transaction for `req` towards `dest` and queue its first
@@ -264,6 +319,7 @@ impl TransactionLayer {
         if let Some(&key) = self.server_index.get(&mk) {
             let timers = self.timers;
             if let Some(tx) = self.txs.get_mut(&key.id()) {
+                let before = tx.state;
                 let disposition = match kind_of(key) {
                     Kind::InviteServer => {
                         server_invite::on_request(tx, now, req, &timers, &mut self.out)
@@ -271,6 +327,7 @@ impl TransactionLayer {
                     _ => server_non_invite::on_request(tx, &mut self.out),
                 };
                 self.sync(key.id());
+                self.note_lingering(key, before);
                 return Ok(disposition);
             }
         }
@@ -291,7 +348,7 @@ impl TransactionLayer {
                     invite_tx,
                 })
             }
-            _ if self.server_index.len() >= self.server_limit => {
+            _ if self.server_index.len() >= self.server_limit && !self.evict_lingering() => {
                 Ok(RequestDisposition::Overloaded(req))
             }
             _ => {
@@ -341,11 +398,13 @@ impl TransactionLayer {
             });
         }
         let wire = Wire::response(&resp);
+        let before = tx.state;
         let result = match kind_of(key) {
             Kind::InviteServer => server_invite::respond(tx, now, code, wire, &timers, out),
             _ => server_non_invite::respond(tx, now, code, wire, &timers, out),
         };
         self.sync(key.id());
+        self.note_lingering(key, before);
         result
     }
 

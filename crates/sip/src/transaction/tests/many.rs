@@ -66,3 +66,53 @@ fn ten_thousand_transactions_time_out_in_order_and_answered_ones_never() {
     let want: Vec<(Instant, TxKey)> = started.iter().map(|&(at, k)| (at + t1x64, k)).collect();
     assert_eq!(timeouts, want);
 }
+
+/// At the server limit, requests already answered (lingering until Timer J)
+/// make room for new ones, oldest first; requests still in progress do not,
+/// and beyond them a new request is refused.
+#[test]
+fn at_the_server_limit_answered_requests_make_room_and_pending_ones_refuse() {
+    use crate::transaction::RequestDisposition;
+    let now = Instant::now();
+    let mut layer = TransactionLayer::new(Timers::default());
+    layer.set_server_limit(4);
+    let src = Destination::udp(super::client_addr());
+    let new_request = |layer: &mut TransactionLayer, branch: &str| {
+        let req = request("OPTIONS", branch);
+        match layer.on_request(now, req.clone(), src).expect("matchable") {
+            RequestDisposition::New(key) => Some((key, req)),
+            RequestDisposition::Overloaded(_) => None,
+            _ => panic!("{branch}: neither new nor refused"),
+        }
+    };
+    // Four answered: they linger (Timer J, 32 s over UDP).
+    let mut answered = Vec::new();
+    for i in 0..4 {
+        let (key, req) = new_request(&mut layer, &format!("z9hG4bK-ans-{i}")).expect("room");
+        let resp = response_to(&req, StatusCode::OK, Some("t"));
+        layer.respond(now, key, resp).expect("respond");
+        answered.push(key);
+    }
+    let _ = events(&mut layer);
+    // Each new one forgets the oldest answered one.
+    let mut pending = Vec::new();
+    for i in 0..4 {
+        let (key, _) = new_request(&mut layer, &format!("z9hG4bK-new-{i}")).expect("made room");
+        pending.push(key);
+        assert_eq!(
+            events(&mut layer),
+            vec![TxEvent::Terminated(answered[i])],
+            "the oldest answered transaction is forgotten first"
+        );
+        assert_eq!(layer.server_len(), 4);
+    }
+    // Four in progress: nothing to forget, the next is refused.
+    assert!(new_request(&mut layer, "z9hG4bK-refused").is_none());
+    assert_eq!(layer.server_len(), 4);
+    for key in pending {
+        assert!(
+            layer.state(key).is_some(),
+            "{key} in progress was forgotten"
+        );
+    }
+}
