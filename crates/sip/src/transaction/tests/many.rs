@@ -96,12 +96,12 @@ fn at_the_server_limit_answered_requests_make_room_and_pending_ones_refuse() {
     let _ = events(&mut layer);
     // Each new one forgets the oldest answered one.
     let mut pending = Vec::new();
-    for i in 0..4 {
+    for (i, oldest) in answered.iter().enumerate() {
         let (key, _) = new_request(&mut layer, &format!("z9hG4bK-new-{i}")).expect("made room");
         pending.push(key);
         assert_eq!(
             events(&mut layer),
-            vec![TxEvent::Terminated(answered[i])],
+            vec![TxEvent::Terminated(*oldest)],
             "the oldest answered transaction is forgotten first"
         );
         assert_eq!(layer.server_len(), 4);
