@@ -424,6 +424,10 @@ pub struct Account {
     /// The registrar's host as written (a name is what its TLS certificate
     /// must carry).
     pub registrar_host: String,
+    /// The port written with it, if any (it skips NAPTR and SRV).
+    pub registrar_port: Option<u16>,
+    /// The transport the account names, if any (it skips NAPTR).
+    pub registrar_transport: Option<agentphone_sip::transport::Transport>,
     /// SIP domain.
     pub domain: String,
     /// UDP, TCP or TLS to `registrar` (never naming a connection).
@@ -488,11 +492,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
 impl AccountConfig {
     /// Resolves the password and, through `dns`, the registrar's servers;
     /// `name` and `path` are for messages.
-    pub async fn resolve(
+    pub async fn resolve<S: crate::net::dns::RecordSource>(
         &self,
         name: &str,
         path: &str,
-        dns: &crate::net::dns::Resolver,
+        dns: &crate::net::dns::Locator<S>,
     ) -> Result<Account> {
         let password = match (&self.password_env, &self.password_file) {
             (Some(var), _) => Some(std::env::var(var).map_err(|_| {
@@ -529,28 +533,24 @@ impl AccountConfig {
             })
             .await
             .with_context(|| format!("{path}: account '{name}', key 'registrar'"))?;
-        let Some((first, alternates)) = targets.split_first() else {
+        if targets.is_empty() {
             bail!(
                 "{path}: account '{name}', key 'registrar': '{}' has no server",
                 self.registrar
             );
-        };
-        let mut registrar_ips: Vec<std::net::IpAddr> = Vec::new();
-        for t in &targets {
-            if !registrar_ips.contains(&t.addr.ip()) {
-                registrar_ips.push(t.addr.ip());
-            }
         }
         let domain = self.domain.clone().unwrap_or_else(|| host.to_string());
-        Ok(Account {
+        let mut account = Account {
             user: self.user.clone(),
             password,
-            registrar: first.addr,
-            registrar_alternates: alternates.to_vec(),
-            registrar_ips,
+            registrar: targets[0].addr,
+            registrar_alternates: Vec::new(),
+            registrar_ips: Vec::new(),
             registrar_host: host.to_string(),
+            registrar_port: port,
+            registrar_transport: transport,
             domain,
-            transport: first.transport,
+            transport: targets[0].transport,
             tls_keys: tls_keys!(self),
             keepalive_keys: keepalive_keys!(self),
             expires: self.expires.unwrap_or(600),
@@ -562,7 +562,64 @@ impl AccountConfig {
                     locked: n.locked,
                 })
                 .unwrap_or_default(),
-        })
+        };
+        account.set_targets(targets);
+        Ok(account)
+    }
+}
+
+impl Account {
+    /// Every registrar server in the order to try them.
+    pub fn targets(&self) -> Vec<agentphone_sip::transport::Destination> {
+        let first = agentphone_sip::transport::Destination {
+            transport: self.transport,
+            addr: self.registrar,
+        };
+        std::iter::once(first)
+            .chain(self.registrar_alternates.iter().copied())
+            .collect()
+    }
+
+    fn set_targets(&mut self, targets: Vec<agentphone_sip::transport::Destination>) {
+        let Some((first, alternates)) = targets.split_first() else {
+            return;
+        };
+        self.registrar = first.addr;
+        self.transport = first.transport;
+        self.registrar_alternates = alternates.to_vec();
+        self.registrar_ips.clear();
+        for t in &targets {
+            if !self.registrar_ips.contains(&t.addr.ip()) {
+                self.registrar_ips.push(t.addr.ip());
+            }
+        }
+    }
+
+    /// Looks the registrar up again (answered from the cache until the
+    /// records' TTL runs out, RFC 3263 §4): a registration started anew
+    /// after every server failed goes to where DNS points now, not where it
+    /// pointed when the run began. The same servers in another order (a new
+    /// RFC 2782 weighted draw) keep the order in use. Returns whether the
+    /// servers changed; on a failed lookup the old list stays.
+    pub async fn relocate<S: crate::net::dns::RecordSource>(
+        &mut self,
+        dns: &crate::net::dns::Locator<S>,
+    ) -> Result<bool> {
+        let found = dns
+            .locate(crate::net::dns::Query {
+                host: &self.registrar_host,
+                port: self.registrar_port,
+                transport: self.registrar_transport,
+                secure: false,
+            })
+            .await?;
+        match crate::net::dns::changed(&self.targets(), found) {
+            Some(new) => {
+                self.set_targets(new);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 

@@ -27,7 +27,17 @@ const PW: &str = "AGENTPHONE_DNS_PW";
 /// dnsmasq answering only from its command line: no upstream, no
 /// /etc/hosts, no config file, every query logged to its stderr.
 fn start_dnsmasq(bin: &Path, dir: &WorkDir, records: &[String]) -> (Peer, u16) {
-    let port = free_port();
+    start_dnsmasq_on(bin, dir, free_port(), 30, records)
+}
+
+/// dnsmasq on `port` with its records' TTL `ttl` seconds.
+fn start_dnsmasq_on(
+    bin: &Path,
+    dir: &WorkDir,
+    port: u16,
+    ttl: u32,
+    records: &[String],
+) -> (Peer, u16) {
     let mut args: Vec<String> = [
         "--keep-in-foreground",
         "--log-facility=-",
@@ -37,7 +47,7 @@ fn start_dnsmasq(bin: &Path, dir: &WorkDir, records: &[String]) -> (Peer, u16) {
         "--no-hosts",
         "--bind-interfaces",
         "--listen-address=127.0.0.1",
-        "--local-ttl=30",
+        &format!("--local-ttl={ttl}"),
         &format!("--local=/{DOMAIN}/"),
         &format!("--port={port}"),
         &format!("--pid-file={}", dir.file("dnsmasq.pid").display()),
@@ -287,4 +297,72 @@ fn srv_priorities_failover_explicit_ports_and_sips_over_a_real_name_server() {
         context(&alice, &k1)
     );
     expect_success(&mut bob, 15 * SECOND, &[&alice]);
+}
+
+#[test]
+fn a_registration_started_anew_follows_the_registrar_dns_now_names() {
+    let Some(dnsmasq) = require_peer("dnsmasq") else {
+        return;
+    };
+    let Some(kamailio) = require_kamailio_tls() else {
+        return;
+    };
+    let dir = WorkDir::new("dns_moved");
+    let (k1_dir, k2_dir) = (WorkDir::new("dns_moved_k1"), WorkDir::new("dns_moved_k2"));
+    let password = format!("dns-moved-{}", std::process::id());
+    let mut k1 = Kamailio::start_sharing(&kamailio, &k1_dir, Algorithm::Md5, None, &password);
+    let k2 = Kamailio::start_sharing(&kamailio, &k2_dir, Algorithm::Md5, None, &password);
+    // The provider names only k1, then moves to k2 (records live 1 s).
+    let records = |host: &str, port: u16| {
+        vec![
+            format!("--srv-host=_sip._tcp.{DOMAIN},{host}.{DOMAIN},{port},10,10"),
+            format!("--host-record={DOMAIN},127.0.0.1"),
+            format!("--host-record={host}.{DOMAIN},127.0.0.1"),
+        ]
+    };
+    let dns_port = free_port();
+    let (mut dns, _) = start_dnsmasq_on(&dnsmasq, &dir, dns_port, 1, &records("k1", k1.port()));
+    let config = dir.file("moved.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{dns_port}\"]\n\n[accounts.bob]\nuser = \"bob\"\n\
+             registrar = \"{DOMAIN}\"\ntransport = \"tcp\"\npassword_env = \"{PW}\"\nexpires = 600\n"
+        ),
+    )
+    .unwrap();
+    let mut bob = agentphone::spawn(
+        &dir,
+        "bob",
+        &["--config", arg(&config), "answer", "--account", "bob"],
+        &[(PW, k1.password())],
+        90 * SECOND,
+    );
+    assert!(
+        bob.wait_for_output("registered ", 15 * SECOND),
+        "bob registers at k1\n{}\n--- k1\n{}",
+        bob.report(),
+        k1.report()
+    );
+    assert!(k1.challenges("REGISTER") >= 1 && k2.challenges("REGISTER") == 0);
+    // The provider moves: DNS names k2, and k1 goes away (its flow closes).
+    dns.stop(2 * SECOND);
+    let (dns, _) = start_dnsmasq_on(&dnsmasq, &dir, dns_port, 1, &records("k2", k2.port()));
+    k1.kill();
+    // The binding fails on k1, and after the backoff (15-30 s) the
+    // registration starts anew where DNS points now.
+    let moved = bob.wait_for_output("now resolves to", 40 * SECOND);
+    let deadline = std::time::Instant::now() + 10 * SECOND;
+    while bob.stdout().matches("registered ").count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(SECOND / 10);
+    }
+    assert!(
+        moved && bob.stdout().matches("registered ").count() >= 2,
+        "bob follows the registrar to k2\n{}\n--- dnsmasq\n{}\n--- k2\n{}",
+        bob.report(),
+        dns.report(),
+        k2.report()
+    );
+    assert!(k2.challenges("REGISTER") >= 1, "{}", k2.report());
+    bob.stop(5 * SECOND);
 }

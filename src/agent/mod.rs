@@ -108,6 +108,15 @@ struct Shell {
     exit: bool,
     /// Each leg's recent loss, for the quality events.
     loss: quality::LossWindows,
+    /// Looks the registrar up again before a registration starts anew.
+    dns: Arc<crate::net::dns::Resolver>,
+    /// What the admission policy is made from, to make it again when the
+    /// registrar's addresses change.
+    admission: (
+        (crate::config::AcceptFrom, usize),
+        Option<usize>,
+        crate::net::Limits,
+    ),
 }
 
 /// Runs `agentphone run`.
@@ -121,7 +130,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         limits,
         admission,
         mut net,
-        ..
+        dns,
     } = crate::cmd::account_and_media(
         config,
         &args.account,
@@ -222,6 +231,8 @@ pub async fn run(args: RunArgs, config: Option<&Path>) -> Result<()> {
         ending: tokio::task::JoinSet::new(),
         exit: false,
         loss: quality::LossWindows::default(),
+        dns,
+        admission: (admission, args.max_concurrent, limits),
     };
     if let Some(a) = &shell.account {
         shell.reg = Some(shell.sip.ep().register(Instant::now(), register_request(a)));
@@ -285,7 +296,12 @@ impl Shell {
                 }
                 _ = crate::cmd::sleep_opt(self.reregister_at) => {
                     self.reregister_at = None;
-                    if let (Some(a), false) = (&self.account, self.stopping) {
+                    if let (Some(a), false) = (self.account.as_mut(), self.stopping) {
+                        if crate::cmd::account::relocate(a, &self.dns, &mut self.sip).await {
+                            let (from, max, limits) = &self.admission;
+                            let policy = crate::cmd::admission(Some(a), *from, *max, limits);
+                            self.sip.ep().set_admission(policy);
+                        }
                         self.reg = Some(self.sip.ep().register(Instant::now(), register_request(a)));
                     }
                 }

@@ -100,6 +100,51 @@ pub fn first_hop_tls(account: Option<&Account>, target: &agentphone_sip::rsip::U
     matches!(transport, agentphone_sip::transport::Transport::Tls(_))
 }
 
+/// How long the SIP loop waits for DNS before a registration starts anew.
+const RELOCATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Before a registration starts anew (every server failed or the flow is
+/// gone): the registrar is looked up again, answered from the cache until
+/// its records expire, so a provider that moved is followed without a
+/// restart. The driver learns the new servers' name for TLS. Returns whether
+/// the servers changed; a failed or slow lookup keeps the ones we have.
+pub async fn relocate(
+    account: &mut Account,
+    dns: &crate::net::dns::Resolver,
+    sip: &mut crate::net::SipDriver,
+) -> bool {
+    match tokio::time::timeout(RELOCATE_LIMIT, account.relocate(dns)).await {
+        Ok(Ok(true)) => {
+            let servers: Vec<String> = account.targets().iter().map(|d| d.to_string()).collect();
+            tracing::info!(
+                "registrar {} now resolves to {}",
+                account.registrar_host,
+                servers.join(", ")
+            );
+            if account.registrar_host.parse::<std::net::IpAddr>().is_err() {
+                sip.learn_host(&account.registrar_host, &account.registrar_ips);
+            }
+            true
+        }
+        Ok(Ok(false)) => false,
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "registrar {}: {e:#}; keeping its servers",
+                account.registrar_host
+            );
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                "registrar {}: no DNS answer within {} s; keeping its servers",
+                account.registrar_host,
+                RELOCATE_LIMIT.as_secs()
+            );
+            false
+        }
+    }
+}
+
 /// Credentials for the SIP core.
 pub fn credentials(acc: &Account) -> Option<agentphone_sip::Credentials> {
     acc.password.as_ref().map(|p| agentphone_sip::Credentials {

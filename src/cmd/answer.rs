@@ -96,13 +96,13 @@ struct Live {
 /// Runs `agentphone answer`.
 pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     let super::RunConfig {
-        account,
+        mut account,
         media: media_settings,
         session_timer,
         limits,
         admission,
         mut net,
-        ..
+        dns,
     } = super::account_and_media(
         config,
         &args.account,
@@ -143,15 +143,9 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
     super::tls_server::print_listening(&sip);
     let policy = super::admission(account.as_ref(), admission, args.max_concurrent, &limits);
     sip.ep().set_admission(policy);
-    let dialer = Dialer {
-        from: match &account {
-            Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
-            None => format!("<sip:{}@{}>", user, sip.local_addr()),
-        },
-        ip: sip.local_addr().ip(),
-        settings: &media_settings,
-        engine: &engine,
-        account: account.as_ref(),
+    let from = match &account {
+        Some(a) => format!("<sip:{}@{}>", a.user, a.domain),
+        None => format!("<sip:{}@{}>", user, sip.local_addr()),
     };
     // Referred calls being placed, by their own call id.
     let mut referrals: HashMap<CallId, Referral> = HashMap::new();
@@ -282,6 +276,14 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                     }
                     Event::TransferRequested { call, transfer, refer_to, referred_by } => {
                         let policy = if calls.contains_key(&call) && !referrals.values().any(|r| r.old == call) { args.refer } else { ReferPolicy::Reject };
+                        // Made here: the account's servers may have moved (DNS).
+                        let dialer = Dialer {
+                            from: from.clone(),
+                            ip: sip.local_addr().ip(),
+                            settings: &media_settings,
+                            engine: &engine,
+                            account: account.as_ref(),
+                        };
                         if let Some(r) = super::transfer::on_refer(&mut sip, &dialer, (call, transfer, policy), (&refer_to, referred_by.as_deref())).await? {
                             referrals.insert(r.new, r);
                         }
@@ -365,6 +367,12 @@ pub async fn run(args: AnswerArgs, config: Option<&Path>) -> Result<()> {
                 }
                 _ = super::sleep_opt(reregister_at), if !stopping => {
                     reregister_at = None;
+                    if let Some(a) = account.as_mut() {
+                        if super::account::relocate(a, &dns, &mut sip).await {
+                            let policy = super::admission(Some(a), admission, args.max_concurrent, &limits);
+                            sip.ep().set_admission(policy);
+                        }
+                    }
                     reg = account.as_ref().map(|a| sip.ep().register(Instant::now(), register_request(a)));
                 }
                 _ = super::sleep_opt(give_up) => {

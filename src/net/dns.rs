@@ -342,6 +342,15 @@ impl<S: RecordSource> Locator<S> {
     }
 }
 
+/// A new lookup's servers when they differ from `old` as a set; `None`
+/// when they are the same servers (whatever their order, so a fresh RFC 2782
+/// draw does not move a registration off a server that works) or when the
+/// lookup found none.
+pub fn changed(old: &[Destination], new: Vec<Destination>) -> Option<Vec<Destination>> {
+    let same = old.len() == new.len() && new.iter().all(|d| old.contains(d));
+    (!same && !new.is_empty()).then_some(new)
+}
+
 /// The SRV service and protocol labels of a transport.
 fn srv_prefix(t: Transport) -> &'static str {
     match t {

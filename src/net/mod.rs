@@ -159,6 +159,16 @@ impl SipDriver {
             .is_some_and(|d| matches!(d.transport, Transport::Tls(_)))
     }
 
+    /// A registrar looked up again has servers at new addresses: TLS to
+    /// them checks their certificates against `name`, as for the first ones.
+    pub fn learn_host(&mut self, name: &str, ips: &[std::net::IpAddr]) {
+        if let Some(ends) = self.tls.as_ref().ok().and_then(|p| p.tls_ends()) {
+            for ip in ips {
+                ends.learn(*ip, &name.to_ascii_lowercase());
+            }
+        }
+    }
+
     /// The endpoint, for commands. Their output is flushed by `next_event`.
     pub fn ep(&mut self) -> &mut Endpoint {
         &mut self.ep

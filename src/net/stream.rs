@@ -115,6 +115,14 @@ pub struct StreamPool {
 }
 
 impl StreamPool {
+    /// The TLS ends of a TLS pool (`None` for plain TCP).
+    pub fn tls_ends(&self) -> Option<&Arc<TlsEnds>> {
+        match &self.shared.security {
+            Security::Tls(ends) => Some(ends),
+            Security::Plain => None,
+        }
+    }
+
     /// A plain TCP pool listening on `addr` (the UDP port when free, else
     /// any port).
     pub async fn bind(addr: SocketAddr, limits: TcpLimits) -> Result<Self> {

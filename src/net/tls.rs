@@ -45,8 +45,9 @@ pub struct TlsEnds {
     acceptor: Option<TlsAcceptor>,
     /// The name each peer address was reached by (the registrar's or the
     /// target's host): the certificate must be valid for it. A peer known
-    /// only by its address is checked against that address.
-    names: HashMap<IpAddr, String>,
+    /// only by its address is checked against that address. Grows when a
+    /// registrar is looked up again and has moved.
+    names: std::sync::RwLock<HashMap<IpAddr, String>>,
 }
 
 impl TlsEnds {
@@ -65,7 +66,7 @@ impl TlsEnds {
         Ok(TlsEnds {
             connector,
             acceptor,
-            names,
+            names: std::sync::RwLock::new(names),
         })
     }
 
@@ -76,10 +77,22 @@ impl TlsEnds {
 
     /// The host name the certificate of `addr` must carry.
     pub fn name_for(&self, addr: SocketAddr) -> String {
+        // A panic elsewhere while holding the lock leaves a map that is
+        // still whole (inserts are single calls), so a poisoned one is used.
         self.names
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&addr.ip())
             .cloned()
             .unwrap_or_else(|| addr.ip().to_string())
+    }
+
+    /// From now on a server at `ip` must carry a certificate for `name`.
+    pub fn learn(&self, ip: IpAddr, name: &str) {
+        self.names
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(ip, name.to_string());
     }
 
     /// The TLS handshake as a client on `tcp`; the error names the host and

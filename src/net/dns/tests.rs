@@ -303,3 +303,65 @@ fn answers_are_kept_for_their_ttl_and_asked_again_after() {
     rt.block_on(l.locate(query("example.com"))).unwrap();
     assert_eq!(l.source.queries.load(Ordering::SeqCst), 2 * first);
 }
+
+#[test]
+fn the_same_servers_in_another_order_are_no_change() {
+    let a = dest(Transport::Tcp(None), 3, 5061);
+    let b = dest(Transport::Tcp(None), 4, 5070);
+    let c = dest(Transport::Tcp(None), 5, 5070);
+    assert_eq!(changed(&[a, b], vec![b, a]), None);
+    assert_eq!(changed(&[a, b], vec![c, a]), Some(vec![c, a]));
+    assert_eq!(changed(&[a, b], vec![a]), Some(vec![a]));
+    assert_eq!(changed(&[a, b], Vec::new()), None, "nothing found: keep");
+}
+
+#[test]
+fn an_account_looks_its_registrar_up_again_once_the_records_expire() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut t = provider();
+    t.ttl = Duration::from_millis(200);
+    let mut l = Locator::with_source(t, 1);
+    let cfg = crate::config::parse(
+        "[accounts.a]\nuser = \"u\"\nregistrar = \"example.com\"\ntransport = \"tcp\"\n",
+        std::path::Path::new("c.toml"),
+    )
+    .unwrap();
+    let mut account = rt
+        .block_on(cfg.accounts["a"].resolve("a", "c.toml", &l))
+        .unwrap();
+    let before = vec![
+        dest(Transport::Tcp(None), 3, 5061),
+        dest(Transport::Tcp(None), 4, 5070),
+    ];
+    assert_eq!(account.targets(), before);
+    // The provider moves its main server; until the TTL runs out the
+    // cached answer stands.
+    l.source.srv.insert(
+        "_sip._tcp.example.com".into(),
+        vec![
+            srv(20, 0, 5070, "d.example.com."),
+            srv(10, 0, 5080, "e.example.com."),
+        ],
+    );
+    assert!(!rt.block_on(account.relocate(&l)).unwrap());
+    assert_eq!(account.targets(), before);
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(rt.block_on(account.relocate(&l)).unwrap());
+    assert_eq!(
+        account.targets(),
+        vec![
+            dest(Transport::Tcp(None), 5, 5080),
+            dest(Transport::Tcp(None), 4, 5070),
+        ]
+    );
+    assert_eq!(account.registrar_ips, vec![ip(5), ip(4)]);
+    // A failed lookup keeps what the account has.
+    l.source.srv.clear();
+    l.source.ips.clear();
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(rt.block_on(account.relocate(&l)).is_err());
+    assert_eq!(account.targets()[0], dest(Transport::Tcp(None), 5, 5080));
+}
