@@ -11,6 +11,13 @@ start=$(date +%s)
 if [ "${AGENTPHONE_SKIP_MISSING_PEERS:-0}" != "1" ]; then
   export AGENTPHONE_REQUIRE_PEERS=1
 fi
+# A cold CI build gains nothing from incremental state and it doubles the
+# workspace crates' disk use; say how much disk there is, since a full disk
+# shows up as an obscure rustc error.
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+df -h . | tail -n 1 | awk '{print "== disk: " $4 " free of " $2}'
 bash scripts/setup-build.sh
 bash scripts/install-peers.sh
 echo "== cargo fmt --check"
@@ -20,4 +27,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --all-targets 2>&1 | tee /tmp/agentphone-test.log
 bash scripts/fuzz-smoke.sh
+df -h . | tail -n 1 | awk '{print "== disk: " $4 " free of " $2}'
 echo "== all done in $(( $(date +%s) - start )) s"
