@@ -5,11 +5,13 @@
 //! Commands reach the thread on a lock-free ring and apply at the next tick;
 //! events come back on another, drained by a tokio task that also drops
 //! whatever left the engine, so nothing is freed on the audio thread. After each
-//! tick the thread bumps a watch channel: that wakes the legs' network halves
-//! to send what was encoded, and the event task. Recordings are written by a
-//! disk thread ([`super::disk`]).
+//! tick the thread wakes the network halves that were given packets to send,
+//! and the event task when it pushed events; it marks each tick's start for
+//! the pacer that times the legs' socket reads ([`super::pacer`]).
+//! Recordings are written by a disk thread ([`super::disk`]).
 
 use super::disk::Disk;
+use super::pacer::{self, Reads, TickClock};
 use crate::audio_io::{AudioBackend, AudioIo};
 use agentphone_audio::meter::Level;
 use agentphone_audio::FRAME_SAMPLES;
@@ -46,6 +48,8 @@ struct Inner {
     disk: Disk,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Taken when the engine goes, so the pacer can end.
+    reads: Option<Reads>,
 }
 
 type Waiters = Arc<Mutex<HashMap<PartId, oneshot::Sender<PartReport>>>>;
@@ -66,9 +70,10 @@ impl MediaEngine {
         let (tick_tx, tick_rx) = watch::channel(0u64);
         let stop = Arc::new(AtomicBool::new(false));
         let timing = Arc::new(Timing::default());
+        let clock = Arc::new(TickClock::new());
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let thread = {
-            let (stop, timing) = (stop.clone(), timing.clone());
+            let (stop, timing, clock) = (stop.clone(), timing.clone(), clock.clone());
             std::thread::Builder::new()
                 .name("agentphone-audio".into())
                 .spawn(move || {
@@ -90,7 +95,7 @@ impl MediaEngine {
                     }
                     let engine = Engine::new(EngineLimits::default());
                     let rings = (cmd_rx, ev_tx);
-                    audio_thread(io, engine, rings, tick_tx, (&stop, &timing));
+                    audio_thread(io, engine, rings, tick_tx, (&stop, &timing, &clock));
                 })
                 .context("cannot start the audio thread")?
         };
@@ -105,6 +110,8 @@ impl MediaEngine {
                 return Err(anyhow!("the audio backend did not open within 10 s"));
             }
         }
+        let (reads, pacer) = pacer::pacer(clock);
+        super::net_runtime::spawn(pacer)?;
         let waiters: Waiters = Arc::default();
         let levels: Levels = Arc::default();
         tokio::spawn(event_task(
@@ -122,8 +129,18 @@ impl MediaEngine {
                 disk,
                 stop,
                 thread: Mutex::new(Some(thread)),
+                reads: Some(reads),
             }),
         })
+    }
+
+    /// The signal a leg's network half reads its RTP socket on.
+    pub(super) fn read_signal(&self) -> Result<watch::Receiver<u64>> {
+        self.inner
+            .reads
+            .as_ref()
+            .map(Reads::subscribe)
+            .ok_or_else(|| anyhow!("the media engine has stopped"))
     }
 
     /// A fresh name for a participant or a room.
@@ -244,6 +261,9 @@ mod tests {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if let Some(reads) = self.reads.take() {
+            reads.release();
+        }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
@@ -275,7 +295,7 @@ fn audio_thread(
     mut engine: Engine,
     (mut commands, mut events): (rtrb::Consumer<Command>, rtrb::Producer<Event>),
     ticks: watch::Sender<u64>,
-    (stop, timing): (&AtomicBool, &Timing),
+    (stop, timing, clock): (&AtomicBool, &Timing, &TickClock),
 ) {
     let mut mic = [0.0f32; FRAME_SAMPLES];
     let mut speaker = [0.0f32; FRAME_SAMPLES];
@@ -287,6 +307,7 @@ fn audio_thread(
             break;
         }
         let start = Instant::now();
+        clock.mark(start);
         let late = io.lateness();
         while let Ok(cmd) = commands.pop() {
             engine.handle(cmd);
@@ -296,10 +317,11 @@ fn audio_thread(
             tracing::error!("audio device failed, media stops: {e:#}");
             break;
         }
+        let mut pushed = false;
         while events.slots() > 0 {
             match engine.poll_event() {
                 Some(ev) => {
-                    let _ = events.push(ev);
+                    pushed |= events.push(ev).is_ok();
                 }
                 None => break,
             }
@@ -310,9 +332,12 @@ fn audio_thread(
             timing.store(&stats.summary());
         }
         // After the tick's work: the network halves that have packets to send,
-        // and the event task.
+        // and the event task when there is something for it (not every tick:
+        // each wake-up of its runtime costs more than the tick's mixing).
         engine.wake_legs();
-        ticks.send_replace(n);
+        if pushed {
+            ticks.send_replace(n);
+        }
     }
     timing.store(&stats.summary());
     let dropped = io.dropped_frames();

@@ -1,13 +1,15 @@
 //! Per-call media legs on the process's media engine ([`MediaEngine`]): the
 //! RTP socket pair each call owns, the SDP offer/answer that describes it, and
 //! once the call is up (or early media arrives) its two halves: the network
-//! half (`net_leg`, a tokio task) and the audio half on the engine's audio
+//! half (`net_leg`, a task on the network thread, `net_runtime`) and the audio half on the engine's audio
 //! thread, placed in a room of its own with the call's local end (1:1 call) or
 //! in a shared room (a conference bridge).
 
 mod disk;
 mod engine;
 mod net_leg;
+mod net_runtime;
+mod pacer;
 mod net_receive;
 mod net_send;
 mod net_srtp;
@@ -38,9 +40,9 @@ use agentphone_media::offer_answer::{
     Codec, LocalMedia, NegotiatedMedia, OfferAnswerError, SdpSession,
 };
 use anyhow::{anyhow, bail, Context, Result};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -97,7 +99,7 @@ struct Running {
     own: Option<OwnEnd>,
     control: mpsc::UnboundedSender<Control>,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<net_leg::NetReport>,
+    task: JoinHandle<Result<net_leg::NetReport>>,
     negotiated: NegotiatedMedia,
     quality: tokio::sync::watch::Receiver<agentphone_media::rtcp_stats::CallQuality>,
 }
@@ -128,9 +130,13 @@ impl MediaLeg {
     /// Binds an even RTP port and the next odd port for RTCP (RFC 3550 §11).
     /// Offers and accepts the settings' codecs in their order.
     pub async fn bind(ip: IpAddr, settings: &MediaSettings, engine: &MediaEngine) -> Result<Self> {
-        let (rtp, rtcp) = bind_pair(ip).await?;
-        let port = rtp.local_addr().context("RTP socket address")?.port();
-        Ok(Self::on_sockets(ip, (rtp, rtcp, port), settings, engine))
+        let pair = ports::bind_pair_now(ip)?;
+        Ok(Self::on_sockets(
+            ip,
+            (pair.rtp, pair.rtcp, pair.port),
+            settings,
+            engine,
+        ))
     }
 
     /// Like [`bind`](Self::bind), on a pair the pool bound ahead (no system
@@ -401,10 +407,16 @@ impl MediaLeg {
         let (quality_tx, quality) = tokio::sync::watch::channel(Default::default());
         let (rtp, rtcp) = sockets;
         let sockets = (rtp, rtcp, self.sdp.local().addr);
-        let net = net_leg::NetLeg::new(sockets, negotiated, rings, jitter, watchdog, quality_tx);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(net.run(control_rx, stop_rx, wake));
+        let reads = self.engine.read_signal()?;
+        let net_media = negotiated.clone();
+        let task = net_runtime::spawn(async move {
+            // Built on the network thread: its reactor takes the sockets.
+            let net =
+                net_leg::NetLeg::new(sockets, &net_media, rings, jitter, watchdog, quality_tx)?;
+            Ok(net.run(control_rx, stop_rx, (wake, reads)).await)
+        })?;
         tracing::info!(
             codec = %negotiated.send_codec.codec,
             remote = %negotiated.remote_rtp,
@@ -567,7 +579,12 @@ impl MediaLeg {
         let running = self.running.take()?;
         let _ = running.stop.send(());
         let net = match running.task.await {
-            Ok(net) => net,
+            Ok(Ok(net)) => net,
+            // The audio half still leaves the engine below.
+            Ok(Err(e)) => {
+                tracing::warn!("media network half did not start: {e:#}");
+                net_leg::NetReport::default()
+            }
             Err(e) => {
                 tracing::warn!("media task failed: {e}");
                 return None;
@@ -626,29 +643,4 @@ fn codec_of(kind: CodecKind) -> Codec {
         CodecKind::Pcma => Codec::Pcma,
         CodecKind::Opus => Codec::Opus,
     }
-}
-
-async fn bind_pair(ip: IpAddr) -> Result<(UdpSocket, UdpSocket)> {
-    for _ in 0..50 {
-        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0))
-            .await
-            .context("bind RTP socket")?;
-        let port = rtp.local_addr()?.port();
-        let (rtp, port) = if port % 2 == 0 {
-            (rtp, port)
-        } else {
-            let Some(even) = port.checked_add(1) else {
-                continue;
-            };
-            match UdpSocket::bind(SocketAddr::new(ip, even)).await {
-                Ok(s) => (s, even),
-                Err(_) => continue,
-            }
-        };
-        // An even port is at most 65534, so the RTCP port fits.
-        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await {
-            return Ok((rtp, rtcp));
-        }
-    }
-    anyhow::bail!("no free RTP/RTCP port pair on {ip}")
 }

@@ -1,4 +1,5 @@
-//! A leg's network half, one tokio task per leg: RTP and RTCP sockets,
+//! A leg's network half, one task per leg on the network thread
+//! (`net_runtime`): RTP and RTCP sockets,
 //! latching and SSRC tracking ([`NetReceive`]), packetising and RFC 4733
 //! digits ([`NetSend`]), SRTP/SRTCP ([`NetSrtp`]), RTCP reports, the RTP
 //! timeout. It moves packets and
@@ -14,6 +15,7 @@ use agentphone_engine::leg::LegRings;
 use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_media::rtcp_stats::{CallQuality, NtpTime, RtcpSession};
 use agentphone_media::rtp_stream::DropCounters;
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,8 +24,13 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 1_500;
+/// Datagrams read from the RTP socket per read signal at most (a 10 ms
+/// tick carries one or two; the rest waits for the next signal in the
+/// socket's buffer).
+const MAX_READS: usize = 64;
 
 /// What the network half counted over the call.
+#[derive(Default)]
 pub(super) struct NetReport {
     pub(super) quality: CallQuality,
     pub(super) digits_received: String,
@@ -35,7 +42,9 @@ pub(super) struct NetReport {
 }
 
 pub(super) struct NetLeg {
-    rtp: UdpSocket,
+    /// Read on the pacer's signal, not on readiness (see `pacer`), so not
+    /// registered with the reactor; non-blocking.
+    rtp: std::net::UdpSocket,
     rtcp: UdpSocket,
     remote_rtcp: SocketAddr,
     rtcp_session: RtcpSession,
@@ -52,17 +61,19 @@ pub(super) struct NetLeg {
 
 impl NetLeg {
     /// `ip` is the address the sockets are bound on, for the RTCP CNAME
-    /// (given, not asked of the socket: this runs on the SIP loop).
+    /// (given, not asked of the socket). Runs on the network thread, whose
+    /// reactor the sockets join here.
     pub(super) fn new(
-        (rtp, rtcp, ip): (UdpSocket, UdpSocket, std::net::IpAddr),
+        (rtp, rtcp, ip): (std::net::UdpSocket, std::net::UdpSocket, std::net::IpAddr),
         negotiated: &NegotiatedMedia,
         rings: LegRings,
         jitter: (Duration, Duration),
         watchdog: RtpWatchdog,
         quality: tokio::sync::watch::Sender<CallQuality>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let cname = format!("agentphone@{ip}");
-        NetLeg {
+        let rtcp = UdpSocket::from_std(rtcp).context("register the RTCP socket")?;
+        Ok(NetLeg {
             rtp,
             rtcp,
             remote_rtcp: negotiated.remote_rtcp,
@@ -75,22 +86,32 @@ impl NetLeg {
             quality,
             datagram: vec![0; MAX_DATAGRAM],
             rtcp_datagram: vec![0; MAX_DATAGRAM],
-        }
+        })
     }
 
-    /// Runs until `stop` fires (or its sender is dropped, or the audio half is
-    /// gone); `wake` is notified when the audio thread has packets for us.
+    /// Runs until `stop` fires (or its sender is dropped, or the audio half or
+    /// the pacer is gone); `wake` is notified when the audio thread has
+    /// packets for us, `reads` just before each tick.
     pub(super) async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut stop: oneshot::Receiver<()>,
-        wake: Arc<Notify>,
+        (wake, mut reads): (Arc<Notify>, tokio::sync::watch::Receiver<u64>),
     ) -> NetReport {
         // The RTP timeout is checked at every packet sent; this slow backstop
         // covers a leg that sends nothing (held by the peer or by us).
         let mut watch_at = tokio::time::interval(Duration::from_secs(1));
+        // One timer for the RTCP reports, moved only when the report time
+        // changes: this loop turns for every read signal and every send
+        // (~150 times a second), and a fresh timer each turn cost a
+        // timer-wheel insert and removal each time.
+        let rtcp_due = tokio::time::sleep_until(self.next_rtcp());
+        tokio::pin!(rtcp_due);
         loop {
-            let rtcp_due = tokio::time::Instant::from_std(self.rtcp_session.poll_timeout());
+            let due = self.next_rtcp();
+            if rtcp_due.deadline() != due {
+                rtcp_due.as_mut().reset(due);
+            }
             tokio::select! {
                 _ = &mut stop => break,
                 Some(cmd) = control.recv() => self.on_control(cmd),
@@ -101,15 +122,20 @@ impl NetLeg {
                         break; // the audio half is gone (engine stopped)
                     }
                 }
-                got = self.rtp.recv_from(&mut self.datagram) => match got {
-                    Ok((len, from)) => self.on_rtp(len, from),
-                    Err(e) => tracing::debug!("RTP receive: {e}"),
+                read = reads.changed() => match read {
+                    Ok(()) => self.read_rtp(),
+                    Err(_) => break, // the engine is gone
                 },
                 got = self.rtcp.recv_from(&mut self.rtcp_datagram) => match got {
                     Ok((len, _)) => self.on_rtcp(len),
                     Err(e) => tracing::debug!("RTCP receive: {e}"),
                 },
-                _ = tokio::time::sleep_until(rtcp_due) => self.send_rtcp(),
+                _ = &mut rtcp_due => {
+                    self.send_rtcp();
+                    // Pending again even if the schedule did not move.
+                    let due = self.next_rtcp();
+                    rtcp_due.as_mut().reset(due);
+                }
                 _ = watch_at.tick() => {
                     self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
                     let now = self.rtcp_session.quality(self.tx.sender(), self.rx.receiver());
@@ -119,6 +145,26 @@ impl NetLeg {
         }
         self.send_encoded();
         self.report()
+    }
+
+    /// Everything the RTP socket holds, up to [`MAX_READS`] datagrams.
+    fn read_rtp(&mut self) {
+        for _ in 0..MAX_READS {
+            match self.rtp.recv_from(&mut self.datagram) {
+                Ok((len, from)) => self.on_rtp(len, from),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors (port unreachable) surface here; the next
+                    // signal reads on.
+                    tracing::debug!("RTP receive: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn next_rtcp(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.rtcp_session.poll_timeout())
     }
 
     /// One datagram from the RTP socket: SRTP first, then the receive path.
@@ -162,7 +208,7 @@ impl NetLeg {
                 };
                 // A full socket buffer drops this packet: late audio is worse
                 // than lost audio, and the next tick sends the next one.
-                if let Err(e) = rtp.try_send_to(&bytes, to) {
+                if let Err(e) = rtp.send_to(&bytes, to) {
                     tracing::debug!("RTP send: {e}");
                 }
             });

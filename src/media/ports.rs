@@ -1,8 +1,8 @@
 //! RTP/RTCP port pairs bound ahead of the calls that take them.
 //!
 //! Binding a pair costs several system calls (a random port is odd half the
-//! time, so two or three binds, then registering both sockets with the
-//! reactor). Done on the SIP loop for every incoming call, it slows every
+//! time, so two or three binds; registering both sockets with the reactor
+//! happens later, on the network thread, see `net_runtime`). Done on the SIP loop for every incoming call, it slows every
 //! other call's signalling; a thread of the pool binds instead, and the SIP
 //! loop only takes a ready pair (a lock and a pop). The pool refills to its
 //! size whenever it falls a batch below, so at rest it holds exactly its size
@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 
 /// Pairs kept ready by default: 40 ms of calls at 3,000 calls/s, and 256
 /// descriptors.
@@ -74,8 +74,7 @@ struct State {
 impl PortPool {
     /// Binds `size` pairs on `ip` now (so a failure shows at start, and the
     /// first calls find them) and starts the thread that keeps the pool
-    /// full. Must run inside the tokio runtime: the sockets are registered
-    /// with its reactor. A pool of size 0 has no thread and is always empty.
+    /// full. A pool of size 0 has no thread and is always empty.
     pub fn start(ip: IpAddr, size: usize) -> Result<PortPool> {
         let mut ready = VecDeque::with_capacity(size);
         for _ in 0..size {
@@ -96,15 +95,11 @@ impl PortPool {
                 thread: None,
             });
         }
-        let runtime = tokio::runtime::Handle::current();
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("agentphone-ports".into())
-                .spawn(move || {
-                    let _entered = runtime.enter();
-                    refill(&shared);
-                })
+                .spawn(move || refill(&shared))
                 .context("cannot start the RTP port thread")?
         };
         Ok(PortPool {
@@ -214,10 +209,10 @@ fn refill(shared: &Shared) {
 }
 
 /// Binds an even RTP port and the odd one above it, with blocking system
-/// calls (on the pool's thread, or at start), and hands both to tokio.
-fn bind_pair_now(ip: IpAddr) -> Result<PortPair> {
+/// calls (on the pool's thread, or at start), non-blocking for tokio.
+pub(super) fn bind_pair_now(ip: IpAddr) -> Result<PortPair> {
     for _ in 0..50 {
-        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).context("bind RTP socket")?;
+        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0)).context("bind RTP socket")?;
         let port = rtp.local_addr().context("RTP socket address")?.port();
         let (rtp, port) = if port % 2 == 0 {
             (rtp, port)
@@ -225,24 +220,19 @@ fn bind_pair_now(ip: IpAddr) -> Result<PortPair> {
             let Some(even) = port.checked_add(1) else {
                 continue;
             };
-            match std::net::UdpSocket::bind(SocketAddr::new(ip, even)) {
+            match UdpSocket::bind(SocketAddr::new(ip, even)) {
                 Ok(s) => (s, even),
                 Err(_) => continue,
             }
         };
         // An even port is at most 65534, so the RTCP port fits.
-        let Ok(rtcp) = std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) else {
+        let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) else {
             continue;
         };
-        let tokio_socket = |s: std::net::UdpSocket| -> Result<UdpSocket> {
-            s.set_nonblocking(true).context("RTP socket non-blocking")?;
-            UdpSocket::from_std(s).context("register RTP socket")
-        };
-        return Ok(PortPair {
-            rtp: tokio_socket(rtp)?,
-            rtcp: tokio_socket(rtcp)?,
-            port,
-        });
+        rtp.set_nonblocking(true).context("RTP socket non-blocking")?;
+        rtcp.set_nonblocking(true)
+            .context("RTCP socket non-blocking")?;
+        return Ok(PortPair { rtp, rtcp, port });
     }
     anyhow::bail!("no free RTP/RTCP port pair on {ip}")
 }
@@ -295,13 +285,16 @@ mod tests {
     async fn received_datagrams_reach_a_pooled_socket() {
         let pool = PortPool::start(LOOPBACK, 2).expect("pool");
         let pair = pool.take().expect("a pair");
-        let sender = UdpSocket::bind((LOOPBACK, 0)).await.expect("sender");
+        let sender = tokio::net::UdpSocket::bind((LOOPBACK, 0))
+            .await
+            .expect("sender");
         sender
             .send_to(b"rtp", (LOOPBACK, pair.port()))
             .await
             .expect("send");
+        let rtp = tokio::net::UdpSocket::from_std(pair.rtp).expect("register");
         let mut buf = [0u8; 16];
-        let (n, _) = tokio::time::timeout(Duration::from_secs(2), pair.rtp.recv_from(&mut buf))
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), rtp.recv_from(&mut buf))
             .await
             .expect("in time")
             .expect("receive");
