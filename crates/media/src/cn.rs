@@ -362,14 +362,15 @@ impl BackgroundEstimator {
         if frame.is_empty() {
             return;
         }
-        let mut r = [0.0f32; BACKGROUND_ORDER + 1];
-        for (lag, v) in r.iter_mut().enumerate() {
-            *v = frame[lag.min(frame.len())..]
+        let lag_product = |lag: usize| -> f32 {
+            frame[lag.min(frame.len())..]
                 .iter()
                 .zip(frame)
                 .map(|(a, b)| a * b)
-                .sum();
-        }
+                .sum()
+        };
+        let mut r = [0.0f32; BACKGROUND_ORDER + 1];
+        r[0] = lag_product(0);
         let e = r[0] / frame.len() as f32;
         if !e.is_finite() {
             return;
@@ -392,6 +393,11 @@ impl BackgroundEstimator {
             .fold(self.current_min, |m, &v| m.min(v));
         if e > floor * NEAR_FLOOR {
             return;
+        }
+        // The other lags only for frames near the floor: most frames are
+        // speech, and this runs on every G.711 leg every 10 ms.
+        for (lag, v) in r.iter_mut().enumerate().skip(1) {
+            *v = lag_product(lag);
         }
         if self.frames == 0 {
             self.level = e;
