@@ -11,8 +11,9 @@
 //! ±32768) because a single NaN would otherwise poison the recurrent state for the
 //! rest of the call; outputs are never NaN.
 //!
-//! The inner loops run through [`Kernel`]: AVX2+FMA when the CPU has it, otherwise
-//! a portable version; tests hold both to the reference output.
+//! The inner loops run through [`Kernel`]: AVX-512 with VNNI or AVX2+FMA when the
+//! CPU has them, otherwise a portable version; tests hold each to the reference
+//! output.
 
 mod activation;
 mod bands;
@@ -168,6 +169,13 @@ impl Denoiser {
             // `Kernels::new` verified at run time that the CPU has AVX2 and FMA.
             return unsafe { self.process_avx2(input, output) };
         }
+        #[cfg(target_arch = "x86_64")]
+        if self.kernels.kind == Kernel::Avx512Vnni {
+            // SAFETY: a denoiser holds the AVX-512 kernel table only after
+            // `Kernels::new` verified at run time that the CPU has every feature
+            // `process_avx512` enables.
+            return unsafe { self.process_avx512(input, output) };
+        }
         self.process_frame(input, output)
     }
 
@@ -181,6 +189,17 @@ impl Denoiser {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn process_avx2(&mut self, input: &Frame, output: &mut Frame) -> f32 {
+        self.process_frame(input, output)
+    }
+
+    /// The whole frame path compiled for AVX-512 (16-lane loops where the
+    /// compiler vectorises), still without FMA contraction.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA, AVX-512 F/BW/VL and AVX-512 VNNI.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn process_avx512(&mut self, input: &Frame, output: &mut Frame) -> f32 {
         self.process_frame(input, output)
     }
 

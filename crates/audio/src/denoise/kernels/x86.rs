@@ -72,7 +72,7 @@ unsafe fn hsum(v: __m256) -> f32 {
 /// Largest layer input: the model format stores counts as positive `i8`.
 const MAX_ROWS: usize = 127;
 /// Full scale of the 16-bit input quantisation.
-const Q_SCALE: f32 = 32767.0;
+pub(super) const Q_SCALE: f32 = 32767.0;
 
 /// Matrix-vector product in 16-bit integers: the input vector is quantised to
 /// `i16` against its own largest magnitude (relative error <= 1.5e-5 of that
