@@ -9,7 +9,9 @@
 //! lets the load differ between them; so the bench first prints an interleaved
 //! comparison: rounds of the whole fixture through ours and through nnnoiseless
 //! back to back, the speed ratio taken per round (both saw the same load), and
-//! the median and quartiles of those ratios.
+//! the median and quartiles of those ratios. The dispatched kernel's line comes
+//! first (the figure of record); the other kernels this CPU runs follow, timed
+//! in the same rounds.
 
 use agentphone_audio::denoise::{Denoiser, Kernel};
 use agentphone_audio::FRAME_SAMPLES;
@@ -40,46 +42,63 @@ fn load_frames() -> Vec<[f32; FRAME_SAMPLES]> {
         .collect()
 }
 
-/// Median and quartiles of the per-round time ratio nnnoiseless / ours.
+/// Median and quartiles of a sample.
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[v.len() / 4], v[3 * v.len() / 4])
+}
+
+/// Median and quartiles of the per-round time ratio nnnoiseless / ours, for the
+/// dispatched kernel (the figure of record) and, in the same rounds, every
+/// other kernel this CPU runs.
 fn interleaved_ratio(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
-    let mut ours = Denoiser::new();
+    let dispatched = Kernel::Auto.resolve();
+    let mut ours: Vec<Denoiser> = std::iter::once(dispatched)
+        .chain(
+            Kernel::ALL
+                .into_iter()
+                .filter(|&k| k != dispatched && k.is_available()),
+        )
+        .map(|k| match Denoiser::with_kernel(k) {
+            Ok(d) => d,
+            Err(e) => panic!("{k:?}: {e}"),
+        })
+        .collect();
     let mut reference = nnnoiseless::DenoiseState::new();
     let mut out = [0.0f32; FRAME_SAMPLES];
-    let mut ratios = Vec::with_capacity(rounds);
-    let (mut t_ours, mut t_ref) = (Vec::new(), Vec::new());
+    let mut t_ours = vec![Vec::with_capacity(rounds); ours.len()];
+    let mut t_ref = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        let t = Instant::now();
-        for f in frames {
-            std::hint::black_box(ours.process(f, &mut out));
+        for (d, t_d) in ours.iter_mut().zip(&mut t_ours) {
+            let t = Instant::now();
+            for f in frames {
+                std::hint::black_box(d.process(f, &mut out));
+            }
+            t_d.push(t.elapsed().as_secs_f64());
         }
-        let a = t.elapsed().as_secs_f64();
         let t = Instant::now();
         for f in frames {
             std::hint::black_box(reference.process_frame(&mut out, f));
         }
-        let b = t.elapsed().as_secs_f64();
-        ratios.push(b / a);
-        t_ours.push(a);
-        t_ref.push(b);
+        t_ref.push(t.elapsed().as_secs_f64());
     }
-    let sorted = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    let (r, a, b) = (sorted(ratios), sorted(t_ours), sorted(t_ref));
-    let per_frame = |v: &[f64]| v[v.len() / 2] * 1e6 / frames.len() as f64;
-    println!(
-        "interleaved, {rounds} rounds of {} frames: ours ({:?}) {:.1} us/frame, \
-         nnnoiseless {:.1} us/frame (medians); nnnoiseless/ours per round: \
-         median {:.2}x, quartiles {:.2}x..{:.2}x",
-        frames.len(),
-        ours.kernel(),
-        per_frame(&a),
-        per_frame(&b),
-        r[r.len() / 2],
-        r[r.len() / 4],
-        r[3 * r.len() / 4],
-    );
+    let per_frame = |v: f64| v * 1e6 / frames.len() as f64;
+    let (b, _, _) = quartiles(t_ref.clone());
+    for (i, (d, t_d)) in ours.iter().zip(&t_ours).enumerate() {
+        let ratios = t_ref.iter().zip(t_d).map(|(b, a)| b / a).collect();
+        let (r, r1, r3) = quartiles(ratios);
+        let (a, _, _) = quartiles(t_d.clone());
+        println!(
+            "interleaved, {rounds} rounds of {} frames: ours ({:?}{}) {:.1} us/frame, \
+             nnnoiseless {:.1} us/frame (medians); nnnoiseless/ours per round: \
+             median {r:.2}x, quartiles {r1:.2}x..{r3:.2}x",
+            frames.len(),
+            d.kernel(),
+            if i == 0 { ", dispatched" } else { "" },
+            per_frame(a),
+            per_frame(b),
+        );
+    }
 }
 
 fn bench(c: &mut Criterion) {

@@ -73,10 +73,12 @@ unsafe fn mat_vec_add_vnni(out: &mut [f32], w: &Matrix, input: &[f32]) {
     };
     let unscale = max / x86::Q_SCALE * WEIGHT_SCALE;
     let (hi, lo) = (&hi[..4 * quads], &lo[..4 * quads]);
+    // Scratch for a padded last block, zeroed once: stale lanes from an earlier
+    // block are computed on and dropped.
+    let mut pad = [0.0f32; BLOCK];
     for (first, width, block) in w.quad_blocks() {
         let n = w.cols.min(first + width) - first;
         let sums = &w.col_sums[first..first + width];
-        let mut pad = [0.0f32; BLOCK];
         let o: &mut [f32] = if n == width {
             &mut out[first..first + n]
         } else {
@@ -112,15 +114,19 @@ unsafe fn quantise_split(
     hi: &mut [u8; ROWS_PADDED],
     lo: &mut [u8; ROWS_PADDED],
 ) -> Option<f32> {
-    let mut x = [0.0f32; ROWS_PADDED];
-    x[..input.len()].copy_from_slice(input);
-    let steps = input.len().div_ceil(16);
-    let xp = x.as_ptr();
-    // SAFETY: every load reads x[16s..16s + 16] with s < steps <= ROWS_PADDED / 16.
+    let n = input.len();
+    assert!(n <= ROWS_PADDED);
+    let steps = n.div_ceil(16);
+    // Lanes past the input read as 0 through the mask, never from memory (a
+    // copy into a zeroed buffer instead cost a store-forwarding stall per load).
+    let mask = |s: usize| -> __mmask16 { (((1u32 << (n - 16 * s).min(16)) - 1) & 0xffff) as u16 };
+    let xp = input.as_ptr();
+    // SAFETY: step s loads lanes 16s + i for the i where 16s + i < n (the mask):
+    // only elements of `input`; masked-out lanes are not accessed.
     let max = unsafe {
         let mut m = _mm512_setzero_ps();
         for s in 0..steps {
-            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(xp.add(16 * s))));
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask(s), xp.add(16 * s))));
         }
         _mm512_reduce_max_ps(m)
     };
@@ -131,12 +137,13 @@ unsafe fn quantise_split(
     let offset = _mm256_set1_epi16(i16::MIN);
     let low_byte = _mm256_set1_epi16(0xff);
     let (hp, lp) = (hi.as_mut_ptr(), lo.as_mut_ptr());
-    // SAFETY: step s reads x[16s..16s + 16] and writes hi/lo[16s..16s + 16], all
-    // below ROWS_PADDED. `cvtps_epi32` rounds to nearest (the MXCSR default) and
+    // SAFETY: step s reads the masked lanes of input[16s..] as above and writes
+    // hi/lo[16s..16s + 16], below ROWS_PADDED (steps <= ROWS_PADDED / 16). `cvtps_epi32` rounds to nearest (the MXCSR default) and
     // `cvtsepi32_epi16` saturates like `packs_epi32`.
     unsafe {
         for s in 0..steps {
-            let q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xp.add(16 * s)), sv));
+            let v = _mm512_maskz_loadu_ps(mask(s), xp.add(16 * s));
+            let q = _mm512_cvtps_epi32(_mm512_mul_ps(v, sv));
             let u = _mm256_xor_si256(_mm512_cvtsepi32_epi16(q), offset);
             let h = _mm256_cvtepi16_epi8(_mm256_srli_epi16::<8>(u));
             let l = _mm256_cvtepi16_epi8(_mm256_and_si256(u, low_byte));
