@@ -101,9 +101,51 @@ fn interleaved_ratio(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
     }
 }
 
+/// Per-leg cost with eight legs denoised one after another each tick (what the
+/// engine does today, one model shared through `Arc`) against one leg alone,
+/// the two timed in alternate rounds. Each leg starts at another point of the
+/// fixture so the legs carry different signals.
+fn eight_legs(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
+    const LEGS: usize = 8;
+    let model = agentphone_audio::denoise::Model::default_model();
+    let mut legs: Vec<Denoiser> = (0..LEGS)
+        .map(|_| Denoiser::from_model(model.clone()))
+        .collect();
+    let mut one = Denoiser::from_model(model);
+    let mut out = [0.0f32; FRAME_SAMPLES];
+    let (mut t_one, mut t_eight) = (vec![], vec![]);
+    let n = frames.len();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for f in frames {
+            std::hint::black_box(one.process(f, &mut out));
+        }
+        t_one.push(t.elapsed().as_secs_f64() / n as f64);
+        let t = Instant::now();
+        for i in 0..n {
+            for (l, d) in legs.iter_mut().enumerate() {
+                std::hint::black_box(d.process(&frames[(i + l * n / LEGS) % n], &mut out));
+            }
+        }
+        t_eight.push(t.elapsed().as_secs_f64() / (n * LEGS) as f64);
+    }
+    let ratios = t_eight.iter().zip(&t_one).map(|(e, o)| e / o).collect();
+    let (r, r1, r3) = quartiles(ratios);
+    let (a, _, _) = quartiles(t_one);
+    let (b, _, _) = quartiles(t_eight);
+    println!(
+        "legs, {rounds} rounds: 1 leg {:.1} us/frame, 8 legs one after another {:.1} us per \
+         leg-frame (medians); per-leg cost at 8 legs / 1 leg: median {r:.2}, quartiles \
+         {r1:.2}..{r3:.2} (no batched API yet)",
+        a * 1e6,
+        b * 1e6,
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let frames = load_frames();
     interleaved_ratio(&frames, 60);
+    eight_legs(&frames, 20);
     let mut g = c.benchmark_group("denoise_frame");
     let mut out = [0.0f32; FRAME_SAMPLES];
 
