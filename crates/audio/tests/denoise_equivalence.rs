@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agentphone_audio::denoise::{DenoiseError, Denoiser, Kernel, Model};
+use agentphone_audio::denoise::{DenoiseBatch, DenoiseError, Denoiser, Kernel, Model};
 use agentphone_audio::FRAME_SAMPLES;
 use proptest::prelude::*;
 
@@ -376,4 +376,73 @@ proptest! {
             prop_assert!(out.iter().all(|s| s.is_finite()));
         }
     }
+}
+
+/// A batch's legs give exactly what separate denoisers with the same kernel
+/// give, for every kernel this CPU runs: legs start at different points of the
+/// fixture, one is silent for its first second (its frames skip the network
+/// while the others' do not), one gets a NaN-poisoned frame, and one is reset
+/// halfway.
+#[test]
+fn batch_legs_equal_separate_denoisers_bit_for_bit() {
+    let speech = frames("speech_noisy.wav");
+    let n = speech.len();
+    for kernel in runnable_kernels() {
+        for legs in [8, 3, 1] {
+            let model = Model::default_model();
+            let mut batch =
+                DenoiseBatch::new(model.clone(), legs, kernel).expect("kernel available");
+            let mut single: Vec<Denoiser> = (0..legs)
+                .map(|_| Denoiser::from_model_with_kernel(model.clone(), kernel).unwrap())
+                .collect();
+            let mut inputs = vec![[0.0f32; FRAME_SAMPLES]; legs];
+            let mut outputs = vec![[0.0f32; FRAME_SAMPLES]; legs];
+            let mut vads = vec![0.0f32; legs];
+            let mut out = [0.0f32; FRAME_SAMPLES];
+            let mut network_frames = 0;
+            for i in 0..300 {
+                for (l, f) in inputs.iter_mut().enumerate() {
+                    *f = speech[(i + l * 37) % n];
+                    if l == 1 && i < 100 {
+                        *f = [0.0; FRAME_SAMPLES];
+                    }
+                    if l == legs - 1 && i == 60 {
+                        f[3] = f32::NAN;
+                    }
+                }
+                if i == 150 {
+                    batch.reset_leg(legs / 2);
+                    single[legs / 2].reset();
+                }
+                batch.process(&inputs, &mut outputs, &mut vads).unwrap();
+                for (l, d) in single.iter_mut().enumerate() {
+                    let vad = d.process(&inputs[l], &mut out);
+                    assert_eq!(vad.to_bits(), vads[l].to_bits(), "{kernel:?} legs {legs} leg {l} frame {i}");
+                    assert!(
+                        out.iter().zip(&outputs[l]).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{kernel:?} legs {legs} leg {l} frame {i}: output differs"
+                    );
+                    network_frames += usize::from(vad > 0.0);
+                }
+            }
+            assert!(network_frames > 100 * legs, "network hardly ran");
+        }
+        eprintln!("kernel {kernel:?}: batches of 8, 3 and 1 legs equal separate denoisers");
+    }
+}
+
+#[test]
+fn batch_refuses_bad_leg_counts_and_frame_counts() {
+    let model = Model::default_model();
+    for legs in [0, DenoiseBatch::MAX_LEGS + 1] {
+        let err = DenoiseBatch::new(model.clone(), legs, Kernel::Auto).unwrap_err();
+        assert!(matches!(err, DenoiseError::BatchLegs(n) if n == legs), "{err}");
+    }
+    let mut b = DenoiseBatch::new(model, 2, Kernel::Auto).unwrap();
+    let inputs = vec![[0.0f32; FRAME_SAMPLES]; 3];
+    let mut outputs = vec![[0.0f32; FRAME_SAMPLES]; 2];
+    let mut vads = vec![0.0f32; 2];
+    let err = b.process(&inputs, &mut outputs, &mut vads).unwrap_err();
+    assert!(err.to_string().contains("3 input frames"), "{err}");
+    assert!(b.process(&inputs[..2], &mut outputs, &mut vads).is_ok());
 }

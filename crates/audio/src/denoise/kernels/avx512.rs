@@ -19,7 +19,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{x86, Kernel, Kernels};
+use super::{x86, Kernel, Kernels, MAX_LEGS};
 use crate::denoise::matrix::{Matrix, BLOCK, QLANES};
 use crate::denoise::model::WEIGHT_SCALE;
 
@@ -33,6 +33,7 @@ pub(super) fn table() -> Option<Kernels> {
     Some(Kernels {
         kind: Kernel::Avx512Vnni,
         mat_vec_add,
+        mat_vec_add_many: Some(mat_vec_add_many),
         tansig,
         sigmoid,
         ..base
@@ -43,6 +44,19 @@ fn mat_vec_add(out: &mut [f32], w: &Matrix, input: &[f32]) {
     // SAFETY: only reachable through `table()`, which verified every feature
     // `mat_vec_add_vnni` enables.
     unsafe { mat_vec_add_vnni(out, w, input) }
+}
+
+fn mat_vec_add_many(
+    out: &mut [f32],
+    out_stride: usize,
+    w: &Matrix,
+    input: &[f32],
+    in_stride: usize,
+    legs: usize,
+) {
+    // SAFETY: only reachable through `table()`, which verified every feature
+    // `mat_vec_add_many_vnni` enables.
+    unsafe { mat_vec_add_many_vnni(out, out_stride, w, input, in_stride, legs) }
 }
 
 fn tansig(xs: &mut [f32]) {
@@ -98,6 +112,123 @@ unsafe fn mat_vec_add_vnni(out: &mut [f32], w: &Matrix, input: &[f32]) {
         }
         if n < width {
             out[first..first + n].copy_from_slice(&pad[..n]);
+        }
+    }
+}
+
+/// [`super::MatVecAddMany`]: every leg's input quantised as in
+/// [`mat_vec_add_vnni`], then each 16-column strip of weights loaded once per
+/// row quad for all legs (two accumulators per leg). Same integer sums, same
+/// scaling, so each leg's result equals the single-leg kernel's bit for bit.
+#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn mat_vec_add_many_vnni(
+    out: &mut [f32],
+    out_stride: usize,
+    w: &Matrix,
+    input: &[f32],
+    in_stride: usize,
+    legs: usize,
+) {
+    assert!(legs <= MAX_LEGS && w.rows <= MAX_ROWS);
+    if legs == 0 {
+        return;
+    }
+    assert!(out.len() >= (legs - 1) * out_stride + w.cols);
+    assert!(input.len() >= (legs - 1) * in_stride + w.rows);
+    let mut q = Quantised {
+        hi: [[0u8; ROWS_PADDED]; MAX_LEGS],
+        lo: [[0u8; ROWS_PADDED]; MAX_LEGS],
+        offset: [0; MAX_LEGS],
+        unscale: [0.0; MAX_LEGS],
+    };
+    let mut n = 0;
+    for l in 0..legs {
+        let x = &input[l * in_stride..][..w.rows];
+        let (hi, lo) = (&mut q.hi[n], &mut q.lo[n]);
+        // SAFETY: the features are enabled in this function.
+        // A leg whose input is all zero adds nothing and is left out.
+        if let Some(max) = unsafe { quantise_split(x, hi, lo) } {
+            q.offset[n] = l * out_stride;
+            q.unscale[n] = max / x86::Q_SCALE * WEIGHT_SCALE;
+            n += 1;
+        }
+    }
+    // SAFETY: the features are enabled here; `q` holds `n` quantised legs whose
+    // output rows `offset + ..w.cols` lie inside `out` (asserted above).
+    unsafe {
+        match n {
+            0 => {}
+            1 => strips::<1>(out, w, &q),
+            2 => strips::<2>(out, w, &q),
+            3 => strips::<3>(out, w, &q),
+            4 => strips::<4>(out, w, &q),
+            5 => strips::<5>(out, w, &q),
+            6 => strips::<6>(out, w, &q),
+            7 => strips::<7>(out, w, &q),
+            _ => strips::<8>(out, w, &q),
+        }
+    }
+}
+
+/// Several legs' inputs, quantised and split, for [`strips`].
+struct Quantised {
+    hi: [[u8; ROWS_PADDED]; MAX_LEGS],
+    lo: [[u8; ROWS_PADDED]; MAX_LEGS],
+    /// Where each leg's output row starts in `out`.
+    offset: [usize; MAX_LEGS],
+    unscale: [f32; MAX_LEGS],
+}
+
+/// The first `L` legs of `q` through `w`, 16 columns at a time: per row quad one
+/// weight load and two `vpdpbusd` per leg. Columns past `w.cols` are masked off
+/// on load and store.
+#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn strips<const L: usize>(out: &mut [f32], w: &Matrix, q: &Quantised) {
+    let quads = w.rows.div_ceil(4);
+    assert!(q.offset[..L].iter().all(|&o| o + w.cols <= out.len()));
+    assert!(w.col_sums.len() >= w.cols.div_ceil(QLANES) * QLANES);
+    let op = out.as_mut_ptr();
+    let byte4 = |b: &[u8; ROWS_PADDED], i: usize| {
+        i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+    };
+    for (first, width, block) in w.quad_blocks() {
+        assert!(block.len() >= quads * 4 * width);
+        for s in 0..width / QLANES {
+            let c0 = first + QLANES * s;
+            // c0 < w.cols: the last strip starts below cols rounded up to 16.
+            let valid = (w.cols - c0).min(QLANES);
+            let mask = ((1u32 << valid) - 1) as __mmask16;
+            // SAFETY: quad i's strip s is block[i * 4 * width + 64 * s..][..64],
+            // inside `block` (asserted); col_sums[c0..c0 + 16] exists (asserted);
+            // each leg's stores and loads touch only the `valid` masked lanes of
+            // out[offset + c0..], below offset + w.cols <= out.len() (asserted).
+            unsafe {
+                let mut ah = [_mm512_setzero_si512(); L];
+                let mut al = [_mm512_setzero_si512(); L];
+                let mut r = block.as_ptr().add(4 * QLANES * s);
+                for i in 0..quads {
+                    let wv = _mm512_loadu_si512(r.cast());
+                    for j in 0..L {
+                        ah[j] = _mm512_dpbusd_epi32(ah[j], _mm512_set1_epi32(byte4(&q.hi[j], i)), wv);
+                        al[j] = _mm512_dpbusd_epi32(al[j], _mm512_set1_epi32(byte4(&q.lo[j], i)), wv);
+                    }
+                    r = r.add(4 * width);
+                }
+                let sums = _mm512_slli_epi32::<15>(_mm512_loadu_si512(
+                    w.col_sums.as_ptr().add(c0).cast(),
+                ));
+                for j in 0..L {
+                    let t = _mm512_sub_epi32(
+                        _mm512_add_epi32(_mm512_slli_epi32::<8>(ah[j]), al[j]),
+                        sums,
+                    );
+                    let p = op.add(q.offset[j] + c0);
+                    let prev = _mm512_maskz_loadu_ps(mask, p);
+                    let v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(q.unscale[j]), prev);
+                    _mm512_mask_storeu_ps(p, mask, v);
+                }
+            }
         }
     }
 }

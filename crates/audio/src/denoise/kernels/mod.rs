@@ -81,6 +81,20 @@ fn avx512_available() -> bool {
 /// order: weights in the model's byte units (see `model::WEIGHT_SCALE`).
 /// Panics unless `out.len() == w.cols` and `input.len() == w.rows`.
 pub(crate) type MatVecAdd = fn(out: &mut [f32], w: &Matrix, input: &[f32]);
+/// [`MatVecAdd`] for `legs` legs at once: `out[l * out_stride..][..w.cols] +=`
+/// the product with `input[l * in_stride..][..w.rows]` for each `l < legs`,
+/// each leg's result equal bit for bit to the kernel's single-leg
+/// [`MatVecAdd`]. Panics if the slices are too short or `legs > MAX_LEGS`.
+pub(crate) type MatVecAddMany = fn(
+    out: &mut [f32],
+    out_stride: usize,
+    w: &Matrix,
+    input: &[f32],
+    in_stride: usize,
+    legs: usize,
+);
+/// Most legs a [`MatVecAddMany`] call takes.
+pub(crate) const MAX_LEGS: usize = 8;
 /// `out[l] = sum_k x[k] * y[l + k]` for every lag `l < out.len()`.
 pub(crate) type Xcorr = fn(x: &[f32], y: &[f32], out: &mut [f32]);
 /// `sum_k x[k] * y[k]` over the shorter of the two.
@@ -101,6 +115,9 @@ pub(crate) type Activate = fn(xs: &mut [f32]);
 pub(crate) struct Kernels {
     pub kind: Kernel,
     pub mat_vec_add: MatVecAdd,
+    /// A kernel that streams the weights once for several legs; `None` where
+    /// the legs simply take turns.
+    pub mat_vec_add_many: Option<MatVecAddMany>,
     pub xcorr: Xcorr,
     pub dot: Dot,
     pub dot2: Dot2,
@@ -122,6 +139,7 @@ impl Kernels {
             Kernel::Portable => Some(Kernels {
                 kind: Kernel::Portable,
                 mat_vec_add: portable::mat_vec_add,
+                mat_vec_add_many: None,
                 xcorr: portable::xcorr,
                 dot: portable::dot,
                 dot2: portable::dot2,
@@ -252,6 +270,40 @@ mod tests {
                 (v.mat_vec_add)(&mut o2, &w, &x);
                 assert_eq!(o1, o2, "rows {rows} width {width} extreme {extreme}");
             }
+        }
+    }
+
+    /// Every kernel's many-leg mat-vec (where it has one) equals its
+    /// single-leg one per leg, bit for bit, with strides wider than the
+    /// matrix, an all-zero leg and 1 to `MAX_LEGS` legs.
+    #[test]
+    fn many_leg_mat_vec_equals_single_leg() {
+        for kind in Kernel::ALL {
+            let Some(k) = Kernels::new(kind) else {
+                eprintln!("kernel {kind:?}: NOT tested, this CPU cannot run it");
+                continue;
+            };
+            let Some(many) = k.mat_vec_add_many else {
+                continue;
+            };
+            for &(rows, width, stride) in &MAT_SIZES {
+                let w = test_matrix(rows, width, stride);
+                for legs in 1..=MAX_LEGS {
+                    let (is, os) = (rows + 3, width + 5);
+                    let mut input = pseudo_random(legs * is, 7);
+                    if legs > 2 {
+                        input[is..is + rows].fill(0.0);
+                    }
+                    let mut a = pseudo_random(legs * os, 8);
+                    let mut b = a.clone();
+                    many(&mut a, os, &w, &input, is, legs);
+                    for l in 0..legs {
+                        (k.mat_vec_add)(&mut b[l * os..][..width], &w, &input[l * is..][..rows]);
+                    }
+                    assert_eq!(a, b, "{kind:?} rows {rows} width {width} legs {legs}");
+                }
+            }
+            eprintln!("kernel {kind:?}: many-leg mat-vec tested");
         }
     }
 

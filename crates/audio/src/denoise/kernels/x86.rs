@@ -22,6 +22,7 @@ pub(super) fn table() -> Option<Kernels> {
     Some(Kernels {
         kind: Kernel::Avx2Fma,
         mat_vec_add,
+        mat_vec_add_many: None,
         xcorr,
         dot,
         dot2,
