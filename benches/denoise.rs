@@ -13,7 +13,7 @@
 //! first (the figure of record); the other kernels this CPU runs follow, timed
 //! in the same rounds.
 
-use agentphone_audio::denoise::{Denoiser, Kernel};
+use agentphone_audio::denoise::{DenoiseBatch, Denoiser, Kernel};
 use agentphone_audio::FRAME_SAMPLES;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Instant;
@@ -101,19 +101,27 @@ fn interleaved_ratio(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
     }
 }
 
-/// Per-leg cost with eight legs denoised one after another each tick (what the
-/// engine does today, one model shared through `Arc`) against one leg alone,
-/// the two timed in alternate rounds. Each leg starts at another point of the
-/// fixture so the legs carry different signals.
+/// Per-leg cost with eight legs each tick, denoised one after another (what
+/// the engine does today, one model shared through `Arc`) and as one
+/// `DenoiseBatch` (weights streamed once per layer for all legs), against one
+/// leg alone; the three timed in turn within each round. Each leg starts at
+/// another point of the fixture so the legs carry different signals.
 fn eight_legs(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
     const LEGS: usize = 8;
     let model = agentphone_audio::denoise::Model::default_model();
     let mut legs: Vec<Denoiser> = (0..LEGS)
         .map(|_| Denoiser::from_model(model.clone()))
         .collect();
-    let mut one = Denoiser::from_model(model);
+    let mut one = Denoiser::from_model(model.clone());
+    let mut batch = match DenoiseBatch::new(model, LEGS, Kernel::Auto) {
+        Ok(b) => b,
+        Err(e) => panic!("batch: {e}"),
+    };
     let mut out = [0.0f32; FRAME_SAMPLES];
-    let (mut t_one, mut t_eight) = (vec![], vec![]);
+    let mut ins = [[0.0f32; FRAME_SAMPLES]; LEGS];
+    let mut outs = [[0.0f32; FRAME_SAMPLES]; LEGS];
+    let mut vads = [0.0f32; LEGS];
+    let (mut t_one, mut t_eight, mut t_batch) = (vec![], vec![], vec![]);
     let n = frames.len();
     for _ in 0..rounds {
         let t = Instant::now();
@@ -128,17 +136,34 @@ fn eight_legs(frames: &[[f32; FRAME_SAMPLES]], rounds: usize) {
             }
         }
         t_eight.push(t.elapsed().as_secs_f64() / (n * LEGS) as f64);
+        let t = Instant::now();
+        for i in 0..n {
+            for (l, f) in ins.iter_mut().enumerate() {
+                *f = frames[(i + l * n / LEGS) % n];
+            }
+            if let Err(e) = batch.process(&ins, &mut outs, &mut vads) {
+                panic!("batch: {e}");
+            }
+            std::hint::black_box(&vads);
+        }
+        t_batch.push(t.elapsed().as_secs_f64() / (n * LEGS) as f64);
     }
+    let ratios = t_batch.iter().zip(&t_one).map(|(e, o)| e / o).collect();
+    let (br, br1, br3) = quartiles(ratios);
     let ratios = t_eight.iter().zip(&t_one).map(|(e, o)| e / o).collect();
     let (r, r1, r3) = quartiles(ratios);
     let (a, _, _) = quartiles(t_one);
     let (b, _, _) = quartiles(t_eight);
+    let (c, _, _) = quartiles(t_batch);
     println!(
         "legs, {rounds} rounds: 1 leg {:.1} us/frame, 8 legs one after another {:.1} us per \
          leg-frame (medians); per-leg cost at 8 legs / 1 leg: median {r:.2}, quartiles \
-         {r1:.2}..{r3:.2} (no batched API yet)",
+         {r1:.2}..{r3:.2}; 8 legs batched ({:?}) {:.1} us per leg-frame, per-leg cost / \
+         1 leg: median {br:.2}, quartiles {br1:.2}..{br3:.2}",
         a * 1e6,
         b * 1e6,
+        batch.kernel(),
+        c * 1e6,
     );
 }
 
