@@ -139,8 +139,7 @@ fn every_kernel_matches_nnnoiseless_on_clean_and_noisy_speech() {
 
 /// The kernels this CPU can run; names the others on stderr.
 fn runnable_kernels() -> Vec<Kernel> {
-    let (yes, no): (Vec<Kernel>, Vec<Kernel>) =
-        Kernel::ALL.iter().partition(|k| k.is_available());
+    let (yes, no): (Vec<Kernel>, Vec<Kernel>) = Kernel::ALL.iter().partition(|k| k.is_available());
     for k in no {
         eprintln!("kernel {k:?}: NOT tested, this CPU cannot run it");
     }
@@ -182,9 +181,15 @@ fn pink_noise(n: usize) -> Vec<f32> {
 fn babble(speech: &[f32], n: usize) -> Vec<f32> {
     let len = speech.len() as f64;
     let mut out = vec![0.0f32; n];
-    for (i, &(start, rate)) in [(0.31, 0.87), (0.52, 1.13), (0.08, 0.95), (0.77, 1.21), (0.64, 1.04)]
-        .iter()
-        .enumerate()
+    for (i, &(start, rate)) in [
+        (0.31, 0.87),
+        (0.52, 1.13),
+        (0.08, 0.95),
+        (0.77, 1.21),
+        (0.64, 1.04),
+    ]
+    .iter()
+    .enumerate()
     {
         let offset = start * len + i as f64 * 1_000.0;
         for (j, o) in out.iter_mut().enumerate() {
@@ -417,9 +422,15 @@ fn batch_legs_equal_separate_denoisers_bit_for_bit() {
                 batch.process(&inputs, &mut outputs, &mut vads).unwrap();
                 for (l, d) in single.iter_mut().enumerate() {
                     let vad = d.process(&inputs[l], &mut out);
-                    assert_eq!(vad.to_bits(), vads[l].to_bits(), "{kernel:?} legs {legs} leg {l} frame {i}");
+                    assert_eq!(
+                        vad.to_bits(),
+                        vads[l].to_bits(),
+                        "{kernel:?} legs {legs} leg {l} frame {i}"
+                    );
                     assert!(
-                        out.iter().zip(&outputs[l]).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        out.iter()
+                            .zip(&outputs[l])
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{kernel:?} legs {legs} leg {l} frame {i}: output differs"
                     );
                     network_frames += usize::from(vad > 0.0);
@@ -436,7 +447,10 @@ fn batch_refuses_bad_leg_counts_and_frame_counts() {
     let model = Model::default_model();
     for legs in [0, DenoiseBatch::MAX_LEGS + 1] {
         let err = DenoiseBatch::new(model.clone(), legs, Kernel::Auto).unwrap_err();
-        assert!(matches!(err, DenoiseError::BatchLegs(n) if n == legs), "{err}");
+        assert!(
+            matches!(err, DenoiseError::BatchLegs(n) if n == legs),
+            "{err}"
+        );
     }
     let mut b = DenoiseBatch::new(model, 2, Kernel::Auto).unwrap();
     let inputs = vec![[0.0f32; FRAME_SAMPLES]; 3];

@@ -11,6 +11,9 @@
 //! ±32768) because a single NaN would otherwise poison the recurrent state for the
 //! rest of the call; outputs are never NaN.
 //!
+//! [`DenoiseBatch`] denoises up to eight legs per step with the network run for
+//! all of them at once (each leg's result equal to a [`Denoiser`]'s).
+//!
 //! The inner loops run through [`Kernel`]: AVX-512 with VNNI or AVX2+FMA when the
 //! CPU has them, otherwise a portable version; tests hold each to the reference
 //! output.
@@ -315,7 +318,11 @@ impl DenoiseBatch {
     pub const MAX_LEGS: usize = kernels::MAX_LEGS;
 
     /// A batch of `legs` legs (1 to [`Self::MAX_LEGS`]) sharing `model`.
-    pub fn new(model: Arc<Model>, legs: usize, kernel: Kernel) -> Result<DenoiseBatch, DenoiseError> {
+    pub fn new(
+        model: Arc<Model>,
+        legs: usize,
+        kernel: Kernel,
+    ) -> Result<DenoiseBatch, DenoiseError> {
         if !(1..=Self::MAX_LEGS).contains(&legs) {
             return Err(DenoiseError::BatchLegs(legs));
         }
@@ -424,13 +431,15 @@ impl DenoiseBatch {
         if self.silent.iter().any(|s| !s) {
             let state = self.rnn.state_len();
             for (l, _) in self.silent.iter().enumerate().filter(|(_, &s)| s) {
-                self.rnn.swap_state(l, &mut self.kept[l * state..][..state], true);
+                self.rnn
+                    .swap_state(l, &mut self.kept[l * state..][..state], true);
             }
             self.rnn
                 .compute(k, &self.features, &mut self.gains, &mut self.vads);
             for (l, leg) in self.legs.iter_mut().enumerate() {
                 if self.silent[l] {
-                    self.rnn.swap_state(l, &mut self.kept[l * state..][..state], false);
+                    self.rnn
+                        .swap_state(l, &mut self.kept[l * state..][..state], false);
                     self.vads[l] = 0.0;
                 } else {
                     let mut g = [0.0f32; NB_BANDS];
@@ -449,5 +458,4 @@ impl DenoiseBatch {
         }
         vads.copy_from_slice(&self.vads);
     }
-
 }

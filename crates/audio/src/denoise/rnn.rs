@@ -113,7 +113,13 @@ impl Rnn {
         let denoise_w = m.denoise_gru.nb_inputs;
 
         let layers = Layers { k, legs };
-        layers.dense(&m.input_dense, features, NB_FEATURES, &mut self.noise_in, noise_w);
+        layers.dense(
+            &m.input_dense,
+            features,
+            NB_FEATURES,
+            &mut self.noise_in,
+            noise_w,
+        );
         layers.gru(
             &m.vad_gru,
             &self.noise_in,
@@ -141,7 +147,8 @@ impl Rnn {
         for l in 0..legs {
             let row = &mut self.denoise_in[l * denoise_w..(l + 1) * denoise_w];
             row[..vad_n].copy_from_slice(&self.vad_state[l * vad_n..][..vad_n]);
-            row[vad_n..vad_n + noise_n].copy_from_slice(&self.noise_state[l * noise_n..][..noise_n]);
+            row[vad_n..vad_n + noise_n]
+                .copy_from_slice(&self.noise_state[l * noise_n..][..noise_n]);
             row[vad_n + noise_n..].copy_from_slice(&features[l * NB_FEATURES..][..NB_FEATURES]);
         }
         layers.gru(
@@ -153,7 +160,13 @@ impl Rnn {
             &mut self.reset_state,
         );
         let denoise_n = m.denoise_gru.nb_neurons;
-        layers.dense(&m.denoise_output, &self.denoise_state, denoise_n, gains, NB_BANDS);
+        layers.dense(
+            &m.denoise_output,
+            &self.denoise_state,
+            denoise_n,
+            gains,
+            NB_BANDS,
+        );
     }
 }
 
@@ -166,7 +179,14 @@ struct Layers<'a> {
 impl Layers<'_> {
     /// `out[l * os..][..w.cols] += w^T input[l * is..][..w.rows]` for every leg.
     #[inline(always)]
-    fn mat_vec(&self, out: &mut [f32], os: usize, w: &super::matrix::Matrix, input: &[f32], is: usize) {
+    fn mat_vec(
+        &self,
+        out: &mut [f32],
+        os: usize,
+        w: &super::matrix::Matrix,
+        input: &[f32],
+        is: usize,
+    ) {
         match self.k.mat_vec_add_many {
             Some(many) if self.legs > 1 => many(out, os, w, input, is, self.legs),
             _ => {

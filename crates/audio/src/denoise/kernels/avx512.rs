@@ -210,14 +210,15 @@ unsafe fn strips<const L: usize>(out: &mut [f32], w: &Matrix, q: &Quantised) {
                 for i in 0..quads {
                     let wv = _mm512_loadu_si512(r.cast());
                     for j in 0..L {
-                        ah[j] = _mm512_dpbusd_epi32(ah[j], _mm512_set1_epi32(byte4(&q.hi[j], i)), wv);
-                        al[j] = _mm512_dpbusd_epi32(al[j], _mm512_set1_epi32(byte4(&q.lo[j], i)), wv);
+                        ah[j] =
+                            _mm512_dpbusd_epi32(ah[j], _mm512_set1_epi32(byte4(&q.hi[j], i)), wv);
+                        al[j] =
+                            _mm512_dpbusd_epi32(al[j], _mm512_set1_epi32(byte4(&q.lo[j], i)), wv);
                     }
                     r = r.add(4 * width);
                 }
-                let sums = _mm512_slli_epi32::<15>(_mm512_loadu_si512(
-                    w.col_sums.as_ptr().add(c0).cast(),
-                ));
+                let sums =
+                    _mm512_slli_epi32::<15>(_mm512_loadu_si512(w.col_sums.as_ptr().add(c0).cast()));
                 for j in 0..L {
                     let t = _mm512_sub_epi32(
                         _mm512_add_epi32(_mm512_slli_epi32::<8>(ah[j]), al[j]),
@@ -225,7 +226,8 @@ unsafe fn strips<const L: usize>(out: &mut [f32], w: &Matrix, q: &Quantised) {
                     );
                     let p = op.add(q.offset[j] + c0);
                     let prev = _mm512_maskz_loadu_ps(mask, p);
-                    let v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(q.unscale[j]), prev);
+                    let v =
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(q.unscale[j]), prev);
                     _mm512_mask_storeu_ps(p, mask, v);
                 }
             }
@@ -257,7 +259,10 @@ unsafe fn quantise_split(
     let max = unsafe {
         let mut m = _mm512_setzero_ps();
         for s in 0..steps {
-            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask(s), xp.add(16 * s))));
+            m = _mm512_max_ps(
+                m,
+                _mm512_abs_ps(_mm512_maskz_loadu_ps(mask(s), xp.add(16 * s))),
+            );
         }
         _mm512_reduce_max_ps(m)
     };
@@ -302,7 +307,9 @@ unsafe fn block_vnni<const N: usize>(
     assert!(lo.len() == hi.len() && w.len() >= quads * quad_len);
     assert!(o.len() >= N * QLANES && sums.len() >= N * QLANES);
     let (wp, op, sp) = (w.as_ptr(), o.as_mut_ptr(), sums.as_ptr());
-    let byte4 = |b: &[u8], q: usize| i32::from_le_bytes([b[4 * q], b[4 * q + 1], b[4 * q + 2], b[4 * q + 3]]);
+    let byte4 = |b: &[u8], q: usize| {
+        i32::from_le_bytes([b[4 * q], b[4 * q + 1], b[4 * q + 2], b[4 * q + 3]])
+    };
     // SAFETY: quad q's weights are bytes q * quad_len .. (q + 1) * quad_len <=
     // w.len() (assert), read 64 at a time; o and sums have at least 16N values.
     unsafe {

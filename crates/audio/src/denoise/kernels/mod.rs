@@ -398,7 +398,11 @@ mod tests {
     #[test]
     fn availability_is_reported_consistently() {
         for kind in Kernel::ALL {
-            assert_eq!(Kernels::new(kind).is_some(), kind.is_available(), "{kind:?}");
+            assert_eq!(
+                Kernels::new(kind).is_some(),
+                kind.is_available(),
+                "{kind:?}"
+            );
         }
         let best = Kernel::Auto.resolve();
         assert_ne!(best, Kernel::Auto);
