@@ -16,6 +16,8 @@
 //! `sum w*q = 256 * sum w*hi + sum w*lo - 32768 * sum w`, the last term from
 //! column sums kept with the weights. The 32-bit sums are those of the AVX2
 //! kernel, exactly, and are scaled the same way, so both give the same floats.
+//! The many-leg version (for `DenoiseBatch`) loads each strip of weights once
+//! for all legs and gives each leg the single-leg result bit for bit.
 
 use std::arch::x86_64::*;
 
