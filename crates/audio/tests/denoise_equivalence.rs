@@ -460,3 +460,19 @@ fn batch_refuses_bad_leg_counts_and_frame_counts() {
     assert!(err.to_string().contains("3 input frames"), "{err}");
     assert!(b.process(&inputs[..2], &mut outputs, &mut vads).is_ok());
 }
+
+/// The AVX-512 VNNI kernel computes the AVX2 kernel's integer mat-vec sums and
+/// its xcorr in the same order, and the frame path never contracts to FMA, so
+/// the two denoisers' outputs are the same floats.
+#[test]
+fn avx512_denoiser_output_equals_avx2_bit_for_bit() {
+    if !(Kernel::Avx2Fma.is_available() && Kernel::Avx512Vnni.is_available()) {
+        eprintln!("AVX2 or AVX-512 VNNI kernel not runnable here: comparison NOT done");
+        return;
+    }
+    let input = frames("speech_noisy.wav");
+    let a = run_ours(&mut Denoiser::with_kernel(Kernel::Avx2Fma).unwrap(), &input);
+    let b = run_ours(&mut Denoiser::with_kernel(Kernel::Avx512Vnni).unwrap(), &input);
+    assert!(a.out.iter().zip(&b.out).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(a.vad.iter().zip(&b.vad).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
