@@ -472,7 +472,18 @@ fn avx512_denoiser_output_equals_avx2_bit_for_bit() {
     }
     let input = frames("speech_noisy.wav");
     let a = run_ours(&mut Denoiser::with_kernel(Kernel::Avx2Fma).unwrap(), &input);
-    let b = run_ours(&mut Denoiser::with_kernel(Kernel::Avx512Vnni).unwrap(), &input);
-    assert!(a.out.iter().zip(&b.out).all(|(x, y)| x.to_bits() == y.to_bits()));
-    assert!(a.vad.iter().zip(&b.vad).all(|(x, y)| x.to_bits() == y.to_bits()));
+    let b = run_ours(
+        &mut Denoiser::with_kernel(Kernel::Avx512Vnni).unwrap(),
+        &input,
+    );
+    assert!(a
+        .out
+        .iter()
+        .zip(&b.out)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(a
+        .vad
+        .iter()
+        .zip(&b.vad)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
 }
