@@ -8,7 +8,8 @@
 //!
 //! runs `fixtures/audio/speech_noisy.wav` (400 frames of 10 ms) ROUNDS times
 //! through one denoiser and prints the time per frame. KERNEL is `auto` (the
-//! dispatched kernel), `portable`, or `nnnoiseless` (the plain crate, for the
+//! dispatched kernel), `portable`, `avx2`, `avx512` (a forced kernel, refused
+//! if this CPU cannot run it), or `nnnoiseless` (the plain crate, for the
 //! reference profile). Under `perf record -g` or `valgrind --tool=callgrind`,
 //! the difference between two ROUNDS values divided by the extra frames is the
 //! cost of a frame, with start-up and WAV reading cancelled out.
@@ -31,7 +32,7 @@ enum Engine {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(kernel), Some(rounds)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: denoise_profile auto|portable|nnnoiseless ROUNDS");
+        eprintln!("usage: denoise_profile auto|portable|avx2|avx512|nnnoiseless ROUNDS");
         return ExitCode::from(2);
     };
     let Ok(rounds) = rounds.parse::<usize>() else {
@@ -40,16 +41,23 @@ fn main() -> ExitCode {
     };
     let mut engine = match kernel.as_str() {
         "auto" => Engine::Ours(Box::new(Denoiser::new())),
-        "portable" => match Denoiser::with_kernel(Kernel::Portable) {
-            Ok(d) => Engine::Ours(Box::new(d)),
-            Err(e) => {
-                eprintln!("portable kernel: {e}");
-                return ExitCode::FAILURE;
+        name @ ("portable" | "avx2" | "avx512") => {
+            let kind = match name {
+                "portable" => Kernel::Portable,
+                "avx2" => Kernel::Avx2Fma,
+                _ => Kernel::Avx512Vnni,
+            };
+            match Denoiser::with_kernel(kind) {
+                Ok(d) => Engine::Ours(Box::new(d)),
+                Err(e) => {
+                    eprintln!("{name} kernel: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
         "nnnoiseless" => Engine::Plain(nnnoiseless::DenoiseState::new()),
         other => {
-            eprintln!("unknown kernel '{other}' (auto, portable or nnnoiseless)");
+            eprintln!("unknown kernel '{other}' (auto, portable, avx2, avx512 or nnnoiseless)");
             return ExitCode::from(2);
         }
     };

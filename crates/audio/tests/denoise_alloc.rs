@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use agentphone_audio::denoise::{Denoiser, Kernel};
+use agentphone_audio::denoise::{DenoiseBatch, Denoiser, Kernel, Model};
 use agentphone_audio::FRAME_SAMPLES;
 
 struct Counting;
@@ -74,7 +74,7 @@ fn frame(i: usize, out: &mut [f32; FRAME_SAMPLES]) {
 
 #[test]
 fn process_does_not_allocate() {
-    for kernel in [Kernel::Portable, Kernel::Auto] {
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
         let mut d = Denoiser::with_kernel(kernel).unwrap();
         let mut input = [0.0f32; FRAME_SAMPLES];
         let mut output = [0.0f32; FRAME_SAMPLES];
@@ -89,5 +89,28 @@ fn process_does_not_allocate() {
         WATCHING.with(|w| w.set(false));
         let n = ALLOCS.load(Ordering::Relaxed);
         assert_eq!(n, 0, "{kernel:?}: {n} allocations in 501 frames");
+    }
+}
+
+#[test]
+fn batch_process_does_not_allocate() {
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+        let mut b = DenoiseBatch::new(Model::default_model(), 8, kernel).unwrap();
+        let mut inputs = [[0.0f32; FRAME_SAMPLES]; 8];
+        let mut outputs = [[0.0f32; FRAME_SAMPLES]; 8];
+        let mut vads = [0.0f32; 8];
+        ALLOCS.store(0, Ordering::Relaxed);
+        WATCHING.with(|w| w.set(true));
+        for i in 0..200 {
+            for (l, f) in inputs.iter_mut().enumerate() {
+                frame(i + 13 * l, f);
+            }
+            b.process(&inputs, &mut outputs, &mut vads).unwrap();
+        }
+        b.reset_leg(2);
+        b.process(&inputs, &mut outputs, &mut vads).unwrap();
+        WATCHING.with(|w| w.set(false));
+        let n = ALLOCS.load(Ordering::Relaxed);
+        assert_eq!(n, 0, "{kernel:?}: {n} allocations in 201 batch steps");
     }
 }

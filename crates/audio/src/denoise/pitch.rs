@@ -15,9 +15,10 @@ const FRAME: usize = 960;
 pub(crate) const BUF: usize = MAX_PERIOD + FRAME;
 /// Highest lag searched, at full rate.
 const MAX_PITCH: usize = MAX_PERIOD - 3 * MIN_PERIOD;
-/// Lags computed in the coarse search: `MAX_PITCH / 4` (147) rounded up to the
-/// AVX2 kernel's blocks (64 + 64 + 24).
-const COARSE_LAGS: usize = 152;
+/// Lags computed in the coarse search: `MAX_PITCH / 4` (147) rounded up to
+/// whole kernel blocks: 64 + 64 + 32 for AVX2, 80 + 80 for AVX-512, whose
+/// 32 registers hold a 10-vector block at full multiply-add rate.
+const COARSE_LAGS: usize = 160;
 const SECOND_CHECK: [usize; 16] = [0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2];
 
 /// Pitch tracker state and scratch (no allocation after construction).

@@ -22,6 +22,7 @@ pub(super) fn table() -> Option<Kernels> {
     Some(Kernels {
         kind: Kernel::Avx2Fma,
         mat_vec_add,
+        mat_vec_add_many: None,
         xcorr,
         dot,
         dot2,
@@ -72,7 +73,7 @@ unsafe fn hsum(v: __m256) -> f32 {
 /// Largest layer input: the model format stores counts as positive `i8`.
 const MAX_ROWS: usize = 127;
 /// Full scale of the 16-bit input quantisation.
-const Q_SCALE: f32 = 32767.0;
+pub(super) const Q_SCALE: f32 = 32767.0;
 
 /// Matrix-vector product in 16-bit integers: the input vector is quantised to
 /// `i16` against its own largest magnitude (relative error <= 1.5e-5 of that
@@ -204,7 +205,7 @@ unsafe fn block_avx2<const N: usize>(o: &mut [f32], w: &[i8], q: &[i32], unscale
 /// Cross-correlation vectorised across lags: 8 (or 32) neighbouring lags share
 /// one broadcast of `x[k]` and read `y` with unaligned loads.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
+pub(super) unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
     let (n, lags) = (x.len(), out.len());
     if lags == 0 {
         return;
@@ -258,7 +259,12 @@ unsafe fn xcorr_avx2(x: &[f32], y: &[f32], out: &mut [f32]) {
 /// Only the summation order differs from the lag-by-lag definition.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn xcorr_block<const N: usize>(x: *const f32, y: *const f32, out: *mut f32, n: usize) {
+pub(super) unsafe fn xcorr_block<const N: usize>(
+    x: *const f32,
+    y: *const f32,
+    out: *mut f32,
+    n: usize,
+) {
     // SAFETY: every access is within the ranges the caller guarantees (x[..n],
     // y[..n + 8N - 1], out[..8N]). The window's first loads read y[r + 8m ..
     // r + 8m + 8] for r < 8, m <= N - 2: last index 8N - 2. The step at k < n
