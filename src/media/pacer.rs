@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(next_read(None, now), now + PERIOD);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn signals_every_period_only_while_a_leg_listens_and_ends_with_them() {
         let clock = Arc::new(TickClock::new());
         clock.mark(Instant::now());
