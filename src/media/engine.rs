@@ -50,7 +50,14 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Taken when the engine goes, so the pacer can end.
     reads: Option<Reads>,
+    /// What legs' wakers notify, and the send signal they follow (taken
+    /// when the engine goes, so its task can end).
+    send_tick: Arc<tokio::sync::Notify>,
+    sends: Option<watch::Receiver<u64>>,
 }
+
+/// What a leg's audio half calls after a tick that gave it packets.
+pub(super) type LegWaker = Box<dyn Fn() + Send>;
 
 type Waiters = Arc<Mutex<HashMap<PartId, oneshot::Sender<PartReport>>>>;
 
@@ -112,6 +119,9 @@ impl MediaEngine {
         }
         let (reads, pacer) = pacer::pacer(clock);
         super::net_runtime::spawn(pacer)?;
+        let send_tick = Arc::new(tokio::sync::Notify::new());
+        let (sends, send_task) = pacer::sends(send_tick.clone());
+        super::net_runtime::spawn(send_task)?;
         let waiters: Waiters = Arc::default();
         let levels: Levels = Arc::default();
         tokio::spawn(event_task(
@@ -130,6 +140,8 @@ impl MediaEngine {
                 stop,
                 thread: Mutex::new(Some(thread)),
                 reads: Some(reads),
+                send_tick,
+                sends: Some(sends),
             }),
         })
     }
@@ -141,6 +153,19 @@ impl MediaEngine {
             .as_ref()
             .map(Reads::subscribe)
             .ok_or_else(|| anyhow!("the media engine has stopped"))
+    }
+
+    /// The signal a leg's network half sends on, and the waker its audio
+    /// half calls after a tick that gave it packets.
+    pub(super) fn send_signal(&self) -> Result<(watch::Receiver<u64>, LegWaker)> {
+        let mut rx = self
+            .inner
+            .sends
+            .clone()
+            .ok_or_else(|| anyhow!("the media engine has stopped"))?;
+        rx.mark_unchanged();
+        let tick = self.inner.send_tick.clone();
+        Ok((rx, Box::new(move || tick.notify_one())))
     }
 
     /// A fresh name for a participant or a room.
@@ -264,6 +289,8 @@ impl Drop for Inner {
         if let Some(reads) = self.reads.take() {
             reads.release();
         }
+        drop(self.sends.take());
+        self.send_tick.notify_one();
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();

@@ -8,11 +8,11 @@
 mod disk;
 mod engine;
 mod net_leg;
-mod net_runtime;
-mod pacer;
 mod net_receive;
+mod net_runtime;
 mod net_send;
 mod net_srtp;
+mod pacer;
 mod plan;
 mod ports;
 mod report;
@@ -41,8 +41,8 @@ use agentphone_media::offer_answer::{
 };
 use anyhow::{anyhow, bail, Context, Result};
 use std::net::IpAddr;
-use std::time::Duration;
 use std::net::UdpSocket;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -364,13 +364,10 @@ impl MediaLeg {
         let span = self.settings.jitter_max + INBOUND_MARGIN;
         let size = InboundSize::for_stream(bytes_per_ms, span);
         let (audio, rings) = LegAudio::with_inbound(packer, cleaner, size);
-        // The audio thread wakes the network half when it has packets for it
-        // (every packet time), not every tick.
-        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-        let audio = audio.with_waker({
-            let wake = wake.clone();
-            Box::new(move || wake.notify_one())
-        });
+        // After a tick that gave any leg packets the audio thread wakes the
+        // engine's send task once; it signals every leg (see `pacer`).
+        let (sends, waker) = self.engine.send_signal()?;
+        let audio = audio.with_waker(waker);
         let sockets = self
             .sockets
             .take()
@@ -415,7 +412,7 @@ impl MediaLeg {
             // Built on the network thread: its reactor takes the sockets.
             let net =
                 net_leg::NetLeg::new(sockets, &net_media, rings, jitter, watchdog, quality_tx)?;
-            Ok(net.run(control_rx, stop_rx, (wake, reads)).await)
+            Ok(net.run(control_rx, stop_rx, (sends, reads)).await)
         })?;
         tracing::info!(
             codec = %negotiated.send_codec.codec,

@@ -17,10 +17,9 @@ use agentphone_media::rtcp_stats::{CallQuality, NtpTime, RtcpSession};
 use agentphone_media::rtp_stream::DropCounters;
 use anyhow::Context;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 1_500;
@@ -90,13 +89,16 @@ impl NetLeg {
     }
 
     /// Runs until `stop` fires (or its sender is dropped, or the audio half or
-    /// the pacer is gone); `wake` is notified when the audio thread has
-    /// packets for us, `reads` just before each tick.
+    /// the pacer is gone); `sends` signals after a tick that gave any leg
+    /// packets, `reads` just before each tick.
     pub(super) async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut stop: oneshot::Receiver<()>,
-        (wake, mut reads): (Arc<Notify>, tokio::sync::watch::Receiver<u64>),
+        (mut sends, mut reads): (
+            tokio::sync::watch::Receiver<u64>,
+            tokio::sync::watch::Receiver<u64>,
+        ),
     ) -> NetReport {
         // The RTP timeout is checked at every packet sent; this slow backstop
         // covers a leg that sends nothing (held by the peer or by us).
@@ -115,7 +117,10 @@ impl NetLeg {
             tokio::select! {
                 _ = &mut stop => break,
                 Some(cmd) = control.recv() => self.on_control(cmd),
-                _ = wake.notified() => {
+                sent = sends.changed() => {
+                    if sent.is_err() {
+                        break; // the engine is gone
+                    }
                     self.send_encoded();
                     self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
                     if self.outbound.is_abandoned() {

@@ -60,9 +60,7 @@ mod tests {
                     std::thread::current().name().map(str::to_owned)
                 })
                 .expect("network runtime");
-                wait(task)
-                    .expect("task ran")
-                    .unwrap_or_default()
+                wait(task).expect("task ran").unwrap_or_default()
             })
             .collect();
         assert!(names.iter().all(|n| n == "agentphone-net"), "{names:?}");

@@ -14,11 +14,11 @@
 
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use std::net::UdpSocket;
 
 /// Pairs kept ready by default: 40 ms of calls at 3,000 calls/s, and 256
 /// descriptors.
@@ -229,7 +229,8 @@ pub(super) fn bind_pair_now(ip: IpAddr) -> Result<PortPair> {
         let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) else {
             continue;
         };
-        rtp.set_nonblocking(true).context("RTP socket non-blocking")?;
+        rtp.set_nonblocking(true)
+            .context("RTP socket non-blocking")?;
         rtcp.set_nonblocking(true)
             .context("RTCP socket non-blocking")?;
         return Ok(PortPair { rtp, rtcp, port });
