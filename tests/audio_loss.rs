@@ -4,11 +4,12 @@
 //! at random, against the same call with nothing dropped.
 //!
 //! Goals (issue 16): Opus within 0.3 of its clean call at 5 % loss, PCMU within
-//! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss. Not met
-//! reliably yet (measured: Opus −0.23 / −0.02 in two runs, PCMU −0.30 to −0.54,
-//! Opus jitter + loss −0.48 / −0.29): the bounds
-//! asserted below are regression bounds a little above what this code does,
-//! and each line printed with `--nocapture` states the goal next to it.
+//! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss. Measured
+//! (session of 2026-12-06, eleven runs): Opus at 5 % −0.21 to −0.27 (one run
+//! of the previous code −0.31), so the bound below is 0.35, a little above;
+//! PCMU −0.30 to −0.54; Opus jitter + loss −0.46 to −0.51, not yet within 0.4,
+//! so its bound stays a regression bound. Each line printed with
+//! `--nocapture` states the goal next to it.
 //!
 //! The speech is made by espeak-ng (15.6 s, several sentences, so the seeded
 //! loss pattern hits a few dozen packets of voiced speech rather than a handful);
@@ -25,8 +26,9 @@ use std::time::Duration;
 use common::relay::{Impairment, Relay, RelayStats};
 use common::{agentphone, ports::free_port, repo_root, WorkDir};
 
-/// Opus may lose at most this much PESQ-WB at 5 % loss (goal 0.3).
-const OPUS_LOSS_BUDGET: f64 = 0.45;
+/// Opus may lose at most this much PESQ-WB at 5 % loss (goal 0.3; measured
+/// −0.21 to −0.27, see the module doc).
+const OPUS_LOSS_BUDGET: f64 = 0.35;
 /// PCMU may lose at most this much PESQ-WB at 5 % loss: the issue's goal.
 /// Measured −0.30 to −0.54 over five runs with the gap bridged into the next
 /// packet (the relay's random loss pattern differs per run); 0.5 failed CI.
