@@ -326,8 +326,9 @@ impl Engine {
             self.emit(Event::Retired(retired));
             return Err(error);
         }
-        let voice = match kind {
-            Kind::Local(_) => Some(Box::new([0.0; FRAME_SAMPLES])),
+        let mut kind = kind;
+        let voice = match &mut kind {
+            Kind::Local(local) => local.take_voice(),
             Kind::Leg(_) => None,
         };
         self.parts.push(Part {
@@ -612,13 +613,16 @@ impl Engine {
                 },
                 Retired::Leg(leg),
             ),
-            Kind::Local(local) => (
-                PartReport {
-                    voice_cleaned: local.cleaned(),
-                    ..PartReport::default()
-                },
-                Retired::Local(local),
-            ),
+            Kind::Local(mut local) => {
+                local.return_voice(p.voice);
+                (
+                    PartReport {
+                        voice_cleaned: local.cleaned(),
+                        ..PartReport::default()
+                    },
+                    Retired::Local(local),
+                )
+            }
         };
         self.emit(Event::Removed {
             part: p.id,

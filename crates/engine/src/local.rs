@@ -4,7 +4,7 @@
 use crate::clean::Cleaner;
 use crate::record::RecordTap;
 use agentphone_audio::source::AudioSource;
-use agentphone_audio::Frame;
+use agentphone_audio::{Frame, FRAME_SAMPLES};
 
 /// Where a local endpoint's voice comes from.
 pub enum LocalInput {
@@ -21,6 +21,10 @@ pub struct LocalAudio {
     to_device: bool,
     cleaner: Option<Cleaner>,
     recorder: Option<RecordTap>,
+    /// The frame the engine speaks it into while it takes part, made here,
+    /// off the audio thread, and given back when it leaves, so joining and
+    /// leaving allocate and free nothing there.
+    voice: Option<Box<Frame>>,
 }
 
 impl LocalAudio {
@@ -31,6 +35,7 @@ impl LocalAudio {
             to_device,
             cleaner: None,
             recorder: None,
+            voice: Some(Box::new([0.0; FRAME_SAMPLES])),
         }
     }
 
@@ -69,6 +74,16 @@ impl LocalAudio {
         if let Some(r) = &mut self.recorder {
             r.write(heard, said);
         }
+    }
+
+    /// Lends its voice frame to the engine for as long as it takes part.
+    pub(crate) fn take_voice(&mut self) -> Option<Box<Frame>> {
+        self.voice.take()
+    }
+
+    /// Takes the voice frame back as it leaves the engine.
+    pub(crate) fn return_voice(&mut self, voice: Option<Box<Frame>>) {
+        self.voice = voice;
     }
 
     pub(crate) fn recorder_mut(&mut self) -> &mut Option<RecordTap> {
