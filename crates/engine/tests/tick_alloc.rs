@@ -57,6 +57,35 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter itself must work, or a zero proves nothing; then from zero.
+fn counter_works_then_reset() {
+    WATCHING.with(|w| w.set(true));
+    drop(std::hint::black_box(vec![0u8; 16]));
+    WATCHING.with(|w| w.set(false));
+    assert_eq!(allocations(), 2);
+    ALLOCATIONS.with(|a| a.set(0));
+}
+
+/// One tick, with the counter watching only the engine's work (the command,
+/// if any, and the tick): the fake remotes around it run unwatched.
+fn watched_tick(sim: &mut Sim, command: Option<Command>) {
+    let mic: Frame = [0.0; FRAME_SAMPLES];
+    let mut out: Frame = [0.0; FRAME_SAMPLES];
+    for r in &mut sim.remotes {
+        r.send_due(sim.t0, sim.elapsed);
+    }
+    WATCHING.with(|w| w.set(true));
+    if let Some(c) = command {
+        sim.engine.handle(c);
+    }
+    sim.engine.tick(sim.t0 + sim.elapsed, &mic, &mut out);
+    WATCHING.with(|w| w.set(false));
+    for r in &mut sim.remotes {
+        r.receive();
+    }
+    sim.elapsed += TICK;
+}
+
 #[test]
 fn a_busy_tick_neither_allocates_nor_frees() {
     let mut sim = Sim::new();
@@ -93,27 +122,10 @@ fn a_busy_tick_neither_allocates_nor_frees() {
     sim.run(100);
     while sim.engine.poll_event().is_some() {}
 
-    // The counter itself must work, or a zero below proves nothing.
-    WATCHING.with(|w| w.set(true));
-    drop(std::hint::black_box(vec![0u8; 16]));
-    WATCHING.with(|w| w.set(false));
-    assert_eq!(allocations(), 2);
-    ALLOCATIONS.with(|a| a.set(0));
-
-    let mic: Frame = [0.0; FRAME_SAMPLES];
-    let mut out: Frame = [0.0; FRAME_SAMPLES];
+    counter_works_then_reset();
     for _ in 0..300 {
-        for r in &mut sim.remotes {
-            r.send_due(sim.t0, sim.elapsed);
-        }
-        WATCHING.with(|w| w.set(true));
-        sim.engine.tick(sim.t0 + sim.elapsed, &mic, &mut out);
-        WATCHING.with(|w| w.set(false));
-        for r in &mut sim.remotes {
-            r.receive();
-        }
+        watched_tick(&mut sim, None);
         writer.drain().unwrap();
-        sim.elapsed += TICK;
     }
     assert_eq!(allocations(), 0, "a tick allocated or freed");
     assert!(sim.remotes.iter().all(|r| r.heard.len() > 48_000 * 3));
@@ -142,38 +154,21 @@ fn a_local_end_joins_and_leaves_without_allocating() {
     }
     sim.run(100);
     while sim.engine.poll_event().is_some() {}
-    ALLOCATIONS.with(|a| a.set(0));
+    counter_works_then_reset();
 
     // Built off the audio thread, as `MediaLeg` does.
     let local = Box::new(LocalAudio::new(
         LocalInput::Source(Box::new(Tone::new(700.0, -12.0).unwrap())),
         false,
     ));
-    let mic: Frame = [0.0; FRAME_SAMPLES];
-    let mut out: Frame = [0.0; FRAME_SAMPLES];
-    let mut step = |sim: &mut Sim, command: Option<Command>| {
-        for r in &mut sim.remotes {
-            r.send_due(sim.t0, sim.elapsed);
-        }
-        WATCHING.with(|w| w.set(true));
-        if let Some(c) = command {
-            sim.engine.handle(c);
-        }
-        sim.engine.tick(sim.t0 + sim.elapsed, &mic, &mut out);
-        WATCHING.with(|w| w.set(false));
-        for r in &mut sim.remotes {
-            r.receive();
-        }
-        sim.elapsed += TICK;
-    };
-    step(
+    watched_tick(
         &mut sim,
         Some(Command::AddLocal {
             part: PartId(9),
             audio: local,
         }),
     );
-    step(
+    watched_tick(
         &mut sim,
         Some(Command::Join {
             part: PartId(9),
@@ -181,11 +176,11 @@ fn a_local_end_joins_and_leaves_without_allocating() {
         }),
     );
     for _ in 0..50 {
-        step(&mut sim, None);
+        watched_tick(&mut sim, None);
     }
-    step(&mut sim, Some(Command::Remove { part: PartId(9) }));
+    watched_tick(&mut sim, Some(Command::Remove { part: PartId(9) }));
     for _ in 0..20 {
-        step(&mut sim, None);
+        watched_tick(&mut sim, None);
     }
     assert_eq!(
         allocations(),
