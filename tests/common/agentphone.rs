@@ -123,3 +123,9 @@ pub fn only_recording_in(dir: &Path) -> PathBuf {
     assert_eq!(files.len(), 1, "one recording per call: {files:?}");
     files[0].clone()
 }
+
+/// The `media stopped` line of a log: the media report a call ends with
+/// (codec, packets, concealment, jitter buffer, ticks).
+pub fn media_stopped(log: &str) -> Option<&str> {
+    log.lines().find(|l| l.contains("media stopped"))
+}

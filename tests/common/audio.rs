@@ -92,6 +92,27 @@ pub struct Pieces {
     pub max_lag_ms: f64,
     /// Where the last piece that carries speech ends in the recording, seconds.
     pub end_s: f64,
+    /// Each piece's lag (samples) when it carries speech; quiet pieces match
+    /// anywhere and have none.
+    pub lags: Vec<Option<usize>>,
+}
+
+impl Pieces {
+    /// Where sample `at` of the reference is in the recording, when the
+    /// pieces of speech either side of it were found at the same lag (within
+    /// a millisecond). Between two different lags the jitter buffer changed
+    /// its delay (and may have concealed or stretched there), so where `at`
+    /// went is not known.
+    pub fn position(&self, at: usize) -> Option<usize> {
+        let piece = at / PIECE;
+        let before = self.lags.get(..=piece)?.iter().rev().flatten().next();
+        let after = self.lags.get(piece..)?.iter().flatten().next();
+        match (before, after) {
+            (Some(b), Some(a)) if a.abs_diff(*b) > RATE / 1000 => None,
+            (Some(lag), _) | (None, Some(lag)) => Some(at + lag),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Length of the pieces the reference is aligned in: long enough for a clear
@@ -103,6 +124,7 @@ pub fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
     let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
     let (mut max_lag_ms, mut end_s) = (0.0f64, 0.0f64);
     let loud = rms(reference);
+    let mut lags: Vec<Option<usize>> = Vec::new();
     for (i, piece) in reference.chunks(PIECE).enumerate() {
         let rest = heard.get(i * PIECE..).unwrap_or_default();
         let m = best_match(piece, rest);
@@ -116,10 +138,12 @@ pub fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
         }
         // A quiet piece (the pcap starts with a constant A-law idle code) matches
         // anywhere; only speech says where the audio is.
-        if rms(piece) >= 0.1 * loud && m.correlation >= 0.5 {
+        let speech = rms(piece) >= 0.1 * loud && m.correlation >= 0.5;
+        if speech {
             max_lag_ms = max_lag_ms.max(m.lag_ms);
             end_s = end_s.max((i * PIECE + lag + piece.len()) as f64 / RATE as f64);
         }
+        lags.push(speech.then_some(lag));
     }
     let correlation = if xx == 0.0 || yy == 0.0 {
         0.0
@@ -130,6 +154,7 @@ pub fn find_pieces(reference: &[f32], heard: &[f32]) -> Pieces {
         correlation,
         max_lag_ms,
         end_s,
+        lags,
     }
 }
 
