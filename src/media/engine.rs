@@ -12,6 +12,7 @@
 
 use super::disk::Disk;
 use super::pacer::{self, Reads, TickClock};
+use super::priority;
 use crate::audio_io::{AudioBackend, AudioIo};
 use agentphone_audio::meter::Level;
 use agentphone_audio::FRAME_SAMPLES;
@@ -95,7 +96,7 @@ impl MediaEngine {
                             return;
                         }
                     };
-                    if let Err(e) = raise_priority() {
+                    if let Err(e) = priority::raise(priority::AUDIO) {
                         // Without the privilege the thread runs at normal
                         // priority: ticks may start late on a busy machine.
                         tracing::debug!("audio thread keeps normal priority: {e}");
@@ -252,26 +253,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn raising_the_priority_works_or_says_why() {
-        // On a thread of its own: the policy stays with that thread.
-        let got = std::thread::spawn(|| {
-            let result = raise_priority();
-            // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
-            let policy = unsafe { libc::sched_getscheduler(0) };
-            (result.map_err(|e| e.kind()), policy)
-        })
-        .join()
-        .expect("thread");
-        match got {
-            (Ok(()), policy) => assert_eq!(policy, libc::SCHED_FIFO),
-            (Err(kind), policy) => {
-                assert_eq!(kind, std::io::ErrorKind::PermissionDenied);
-                assert_eq!(policy, libc::SCHED_OTHER);
-            }
-        }
-    }
-
     #[tokio::test]
     async fn the_null_clock_ticks_every_10_ms() {
         let engine = MediaEngine::start(AudioBackend::Null).expect("null clock");
@@ -295,23 +276,6 @@ impl Drop for Inner {
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }
-    }
-}
-
-/// Real-time priority for the calling thread (SCHED_FIFO, a low RT level), as
-/// audio servers give their mixing threads: a tick then starts on time even
-/// when the machine is busy. The thread sleeps between ticks, so it cannot
-/// starve the rest.
-fn raise_priority() -> std::io::Result<()> {
-    let param = libc::sched_param { sched_priority: 10 };
-    // SAFETY: `sched_setscheduler` reads the `sched_param` behind the pointer
-    // during the call only; `param` is a live, initialised local. pid 0 means
-    // the calling thread. No memory is shared or kept by the kernel.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -15,6 +15,7 @@ mod net_srtp;
 mod pacer;
 mod plan;
 mod ports;
+mod priority;
 mod report;
 mod settings;
 mod watchdog;

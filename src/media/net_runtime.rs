@@ -29,7 +29,14 @@ fn start() -> Result<Handle, String> {
     let handle = runtime.handle().clone();
     std::thread::Builder::new()
         .name("agentphone-net".into())
-        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .spawn(move || {
+            if let Err(e) = super::priority::raise(super::priority::NETWORK) {
+                // Packets are then read when the scheduler gets round to it:
+                // on a busy machine some miss the tick they arrived for.
+                tracing::debug!("media network thread keeps normal priority: {e}");
+            }
+            runtime.block_on(std::future::pending::<()>())
+        })
         .map_err(|e| format!("cannot start the media network thread: {e}"))?;
     Ok(handle)
 }
