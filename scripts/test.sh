@@ -25,7 +25,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace --all-targets 2>&1 | tee /tmp/agentphone-test.log
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee /tmp/agentphone-test.log
 bash scripts/fuzz-smoke.sh
 df -h . | tail -n 1 | awk '{print "== disk: " $4 " free of " $2}'
 echo "== all done in $(( $(date +%s) - start )) s"
