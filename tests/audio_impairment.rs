@@ -55,7 +55,7 @@ struct JitterReport {
 impl JitterReport {
     /// Reads the `media stopped` line's `key=value` fields from a log.
     fn from_log(log: &str) -> Option<Self> {
-        let line = log.lines().find(|l| l.contains("media stopped"))?;
+        let line = agentphone::media_stopped(log)?;
         let fields: HashMap<&str, u64> = line
             .split_whitespace()
             .filter_map(|w| w.split_once('='))

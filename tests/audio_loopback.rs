@@ -270,10 +270,8 @@ fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
         "the caller sent PCMA, the only codec the callee takes:\n{}",
         caller.report()
     );
-    let stopped = callee
-        .output()
-        .lines()
-        .find(|l| l.contains("media stopped"))
+    let output = callee.output();
+    let stopped = agentphone::media_stopped(&output)
         .map(str::to_string)
         .unwrap_or_else(|| panic!("no media report:\n{}", callee.report()));
     let field = |name: &str| -> u32 {

@@ -171,10 +171,8 @@ fn scored_call(test: &str, codec: &str, impairment: Impairment) -> Scored {
     let relay_stats = relay.stats();
     drop(relay);
     let recording = agentphone::only_recording_in(&record_dir);
-    let report = callee
-        .output()
-        .lines()
-        .find(|l| l.contains("media stopped"))
+    let output = callee.output();
+    let report = agentphone::media_stopped(&output)
         .unwrap_or_default()
         .to_string();
     let scored = Scored {

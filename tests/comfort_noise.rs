@@ -243,8 +243,7 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
 
     let log = answer.output();
     let field = |key: &str| -> u64 {
-        log.lines()
-            .find(|l| l.contains("media stopped"))
+        agentphone::media_stopped(&log)
             .and_then(|l| {
                 l.split_whitespace()
                     .find_map(|w| w.strip_prefix(&format!("{key}=")[..]))

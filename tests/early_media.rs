@@ -191,10 +191,7 @@ fn assert_announcement_heard(call: &EarlyCall) -> Pieces {
         "the media starts once, on the 183\n{}",
         call.report
     );
-    let stopped = call
-        .output
-        .lines()
-        .find(|l| l.contains("media stopped"))
+    let stopped = agentphone::media_stopped(&call.output)
         .unwrap_or_else(|| panic!("no `media stopped` line\n{}", call.report));
     eprintln!("{stopped}");
     // A packet late for its turn (a loaded machine) is counted apart from the
