@@ -26,6 +26,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agentphone_engine::chain::{Chain, Pulled};
+use agentphone_media::codec::adapt::{AdaptConfig, LossAdapter};
 use agentphone_media::codec::{CodecKind, Decoder, Encoder, MAX_PAYLOAD_BYTES};
 use common::{read_wav_48k_mono, write_wav_48k_mono};
 
@@ -74,6 +75,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut padded = source.clone();
     padded.resize(padded.len().div_ceil(PACKET) * PACKET + 100 * PACKET, 0.0);
     let mut enc = Encoder::new(CodecKind::Opus, 20)?;
+    // Encoder settings other than a clean link's (what the sender moves to
+    // once the far end reports loss): REPLAY_LOSS_PCT, REPLAY_BITRATE.
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<i32>().ok());
+    if env("REPLAY_LOSS_PCT").is_some() || env("REPLAY_BITRATE").is_some() {
+        let mut s = LossAdapter::new(AdaptConfig::default()).settings();
+        s.loss_pct = env("REPLAY_LOSS_PCT").unwrap_or(s.loss_pct);
+        s.fec = s.loss_pct > 0;
+        s.bitrate = env("REPLAY_BITRATE").unwrap_or(s.bitrate);
+        enc.apply(s)?;
+    }
     let mut buf = [0u8; MAX_PAYLOAD_BYTES];
     let mut packets = Vec::new();
     for chunk in padded.chunks_exact(PACKET) {
