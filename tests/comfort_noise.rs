@@ -14,11 +14,11 @@
 mod common;
 
 use agentphone_media::cn::CnParams;
-use agentphone_media::codec::g711::linear_to_ulaw;
-use agentphone_media::rtp_stream::{write_rtp, RtpHeader};
+use agentphone_media::rtp_stream::RtpHeader;
 use common::audio::{read, rms, tone_level_db, RATE};
+use common::raw_call::{self, pcmu_tone, report_field, RawCall};
 use common::{agentphone, ports::free_port, WorkDir};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -37,45 +37,11 @@ fn rtp(marker: bool, payload_type: u8, sequence: u16, timestamp: u32, payload: &
         timestamp,
         ssrc: 0xc0ff_ee00,
     };
-    let mut out = vec![0u8; 12 + payload.len()];
-    let len = write_rtp(&mut out, &header, payload).expect("RTP packet");
-    out.truncate(len);
-    out
+    raw_call::rtp(header, payload)
 }
 
-/// 20 ms of a −10 dBFS tone in PCMU, packet time `n` of the call.
 fn tone(n: u32) -> Vec<u8> {
-    let amplitude = 32_767.0 * 10f64.powf(-10.0 / 20.0);
-    (0..160)
-        .map(|i| {
-            let t = f64::from(n * 160 + i) / 8000.0;
-            linear_to_ulaw((amplitude * (2.0 * std::f64::consts::PI * TONE_HZ * t).sin()) as i16)
-        })
-        .collect()
-}
-
-fn final_response(sip: &UdpSocket) -> String {
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + 10 * SECOND;
-    while Instant::now() < deadline {
-        let Ok((n, _)) = sip.recv_from(&mut buf) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if text.starts_with("SIP/2.0 ") && !text.starts_with("SIP/2.0 1") {
-            return text;
-        }
-    }
-    panic!("no final response within 10 s");
-}
-
-fn header<'a>(msg: &'a str, name: &str) -> &'a str {
-    msg.lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-        .unwrap_or_else(|| panic!("no {name} in:\n{msg}"))
+    pcmu_tone(n, TONE_HZ)
 }
 
 #[test]
@@ -95,52 +61,22 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
         ],
         60 * SECOND,
     );
-    let sip = UdpSocket::bind("127.0.0.1:0").expect("SIP socket");
-    sip.set_read_timeout(Some(SECOND / 10)).expect("timeout");
     let media_socket = UdpSocket::bind("127.0.0.1:0").expect("caller RTP socket");
-    let me = sip.local_addr().expect("address");
     let rtp_port = media_socket.local_addr().expect("address").port();
-    let sdp = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {rtp_port} RTP/AVP 0 13\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:13 CN/8000\r\n\
-         a=ptime:20\r\na=sendrecv\r\n"
-    );
-    let dialog = |method: &str, cseq: u32, branch: &str, to_tag: &str| {
-        format!(
-            "{method} sip:bob@{listen} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{branch}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:alice@{me}>;tag=cn1\r\nTo: <sip:bob@{listen}>{to_tag}\r\n\
-             Call-ID: comfort-noise-1@{me}\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{me}>\r\n"
-        )
-    };
-    let invite = format!(
-        "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        dialog("INVITE", 1, "inv1", ""),
-        sdp.len()
-    );
-    sip.send_to(invite.as_bytes(), &listen).expect("INVITE");
-    let ok = final_response(&sip);
-    assert!(ok.starts_with("SIP/2.0 200"), "{ok}\n{}", answer.report());
-    let mline = ok
-        .lines()
-        .find(|l| l.starts_with("m=audio "))
-        .expect("the answer's m=audio");
+    let call = RawCall::invite(
+        &listen,
+        "comfort-noise-1",
+        rtp_port,
+        "0 13",
+        "a=rtpmap:0 PCMU/8000\r\na=rtpmap:13 CN/8000\r\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", answer.report()));
+    let mline = call.answer_mline();
     assert!(
-        mline.split_whitespace().skip(3).any(|f| f == "13") && ok.contains("CN/8000"),
+        mline.split_whitespace().skip(3).any(|f| f == "13") && call.answer.contains("CN/8000"),
         "CN answered: {mline}"
     );
-    let to = header(&ok, "To");
-    let to_tag = to.find(";tag=").map(|i| &to[i..]).expect("To tag");
-    let media_port: u16 = mline
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("the answer's port");
-    let media: SocketAddr = format!("127.0.0.1:{media_port}").parse().expect("address");
-    let ack = format!(
-        "{}Content-Length: 0\r\n\r\n",
-        dialog("ACK", 1, "ack1", to_tag)
-    );
-    sip.send_to(ack.as_bytes(), &listen).expect("ACK");
+    let media = call.media;
 
     // Tone, one CN packet in the next sequence number, a pause in
     // transmission, the tone again (marker bit: a talkspurt starts), all
@@ -180,13 +116,7 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
     let cn_again = rtp(false, 13, seq, last * 160, &cn[..n]);
     media_socket.send_to(&cn_again, media).expect("RTP");
     std::thread::sleep(SECOND / 5);
-    let bye = format!(
-        "{}Content-Length: 0\r\n\r\n",
-        dialog("BYE", 2, "bye1", to_tag)
-    );
-    sip.send_to(bye.as_bytes(), &listen).expect("BYE");
-    let ok = final_response(&sip);
-    assert!(ok.starts_with("SIP/2.0 200"), "BYE answered: {ok}");
+    call.bye();
     agentphone::expect_success(&mut answer, 10 * SECOND, &[]);
 
     // The recording: the tone, the pause, the tone. Find the pause as the
@@ -242,15 +172,7 @@ fn a_cn_packet_and_the_pause_after_it_are_heard_as_comfort_noise() {
     );
 
     let log = answer.output();
-    let field = |key: &str| -> u64 {
-        agentphone::media_stopped(&log)
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(&format!("{key}=")[..]))
-            })
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in the media report:\n{log}"))
-    };
+    let field = |key: &str| report_field(&log, key);
     let (plc, cn_frames, lost) = (field("plc_frames"), field("cn_frames"), field("lost"));
     eprintln!(
         "media report: plc_frames={plc} cn_frames={cn_frames} lost={lost} target_ms={}",

@@ -20,6 +20,7 @@ pub mod pcap;
 pub mod pjsua;
 pub mod ports;
 pub mod process;
+pub mod raw_call;
 pub mod raw_register;
 pub mod relay;
 pub mod sipp;
