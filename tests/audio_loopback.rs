@@ -115,6 +115,96 @@ fn opus_audio_is_heard_both_ways() {
     check("opus", 0.6);
 }
 
+/// The caller's process is frozen (SIGSTOP) for a quarter second mid-speech,
+/// as a suspended laptop or a stalled VM would be. Its audio clock skips the
+/// lost ticks, and its RTP timestamps must jump with them: the callee then
+/// hears the rest of the speech exactly the stall later, at the delay it had,
+/// instead of reading the stall as network delay and playing late from then
+/// on.
+#[test]
+fn a_caller_frozen_mid_call_is_heard_at_the_same_delay_after_it() {
+    const STALL: Duration = Duration::from_millis(250);
+    let dir = WorkDir::new("audio-stall");
+    let speech = fixture("audio/speech.wav");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let record_dir = dir.file("callee-recordings");
+    let limit = Duration::from_secs(30);
+    let mut callee = agentphone::answer_one(
+        &dir,
+        "callee",
+        &listen,
+        &[
+            "--codec",
+            "pcmu",
+            "--record-dir",
+            agentphone::arg(&record_dir),
+        ],
+        limit,
+    );
+    let mut caller = agentphone::spawn(
+        &dir,
+        "caller",
+        &[
+            "call",
+            &format!("sip:bob@{listen}"),
+            "--duration",
+            "6",
+            "--codec",
+            "pcmu",
+            "--play",
+            agentphone::arg(&speech),
+        ],
+        &[],
+        limit,
+    );
+    assert!(
+        caller.wait_for_output("answered", Duration::from_secs(10)),
+        "no answer:\n{}",
+        caller.report()
+    );
+    std::thread::sleep(Duration::from_millis(1_600));
+    caller.signal_program("STOP");
+    let frozen = std::time::Instant::now();
+    std::thread::sleep(STALL);
+    caller.signal_program("CONT");
+    let stall_ms = frozen.elapsed().as_secs_f64() * 1000.0;
+    agentphone::expect_success(&mut caller, limit, &[&callee]);
+    agentphone::expect_success(&mut callee, Duration::from_secs(10), &[]);
+    let report = agentphone::media_stopped(&callee.output())
+        .unwrap_or_default()
+        .to_string();
+    let heard = read(&agentphone::only_recording_in(&record_dir));
+    let pieces = find_pieces(&read(&speech), &heard);
+    let lags: Vec<f64> = pieces
+        .lags
+        .iter()
+        .flatten()
+        .map(|&l| l as f64 * 1000.0 / RATE as f64)
+        .collect();
+    let caller_log = caller.output();
+    let caller_side: Vec<&str> = caller_log
+        .lines()
+        .filter(|l| l.contains("stalled") || l.contains("media stopped"))
+        .collect();
+    eprintln!(
+        "stalled {stall_ms:.0} ms; lags (ms) {lags:.0?}; callee: {report}; caller: {caller_side:#?}"
+    );
+    assert!(lags.len() >= 8, "speech not found: {lags:?}");
+    // The stall falls in the middle of the 4 s of speech: the first pieces
+    // are before it, the last ones after it.
+    let before = lags[..3].iter().cloned().fold(f64::MAX, f64::min);
+    let after = lags[lags.len() - 3..]
+        .iter()
+        .cloned()
+        .fold(f64::MAX, f64::min);
+    let moved = after - before;
+    assert!(
+        moved > stall_ms - 30.0 && moved < stall_ms + 45.0,
+        "the speech after a {stall_ms:.0} ms stall came {moved:.0} ms later than before it \
+         (lags {lags:.0?}; callee: {report})"
+    );
+}
+
 #[test]
 fn correlation_finds_a_known_delay() {
     // The measuring tool itself: a pseudo-random signal delayed by 1234 samples.

@@ -73,6 +73,10 @@ pub struct AudioIo {
     playback: Playback,
     /// How late the last tick of the clocked backends started.
     late: Duration,
+    /// Ticks the clock skipped since [`AudioIo::take_skipped`] last asked.
+    skipped: u64,
+    /// Capture overruns already reported as skipped ticks.
+    overruns_seen: u64,
 }
 
 impl AudioIo {
@@ -96,6 +100,8 @@ impl AudioIo {
                     capture: Capture::Device(capture),
                     playback: Playback::Device(playback),
                     late: Duration::ZERO,
+                    skipped: 0,
+                    overruns_seen: 0,
                 });
             }
         };
@@ -106,6 +112,8 @@ impl AudioIo {
             },
             playback: Playback::Sink(sink),
             late: Duration::ZERO,
+            skipped: 0,
+            overruns_seen: 0,
         })
     }
 
@@ -123,17 +131,36 @@ impl AudioIo {
                 let now = Instant::now();
                 if *next_tick > now {
                     std::thread::sleep(*next_tick - now);
-                } else if now - *next_tick > 10 * TICK {
+                }
+                // Read again after the sleep: a process stopped while it
+                // slept (the usual place) wakes far behind too.
+                let now = Instant::now();
+                if now.saturating_duration_since(*next_tick) > 10 * TICK {
                     // Far behind (suspend, debugger): restart the clock rather
-                    // than rush out a burst of frames.
+                    // than rush out a burst of frames, and count what was
+                    // skipped so the legs' RTP clocks can move on by it.
+                    self.skipped += ((now - *next_tick).as_micros() / TICK.as_micros()) as u64;
                     *next_tick = now;
                 }
-                self.late = Instant::now().saturating_duration_since(*next_tick);
+                self.late = now.saturating_duration_since(*next_tick);
                 *next_tick += TICK;
                 Ok(source.read_frame(mic))
             }
             Capture::Device(capture) => capture.next_frame(mic),
         }
+    }
+
+    /// Ticks of audio that never happened since the last call: the clocked
+    /// backends restarted after falling far behind, or the sound card's
+    /// capture overran (its frames were lost). The media clock of what is
+    /// sent must move on by as much (see `Engine::skip`).
+    pub fn take_skipped(&mut self) -> u32 {
+        if let Capture::Device(c) = &self.capture {
+            let overruns = c.dropped_frames();
+            self.skipped += overruns.saturating_sub(self.overruns_seen);
+            self.overruns_seen = overruns;
+        }
+        u32::try_from(std::mem::take(&mut self.skipped)).unwrap_or(u32::MAX)
     }
 
     /// How late the last tick started against its clock (the clocked
@@ -243,6 +270,28 @@ mod tests {
         assert_eq!(io.dropped_frames(), 0);
         // Six ticks: the first is immediate, then five 10 ms waits.
         assert!(start.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_clock_far_behind_restarts_and_counts_the_ticks_it_skipped() {
+        let mut io = AudioIo::open(&AudioBackend::Null).expect("null always opens");
+        let mut mic = [0.0; FRAME_SAMPLES];
+        io.next_frame(&mut mic).expect("tick");
+        // A few ms late is caught up, not skipped.
+        std::thread::sleep(Duration::from_millis(25));
+        io.next_frame(&mut mic).expect("tick");
+        assert_eq!(io.take_skipped(), 0);
+        // A stall (here a sleep; a SIGSTOP or a paused VM alike) of 300 ms.
+        std::thread::sleep(Duration::from_millis(300));
+        io.next_frame(&mut mic).expect("tick");
+        let skipped = io.take_skipped();
+        // 30 ticks less the one it was still due; more on a slow machine.
+        assert!((27..=60).contains(&skipped), "{skipped} ticks skipped");
+        assert_eq!(io.take_skipped(), 0, "told once");
+        // Then 10 ms ticks again from the restart, not a burst of the 30.
+        let t = Instant::now();
+        io.next_frame(&mut mic).expect("tick");
+        assert!(t.elapsed() >= Duration::from_millis(5));
     }
 
     #[test]

@@ -303,6 +303,10 @@ fn audio_thread(
         while let Ok(cmd) = commands.pop() {
             engine.handle(cmd);
         }
+        let skipped = io.take_skipped();
+        if skipped > 0 {
+            engine.skip(skipped);
+        }
         engine.tick(start, &mic, &mut speaker);
         if let Err(e) = io.play(&speaker) {
             tracing::error!("audio device failed, media stops: {e:#}");

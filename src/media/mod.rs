@@ -610,6 +610,7 @@ impl MediaLeg {
             quality: net.quality,
             digits_received: net.digits_received,
             digits_sent: net.digits_sent,
+            send_stale: net.send_stale,
             cleaned: leg.leg.cleaned,
             microphone_cleaned: voice_cleaned,
             decode_errors: leg.leg.decode_errors,

@@ -34,6 +34,7 @@ pub(super) struct NetReport {
     pub(super) quality: CallQuality,
     pub(super) digits_received: String,
     pub(super) digits_sent: usize,
+    pub(super) send_stale: u64,
     pub(super) dropped: DropCounters,
     pub(super) ring_overflow: u64,
     pub(super) srtp: Option<agentphone_media::srtp::SrtpSuite>,
@@ -206,8 +207,9 @@ impl NetLeg {
     fn send_encoded(&mut self) {
         let rtp = &self.rtp;
         let srtp = &mut self.srtp;
+        let now = Instant::now();
         while let Ok(packet) = self.outbound.pop() {
-            self.tx.on_packet(&packet, |bytes, to| {
+            self.tx.on_packet(&packet, now, |bytes, to| {
                 let Some(bytes) = srtp.outgoing_rtp(bytes) else {
                     return;
                 };
@@ -265,6 +267,7 @@ impl NetLeg {
                 .quality(self.tx.sender(), self.rx.receiver()),
             digits_received: self.rx.digits().to_owned(),
             digits_sent: self.tx.digits_sent,
+            send_stale: self.tx.stale,
             dropped: self.rx.receiver().drops(),
             ring_overflow: self.rx.ring_overflow,
             srtp: self.srtp.suite(),

@@ -9,10 +9,16 @@ use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_media::rtp_stream::RtpSender;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest datagram we write.
 const MAX_DATAGRAM: usize = 1_500;
+/// A packet the network half gets this long after the tick that encoded it
+/// is not sent: this thread was stalled, and sent now it would tell the far
+/// end's jitter buffer the network delays packets by that much, which it
+/// then keeps for seconds. Its time is skipped instead, as the audio clock
+/// skips ticks it fell this far behind on (`audio_io`).
+pub(super) const STALE_AFTER: Duration = Duration::from_millis(100);
 
 /// Digits being sent: the packets still due, relative to `base`.
 struct DigitsPlaying {
@@ -40,6 +46,8 @@ pub(super) struct NetSend {
     playing: Option<DigitsPlaying>,
     queued: VecDeque<String>,
     pub(super) digits_sent: usize,
+    /// Packets not sent because they were stale (see [`STALE_AFTER`]).
+    pub(super) stale: u64,
     packet: Vec<u8>,
 }
 
@@ -56,6 +64,7 @@ impl NetSend {
             playing: None,
             queued: VecDeque::new(),
             digits_sent: 0,
+            stale: 0,
             packet: vec![0; MAX_DATAGRAM],
         };
         s.update(negotiated);
@@ -91,11 +100,13 @@ impl NetSend {
         self.queued.push_back(digits);
     }
 
-    /// One packet time of encoded audio from the audio thread: sends it, or the
-    /// digit events due instead, or nothing (the clock runs on).
+    /// One packet time of encoded audio from the audio thread, taken at
+    /// `now`: sends it, or the digit events due instead, or nothing (the clock
+    /// runs on).
     pub(super) fn on_packet(
         &mut self,
         p: &OutboundPacket,
+        now: Instant,
         mut transmit: impl FnMut(&[u8], SocketAddr),
     ) {
         if p.payload_type != self.sender.payload_type() {
@@ -107,9 +118,23 @@ impl NetSend {
             self.sender.set_codec(p.payload_type, clock);
             self.playing = None;
         }
-        let elapsed = Duration::from_micros(
-            u64::from(p.step) * 1_000_000 / u64::from(self.sender.clock_rate().max(1)),
-        );
+        let elapsed = self.duration_of(p.step);
+        if p.skipped > 0 {
+            // The audio clock skipped that much time: the timestamp jumps with
+            // it and the marker starts a talk spurt, as after silence.
+            let gap = self.duration_of(p.skipped);
+            tracing::info!(
+                gap_ms = gap.as_millis() as u64,
+                "the audio clock stalled; the RTP clock moves on by the gap"
+            );
+            self.sender.advance(gap);
+        }
+        let late = p.made.map(|m| now.saturating_duration_since(m));
+        if late.is_some_and(|l| l > STALE_AFTER) {
+            self.stale += 1;
+            self.sender.advance(elapsed);
+            return;
+        }
         if !self.sends {
             // Keep the timestamp running so a later resume is not a jump back.
             self.sender.advance(elapsed);
@@ -129,6 +154,13 @@ impl NetSend {
             Ok(len) => transmit(&self.packet[..len], self.remote),
             Err(e) => tracing::debug!("RTP packet not built: {e}"),
         }
+    }
+
+    /// How long `units` of the current RTP clock last.
+    fn duration_of(&self, units: u32) -> Duration {
+        Duration::from_micros(
+            u64::from(units) * 1_000_000 / u64::from(self.sender.clock_rate().max(1)),
+        )
     }
 
     fn start_next_digits(&mut self) {
@@ -208,5 +240,67 @@ impl NetSend {
         if done {
             self.playing = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentphone_media::offer_answer::{LocalMedia, SdpSession};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn pcmu_call() -> NegotiatedMedia {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                     m=audio 4000 RTP/AVP 0\r\n";
+        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
+        SdpSession::new(local).answer(offer).unwrap().media
+    }
+
+    fn packet(made: Instant, skipped: u32) -> OutboundPacket {
+        let mut p = OutboundPacket::new(0, 160);
+        p.buffer_mut()[..160].fill(0xff);
+        p.set_len(160);
+        p.made = Some(made);
+        p.skipped = skipped;
+        p
+    }
+
+    /// Sends `p` at `now`; the (timestamp, marker) of what went out, if anything.
+    fn send(tx: &mut NetSend, p: &OutboundPacket, now: Instant) -> Option<(u32, bool)> {
+        let mut out = None;
+        tx.on_packet(p, now, |bytes, _| {
+            let ts = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            out = Some((ts, bytes[1] & 0x80 != 0));
+        });
+        out
+    }
+
+    #[test]
+    fn skipped_time_moves_the_timestamp_on_and_starts_a_talk_spurt() {
+        let mut tx = NetSend::new(&pcmu_call());
+        let t0 = Instant::now();
+        let (first, _) = send(&mut tx, &packet(t0, 0), t0).expect("sent");
+        let (second, marker) = send(&mut tx, &packet(t0, 0), t0).expect("sent");
+        assert_eq!((second.wrapping_sub(first), marker), (160, false));
+        let (after, marker) = send(&mut tx, &packet(t0, 2_000), t0).expect("sent");
+        assert_eq!((after.wrapping_sub(second), marker), (160 + 2_000, true));
+    }
+
+    #[test]
+    fn a_packet_the_network_half_gets_too_late_is_skipped_not_sent() {
+        let mut tx = NetSend::new(&pcmu_call());
+        let t0 = Instant::now();
+        let (first, _) = send(&mut tx, &packet(t0, 0), t0).expect("sent");
+        // This thread stalled for 250 ms: the packet made before it is stale.
+        let late = t0 + Duration::from_millis(250);
+        assert_eq!(send(&mut tx, &packet(t0, 0), late), None);
+        assert_eq!(tx.stale, 1);
+        // One made just now goes out where the stale one's time ended.
+        let (next, marker) = send(&mut tx, &packet(late, 0), late).expect("sent");
+        assert_eq!((next.wrapping_sub(first), marker), (320, true));
+        // A packet a few ticks late (a busy machine) is still sent.
+        let busy = late + Duration::from_millis(60);
+        assert!(send(&mut tx, &packet(late, 0), busy).is_some());
+        assert_eq!(tx.stale, 1);
     }
 }

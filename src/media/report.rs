@@ -22,6 +22,9 @@ pub struct MediaReport {
     pub digits_received: String,
     /// Digits we sent.
     pub digits_sent: usize,
+    /// Packets encoded but not sent because the network half got them too
+    /// late (its thread stalled): their time was skipped instead.
+    pub send_stale: u64,
     /// Noise removal on what was heard: (frames cleaned, frames judged speech).
     pub cleaned: Option<(u64, u64)>,
     /// Noise removal on the agent's microphone: (frames cleaned, speech).
@@ -71,6 +74,7 @@ impl MediaReport {
             dropped_unknown_pt = self.dropped.unknown_payload_type,
             dropped_malformed = self.dropped.malformed,
             ring_overflow = self.overflow,
+            send_stale = self.send_stale,
             srtp = self.srtp.map_or("off", SrtpSuite::sdes_name),
             srtp_auth_failed = self.srtp_dropped.auth_failed,
             srtp_replayed = self.srtp_dropped.replayed,
@@ -184,6 +188,14 @@ impl fmt::Display for MediaReport {
         }
         if self.digits_sent > 0 {
             write!(f, ", {} DTMF digits sent", self.digits_sent)?;
+        }
+        if self.send_stale > 0 {
+            write!(
+                f,
+                ", {} packets not sent (encoded over {} ms before the network thread ran)",
+                self.send_stale,
+                super::net_send::STALE_AFTER.as_millis()
+            )?;
         }
         Ok(())
     }

@@ -176,6 +176,19 @@ impl Engine {
         }
     }
 
+    /// The audio clock fell `ticks` ticks behind and restarted instead of
+    /// rushing them out (a suspended process, a stalled VM): every leg's next
+    /// packet tells its network half to move the RTP clock on by that time
+    /// ([`crate::packet::OutboundPacket::skipped`]). Without it the far end
+    /// reads the stall as network delay and keeps playing that late.
+    pub fn skip(&mut self, ticks: u32) {
+        for p in &mut self.parts {
+            if let Kind::Leg(leg) = &mut p.kind {
+                leg.packer_mut().skip(ticks);
+            }
+        }
+    }
+
     /// The next event for the control side.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -462,7 +475,7 @@ impl Engine {
         for (_, room) in self.rooms.iter_mut().flatten() {
             room.mix();
         }
-        self.deliver(speaker);
+        self.deliver(now, speaker);
         if self.ticks.is_multiple_of(LEVEL_TICKS) {
             self.report_levels();
         }
@@ -537,7 +550,7 @@ impl Engine {
 
     /// What every participant hears this tick: its room's N-1 mix (and the
     /// fading tail of a room it just left), plus music on hold.
-    fn deliver(&mut self, speaker: &mut Frame) {
+    fn deliver(&mut self, now: Instant, speaker: &mut Frame) {
         let heard = &mut *self.heard;
         for p in &mut self.parts {
             heard.fill(0.0);
@@ -558,7 +571,7 @@ impl Engine {
                 }
             }
             match (&mut p.kind, p.voice.as_deref()) {
-                (Kind::Leg(leg), _) => leg.say(heard),
+                (Kind::Leg(leg), _) => leg.say(now, heard),
                 (Kind::Local(local), Some(voice)) => local.listen(heard, voice, speaker),
                 (Kind::Local(local), None) => local.listen(heard, &self.voice, speaker),
             }

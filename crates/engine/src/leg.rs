@@ -152,8 +152,9 @@ impl LegAudio {
 
     /// Encodes what the peer should hear; a complete packet goes to the
     /// network half.
-    pub(crate) fn say(&mut self, frame: &Frame) {
-        if let Some(packet) = self.packer.push(frame) {
+    pub(crate) fn say(&mut self, now: Instant, frame: &Frame) {
+        if let Some(mut packet) = self.packer.push(frame) {
+            packet.made = Some(now);
             if !self.outbound.push(&packet) {
                 self.send_overflow += 1;
             } else {

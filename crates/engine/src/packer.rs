@@ -12,6 +12,10 @@ pub struct Packer {
     encoder: Encoder,
     payload_type: u8,
     step: u32,
+    /// Timestamp units of one 10 ms tick.
+    tick_step: u32,
+    /// Timestamp units skipped since the last packet (see [`Packer::skip`]).
+    skipped: u32,
     pcm: Vec<f32>,
     filled: usize,
     errors: u64,
@@ -28,6 +32,8 @@ impl Packer {
             encoder,
             payload_type,
             step: kind.timestamp_step(ptime_ms),
+            tick_step: kind.timestamp_step(10),
+            skipped: 0,
             filled: 0,
             errors: 0,
             adapter: LossAdapter::new(AdaptConfig::default()),
@@ -74,6 +80,18 @@ impl Packer {
         self.errors
     }
 
+    /// The audio clock skipped `ticks` ticks (it fell far behind and restarted):
+    /// the next packet carries that time, plus the frames of a packet left
+    /// half full, as [`OutboundPacket::skipped`]. Those frames are dropped:
+    /// sent after the gap they would play a stall's length late.
+    pub fn skip(&mut self, ticks: u32) {
+        let pending = ticks.saturating_add((self.filled / FRAME_SAMPLES) as u32);
+        self.skipped = self
+            .skipped
+            .saturating_add(pending.saturating_mul(self.tick_step));
+        self.filled = 0;
+    }
+
     /// Adds one frame; when a packet time is complete, returns it encoded.
     pub fn push(&mut self, frame: &Frame) -> Option<OutboundPacket> {
         let end = self.filled + FRAME_SAMPLES;
@@ -92,6 +110,7 @@ impl Packer {
         match self.encoder.encode(&self.pcm, out.buffer_mut()) {
             Ok(n) => {
                 out.set_len(n);
+                out.skipped = std::mem::take(&mut self.skipped);
                 Some(out)
             }
             Err(_) => {
@@ -138,6 +157,24 @@ mod tests {
             (after as f64) < 0.8 * before as f64,
             "{before} bytes before, {after} after the reports"
         );
+    }
+
+    #[test]
+    fn skipped_ticks_and_a_half_packet_travel_with_the_next_packet() {
+        let mut p = Packer::new(CodecKind::Pcmu, 0, 20).expect("pcmu");
+        let frame = [0.0f32; FRAME_SAMPLES];
+        assert!(p.push(&frame).is_none());
+        let whole = p.push(&frame).expect("a 20 ms packet");
+        assert_eq!(whole.skipped, 0);
+        // One frame into the next packet, then the clock skips 30 ticks.
+        assert!(p.push(&frame).is_none());
+        p.skip(30);
+        assert!(p.push(&frame).is_none(), "the half packet was dropped");
+        let after = p.push(&frame).expect("the first packet after the gap");
+        assert_eq!(after.skipped, 31 * 80, "30 ticks and the dropped frame");
+        assert_eq!(after.step, 160);
+        assert!(p.push(&frame).is_none());
+        assert_eq!(p.push(&frame).expect("next").skipped, 0, "told once");
     }
 
     #[test]

@@ -81,6 +81,15 @@ pub struct OutboundPacket {
     pub payload_type: u8,
     /// RTP timestamp units this payload covers.
     pub step: u32,
+    /// RTP timestamp units of time that passed before this payload without
+    /// being sent (the audio clock stalled and skipped ticks): the network half
+    /// moves its timestamp on by this much and starts a talk spurt, so the far
+    /// end's jitter buffer sees the gap as time, not as delay.
+    pub skipped: u32,
+    /// The tick that encoded it (stamped by the engine). A packet the network
+    /// half gets much later (its thread was stalled) is stale: sent now it
+    /// would read to the far end as network delay.
+    pub made: Option<Instant>,
     len: u16,
     data: [u8; MAX_PAYLOAD],
 }
@@ -91,6 +100,8 @@ impl OutboundPacket {
         OutboundPacket {
             payload_type,
             step,
+            skipped: 0,
+            made: None,
             len: 0,
             data: [0; MAX_PAYLOAD],
         }

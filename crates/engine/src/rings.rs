@@ -222,10 +222,13 @@ impl InboundReceiver {
 }
 
 /// The audio half's end of the outbound ring.
-pub struct OutboundSender(PayloadTx<(u8, u32)>);
+pub struct OutboundSender(PayloadTx<OutboundHeader>);
+
+/// An outbound packet's fields beside its payload.
+type OutboundHeader = (u8, u32, u32, Option<Instant>);
 
 /// The network half's end of the outbound ring.
-pub struct OutboundReceiver(PayloadRx<(u8, u32)>);
+pub struct OutboundReceiver(PayloadRx<OutboundHeader>);
 
 /// An outbound ring of `slots` packets and [`OUTBOUND_BYTES`] of payload.
 pub fn outbound_ring(slots: usize) -> (OutboundSender, OutboundReceiver) {
@@ -237,7 +240,15 @@ impl OutboundSender {
     /// Queues an encoded packet; false when the ring is full (dropped).
     pub fn push(&mut self, packet: &OutboundPacket) -> bool {
         self.0
-            .push((packet.payload_type, packet.step), packet.payload())
+            .push(
+                (
+                    packet.payload_type,
+                    packet.step,
+                    packet.skipped,
+                    packet.made,
+                ),
+                packet.payload(),
+            )
             .is_ok()
     }
 }
@@ -246,9 +257,11 @@ impl OutboundReceiver {
     /// The next encoded packet.
     pub fn pop(&mut self) -> Result<OutboundPacket, PopError> {
         let mut packet = OutboundPacket::new(0, 0);
-        let ((payload_type, step), len) = self.0.pop(packet.buffer_mut())?;
+        let ((payload_type, step, skipped, made), len) = self.0.pop(packet.buffer_mut())?;
         packet.payload_type = payload_type;
         packet.step = step;
+        packet.skipped = skipped;
+        packet.made = made;
         packet.set_len(len);
         Ok(packet)
     }
@@ -362,10 +375,13 @@ mod tests {
     }
 
     #[test]
-    fn outbound_packets_keep_their_payload_type_step_and_bytes() {
+    fn outbound_packets_keep_their_payload_type_step_gap_and_bytes() {
         let (mut tx, mut rx) = outbound_ring(16);
         for n in 0..100u32 {
             let mut p = OutboundPacket::new(8, 160 + n);
+            p.skipped = n * 80;
+            let made = Instant::now();
+            p.made = Some(made);
             let len = 100 + (n as usize * 7) % 200;
             for (i, b) in p.buffer_mut()[..len].iter_mut().enumerate() {
                 *b = (i as u32 ^ n) as u8;
@@ -373,7 +389,11 @@ mod tests {
             p.set_len(len);
             assert!(tx.push(&p), "room for packet {n}");
             let got = rx.pop().expect("the packet");
-            assert_eq!((got.payload_type, got.step), (8, 160 + n));
+            assert_eq!(
+                (got.payload_type, got.step, got.skipped),
+                (8, 160 + n, n * 80)
+            );
+            assert_eq!(got.made, Some(made));
             assert_eq!(got.payload(), p.payload());
         }
         assert!(rx.pop().is_err());

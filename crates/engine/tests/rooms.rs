@@ -244,6 +244,32 @@ fn the_bridge_goes_on_after_the_agent_leaves() {
 }
 
 #[test]
+fn a_stalled_clock_tells_every_leg_how_much_time_it_skipped() {
+    let mut sim = Sim::new();
+    add_room(&mut sim, 1);
+    sim.add_remote(1, tone(613.0, 6_000.0));
+    sim.add_remote(2, tone(907.0, 6_000.0));
+    join(&mut sim, 1, 1);
+    join(&mut sim, 2, 1);
+    // 51 ticks: the 20 ms packet after them is half full when the clock stalls.
+    sim.run(51);
+    let before: Vec<usize> = sim.remotes.iter().map(|r| r.heard.len()).collect();
+    sim.stall(30);
+    sim.run(100);
+    for (r, heard_before) in sim.remotes.iter().zip(before) {
+        // 30 ticks and the dropped half packet, in 8 kHz RTP units, once,
+        // on the first packet after the stall; the packets go on after it.
+        assert_eq!(r.gaps, vec![(heard_before, 31 * 80)], "leg {:?}", r.part);
+        assert_eq!(r.heard.len(), heard_before + 50 * 960, "leg {:?}", r.part);
+    }
+    let one = tail(&sim.remote(1).heard, 0.5).to_vec();
+    assert!(
+        tone_db(&one, 907.0) > -20.0,
+        "leg 1 hears leg 2 after the stall"
+    );
+}
+
+#[test]
 fn a_ninth_participant_is_refused_with_the_rule() {
     let mut sim = Sim::new();
     add_room(&mut sim, 1);

@@ -33,6 +33,9 @@ pub struct Remote {
     pub sending: bool,
     /// Everything it heard, 48 kHz.
     pub heard: Vec<f32>,
+    /// The packets that came after a gap in the engine's clock: where in
+    /// `heard` they start and the RTP time they said was skipped.
+    pub gaps: Vec<(usize, u32)>,
     started: bool,
 }
 
@@ -55,6 +58,7 @@ impl Remote {
                 rate: 1.0,
                 sending: true,
                 heard: Vec::new(),
+                gaps: Vec::new(),
                 started: false,
             },
             Box::new(audio),
@@ -111,6 +115,9 @@ impl Remote {
     pub fn receive(&mut self) {
         while let Ok(p) = self.rings.outbound.pop() {
             let mut pcm = [0.0f32; 960 * 3];
+            if p.skipped > 0 {
+                self.gaps.push((self.heard.len(), p.skipped));
+            }
             let n = self.decoder.decode(p.payload(), &mut pcm).unwrap();
             self.heard.extend_from_slice(&pcm[..n]);
         }
@@ -184,6 +191,15 @@ impl Sim {
             }
             self.elapsed += TICK;
         }
+    }
+}
+
+impl Sim {
+    /// The audio clock stalls for `ticks` ticks and restarts without them,
+    /// as the audio thread does when it falls far behind.
+    pub fn stall(&mut self, ticks: u32) {
+        self.elapsed += TICK * ticks;
+        self.engine.skip(ticks);
     }
 }
 
