@@ -82,7 +82,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 # Install the full set, not only the missing ones: apt skips what is present.
 $sudo apt-get install -y -qq --no-install-recommends \
-  sip-tester kamailio kamailio-tls-modules baresip-core espeak-ng sox chromium >/dev/null
+  sip-tester kamailio kamailio-tls-modules baresip-core espeak-ng sox dnsmasq-base chromium >/dev/null
 # The kamailio package enables a system service; the tests start their own
 # instances on free ports, so a system one is not needed (and may not start in CI).
 echo "install-peers: done" >&2
