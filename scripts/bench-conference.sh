@@ -93,6 +93,17 @@ thread_ticks() {
   done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
 }
 
+# Wake-ups (context switches, voluntary and not) of the answer process's
+# threads, summed by thread name: each costs tens of µs on a VM, and unlike CPU
+# time the count is repeatable from run to run.
+thread_wakes() {
+  local t name
+  for t in /proc/"$1"/task/*; do
+    name=$(cat "$t/comm" 2>/dev/null) || continue
+    echo "$name $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status" 2>/dev/null || echo 0)"
+  done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
+}
+
 now() { date +%s.%N; }
 
 # Machine-wide jiffies: "busy total steal" (all CPUs), to show what else ran.
@@ -154,11 +165,13 @@ for codec in $codecs; do
     c0=$(cpu_ticks /proc/"$answer"/stat)
     m0=$(machine_jiffies)
     thread_ticks "$answer" >"$dir/threads.0"
+    thread_wakes "$answer" >"$dir/wakes.0"
     sleep "$window"
     c1=$(cpu_ticks /proc/"$answer"/stat)
     m1=$(machine_jiffies)
     t1=$(now)
     thread_ticks "$answer" >"$dir/threads.1"
+    thread_wakes "$answer" >"$dir/wakes.1"
     if grep -q ' ended: ' "$dir/answer.out"; then
       echo "a call ended inside the measured window:" >&2
       grep ' ended: ' "$dir/answer.out" >&2
@@ -176,6 +189,9 @@ for codec in $codecs; do
     echo "by thread (% of one core):"
     join -a 2 "$dir/threads.0" "$dir/threads.1" | awk -v hz="$clk_tck" -v w="$window" \
       '{ before = (NF == 3) ? $2 : 0; after = $NF; printf "  %-16s %6.2f\n", $1, 100 * (after - before) / hz / w }'
+    echo "wake-ups by thread (per second):"
+    join -a 2 "$dir/wakes.0" "$dir/wakes.1" | awk -v w="$window" \
+      '{ before = (NF == 3) ? $2 : 0; printf "  %-16s %6.0f\n", $1, ($NF - before) / w }'
     audio_thread=$(join -a 2 "$dir/threads.0" "$dir/threads.1" | awk -v hz="$clk_tck" -v w="$window" \
       '$1 ~ /^agentphone-aud/ { before = (NF == 3) ? $2 : 0; printf "%.2f", 100 * ($NF - before) / hz / w }')
 
