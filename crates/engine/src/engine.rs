@@ -571,7 +571,7 @@ impl Engine {
                 }
             }
             match (&mut p.kind, p.voice.as_deref()) {
-                (Kind::Leg(leg), _) => leg.say(now, self.ticks, heard),
+                (Kind::Leg(leg), _) => leg.say(now, heard),
                 (Kind::Local(local), Some(voice)) => local.listen(heard, voice, speaker),
                 (Kind::Local(local), None) => local.listen(heard, &self.voice, speaker),
             }

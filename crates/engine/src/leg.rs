@@ -152,8 +152,7 @@ impl LegAudio {
 
     /// Encodes what the peer should hear; a complete packet goes to the
     /// network half.
-    pub(crate) fn say(&mut self, now: Instant, tick: u64, frame: &Frame) {
-        self.packer.align(tick);
+    pub(crate) fn say(&mut self, now: Instant, frame: &Frame) {
         if let Some(mut packet) = self.packer.push(frame) {
             packet.made = Some(now);
             if !self.outbound.push(&packet) {

@@ -92,28 +92,6 @@ impl Packer {
         self.filled = 0;
     }
 
-    /// Puts the packet about to start on the engine's packet grid: packets
-    /// complete on the ticks numbered by a multiple of the frames a packet
-    /// holds, whenever the leg started (or the clock skipped). Every leg with
-    /// the same packet time then hands its packets over on the same ticks,
-    /// and the network thread is woken once a packet time, not on every tick.
-    /// A packet started off the grid begins with as many frames of silence as
-    /// put it on: a pause at the start of the stream, or after a stall time
-    /// that was skipped anyway (it is taken off the skipped time).
-    pub fn align(&mut self, tick: u64) {
-        if self.filled != 0 {
-            return;
-        }
-        let frames = (self.pcm.len() / FRAME_SAMPLES) as u64;
-        let lead = (tick + frames - 1) % frames;
-        if lead == 0 {
-            return;
-        }
-        self.filled = lead as usize * FRAME_SAMPLES;
-        self.pcm[..self.filled].fill(0.0);
-        self.skipped = self.skipped.saturating_sub(lead as u32 * self.tick_step);
-    }
-
     /// Adds one frame; when a packet time is complete, returns it encoded.
     pub fn push(&mut self, frame: &Frame) -> Option<OutboundPacket> {
         let end = self.filled + FRAME_SAMPLES;
@@ -197,46 +175,6 @@ mod tests {
         assert_eq!(after.step, 160);
         assert!(p.push(&frame).is_none());
         assert_eq!(p.push(&frame).expect("next").skipped, 0, "told once");
-    }
-
-    #[test]
-    fn packets_complete_on_the_grid_whatever_tick_they_start_on() {
-        let frame = [0.5f32; FRAME_SAMPLES];
-        for ptime in [10u32, 20, 30, 60] {
-            let frames = u64::from(ptime / 10);
-            for start in 1..=7u64 {
-                let mut p = Packer::new(CodecKind::Pcmu, 0, ptime).expect("pcmu");
-                let mut done = Vec::new();
-                for tick in start..start + 4 * frames {
-                    p.align(tick);
-                    if p.push(&frame).is_some() {
-                        done.push(tick);
-                    }
-                }
-                assert!(!done.is_empty());
-                assert!(
-                    done.iter().all(|t| t % frames == 0),
-                    "ptime {ptime}, start {start}: {done:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn the_lead_silence_after_a_stall_comes_off_the_skipped_time() {
-        let frame = [0.5f32; FRAME_SAMPLES];
-        let mut p = Packer::new(CodecKind::Pcmu, 0, 20).expect("pcmu");
-        for tick in 1..=3 {
-            p.align(tick);
-            let _ = p.push(&frame);
-        }
-        // Tick 3 started a packet; the clock then skips 30 ticks, dropping it.
-        p.skip(30);
-        // Tick 4 would end a packet: one frame of silence leads it, standing
-        // for the last skipped tick, so the audio keeps its time.
-        p.align(4);
-        let packet = p.push(&frame).expect("completes on tick 4");
-        assert_eq!(packet.skipped, 30 * 80, "31 frames' time less the lead");
     }
 
     #[test]

@@ -80,9 +80,8 @@ fn watched_tick(sim: &mut Sim, command: Option<Command>) {
     }
     sim.engine.tick(sim.t0 + sim.elapsed, &mic, &mut out);
     WATCHING.with(|w| w.set(false));
-    sim.ticks += 1;
     for r in &mut sim.remotes {
-        r.receive(sim.ticks);
+        r.receive();
     }
     sim.elapsed += TICK;
 }

@@ -36,8 +36,6 @@ pub struct Remote {
     /// The packets that came after a gap in the engine's clock: where in
     /// `heard` they start and the RTP time they said was skipped.
     pub gaps: Vec<(usize, u32)>,
-    /// The sim tick (counted from 1) after which each packet came out.
-    pub packet_ticks: Vec<u64>,
     started: bool,
 }
 
@@ -61,7 +59,6 @@ impl Remote {
                 sending: true,
                 heard: Vec::new(),
                 gaps: Vec::new(),
-                packet_ticks: Vec::new(),
                 started: false,
             },
             Box::new(audio),
@@ -114,10 +111,9 @@ impl Remote {
         }
     }
 
-    /// Decodes what the engine sent since the last call, after sim tick `tick`.
-    pub fn receive(&mut self, tick: u64) {
+    /// Decodes what the engine sent since the last call.
+    pub fn receive(&mut self) {
         while let Ok(p) = self.rings.outbound.pop() {
-            self.packet_ticks.push(tick);
             let mut pcm = [0.0f32; 960 * 3];
             if p.skipped > 0 {
                 self.gaps.push((self.heard.len(), p.skipped));
@@ -140,8 +136,6 @@ pub struct Sim {
     /// Everything the engine sent to the sound card.
     pub speaker: Vec<f32>,
     pub events: Vec<Event>,
-    /// Ticks run so far.
-    pub ticks: u64,
 }
 
 impl Sim {
@@ -155,7 +149,6 @@ impl Sim {
             mic_sample: 0,
             speaker: Vec::new(),
             events: Vec::new(),
-            ticks: 0,
         }
     }
 
@@ -190,9 +183,8 @@ impl Sim {
             }
             self.engine.tick(self.t0 + self.elapsed, &mic, &mut out);
             self.speaker.extend_from_slice(&out);
-            self.ticks += 1;
             for r in &mut self.remotes {
-                r.receive(self.ticks);
+                r.receive();
             }
             while let Some(e) = self.engine.poll_event() {
                 self.events.push(e);
