@@ -84,23 +84,19 @@ cpu_ticks() {
   sed 's/^.*) //' "$1" | awk '{ print $12 + $13 }'
 }
 
-# CPU ticks of the answer process's threads, summed by thread name.
-thread_ticks() {
-  local t name
+# A figure of each of the answer process's threads, summed by thread name:
+# $2 = ticks, CPU time (utime+stime, clock ticks); $2 = wakes, voluntary context
+# switches (each wake-up costs tens of µs on a VM, and unlike CPU time the
+# count is repeatable from run to run).
+thread_figures() {
+  local t name value
   for t in /proc/"$1"/task/*; do
     name=$(cat "$t/comm" 2>/dev/null) || continue
-    echo "$name $(cpu_ticks "$t/stat" 2>/dev/null || echo 0)"
-  done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
-}
-
-# Wake-ups (context switches, voluntary and not) of the answer process's
-# threads, summed by thread name: each costs tens of µs on a VM, and unlike CPU
-# time the count is repeatable from run to run.
-thread_wakes() {
-  local t name
-  for t in /proc/"$1"/task/*; do
-    name=$(cat "$t/comm" 2>/dev/null) || continue
-    echo "$name $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status" 2>/dev/null || echo 0)"
+    case $2 in
+      ticks) value=$(cpu_ticks "$t/stat" 2>/dev/null || echo 0) ;;
+      wakes) value=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status" 2>/dev/null || echo 0) ;;
+    esac
+    echo "$name $value"
   done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
 }
 
@@ -164,14 +160,14 @@ for codec in $codecs; do
     t0=$(now)
     c0=$(cpu_ticks /proc/"$answer"/stat)
     m0=$(machine_jiffies)
-    thread_ticks "$answer" >"$dir/threads.0"
-    thread_wakes "$answer" >"$dir/wakes.0"
+    thread_figures "$answer" ticks >"$dir/threads.0"
+    thread_figures "$answer" wakes >"$dir/wakes.0"
     sleep "$window"
     c1=$(cpu_ticks /proc/"$answer"/stat)
     m1=$(machine_jiffies)
     t1=$(now)
-    thread_ticks "$answer" >"$dir/threads.1"
-    thread_wakes "$answer" >"$dir/wakes.1"
+    thread_figures "$answer" ticks >"$dir/threads.1"
+    thread_figures "$answer" wakes >"$dir/wakes.1"
     if grep -q ' ended: ' "$dir/answer.out"; then
       echo "a call ended inside the measured window:" >&2
       grep ' ended: ' "$dir/answer.out" >&2

@@ -12,6 +12,8 @@ mod net_receive;
 mod net_runtime;
 mod net_send;
 mod net_srtp;
+#[cfg(test)]
+mod offered;
 mod pacer;
 mod plan;
 mod ports;

@@ -213,20 +213,13 @@ impl NetReceive {
 mod tests {
     use super::*;
     use agentphone_engine::rings::{inbound_ring_sized, InboundSize};
-    use agentphone_media::offer_answer::{LocalMedia, SdpSession};
-    use std::net::{IpAddr, Ipv4Addr};
 
     fn pcmu_call() -> NegotiatedMedia {
         call_offering("0")
     }
 
     fn call_offering(formats: &str) -> NegotiatedMedia {
-        let offer = format!(
-            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
-             m=audio 4000 RTP/AVP {formats}\r\n"
-        );
-        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
-        SdpSession::new(local).answer(&offer).unwrap().media
+        super::super::offered::negotiated(formats, "")
     }
 
     fn rtp(seq: u16, ts: u32, payload_len: usize) -> Vec<u8> {

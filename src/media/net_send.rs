@@ -129,14 +129,12 @@ impl NetSend {
             );
             self.sender.advance(gap);
         }
-        let late = p.made.map(|m| now.saturating_duration_since(m));
-        if late.is_some_and(|l| l > STALE_AFTER) {
-            self.stale += 1;
-            self.sender.advance(elapsed);
-            return;
-        }
-        if !self.sends {
-            // Keep the timestamp running so a later resume is not a jump back.
+        let stale = p
+            .made
+            .is_some_and(|m| now.saturating_duration_since(m) > STALE_AFTER);
+        self.stale += u64::from(stale);
+        if stale || !self.sends {
+            // Keep the timestamp running so a later packet is not a jump back.
             self.sender.advance(elapsed);
             return;
         }
@@ -246,14 +244,9 @@ impl NetSend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentphone_media::offer_answer::{LocalMedia, SdpSession};
-    use std::net::{IpAddr, Ipv4Addr};
 
     fn pcmu_call() -> NegotiatedMedia {
-        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
-                     m=audio 4000 RTP/AVP 0\r\n";
-        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
-        SdpSession::new(local).answer(offer).unwrap().media
+        super::super::offered::negotiated("0", "")
     }
 
     fn packet(made: Instant, skipped: u32) -> OutboundPacket {

@@ -91,17 +91,11 @@ impl RtpWatchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentphone_media::offer_answer::{Direction, LocalMedia, SdpSession};
-    use std::net::{IpAddr, Ipv4Addr};
+    use agentphone_media::offer_answer::Direction;
 
     /// What an offer from a peer with `direction` negotiates.
     fn negotiated(direction: &str) -> NegotiatedMedia {
-        let offer = format!(
-            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
-             m=audio 4000 RTP/AVP 0\r\na={direction}\r\n"
-        );
-        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
-        SdpSession::new(local).answer(&offer).unwrap().media
+        super::super::offered::negotiated("0", &format!("a={direction}\r\n"))
     }
 
     fn watchdog(

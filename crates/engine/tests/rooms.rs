@@ -34,6 +34,17 @@ fn add_agent(sim: &mut Sim) {
     });
 }
 
+/// Room 1 with two remote legs in it: leg 1 plays 613 Hz, leg 2 907 Hz.
+fn two_legs_in_a_room() -> Sim {
+    let mut sim = Sim::new();
+    add_room(&mut sim, 1);
+    sim.add_remote(1, tone(613.0, 6_000.0));
+    sim.add_remote(2, tone(907.0, 6_000.0));
+    join(&mut sim, 1, 1);
+    join(&mut sim, 2, 1);
+    sim
+}
+
 fn refusals(sim: &Sim) -> Vec<String> {
     sim.events
         .iter()
@@ -214,12 +225,7 @@ fn joins_leaves_moves_and_holds_do_not_click() {
 
 #[test]
 fn the_bridge_goes_on_after_the_agent_leaves() {
-    let mut sim = Sim::new();
-    add_room(&mut sim, 1);
-    sim.add_remote(1, tone(613.0, 6_000.0));
-    sim.add_remote(2, tone(907.0, 6_000.0));
-    join(&mut sim, 1, 1);
-    join(&mut sim, 2, 1);
+    let mut sim = two_legs_in_a_room();
     sim.mic = Box::new(tone(1_327.0, 6_000.0));
     add_agent(&mut sim);
     join(&mut sim, AGENT, 1);
@@ -245,12 +251,7 @@ fn the_bridge_goes_on_after_the_agent_leaves() {
 
 #[test]
 fn a_stalled_clock_tells_every_leg_how_much_time_it_skipped() {
-    let mut sim = Sim::new();
-    add_room(&mut sim, 1);
-    sim.add_remote(1, tone(613.0, 6_000.0));
-    sim.add_remote(2, tone(907.0, 6_000.0));
-    join(&mut sim, 1, 1);
-    join(&mut sim, 2, 1);
+    let mut sim = two_legs_in_a_room();
     // 51 ticks: the 20 ms packet after them is half full when the clock stalls.
     sim.run(51);
     let before: Vec<usize> = sim.remotes.iter().map(|r| r.heard.len()).collect();

@@ -169,6 +169,13 @@ impl Sim {
             .expect("no such remote")
     }
 
+    /// The audio clock stalls for `ticks` ticks and restarts without them,
+    /// as the audio thread does when it falls far behind.
+    pub fn stall(&mut self, ticks: u32) {
+        self.elapsed += TICK * ticks;
+        self.engine.skip(ticks);
+    }
+
     /// Runs `ticks` ticks of 10 ms.
     pub fn run(&mut self, ticks: usize) {
         let mut mic: Frame = [0.0; FRAME_SAMPLES];
@@ -191,15 +198,6 @@ impl Sim {
             }
             self.elapsed += TICK;
         }
-    }
-}
-
-impl Sim {
-    /// The audio clock stalls for `ticks` ticks and restarts without them,
-    /// as the audio thread does when it falls far behind.
-    pub fn stall(&mut self, ticks: u32) {
-        self.elapsed += TICK * ticks;
-        self.engine.skip(ticks);
     }
 }
 
