@@ -308,8 +308,9 @@ fn offer_then_answer_round_trip() {
     };
     let offer = create_offer(&local(), &origin);
     assert!(offer.starts_with("v=0\r\no=- 42 42 IN IP4 192.0.2.100\r\n"));
-    assert!(offer.contains("m=audio 40000 RTP/AVP 0 8 111 101 110 13\r\n"));
+    assert!(offer.contains("m=audio 40000 RTP/AVP 0 8 111 63 101 110 13\r\n"));
     assert!(offer.contains("a=rtpmap:13 CN/8000\r\n"));
+    assert!(offer.contains("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"));
     // The peer (PCMA only, RTCP elsewhere) answers.
     let peer_answer = "v=0\r\no=peer 1 1 IN IP4 198.51.100.9\r\ns=-\r\nc=IN IP4 198.51.100.9\r\n\
                        t=0 0\r\nm=audio 5004 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
@@ -323,6 +324,7 @@ fn offer_then_answer_round_trip() {
     assert_eq!(m.remote_rtcp, sock("198.51.100.10:6000"));
     assert_eq!(m.ptime_ms, 40);
     assert_eq!(m.telephone_event.map(|t| t.payload_type), Some(101));
+    assert_eq!(m.red, None);
     let rejected = "v=0\r\no=peer 1 1 IN IP4 198.51.100.9\r\ns=-\r\nc=IN IP4 198.51.100.9\r\n\
                     t=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
     assert!(matches!(

@@ -43,11 +43,14 @@ fn exchange(
 #[test]
 fn each_policy_offers_what_it_says() {
     let off = SdpSession::new(local(4000, SrtpPolicy::Off, &ALL)).offer();
-    assert_eq!(mline(&off), "m=audio 4000 RTP/AVP 0 8 111 101 110 13");
+    assert_eq!(mline(&off), "m=audio 4000 RTP/AVP 0 8 111 63 101 110 13");
     assert!(crypto_lines(&off).is_empty());
 
     let optional = SdpSession::new(local(4000, SrtpPolicy::Optional, &ALL)).offer();
-    assert_eq!(mline(&optional), "m=audio 4000 RTP/AVP 0 8 111 101 110 13");
+    assert_eq!(
+        mline(&optional),
+        "m=audio 4000 RTP/AVP 0 8 111 63 101 110 13"
+    );
     let lines = crypto_lines(&optional);
     assert_eq!(lines.len(), 3);
     for (i, (line, suite)) in lines.iter().zip(ALL).enumerate() {
@@ -58,7 +61,7 @@ fn each_policy_offers_what_it_says() {
     let mandatory = SdpSession::new(local(4000, SrtpPolicy::Mandatory, &ALL[..1])).offer();
     assert_eq!(
         mline(&mandatory),
-        "m=audio 4000 RTP/SAVP 0 8 111 101 110 13"
+        "m=audio 4000 RTP/SAVP 0 8 111 63 101 110 13"
     );
     assert_eq!(crypto_lines(&mandatory).len(), 1);
     assert!(crypto_lines(&mandatory)[0].starts_with("1 AES_CM_128_HMAC_SHA1_80 inline:"));
@@ -106,7 +109,7 @@ fn the_answer_takes_the_offerers_first_suite_it_has() {
     let answer = b.answer(&a.offer()).unwrap();
     assert_eq!(
         mline(&answer.sdp),
-        "m=audio 5000 RTP/SAVP 0 8 111 101 110 13"
+        "m=audio 5000 RTP/SAVP 0 8 111 101 110 13 63"
     );
     let lines = crypto_lines(&answer.sdp);
     assert_eq!(lines.len(), 1);

@@ -275,7 +275,13 @@ fn negotiated(
         .find(|f| f.clock_rate == send_codec.clock_rate)
         .or_else(|| events().next())
         .cloned();
+    // Redundancy for the Opus we send, when the peer listed `red` for it.
+    let red = accepted
+        .iter()
+        .find(|f| send_codec.codec == super::Codec::Opus && f.red_carries(send_codec.payload_type))
+        .map(|f| f.payload_type);
     Ok(NegotiatedMedia {
+        red,
         remote_rtp,
         remote_rtcp,
         remote_fmtp: send_codec.fmtp.clone(),
@@ -423,6 +429,24 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
             chosen.push(n);
         }
     }
+    // RFC 2198 redundancy when the offer has it and we take its Opus: our
+    // fmtp names the offer's Opus number.
+    let opus = chosen.iter().find(|c| c.codec == super::Codec::Opus);
+    let red = local
+        .codecs
+        .iter()
+        .filter(|f| f.codec == super::Codec::Red)
+        .find_map(|ours| {
+            let o = offered.iter().find(|o| o.same_format(ours))?;
+            let opus = opus?.payload_type;
+            o.red_carries(opus)
+                .then(|| PayloadFormat::red(o.payload_type, opus))
+        });
+    if let Some(red) = red {
+        if !chosen.iter().any(|c| c.payload_type == red.payload_type) {
+            chosen.push(red);
+        }
+    }
     chosen
 }
 
@@ -551,6 +575,65 @@ mod tests {
         assert_eq!(sent(&a), (Codec::Pcma, 8));
         let a = answer(&text, &local().with_local_order(true)).unwrap();
         assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 0 8 111");
+    }
+
+    /// What a browser offers: Opus with RFC 2198 redundancy on 63.
+    fn opus_red_offer(red_fmtp: &str) -> String {
+        let mut text = offer(
+            "111 63 0 126",
+            &[
+                "111 opus/48000/2",
+                "63 red/48000/2",
+                "0 PCMU/8000",
+                "126 telephone-event/48000",
+            ],
+        );
+        text.push_str(&format!("a=fmtp:63 {red_fmtp}\r\n"));
+        text
+    }
+
+    #[test]
+    fn redundancy_is_answered_and_used_when_offered_for_the_opus_we_send() {
+        let a = answer(&opus_red_offer("111/111"), &local()).unwrap();
+        assert_eq!(mline(&a.sdp), "m=audio 40000 RTP/AVP 111 0 126 63");
+        assert!(a.sdp.contains("a=rtpmap:63 red/48000/2\r\n"), "{}", a.sdp);
+        assert!(a.sdp.contains("a=fmtp:63 111/111\r\n"), "{}", a.sdp);
+        assert_eq!(sent(&a), (Codec::Opus, 111));
+        assert_eq!(a.media.red, Some(63));
+        // Not when switched off here, nor when its blocks would be PCMU.
+        let a = answer(&opus_red_offer("111/111"), &local().with_red(false)).unwrap();
+        assert_eq!(
+            (mline(&a.sdp), a.media.red),
+            ("m=audio 40000 RTP/AVP 111 0 126", None)
+        );
+        let a = answer(&opus_red_offer("0/0"), &local()).unwrap();
+        assert_eq!(a.media.red, None);
+        assert!(!a.sdp.contains("red/"), "{}", a.sdp);
+        // Nor when we send PCMU: red names the Opus.
+        let a = answer(
+            &opus_red_offer("111/111"),
+            &local().with_codecs(&[Codec::Pcmu]),
+        )
+        .unwrap();
+        assert_eq!((sent(&a), a.media.red), ((Codec::Pcmu, 0), None));
+        // And never without an offer of it.
+        let a = answer(&opus_first_offer(), &local()).unwrap();
+        assert_eq!(a.media.red, None);
+    }
+
+    #[test]
+    fn our_offer_has_redundancy_and_the_answer_decides_whether_we_send_it() {
+        let ours = local().with_codecs(&[Codec::Opus]);
+        let text = super::super::create_offer(&ours, &Origin::new(ours.addr));
+        assert_eq!(mline(&text), "m=audio 40000 RTP/AVP 111 63 101 110");
+        assert!(text.contains("a=fmtp:63 111/111\r\n"), "{text}");
+        // A peer that answers with red (another agentphone) gets it.
+        let theirs = answer(&text, &local()).unwrap();
+        assert_eq!(theirs.media.red, Some(63));
+        assert_eq!(process_answer(&text, &theirs.sdp).unwrap().red, Some(63));
+        // One that leaves it out (baresip, PJSIP, a PBX) gets plain Opus.
+        let plain = answer(&text, &local().with_red(false)).unwrap();
+        assert_eq!(process_answer(&text, &plain.sdp).unwrap().red, None);
     }
 
     #[test]

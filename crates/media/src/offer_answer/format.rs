@@ -16,6 +16,9 @@ pub enum Codec {
     /// RFC 3389 comfort noise, static payload type 13 at 8 kHz: what a peer
     /// in discontinuous transmission sends instead of its silence.
     ComfortNoise,
+    /// RFC 2198 redundant audio: each packet also carries the frame before
+    /// it (`red/48000/2` beside Opus, as browsers offer it).
+    Red,
 }
 
 impl Codec {
@@ -27,6 +30,7 @@ impl Codec {
             Codec::Opus => "opus",
             Codec::TelephoneEvent => "telephone-event",
             Codec::ComfortNoise => "CN",
+            Codec::Red => "red",
         }
     }
 
@@ -38,15 +42,19 @@ impl Codec {
             Codec::Opus,
             Codec::TelephoneEvent,
             Codec::ComfortNoise,
+            Codec::Red,
         ]
         .into_iter()
         .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
     }
 
-    /// True for codecs that carry audio to send with (as opposed to events
-    /// and comfort noise, which only go beside one).
+    /// True for codecs that carry audio to send with (as opposed to events,
+    /// comfort noise and redundancy, which only go beside one).
     pub fn is_audio(self) -> bool {
-        !matches!(self, Codec::TelephoneEvent | Codec::ComfortNoise)
+        !matches!(
+            self,
+            Codec::TelephoneEvent | Codec::ComfortNoise | Codec::Red
+        )
     }
 }
 
@@ -109,6 +117,30 @@ impl PayloadFormat {
         Self::new(Codec::ComfortNoise, 13, 8000, 1, None)
     }
 
+    /// RFC 2198 redundancy for the Opus stream on `opus_payload_type`
+    /// (`red/48000/2`, `a=fmtp:<pt> 111/111`: a redundant block and the
+    /// primary, both Opus).
+    pub fn red(payload_type: u8, opus_payload_type: u8) -> Self {
+        Self::new(
+            Codec::Red,
+            payload_type,
+            48000,
+            2,
+            Some(format!("{opus_payload_type}/{opus_payload_type}")),
+        )
+    }
+
+    /// For a `red` format: whether its fmtp names only `payload_type` as
+    /// the blocks' format (RFC 2198 §5); no fmtp says nothing against it.
+    pub fn red_carries(&self, payload_type: u8) -> bool {
+        self.codec == Codec::Red
+            && self.fmtp.as_deref().is_none_or(|f| {
+                f.trim()
+                    .split('/')
+                    .all(|pt| pt.trim().parse::<u8>() == Ok(payload_type))
+            })
+    }
+
     fn new(codec: Codec, pt: u8, clock_rate: u32, channels: u8, fmtp: Option<String>) -> Self {
         PayloadFormat {
             codec,
@@ -137,7 +169,7 @@ impl PayloadFormat {
     pub fn same_format(&self, other: &PayloadFormat) -> bool {
         self.codec == other.codec
             && self.clock_rate == other.clock_rate
-            && (self.codec != Codec::Opus || self.channels == other.channels)
+            && (!matches!(self.codec, Codec::Opus | Codec::Red) || self.channels == other.channels)
     }
 
     /// True when the fmtp asks for Opus in-band FEC (`useinbandfec=1`).
@@ -205,6 +237,26 @@ mod tests {
         );
         assert_eq!(static_format(13), Some(PayloadFormat::comfort_noise()));
         assert!(parse_rtpmap(97, "PCMU/zero").is_none());
+        let red = parse_rtpmap(63, "RED/48000/2").expect("red parses");
+        assert!(red.same_format(&PayloadFormat::red(96, 111)));
+        assert!(!red.codec.is_audio());
+    }
+
+    #[test]
+    fn red_carries_only_the_format_its_fmtp_names() {
+        assert!(PayloadFormat::red(63, 111).red_carries(111));
+        assert!(!PayloadFormat::red(63, 111).red_carries(96));
+        let mixed = PayloadFormat {
+            fmtp: Some("111/0".into()),
+            ..PayloadFormat::red(63, 111)
+        };
+        assert!(!mixed.red_carries(111));
+        let bare = PayloadFormat {
+            fmtp: None,
+            ..PayloadFormat::red(63, 111)
+        };
+        assert!(bare.red_carries(111));
+        assert!(!PayloadFormat::opus(111).red_carries(111));
     }
 
     #[test]

@@ -188,10 +188,11 @@ pub struct LocalMedia {
 }
 
 impl LocalMedia {
-    /// Our default preference: PCMU, PCMA, Opus (111) with telephone-event at 8 kHz
-    /// (101) beside G.711 and at 48 kHz (110) beside Opus, and RFC 3389
-    /// comfort noise (`CN/8000`, 13) beside G.711, as many PBXs offer it;
-    /// 20 ms; sendrecv.
+    /// Our default preference: PCMU, PCMA, Opus (111) with RFC 2198
+    /// redundancy for it (`red/48000/2` on 63, as browsers number it),
+    /// telephone-event at 8 kHz (101) beside G.711 and at 48 kHz (110)
+    /// beside Opus, and RFC 3389 comfort noise (`CN/8000`, 13) beside G.711,
+    /// as many PBXs offer it; 20 ms; sendrecv.
     pub fn new(addr: IpAddr, rtp_port: u16) -> Self {
         LocalMedia {
             addr,
@@ -200,6 +201,7 @@ impl LocalMedia {
                 PayloadFormat::pcmu(),
                 PayloadFormat::pcma(),
                 PayloadFormat::opus(111),
+                PayloadFormat::red(63, 111),
                 PayloadFormat::telephone_event(101, 8000),
                 PayloadFormat::telephone_event(110, 48000),
                 PayloadFormat::comfort_noise(),
@@ -257,12 +259,21 @@ impl LocalMedia {
         self
     }
 
+    /// `false`: neither offer nor accept RFC 2198 redundancy.
+    pub fn with_red(mut self, red: bool) -> Self {
+        if !red {
+            self.codecs.retain(|f| f.codec != Codec::Red);
+        }
+        self
+    }
+
     /// Keeps only the audio codecs in `order`, in that order (the first is the
     /// one we prefer), followed by every telephone-event format: one at each
     /// audio rate, and the other too, since some peers (baresip 1.0) offer
     /// only telephone-event/8000 even beside Opus; then comfort noise when
-    /// an 8 kHz codec (G.711) is kept. Telephone-event and comfort noise in
-    /// `order` are ignored.
+    /// an 8 kHz codec (G.711) is kept. Opus keeps its redundancy (`red`)
+    /// right after it. Telephone-event, comfort noise and `red` in `order`
+    /// are ignored.
     pub fn with_codecs(mut self, order: &[Codec]) -> Self {
         let mut kept: Vec<PayloadFormat> = Vec::with_capacity(self.codecs.len());
         for wanted in order.iter().filter(|c| c.is_audio()) {
@@ -270,6 +281,14 @@ impl LocalMedia {
                 continue;
             }
             kept.extend(self.codecs.iter().filter(|f| f.codec == *wanted).cloned());
+            if *wanted == Codec::Opus {
+                kept.extend(
+                    self.codecs
+                        .iter()
+                        .filter(|f| f.codec == Codec::Red)
+                        .cloned(),
+                );
+            }
         }
         if kept.is_empty() {
             self.codecs.clear();
@@ -314,6 +333,7 @@ mod local_media_tests {
             names(&opus_first),
             [
                 (Codec::Opus, 48_000),
+                (Codec::Red, 48_000),
                 (Codec::Pcmu, 8_000),
                 (Codec::TelephoneEvent, 8_000),
                 (Codec::TelephoneEvent, 48_000),
@@ -336,6 +356,9 @@ mod local_media_tests {
         // Comfort noise only beside G.711: CN/8000 means nothing to Opus.
         let opus_only = base.clone().with_codecs(&[Codec::Opus]);
         assert!(!names(&opus_only).contains(&(Codec::ComfortNoise, 8_000)));
+        assert!(!names(&alaw_only).contains(&(Codec::Red, 48_000)));
+        assert!(!names(&base.clone().with_red(false)).contains(&(Codec::Red, 48_000)));
+        assert!(base.clone().with_codecs(&[Codec::Red]).codecs.is_empty());
         assert!(base
             .clone()
             .with_codecs(&[Codec::TelephoneEvent])
@@ -375,6 +398,9 @@ pub struct NegotiatedMedia {
     pub remote_zero_addr: bool,
     /// SRTP's suite and both keys, when the stream is SRTP.
     pub srtp: Option<SrtpKeys>,
+    /// The peer's payload type for RFC 2198 redundancy around the Opus we
+    /// send (it listed `red` naming that Opus); None: send Opus plain.
+    pub red: Option<u8>,
 }
 
 /// Our answer to a peer's offer.
