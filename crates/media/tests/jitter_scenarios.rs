@@ -92,6 +92,18 @@ fn simulate_stretching(
     end_us: i64,
     period_us: i64,
 ) -> Run {
+    simulate_with(cfg, arrivals, end_us, period_us, false)
+}
+
+/// As [`simulate_stretching`]; with `red` each packet also carries the one
+/// before it (RFC 2198), pushed as its redundant copy.
+fn simulate_with(
+    cfg: JitterConfig,
+    arrivals: &[Arrival],
+    end_us: i64,
+    period_us: i64,
+    red: bool,
+) -> Run {
     let mut arrivals = arrivals.to_vec();
     arrivals.sort_by_key(|a| a.at_us);
     let t0 = Instant::now();
@@ -110,6 +122,16 @@ fn simulate_stretching(
                 a.ts,
                 &[u8::from(!a.silent), a.seq as u8],
             );
+            // (A sender's first packet has nothing before it to carry.)
+            if red && a.seq > 0 {
+                let seq = a.seq - 1;
+                jb.push_redundant(
+                    at(a.at_us),
+                    seq,
+                    a.ts.wrapping_sub(STEP_TS),
+                    &[u8::from(!a.silent), seq as u8],
+                );
+            }
             next += 1;
         }
         let out = match jb.pop(at(pop_us)) {
@@ -537,9 +559,10 @@ mod robustness {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
-        /// Any arrival script: no panic, only pushed packets come out, a
-        /// speech packet is never handed out twice in a row, and the buffer
-        /// never holds more than its capacity.
+        /// Any arrival script, redundant copies among it: no panic (nor a
+        /// counter underflow), only pushed packets come out, a speech
+        /// packet is never handed out twice in a row, and the buffer never
+        /// holds more than its capacity.
         #[test]
         fn arbitrary_arrivals_are_handled(
             events in proptest::collection::vec((0u64..30_000, any::<u16>(), any::<u32>(), any::<bool>()), 1..300)
@@ -562,6 +585,13 @@ mod robustness {
                 } else {
                     jb.push(at, seq, ts, &[1, i as u8]);
                     pushed.insert((seq, i as u8));
+                    // Every third packet carries a copy of one before it.
+                    if i % 3 == 0 {
+                        let back = (ts % 3) as u16 + 1;
+                        let copy = seq.wrapping_sub(back);
+                        jb.push_redundant(at, copy, ts.wrapping_sub(160 * u32::from(back)), &[1, i as u8]);
+                        pushed.insert((copy, i as u8));
+                    }
                 }
                 prop_assert!(jb.len() <= 64);
             }
@@ -672,6 +702,75 @@ fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
     assert!(run.delays[at_pop(1_290)] <= 40, "delay came back down");
     let played: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
     assert_eq!(run.played(), played);
+}
+
+#[test]
+fn redundancy_fills_every_loss_whose_next_packet_arrives() {
+    // As above: single losses every 50 packets from 100 on, a burst of
+    // three at 400. Each packet carries the one before it (RFC 2198).
+    let lost =
+        |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
+    let arrivals: Vec<_> = stream(1_300, |_| 30_000)
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_with(stretch_config(), &arrivals, 26_200_000, 5_000, true);
+    // Only the burst's first two are gone: their copies were lost with the
+    // packets after them (the third's came in time, with the fourth).
+    let played: Vec<u16> = (0..1_300).filter(|k| !(400..402).contains(k)).collect();
+    assert_eq!(run.played(), played);
+    let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
+    assert_eq!(fec, [(400, None), (401, None)]);
+    let stats = run.jb.stats();
+    assert_eq!((stats.redundant, stats.lost), (7, 2));
+    // Copies of packets that did arrive are neither duplicates nor received.
+    assert_eq!(stats.duplicates, 0);
+    assert_eq!(stats.received, arrivals.len() as u64);
+    let start = run.first_packet_pop();
+    assert!(run.targets[..start + 1_290].iter().all(|&t| t == 20));
+}
+
+#[test]
+fn a_copy_that_comes_after_its_slot_played_is_dropped_and_teaches_nothing() {
+    // Odd packets 15 ms later than even ones (see the FEC look-ahead test):
+    // the copy of lost packet 100 comes with 101, after 100 was due. The
+    // gap at 150 is held a packet time, after which its copy is here; the
+    // look-ahead then catches every later one.
+    let lost = |k: usize| (100..400).contains(&k) && k.is_multiple_of(50);
+    let arrivals: Vec<_> = stream(1_300, |k| if k % 2 == 1 { 45_000 } else { 30_000 })
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_with(stretch_config(), &arrivals, 26_200_000, 5_000, true);
+    let played: Vec<u16> = (0..1_300).filter(|&k| k != 100).collect();
+    assert_eq!(run.played(), played);
+    let stats = run.jb.stats();
+    assert_eq!((stats.redundant, stats.lost, stats.late), (5, 1, 0));
+}
+
+#[test]
+fn a_packet_overtaken_by_its_copy_is_not_counted_recovered_nor_duplicate() {
+    // Every tenth packet from 100 on comes 30 ms late, after the next one
+    // (which carries its copy) but before it is due.
+    let arrivals = stream(500, |k| {
+        if k >= 100 && k.is_multiple_of(10) {
+            60_000
+        } else {
+            30_000
+        }
+    });
+    let run = simulate_with(fec_config(), &arrivals, 10_200_000, 0, true);
+    let stats = run.jb.stats();
+    assert_eq!(
+        (
+            stats.redundant,
+            stats.duplicates,
+            stats.lost,
+            stats.received
+        ),
+        (0, 0, 0, 500)
+    );
+    assert_eq!(run.played(), (0..500).collect::<Vec<u16>>());
 }
 
 #[test]

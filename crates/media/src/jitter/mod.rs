@@ -159,6 +159,10 @@ pub struct JitterStats {
     pub dropped: u64,
     /// Times the buffer resynchronised to a new sender timeline.
     pub resyncs: u64,
+    /// Packets played from a later packet's RFC 2198 redundant copy
+    /// ([`JitterBuffer::push_redundant`]): lost, or later than their copy
+    /// and their play-out time.
+    pub redundant: u64,
 }
 
 /// The adaptive jitter buffer. All memory is allocated in [`new`](Self::new).
@@ -174,6 +178,9 @@ pub struct JitterBuffer {
     seq_ref: Option<(u16, i64)>,
     /// Bit i: sequence `highest - i` was received.
     recv_bits: u128,
+    /// Bit i: sequence `highest - i` is held as a redundant copy only (its
+    /// own packet may still come, and then replaces it in the figures).
+    copy_bits: u128,
     /// Extended timestamp of the next slot to play; `None` until playing.
     play_ts: Option<i64>,
     last_played_seq: Option<i64>,
@@ -214,6 +221,7 @@ impl JitterBuffer {
             ts_ref: None,
             seq_ref: None,
             recv_bits: 0,
+            copy_bits: 0,
             play_ts: None,
             last_played_seq: None,
             unplayable_run: 0,
@@ -256,6 +264,7 @@ impl JitterBuffer {
         self.ts_ref = None;
         self.seq_ref = None;
         self.recv_bits = 0;
+        self.copy_bits = 0;
         self.play_ts = None;
         self.last_played_seq = None;
         self.unplayable_run = 0;
@@ -287,6 +296,20 @@ impl JitterBuffer {
             self.fec_came_late = true;
         }
         match self.classify(ext_seq, ext_ts) {
+            Arrival::Duplicate if self.take_copy_bit(ext_seq) => {
+                // Its redundant copy came first (reordering) and holds, or
+                // held, its place. Still to play, the packet was not lost
+                // after all; either way its arrival is what the delay
+                // estimate must learn.
+                let played = self.play_ts.is_some_and(|p| ext_ts < p);
+                if !played {
+                    self.stats.redundant -= 1;
+                }
+                self.stats.received += 1;
+                self.est.push(now_us - self.media_us(ext_ts));
+                self.stats.target_ms = (self.target_us() / 1_000) as u32;
+                return;
+            }
             Arrival::Duplicate => {
                 self.stats.duplicates += 1;
                 return;
@@ -314,6 +337,49 @@ impl JitterBuffer {
             Err(StoreError::Duplicate) => self.stats.duplicates += 1,
             Err(StoreError::TooLarge | StoreError::Full) => self.stats.dropped += 1,
         }
+    }
+
+    /// Accepts an RFC 2198 redundant copy of packet `seq`, which came at
+    /// `now` inside a later packet (already pushed). It fills the packet's
+    /// slot only if the packet itself has not arrived and is still due; it
+    /// is not counted as received, and its arrival, a packet time or more
+    /// after the packet's own would have been, teaches the delay estimate
+    /// nothing. Returns whether it filled a gap.
+    pub fn push_redundant(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) -> bool {
+        self.now_us = self.micros(now);
+        let (Some((raw_seq, highest)), Some((raw_ts, ts_ext))) = (self.seq_ref, self.ts_ref) else {
+            return false;
+        };
+        // Unwrapped against the newest packet, without moving it.
+        let ext_seq = highest + i64::from(seq.wrapping_sub(raw_seq) as i16);
+        let ext_ts = ts_ext + i64::from(ts.wrapping_sub(raw_ts) as i32);
+        let age = highest - ext_seq;
+        let arrived = !(1..128).contains(&age) || self.recv_bits & (1u128 << age) != 0;
+        let played = self.play_ts.is_some_and(|p| ext_ts < p)
+            || self.last_played_seq.is_some_and(|l| ext_seq <= l);
+        if arrived
+            || played
+            || self
+                .store
+                .insert(ext_seq, ext_ts, payload, self.play_ts)
+                .is_err()
+        {
+            return false;
+        }
+        self.mark_received(ext_seq);
+        self.copy_bits |= 1u128 << age;
+        self.stats.redundant += 1;
+        true
+    }
+
+    /// Whether `seq` is held as a copy only; clears that.
+    fn take_copy_bit(&mut self, seq: i64) -> bool {
+        let age = self.seq_ref.map_or(-1, |(_, h)| h - seq);
+        let held = (0..128).contains(&age) && self.copy_bits & (1u128 << age) != 0;
+        if held {
+            self.copy_bits &= !(1u128 << age);
+        }
+        held
     }
 
     /// What to play for the next ptime, at `now`: the moment the first sample
@@ -564,10 +630,10 @@ impl JitterBuffer {
         };
         if self.seq_ref.is_none() || ext > highest {
             let shift = (ext - highest) as u32;
-            self.recv_bits = if shift >= 128 {
-                0
+            (self.recv_bits, self.copy_bits) = if shift >= 128 {
+                (0, 0)
             } else {
-                self.recv_bits << shift
+                (self.recv_bits << shift, self.copy_bits << shift)
             };
             self.seq_ref = Some((seq, ext));
         }
