@@ -10,6 +10,9 @@
 # lost packet rebuilt from the next one's FEC, no jitter buffer).
 #
 #   bash scripts/loss-seeds.sh [LOSS] [JITTER_MS] [SEEDS]     (0.05 0 8)
+#
+# With REPLAY_RED=1 in the environment each packet carries the one before it
+# (RFC 2198 RED, what two agentphones send each other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loss=${1:-0.05}

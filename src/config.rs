@@ -351,6 +351,9 @@ pub struct MediaConfig {
     /// Offer and accept RFC 3389 comfort noise (`CN/8000`) beside G.711
     /// (default true).
     pub comfort_noise: Option<bool>,
+    /// Offer and accept RFC 2198 redundancy (`red/48000/2`) beside Opus
+    /// (default true).
+    pub red: Option<bool>,
 }
 
 /// One SIP account.

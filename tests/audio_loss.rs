@@ -4,18 +4,20 @@
 //! at random, against the same call with nothing dropped.
 //!
 //! Goals (issue 16): Opus within 0.3 of its clean call at 5 % loss, PCMU within
-//! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss. Measured
-//! (2026-12-06, eleven runs): Opus at 5 % −0.21 to −0.27; PCMU −0.30 to
-//! −0.54; Opus jitter + loss −0.46 to −0.51. The Opus goals are not met: the
-//! seeded loss pattern is fixed, so the score depends on which stretch of
-//! speech each loss hits, and that moves with the 10 ms phase of the packets
-//! against the speech: a CI run under load gave −0.42, and a build whose
-//! packets all completed on even ticks gave −0.23 to −0.26 or −0.34 to −0.45
-//! by phase (not kept: PCMU's drop went to −0.54 to −0.66 with it, its clean
-//! score higher by the phase, its lossy score unchanged).
-//! Over eight seeds offline (`scripts/loss-seeds.sh`) the mean is −0.45 and
-//! the codec alone −0.42. The Opus bounds are regression bounds above those
-//! figures, not the goals.
+//! 0.6, Opus within 0.4 with 0-80 ms jitter on top of the 5 % loss.
+//!
+//! Both ends are agentphone, so Opus goes with RFC 2198 redundancy (RED):
+//! each packet carries the one before it, and a single loss is played whole
+//! from the next packet. Measured (2026-12-06, four runs): Opus at 5 % loss
+//! 4.17-4.18 against a clean call of 4.14-4.38 (−0.15 to −0.19, once +0.04),
+//! 39 of the 41 dropped packets played from copies, 2 concealed (two losses
+//! in a row); jitter + loss −0.25 to −0.42. Over eight seeds offline
+//! (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are −0.23 and −0.44. The
+//! 5 % loss bound is the goal; the jitter + loss goal is not met on average
+//! (the jitter buffer's start-up, see the README), and its bound is a
+//! regression bound. Without RED (before it) the 5 % loss figure moved with
+//! the 10 ms phase of the packets against the speech, −0.21 to −0.45.
+//! PCMU: −0.30 to −0.54.
 //! Each line printed with `--nocapture` states the goal next to it.
 //!
 //! The speech is made by espeak-ng (15.6 s, several sentences, so the seeded
@@ -33,18 +35,20 @@ use std::time::Duration;
 use common::relay::{Impairment, Relay, RelayStats};
 use common::{agentphone, ports::free_port, repo_root, WorkDir};
 
-/// Opus may lose at most this much PESQ-WB at 5 % loss (goal 0.3, not met;
-/// −0.21 to −0.45 by packet phase, see the module doc).
-const OPUS_LOSS_BUDGET: f64 = 0.5;
+/// Opus (with RED) may lose at most this much PESQ-WB at 5 % loss: the
+/// issue's goal.
+const OPUS_LOSS_BUDGET: f64 = 0.3;
 /// PCMU may lose at most this much PESQ-WB at 5 % loss: the issue's goal.
 /// Measured −0.30 to −0.54 over five runs with the gap bridged into the next
 /// packet (the relay's random loss pattern differs per run); 0.5 failed CI.
 const PCMU_LOSS_BUDGET: f64 = 0.6;
-/// Opus may lose at most this much with 0-80 ms jitter and 5 % loss (goal 0.4).
-const OPUS_JITTER_LOSS_BUDGET: f64 = 0.75;
-/// Share of the lost Opus packets the answerer must rebuild from FEC rather
-/// than conceal: with the look-ahead the next packet is nearly always there.
-const OPUS_FEC_SHARE: f64 = 0.8;
+/// Opus may lose at most this much with 0-80 ms jitter and 5 % loss (goal
+/// 0.4, not met on average; −0.25 to −0.42 in calls).
+const OPUS_JITTER_LOSS_BUDGET: f64 = 0.6;
+/// Share of the lost Opus packets the answerer must rebuild, from the RED
+/// copy or the FEC in the next packet, rather than conceal: with the
+/// look-ahead the next packet is nearly always there.
+const OPUS_RECOVERED_SHARE: f64 = 0.8;
 
 /// What the agent says (espeak-ng, US English, 150 words a minute).
 const SCRIPT: &str = "Thank you for calling customer support. My name is Alex, and I will \
@@ -207,8 +211,8 @@ fn assert_dropped(s: &Scored, share: f64) {
 fn assert_within(codec: &str, network: &str, clean: &Scored, impaired: &Scored, budget: f64) {
     let drop = clean.pesq - impaired.pesq;
     println!(
-        "{codec}: PESQ-WB clean {:.2}, {network} {:.2} (−{drop:.2}, budget {budget})",
-        clean.pesq, impaired.pesq
+        "{codec}: PESQ-WB clean {:.2}, {network} {:.2} ({:+.2}, budget {budget})",
+        clean.pesq, impaired.pesq, -drop
     );
     assert!(
         drop <= budget,
@@ -235,15 +239,24 @@ fn opus_keeps_its_quality_under_loss_and_jitter() {
     let lossy = scored_call("loss-opus-5", "opus", loss(0x5EED_1601));
     assert_dropped(&lossy, 0.05);
     assert_within("opus", "5 % loss", &clean, &lossy, OPUS_LOSS_BUDGET);
-    let (fec, plc) = (
+    let (red, fec, plc) = (
+        field(&lossy.report, "red_frames"),
         field(&lossy.report, "fec_frames"),
         field(&lossy.report, "plc_frames"),
     );
-    println!("opus: 5 % loss: {fec} packets rebuilt from FEC, {plc} concealed");
+    println!(
+        "opus: 5 % loss: {red} packets played from RED copies, {fec} rebuilt from FEC, {plc} concealed"
+    );
     assert!(
-        fec as f64 >= OPUS_FEC_SHARE * (fec + plc).max(1) as f64,
-        "opus: only {fec} of {} lost packets rebuilt from FEC\n{}",
-        fec + plc,
+        (red + fec) as f64 >= OPUS_RECOVERED_SHARE * (red + fec + plc).max(1) as f64,
+        "opus: only {} of {} lost packets rebuilt from RED or FEC\n{}",
+        red + fec,
+        red + fec + plc,
+        lossy.report
+    );
+    assert!(
+        red > fec,
+        "opus: RED is negotiated, yet FEC rebuilt more ({fec}) than RED's copies ({red})\n{}",
         lossy.report
     );
     let jittery = scored_call("loss-opus-jitter", "opus", jitter_and_loss(0x5EED_1602));

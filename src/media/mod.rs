@@ -173,6 +173,7 @@ impl MediaLeg {
         let local = LocalMedia::new(ip, port)
             .with_codecs(&codecs)
             .with_comfort_noise(settings.comfort_noise)
+            .with_red(settings.red)
             .with_local_order(settings.codec_priority_local)
             .with_srtp(settings.srtp, &settings.srtp_suites);
         MediaLeg {
@@ -365,7 +366,11 @@ impl MediaLeg {
             .max()
             .unwrap_or(payload_bytes_per_ms(kind));
         let span = self.settings.jitter_max + INBOUND_MARGIN;
-        let size = InboundSize::for_stream(bytes_per_ms, span);
+        let mut size = InboundSize::for_stream(bytes_per_ms, span);
+        if negotiated.accepted.iter().any(|f| f.codec == Codec::Red) {
+            // Each RED datagram queues its packet and the copy it carries.
+            size.slots *= 2;
+        }
         let (audio, rings) = LegAudio::with_inbound(packer, cleaner, size);
         // After a tick that gave any leg packets the audio thread wakes the
         // engine's send task once; it signals every leg (see `pacer`).
@@ -424,6 +429,7 @@ impl MediaLeg {
             denoise_inbound = clean.inbound,
             denoise_microphone = clean.microphone,
             srtp = negotiated.srtp.as_ref().map_or("off", |k| k.suite.sdes_name()),
+            red = negotiated.red.is_some(),
             "media started"
         );
         self.running = Some(Running {

@@ -1,29 +1,45 @@
 //! The receive side of a leg's network half: RTP in → latching and SSRC
 //! tracking → RFC 4733 digits here, audio payloads onto the ring to the audio
 //! thread (with a receive chain built here whenever a payload type starts).
+//! RFC 2198 RED packets are split here: their primary block goes on as the
+//! packet, each redundant copy of an earlier packet after it, marked so.
 //! Nothing is decoded here: decoding runs on the audio clock.
 
 use agentphone_engine::chain::Chain;
-use agentphone_engine::packet::{Inbound, InboundPacket};
+use agentphone_engine::packet::{Inbound, InboundPacket, PacketKind};
 use agentphone_engine::rings::InboundSender;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
 use agentphone_media::offer_answer::{Codec, NegotiatedMedia, PayloadFormat};
+use agentphone_media::red;
 use agentphone_media::rtp_stream::{RtpDrop, RtpReceiver};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Digits kept for the call report; a peer sending more is not stored further.
 const MAX_DIGITS: usize = 256;
+/// Redundant copies further back than this many packets are not used: a
+/// jitter buffer that still waits for a packet that old has given up on it.
+const MAX_RED_DISTANCE: u32 = 3;
 
 /// The codec kind of a negotiated payload format (None for telephone-event).
 pub(super) fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
     CodecKind::from_rtpmap(format.codec.encoding_name(), format.clock_rate)
 }
 
+/// The payload type of RFC 2198 RED among the accepted formats.
+fn red_pt(accepted: &[PayloadFormat]) -> Option<u8> {
+    accepted
+        .iter()
+        .find(|f| f.codec == Codec::Red)
+        .map(|f| f.payload_type)
+}
+
 pub(super) struct NetReceive {
     receiver: RtpReceiver,
     accepted: Vec<PayloadFormat>,
+    /// RFC 2198 RED's payload type, when negotiated.
+    red_pt: Option<u8>,
     ring: InboundSender,
     /// Payload type of the chain the audio half decodes with, and the longest
     /// packet (48 kHz samples) it was built for.
@@ -48,6 +64,7 @@ impl NetReceive {
         receiver.expect(negotiated.remote_rtp);
         NetReceive {
             receiver,
+            red_pt: red_pt(&negotiated.accepted),
             accepted: negotiated.accepted.clone(),
             ring,
             chain_pt: None,
@@ -65,6 +82,7 @@ impl NetReceive {
     pub(super) fn update(&mut self, negotiated: &NegotiatedMedia) {
         self.receiver.set_payload_types(&negotiated.accepted);
         self.accepted = negotiated.accepted.clone();
+        self.red_pt = red_pt(&negotiated.accepted);
         self.receiver.expect(negotiated.remote_rtp);
     }
 
@@ -125,7 +143,72 @@ impl NetReceive {
             }
             return Some(digit);
         }
-        let pt = header.payload_type;
+        let (seq, ts, payload) = (header.sequence, header.timestamp, got.packet.payload);
+        if Some(header.payload_type) == self.red_pt {
+            self.on_red(now, seq, ts, payload);
+        } else {
+            self.on_payload(now, seq, ts, header.payload_type, payload);
+        }
+        None
+    }
+
+    /// An RFC 2198 packet: its primary block as the packet itself, then the
+    /// copies it carries of packets before it, for the jitter buffer to use
+    /// where those were lost.
+    fn on_red(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        let red = match red::parse(payload) {
+            Ok(red) => red,
+            Err(e) => {
+                tracing::trace!("RED payload dropped: {e}");
+                self.malformed_payloads += 1;
+                return;
+            }
+        };
+        let primary = red.primary();
+        self.on_payload(now, seq, ts, primary.payload_type, primary.data);
+        let Some(kind) = self.chain_pt.and_then(|pt| self.kind_of_pt(pt)) else {
+            return;
+        };
+        for block in red.redundant() {
+            // Which packet it copies: its offset counted in packets of its
+            // own length (an offset that is no whole number of them says
+            // the sender paused in between, and is not used).
+            let units = kind
+                .packet_samples(block.data)
+                .map(|n| n as u64 * u64::from(kind.info().clock_rate) / 48_000);
+            let back = match units {
+                Some(u) if u > 0 && u64::from(block.ts_offset) % u == 0 => {
+                    u64::from(block.ts_offset) / u
+                }
+                _ => continue,
+            };
+            if Some(block.payload_type) != self.chain_pt
+                || !(1..=u64::from(MAX_RED_DISTANCE)).contains(&back)
+            {
+                continue;
+            }
+            let copy = InboundPacket::new(
+                now,
+                seq.wrapping_sub(back as u16),
+                ts.wrapping_sub(block.ts_offset),
+                block.data,
+            );
+            match copy {
+                Some(p) => self.send(Inbound::Packet(p.with_kind(PacketKind::Redundant))),
+                None => self.malformed_payloads += 1,
+            }
+        }
+    }
+
+    fn kind_of_pt(&self, pt: u8) -> Option<CodecKind> {
+        self.accepted
+            .iter()
+            .find(|f| f.payload_type == pt)
+            .and_then(kind_of)
+    }
+
+    /// One audio (or comfort noise) payload of `pt`.
+    fn on_payload(&mut self, now: Instant, seq: u16, ts: u32, pt: u8, payload: &[u8]) {
         let comfort_noise = self
             .accepted
             .iter()
@@ -135,32 +218,27 @@ impl NetReceive {
             // with its audio, so it goes to the audio's chain (which plays it
             // if it is G.711). Before any audio there is nothing to fill.
             if self.chain_pt.is_some() {
-                match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload)
-                {
-                    Some(p) => self.send(Inbound::Packet(p.with_comfort_noise(true))),
+                match InboundPacket::new(now, seq, ts, payload) {
+                    Some(p) => self.send(Inbound::Packet(p.with_kind(PacketKind::ComfortNoise))),
                     None => self.malformed_payloads += 1,
                 }
             }
-            return None;
+            return;
         }
         // A chain is sized for its first packet's length; a longer packet (the
         // peer moved to a longer packet time) gets a new one.
         let longer = || {
-            self.accepted
-                .iter()
-                .find(|f| f.payload_type == pt)
-                .and_then(kind_of)
-                .and_then(|kind| kind.packet_samples(got.packet.payload))
+            self.kind_of_pt(pt)
+                .and_then(|kind| kind.packet_samples(payload))
                 .is_some_and(|samples| samples > self.chain_samples)
         };
-        if (self.chain_pt != Some(pt) || longer()) && !self.start_chain(pt, got.packet.payload) {
-            return None;
+        if (self.chain_pt != Some(pt) || longer()) && !self.start_chain(pt, payload) {
+            return;
         }
-        match InboundPacket::new(now, header.sequence, header.timestamp, got.packet.payload) {
+        match InboundPacket::new(now, seq, ts, payload) {
             Some(p) => self.send(Inbound::Packet(p)),
             None => self.malformed_payloads += 1,
         }
-        None
     }
 
     /// First packet, or the peer switched codec: a fresh chain for it, built
@@ -241,8 +319,11 @@ mod tests {
         while let Ok(item) = rx.pop() {
             seen.push(match item {
                 Inbound::Chain(_) => "chain".to_string(),
-                Inbound::Packet(p) if p.comfort_noise => format!("CN {}", p.seq),
-                Inbound::Packet(p) => format!("packet {}", p.seq),
+                Inbound::Packet(p) => match p.kind {
+                    PacketKind::Audio => format!("packet {}", p.seq),
+                    PacketKind::ComfortNoise => format!("CN {}", p.seq),
+                    PacketKind::Redundant => format!("copy {} ts {}", p.seq, p.ts),
+                },
                 _ => "other".to_string(),
             });
         }
@@ -269,6 +350,95 @@ mod tests {
             receive.on_datagram(now, from, &rtp(3, 8_000, 160));
             assert_eq!(queued(&mut rx), expect, "offer {formats}");
         }
+    }
+
+    /// One 20 ms Opus frame (CELT, full band: TOC 0xF8) of `len` bytes.
+    fn opus_frame(len: usize) -> Vec<u8> {
+        let mut f = vec![0x5a; len];
+        f[0] = 0xf8;
+        f
+    }
+
+    /// An RTP packet of RED (63) around Opus (111) frames.
+    fn red_rtp(seq: u16, ts: u32, copies: &[(u8, u32, &[u8])], primary: &[u8]) -> Vec<u8> {
+        let blocks: Vec<red::RedBlock<'_>> = copies
+            .iter()
+            .map(|&(payload_type, ts_offset, data)| red::RedBlock {
+                payload_type,
+                ts_offset,
+                data,
+            })
+            .collect();
+        let own = red::RedBlock {
+            payload_type: 111,
+            ts_offset: 0,
+            data: primary,
+        };
+        let mut payload = [0; 1_500];
+        let n = red::write(&blocks, own, &mut payload).expect("fits");
+        let mut p = rtp_pt(63, seq, ts, 0);
+        p.extend_from_slice(&payload[..n]);
+        p
+    }
+
+    #[test]
+    fn red_packets_give_their_primary_then_the_copies_they_carry() {
+        let negotiated = super::super::offered::negotiated(
+            "111 63",
+            "a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n",
+        );
+        assert_eq!(negotiated.red, Some(63));
+        let (tx, mut rx) = inbound_ring_sized(InboundSize::for_stream(16, Duration::from_secs(1)));
+        let mut receive = NetReceive::new(&negotiated, tx, (Duration::ZERO, Duration::ZERO));
+        let from = negotiated.remote_rtp;
+        let now = Instant::now();
+        let (frame, other) = (opus_frame(60), opus_frame(61));
+        // Alone (a sender's first packet), then carrying the packet before.
+        receive.on_datagram(now, from, &red_rtp(9, 8_640, &[], &other));
+        receive.on_datagram(
+            now,
+            from,
+            &red_rtp(10, 9_600, &[(111, 960, &other)], &frame),
+        );
+        // Copies that are not used: half a packet back (the sender paused),
+        // five packets back, and one of another payload type.
+        for (seq, copy) in [(11, (111, 480)), (12, (111, 4_800)), (13, (0, 960))] {
+            let (pt, offset) = copy;
+            let ts = 9_600 + 960 * u32::from(seq - 10);
+            receive.on_datagram(
+                now,
+                from,
+                &red_rtp(seq, ts, &[(pt, offset, &other)], &frame),
+            );
+        }
+        // Three packets back is still used.
+        receive.on_datagram(
+            now,
+            from,
+            &red_rtp(14, 13_440, &[(111, 2_880, &other)], &frame),
+        );
+        assert_eq!(
+            queued(&mut rx),
+            [
+                "chain",
+                "packet 9",
+                "packet 10",
+                "copy 9 ts 8640",
+                "packet 11",
+                "packet 12",
+                "packet 13",
+                "packet 14",
+                "copy 11 ts 10560"
+            ]
+        );
+        // A RED payload that ends inside its headers is counted, not queued.
+        receive.on_datagram(
+            now,
+            from,
+            &[rtp_pt(63, 15, 14_400, 0), vec![0x80 | 111]].concat(),
+        );
+        assert!(queued(&mut rx).is_empty());
+        assert_eq!(receive.malformed_payloads, 1);
     }
 
     #[test]

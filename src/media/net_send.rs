@@ -1,11 +1,13 @@
 //! The send side of a leg's network half: encoded payloads from the audio
 //! thread → RTP packets, with RFC 4733 digits replacing the audio while they
 //! play, and nothing sent (the media clock still running) while the peer must
-//! not receive.
+//! not receive. When the peer takes RFC 2198 RED for our Opus, each packet
+//! also carries the one sent before it.
 
 use agentphone_engine::packet::OutboundPacket;
 use agentphone_media::dtmf::{DtmfConfig, DtmfEncoder, DtmfPacket};
 use agentphone_media::offer_answer::NegotiatedMedia;
+use agentphone_media::red::{self, RedBlock, MAX_BLOCK_LEN, MAX_TS_OFFSET};
 use agentphone_media::rtp_stream::RtpSender;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -34,8 +36,23 @@ struct DigitsPlaying {
     packets: VecDeque<DtmfPacket>,
 }
 
+/// The last audio packet sent, for the next RED packet to carry.
+#[derive(Clone, Copy)]
+struct Sent {
+    payload_type: u8,
+    ts: u32,
+    step: u32,
+    len: usize,
+}
+
 pub(super) struct NetSend {
     sender: RtpSender,
+    /// RED's payload type and the codec payload type it wraps.
+    red: Option<(u8, u8)>,
+    /// The last audio packet sent (its payload in `last_payload`).
+    last: Option<Sent>,
+    last_payload: Vec<u8>,
+    red_payload: Vec<u8>,
     /// Clock rate of each payload type we may send (the audio thread's packets
     /// name theirs).
     clock_of: Vec<(u8, u32)>,
@@ -56,6 +73,11 @@ impl NetSend {
         let format = &negotiated.send_codec;
         let mut s = NetSend {
             sender: RtpSender::new(format.payload_type, format.clock_rate),
+            red: None,
+            last: None,
+            last_payload: vec![0; MAX_DATAGRAM],
+            // Room for the RTP header in the datagram.
+            red_payload: vec![0; MAX_DATAGRAM - 12],
             clock_of: Vec::new(),
             ptime_ms: negotiated.ptime_ms,
             remote: negotiated.remote_rtp,
@@ -89,6 +111,9 @@ impl NetSend {
             .telephone_event
             .as_ref()
             .map(|f| (f.payload_type, negotiated.send_codec.clock_rate));
+        self.red = negotiated
+            .red
+            .map(|pt| (pt, negotiated.send_codec.payload_type));
     }
 
     pub(super) fn sender(&self) -> &RtpSender {
@@ -145,12 +170,65 @@ impl NetSend {
             self.send_digit_packets(p.step, elapsed, &mut transmit);
             return;
         }
-        match self
-            .sender
-            .packetize(p.payload(), p.step, false, &mut self.packet)
-        {
+        let built = match self.red {
+            Some((red_pt, audio_pt)) if p.payload_type == audio_pt => self.packetize_red(red_pt, p),
+            _ => self
+                .sender
+                .packetize(p.payload(), p.step, false, &mut self.packet),
+        };
+        match built {
             Ok(len) => transmit(&self.packet[..len], self.remote),
             Err(e) => tracing::debug!("RTP packet not built: {e}"),
+        }
+    }
+
+    /// An RFC 2198 packet of `p` carrying the packet sent just before it, if
+    /// that one directly precedes it (no pause, digits or stall between)
+    /// and fits a block header; else `p` alone in a RED payload.
+    fn packetize_red(
+        &mut self,
+        red_pt: u8,
+        p: &OutboundPacket,
+    ) -> Result<usize, agentphone_media::rtp_stream::RtpError> {
+        let ts = self.sender.next_timestamp();
+        let earlier = self.last.filter(|l| {
+            l.payload_type == p.payload_type
+                && l.ts.wrapping_add(l.step) == ts
+                && l.len <= MAX_BLOCK_LEN
+                && l.step <= MAX_TS_OFFSET
+        });
+        let primary = RedBlock {
+            payload_type: p.payload_type,
+            ts_offset: 0,
+            data: p.payload(),
+        };
+        let copy = earlier.map(|l| RedBlock {
+            payload_type: l.payload_type,
+            ts_offset: l.step,
+            data: &self.last_payload[..l.len],
+        });
+        let written = red::write(copy.as_slice(), primary, &mut self.red_payload)
+            .or_else(|_| red::write(&[], primary, &mut self.red_payload));
+        let n = p.payload().len();
+        self.last_payload[..n].copy_from_slice(p.payload());
+        self.last = Some(Sent {
+            payload_type: p.payload_type,
+            ts,
+            step: p.step,
+            len: n,
+        });
+        match written {
+            Ok(len) => self.sender.packetize_as(
+                red_pt,
+                &self.red_payload[..len],
+                p.step,
+                false,
+                &mut self.packet,
+            ),
+            // Too large even alone for a RED payload: sent plain.
+            Err(_) => self
+                .sender
+                .packetize(p.payload(), p.step, false, &mut self.packet),
         }
     }
 
@@ -277,6 +355,72 @@ mod tests {
         assert_eq!((second.wrapping_sub(first), marker), (160, false));
         let (after, marker) = send(&mut tx, &packet(t0, 2_000), t0).expect("sent");
         assert_eq!((after.wrapping_sub(second), marker), (160 + 2_000, true));
+    }
+
+    /// 20 ms of Opus (111) made at `made`, its bytes all `fill`.
+    fn opus_packet(made: Instant, fill: u8) -> OutboundPacket {
+        let mut p = OutboundPacket::new(111, 960);
+        p.buffer_mut()[..40].fill(fill);
+        p.set_len(40);
+        p.made = Some(made);
+        p
+    }
+
+    /// Sends `p`; the payload type and RED blocks (payload type, offset,
+    /// first byte) of what went out, primary last.
+    fn send_red(tx: &mut NetSend, p: &OutboundPacket, now: Instant) -> (u8, Vec<(u8, u32, u8)>) {
+        let mut out = None;
+        tx.on_packet(p, now, |bytes, _| {
+            let pt = bytes[1] & 0x7f;
+            let blocks = match red::parse(&bytes[12..]) {
+                Ok(r) if pt == 63 => r
+                    .redundant()
+                    .chain([r.primary()])
+                    .map(|b| (b.payload_type, b.ts_offset, b.data[0]))
+                    .collect(),
+                _ => vec![(pt, 0, bytes[12])],
+            };
+            out = Some((pt, blocks));
+        });
+        out.expect("sent")
+    }
+
+    #[test]
+    fn red_packets_carry_the_packet_sent_just_before() {
+        let red_call = super::super::offered::negotiated(
+            "111 63",
+            "a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n",
+        );
+        let mut tx = NetSend::new(&red_call);
+        let t0 = Instant::now();
+        assert_eq!(
+            send_red(&mut tx, &opus_packet(t0, 1), t0),
+            (63, vec![(111, 0, 1)])
+        );
+        assert_eq!(
+            send_red(&mut tx, &opus_packet(t0, 2), t0),
+            (63, vec![(111, 960, 1), (111, 0, 2)])
+        );
+        // Time skipped between two packets: the earlier one is no longer
+        // the packet before, so it is not carried.
+        let mut after_stall = opus_packet(t0, 3);
+        after_stall.skipped = 960;
+        assert_eq!(send_red(&mut tx, &after_stall, t0), (63, vec![(111, 0, 3)]));
+        assert_eq!(
+            send_red(&mut tx, &opus_packet(t0, 4), t0),
+            (63, vec![(111, 960, 3), (111, 0, 4)])
+        );
+        // A peer that did not list red gets plain Opus.
+        let plain = super::super::offered::negotiated("111", "a=rtpmap:111 opus/48000/2\r\n");
+        let mut tx = NetSend::new(&plain);
+        assert_eq!(
+            send_red(&mut tx, &opus_packet(t0, 5), t0),
+            (111, vec![(111, 0, 5)])
+        );
+        assert_eq!(
+            send_red(&mut tx, &opus_packet(t0, 6), t0),
+            (111, vec![(111, 0, 6)])
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl MediaReport {
             late = j.late,
             concealed = j.concealed,
             fec_frames = self.recovery.fec_frames,
+            red_frames = self.recovery.red_frames,
             plc_frames = self.recovery.concealed_frames,
             plc_bridged = self.recovery.bridged_frames,
             cn_frames = self.recovery.comfort_noise_frames,
@@ -128,6 +129,13 @@ impl fmt::Display for MediaReport {
             )?;
         }
         let r = &self.recovery;
+        if r.red_frames > 0 {
+            write!(
+                f,
+                ", {} lost packets played from redundant copies (RFC 2198)",
+                r.red_frames
+            )?;
+        }
         if r.fec_frames + r.concealed_frames > 0 {
             write!(
                 f,

@@ -54,6 +54,11 @@ pub struct MediaSettings {
     /// comfort_noise`, default on): a peer in discontinuous transmission is
     /// then heard as its background noise, not as silence or concealment.
     pub comfort_noise: bool,
+    /// Offer and accept RFC 2198 redundancy beside Opus (`[media] red`,
+    /// default on): each Opus packet also carries the one before it, so a
+    /// single lost packet is played whole from the next one. Used only with
+    /// peers that list `red` themselves (browsers, agentphone).
+    pub red: bool,
 }
 
 impl Default for MediaSettings {
@@ -74,6 +79,7 @@ impl Default for MediaSettings {
             srtp_require_tls: false,
             opus: AdaptConfig::default(),
             comfort_noise: true,
+            red: true,
         }
     }
 }
@@ -123,6 +129,7 @@ impl MediaSettings {
             .map(|secs| Duration::from_secs(u64::from(secs)));
         s.opus = opus_adaptation(cfg, shown)?;
         s.comfort_noise = cfg.comfort_noise.unwrap_or(s.comfort_noise);
+        s.red = cfg.red.unwrap_or(s.red);
         if let Some(path) = &cfg.denoise_model {
             let model = Model::from_file(path).map_err(|e| match e {
                 DenoiseError::ModelIo { .. } => {
@@ -265,6 +272,8 @@ mod tests {
                 .comfort_noise
         );
         assert!(config("[media]\ncomfort_noise = \"no\"\n").is_err());
+        assert!(config("").unwrap().red);
+        assert!(!config("[media]\nred = false\n").unwrap().red);
     }
 
     #[test]

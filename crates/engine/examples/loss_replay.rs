@@ -17,6 +17,8 @@
 //! delay (uniform from 0), `SEED` the relay seed (`0x5EED1601` is the test's
 //! 5 % loss call, `0x5EED1602` its jitter + loss call), `PHASE_MS` where the
 //! receiver's 10 ms ticks fall relative to the sender's packets.
+//! `REPLAY_RED=1` has each packet carry the one before it (RFC 2198 RED, as
+//! two agentphones send Opus to each other).
 
 #[path = "../../media/examples/common/mod.rs"]
 mod common;
@@ -107,19 +109,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     arrivals.sort_by(|a, b| a.0.total_cmp(&b.0));
 
+    let red = std::env::var_os("REPLAY_RED").is_some();
     if std::env::var_os("REPLAY_IDEAL").is_some() {
         // The codec alone: every packet decoded in order, a lost one rebuilt
-        // from the next one's FEC (concealed when that is lost too).
+        // from the next one's FEC (concealed when that is lost too); with RED
+        // a lost one is played from the next one's copy, and FEC comes from
+        // the copy of the next one in the one after.
         let mut dec = Decoder::new(CodecKind::Opus)?;
         let mut pcm = vec![0.0f32; PACKET];
         let mut out = Vec::new();
         for k in 0..packets.len() {
-            let n = match (lost.contains(&k), lost.contains(&(k + 1))) {
-                (false, _) => dec.decode(&packets[k], &mut pcm)?,
-                (true, false) if k + 1 < packets.len() => {
-                    dec.decode_fec(&packets[k + 1], &mut pcm)?
-                }
-                _ => dec.conceal(&mut pcm)?,
+            let here = |j: usize| j < packets.len() && !lost.contains(&j);
+            let n = if here(k) || (red && here(k + 1)) {
+                dec.decode(&packets[k], &mut pcm)?
+            } else if here(k + 1) || (red && here(k + 2)) {
+                dec.decode_fec(&packets[k + 1], &mut pcm)?
+            } else {
+                dec.conceal(&mut pcm)?
             };
             out.extend_from_slice(&pcm[..n]);
         }
@@ -141,6 +147,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now_ms {
             let (at, k) = arrivals[next_arrival];
             chain.push(t0 + ms(at), k as u16, (k * PACKET) as u32, &packets[k]);
+            if red && k > 0 {
+                let j = k - 1;
+                chain.push_redundant(t0 + ms(at), j as u16, (j * PACKET) as u32, &packets[j]);
+            }
             next_arrival += 1;
         }
         let mut filled = 0;
@@ -191,11 +201,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     println!(
-        "packets {} lost {} ({:?}...) | fec {} plc {} lengthened {} ms shortened {} ms | \
+        "packets {} lost {} ({:?}...) | red {} fec {} plc {} lengthened {} ms shortened {} ms | \
          late {} dropped {} target {} ms | decode errors {errors}",
         packets.len(),
         lost.len(),
         &lost[..lost.len().min(8)],
+        r.red_frames,
         r.fec_frames,
         r.concealed_frames,
         r.lengthened_ms(),

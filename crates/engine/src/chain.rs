@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 pub struct Recovery {
     /// Lost packets rebuilt from the next packet's in-band FEC (Opus).
     pub fec_frames: u64,
+    /// Lost packets played from the RFC 2198 redundant copy a later packet
+    /// carried (whole packets, not FEC's lower-rate rebuild).
+    pub red_frames: u64,
     /// Lost or late packets concealed (PLC) instead.
     pub concealed_frames: u64,
     /// Of those, the ones bridged into the packet after them, which was
@@ -43,6 +46,7 @@ impl Recovery {
     pub fn plus(self, o: Recovery) -> Recovery {
         Recovery {
             fec_frames: self.fec_frames + o.fec_frames,
+            red_frames: self.red_frames + o.red_frames,
             concealed_frames: self.concealed_frames + o.concealed_frames,
             bridged_frames: self.bridged_frames + o.bridged_frames,
             lengthened_samples: self.lengthened_samples + o.lengthened_samples,
@@ -177,12 +181,21 @@ impl Chain {
 
     /// How gaps and delay moves were played.
     pub fn recovery(&self) -> Recovery {
-        self.recovery
+        Recovery {
+            red_frames: self.jitter.stats().redundant,
+            ..self.recovery
+        }
     }
 
     /// Hands a payload that arrived at `arrival` to the jitter buffer.
     pub fn push(&mut self, arrival: Instant, seq: u16, ts: u32, payload: &[u8]) {
         self.jitter.push(arrival, seq, ts, payload);
+    }
+
+    /// Hands an RFC 2198 redundant copy of packet `seq` to the jitter
+    /// buffer: it takes the packet's place only if that was lost.
+    pub fn push_redundant(&mut self, arrival: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        self.jitter.push_redundant(arrival, seq, ts, payload);
     }
 
     /// Hands an RFC 3389 comfort noise payload (CN/8000) to the jitter

@@ -3,7 +3,7 @@
 //! 10 ms frames on the audio clock.
 
 use crate::chain::{Chain, Pulled, Recovery};
-use crate::packet::Inbound;
+use crate::packet::{Inbound, PacketKind};
 use agentphone_audio::{Frame, FRAME_SAMPLES};
 use agentphone_media::jitter::JitterStats;
 use std::time::{Duration, Instant};
@@ -47,12 +47,13 @@ impl Listener {
     pub(crate) fn accept(&mut self, item: Inbound) -> Option<Box<Chain>> {
         match item {
             Inbound::Packet(p) => {
-                match &mut self.chain {
-                    Some(chain) if p.comfort_noise => {
-                        chain.push_comfort_noise(p.arrival, p.seq, p.ts, p.payload())
+                if let Some(chain) = &mut self.chain {
+                    let (at, seq, ts, payload) = (p.arrival, p.seq, p.ts, p.payload());
+                    match p.kind {
+                        PacketKind::Audio => chain.push(at, seq, ts, payload),
+                        PacketKind::ComfortNoise => chain.push_comfort_noise(at, seq, ts, payload),
+                        PacketKind::Redundant => chain.push_redundant(at, seq, ts, payload),
                     }
-                    Some(chain) => chain.push(p.arrival, p.seq, p.ts, p.payload()),
-                    None => {}
                 }
                 None
             }

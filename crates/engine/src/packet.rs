@@ -30,6 +30,19 @@ pub enum Inbound {
     },
 }
 
+/// What a received payload is to the receive chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PacketKind {
+    /// Audio in the chain's codec.
+    #[default]
+    Audio,
+    /// An RFC 3389 comfort noise payload.
+    ComfortNoise,
+    /// An RFC 2198 redundant copy of an earlier packet, taken out of a later
+    /// one: it only fills that packet's place if the packet itself is lost.
+    Redundant,
+}
+
 /// One received audio payload with what the jitter buffer needs.
 pub struct InboundPacket {
     /// When the datagram arrived (the network half's clock read).
@@ -38,8 +51,8 @@ pub struct InboundPacket {
     pub seq: u16,
     /// RTP timestamp.
     pub ts: u32,
-    /// An RFC 3389 comfort noise payload rather than audio.
-    pub comfort_noise: bool,
+    /// Audio, comfort noise or a redundant copy.
+    pub kind: PacketKind,
     len: u16,
     data: [u8; MAX_PAYLOAD],
 }
@@ -57,15 +70,15 @@ impl InboundPacket {
             arrival,
             seq,
             ts,
-            comfort_noise: false,
+            kind: PacketKind::Audio,
             len: len as u16,
             data,
         })
     }
 
-    /// Marks the payload as RFC 3389 comfort noise (CN).
-    pub fn with_comfort_noise(mut self, comfort_noise: bool) -> Self {
-        self.comfort_noise = comfort_noise;
+    /// Says what the payload is (comfort noise, a redundant copy).
+    pub fn with_kind(mut self, kind: PacketKind) -> Self {
+        self.kind = kind;
         self
     }
 

@@ -12,7 +12,7 @@
 //! (each ring's commit is a release, each read an acquire).
 
 use crate::chain::Chain;
-use crate::packet::{Inbound, InboundPacket, OutboundPacket, MAX_PAYLOAD};
+use crate::packet::{Inbound, InboundPacket, OutboundPacket, PacketKind, MAX_PAYLOAD};
 use rtrb::{PopError, PushError, RingBuffer};
 use std::time::{Duration, Instant};
 
@@ -124,7 +124,7 @@ enum Item {
         arrival: Instant,
         seq: u16,
         ts: u32,
-        comfort_noise: bool,
+        kind: PacketKind,
     },
     Chain(Box<Chain>),
     Restart,
@@ -182,7 +182,7 @@ impl InboundSender {
                     arrival: p.arrival,
                     seq: p.seq,
                     ts: p.ts,
-                    comfort_noise: p.comfort_noise,
+                    kind: p.kind,
                 };
                 self.0
                     .push(header, p.payload())
@@ -208,11 +208,11 @@ impl InboundReceiver {
                 arrival,
                 seq,
                 ts,
-                comfort_noise,
+                kind,
             } => Inbound::Packet(
                 InboundPacket::new(arrival, seq, ts, &data[..len])
                     .expect("the sender took only payloads that fit")
-                    .with_comfort_noise(comfort_noise),
+                    .with_kind(kind),
             ),
             Item::Chain(c) => Inbound::Chain(c),
             Item::Restart => Inbound::Restart,

@@ -66,9 +66,22 @@ impl RtpSender {
         marker: bool,
         out: &mut [u8],
     ) -> Result<usize, RtpError> {
+        self.packetize_as(self.payload_type, payload, samples, marker, out)
+    }
+
+    /// As [`packetize`](Self::packetize), under another payload type that
+    /// wraps the codec's (RFC 2198 RED): same clock, same timeline.
+    pub fn packetize_as(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        samples: u32,
+        marker: bool,
+        out: &mut [u8],
+    ) -> Result<usize, RtpError> {
         let header = RtpHeader {
             marker: marker || self.talk_spurt_start,
-            payload_type: self.payload_type,
+            payload_type,
             sequence: self.seq,
             timestamp: self.next_ts,
             ssrc: self.ssrc,
