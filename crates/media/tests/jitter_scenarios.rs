@@ -626,15 +626,21 @@ fn clean_link_keeps_its_low_delay_with_fec_on() {
     );
 }
 
-#[test]
-fn loss_on_a_steady_link_is_rebuilt_from_fec_without_added_delay() {
-    // Single losses every 50 packets from 100 on, a burst of three at 400.
+/// A steady link (30 ms) with single losses every 50 packets from 100 on
+/// and a burst of three at 400: the arrivals, and which packets were lost.
+fn steady_with_single_losses_and_a_burst() -> (Vec<Arrival>, impl Fn(usize) -> bool) {
     let lost =
         |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
-    let arrivals: Vec<_> = stream(1_300, |_| 30_000)
+    let arrivals = stream(1_300, |_| 30_000)
         .into_iter()
         .filter(|a| !lost(a.seq as usize))
         .collect();
+    (arrivals, lost)
+}
+
+#[test]
+fn loss_on_a_steady_link_is_rebuilt_from_fec_without_added_delay() {
+    let (arrivals, lost) = steady_with_single_losses_and_a_burst();
     let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
     // The 20 ms a clean link needs already holds the next packet when a
     // lost one is due: every lost packet but the burst's first two (whose
@@ -660,17 +666,22 @@ fn loss_on_a_steady_link_is_rebuilt_from_fec_without_added_delay() {
     assert_eq!(run.played(), played);
 }
 
-#[test]
-fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
-    // Odd packets take 15 ms longer than even ones: too little jitter to
-    // raise the 20 ms target, enough that the packet after a lost even one
-    // is not here when the lost one is due. Single losses every 50 packets
-    // from 100 on, then 15 s without loss.
+/// Odd packets take 15 ms longer than even ones: too little jitter to raise
+/// the 20 ms target, enough that the packet after a lost even one is not here
+/// when the lost one is due. Single losses every 50 packets from 100 on, then
+/// 15 s without loss. The arrivals, and which packets were lost.
+fn odd_packets_late_with_single_losses() -> (Vec<Arrival>, impl Fn(usize) -> bool) {
     let lost = |k: usize| (100..400).contains(&k) && k.is_multiple_of(50);
-    let arrivals: Vec<_> = stream(1_300, |k| if k % 2 == 1 { 45_000 } else { 30_000 })
+    let arrivals = stream(1_300, |k| if k % 2 == 1 { 45_000 } else { 30_000 })
         .into_iter()
         .filter(|a| !lost(a.seq as usize))
         .collect();
+    (arrivals, lost)
+}
+
+#[test]
+fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
+    let (arrivals, lost) = odd_packets_late_with_single_losses();
     let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
     let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
     // The first loss is concealed (its next packet came after it was due);
@@ -706,14 +717,8 @@ fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
 
 #[test]
 fn redundancy_fills_every_loss_whose_next_packet_arrives() {
-    // As above: single losses every 50 packets from 100 on, a burst of
-    // three at 400. Each packet carries the one before it (RFC 2198).
-    let lost =
-        |k: usize| ((100..400).contains(&k) && k.is_multiple_of(50)) || (400..403).contains(&k);
-    let arrivals: Vec<_> = stream(1_300, |_| 30_000)
-        .into_iter()
-        .filter(|a| !lost(a.seq as usize))
-        .collect();
+    // Each packet carries the one before it (RFC 2198).
+    let (arrivals, _) = steady_with_single_losses_and_a_burst();
     let run = simulate_with(stretch_config(), &arrivals, 26_200_000, 5_000, true);
     // Only the burst's first two are gone: their copies were lost with the
     // packets after them (the third's came in time, with the fourth).
@@ -732,15 +737,10 @@ fn redundancy_fills_every_loss_whose_next_packet_arrives() {
 
 #[test]
 fn a_copy_that_comes_after_its_slot_played_is_dropped_and_teaches_nothing() {
-    // Odd packets 15 ms later than even ones (see the FEC look-ahead test):
-    // the copy of lost packet 100 comes with 101, after 100 was due. The
+    // The copy of lost packet 100 comes with 101, after 100 was due. The
     // gap at 150 is held a packet time, after which its copy is here; the
     // look-ahead then catches every later one.
-    let lost = |k: usize| (100..400).contains(&k) && k.is_multiple_of(50);
-    let arrivals: Vec<_> = stream(1_300, |k| if k % 2 == 1 { 45_000 } else { 30_000 })
-        .into_iter()
-        .filter(|a| !lost(a.seq as usize))
-        .collect();
+    let (arrivals, _) = odd_packets_late_with_single_losses();
     let run = simulate_with(stretch_config(), &arrivals, 26_200_000, 5_000, true);
     let played: Vec<u16> = (0..1_300).filter(|&k| k != 100).collect();
     assert_eq!(run.played(), played);

@@ -407,9 +407,7 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
         matching
     };
     for e in take {
-        if !chosen.iter().any(|c| c.payload_type == e.payload_type) {
-            chosen.push(e.clone());
-        }
+        push_unnumbered(&mut chosen, e.clone());
     }
     // Comfort noise only when the offer has it (RFC 3264: an answer lists
     // only what was offered) and beside an accepted codec at its clock rate.
@@ -425,9 +423,7 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
             })
         });
     for n in noise.collect::<Vec<_>>() {
-        if !chosen.iter().any(|c| c.payload_type == n.payload_type) {
-            chosen.push(n);
-        }
+        push_unnumbered(&mut chosen, n);
     }
     // RFC 2198 redundancy when the offer has it and we take its Opus: our
     // fmtp names the offer's Opus number.
@@ -443,11 +439,17 @@ fn choose_formats(offered: &[PayloadFormat], local: &LocalMedia) -> Vec<PayloadF
                 .then(|| PayloadFormat::red(o.payload_type, opus))
         });
     if let Some(red) = red {
-        if !chosen.iter().any(|c| c.payload_type == red.payload_type) {
-            chosen.push(red);
-        }
+        push_unnumbered(&mut chosen, red);
     }
     chosen
+}
+
+/// Adds `f` unless its payload type number is already taken (an offer may
+/// reuse a number; the first format keeps it).
+fn push_unnumbered(chosen: &mut Vec<PayloadFormat>, f: PayloadFormat) {
+    if !chosen.iter().any(|c| c.payload_type == f.payload_type) {
+        chosen.push(f);
+    }
 }
 
 /// The offer's own entries (with the offerer's fmtp) for the chosen formats.
