@@ -400,6 +400,36 @@ fn media_settings_from_the_config_choose_codec_and_jitter_floor() {
     );
 }
 
+/// RFC 2198 redundancy goes with Opus only when both ends list it: a callee
+/// that takes only Opus answers the caller's `red/48000/2` and both send RED;
+/// with `[media] red = false` it leaves red out of its answer and both send
+/// plain Opus.
+#[test]
+fn opus_goes_with_red_only_when_both_ends_take_it() {
+    for (red, expect) in [("true", "red=true"), ("false", "red=false")] {
+        let dir = WorkDir::new(&format!("audio-red-{red}"));
+        let config = dir.file("callee.toml");
+        std::fs::write(
+            &config,
+            format!("[media]\ncodecs = [\"opus\"]\nred = {red}\n"),
+        )
+        .unwrap();
+        let (callee, caller) =
+            tone_call(&dir, "127.0.0.1", &["--config", agentphone::arg(&config)]);
+        for peer in [&callee, &caller] {
+            let output = peer.output();
+            let started = output
+                .lines()
+                .find(|l| l.contains("media started"))
+                .unwrap_or_else(|| panic!("no media started line:\n{}", peer.report()));
+            assert!(
+                started.contains("codec=opus") && started.contains(expect),
+                "[media] red = {red} on the callee: {started}"
+            );
+        }
+    }
+}
+
 /// An IPv6 callee and a caller given no `--listen`: the caller binds `::1`
 /// (the address that reaches the callee), not an IPv4 default that cannot
 /// send there, and the tone arrives.
