@@ -218,13 +218,66 @@ fn rtp_header_len(datagram: &[u8]) -> Result<usize, SrtpError> {
     let csrcs = usize::from(datagram[0] & 0x0f);
     let mut len = 12 + 4 * csrcs;
     if datagram[0] & 0x10 != 0 {
-        let words = datagram.get(len + 2..len + 4).ok_or_else(short)?;
-        len += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+        let words = datagram.get(len..len + 4).ok_or_else(short)?;
+        let profile = u16::from_be_bytes([words[0], words[1]]);
+        let start = len + 4;
+        len = start + 4 * usize::from(u16::from_be_bytes([words[2], words[3]]));
+        if len > datagram.len() {
+            return Err(short());
+        }
+        check_extension_elements(profile, &datagram[start..len])?;
     }
     if len > datagram.len() {
         return Err(short());
     }
     Ok(len)
+}
+
+/// RFC 8285 one- and two-byte header extension elements must end inside
+/// the extension: the `rtp` crate walks them with reads that panic past the
+/// end of the datagram (a fuzzer found it), so they are checked here first,
+/// the same way it walks them.
+fn check_extension_elements(profile: u16, ext: &[u8]) -> Result<(), SrtpError> {
+    let overrun = || {
+        SrtpError::Malformed(format!(
+            "RTP header extension element runs past the extension ({} bytes)",
+            ext.len()
+        ))
+    };
+    let mut at = 0;
+    match profile {
+        rtp::header::EXTENSION_PROFILE_ONE_BYTE => {
+            while at < ext.len() {
+                let b = ext[at];
+                at += 1;
+                if b == 0 {
+                    continue;
+                }
+                if b >> 4 == rtp::header::EXTENSION_ID_RESERVED {
+                    break;
+                }
+                at += usize::from(b & 0x0f) + 1;
+                if at > ext.len() {
+                    return Err(overrun());
+                }
+            }
+        }
+        rtp::header::EXTENSION_PROFILE_TWO_BYTE => {
+            while at < ext.len() {
+                if ext[at] == 0 {
+                    at += 1;
+                    continue;
+                }
+                let len = *ext.get(at + 1).ok_or_else(overrun)?;
+                at += 2 + usize::from(len);
+                if at > ext.len() {
+                    return Err(overrun());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -213,6 +213,26 @@ fn hostile_datagrams_are_errors_not_panics() {
             v
         }));
         cases.extend((0..60).map(|n| vec![0x8f; n]));
+        // Found by the rtp_rtcp_parse fuzz target: a two-byte extension
+        // (profile 0x1000, one word) whose element claims 166 bytes, which
+        // the `rtp` crate's parser read past the datagram's end (a panic).
+        cases.push(vec![
+            144, 61, 0, 255, 1, 128, 8, 61, 45, 219, 219, 219, 16, 0, 0, 1, 0, 166, 166, 166, 166,
+            166, 166, 166, 166, 166, 166, 166, 166, 166, 166, 166, 166, 162, 166, 174, 174, 174,
+            174, 174, 174, 174, 174, 174, 0, 0, 0, 0, 0, 0, 0, 116, 174, 175, 174, 174, 79, 79, 79,
+            255, 8, 0, 0, 116,
+        ]);
+        // The same in the one-byte form: an element of 16 bytes in a 4-byte
+        // extension.
+        cases.push(
+            [
+                &[
+                    0x90u8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 1, 0x1f, 0, 0, 0,
+                ][..],
+                &[0; 20],
+            ]
+            .concat(),
+        );
         for c in &cases {
             assert!(rx.unprotect_rtp(c).is_err());
             assert!(rx.unprotect_rtcp(c).is_err());
