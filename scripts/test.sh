@@ -22,6 +22,8 @@ bash scripts/setup-build.sh
 bash scripts/install-peers.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+# The fuzz crate is outside the workspace, so the line above does not see it.
+rustfmt --check --edition 2021 fuzz/fuzz_targets/*.rs
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"

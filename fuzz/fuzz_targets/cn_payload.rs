@@ -45,10 +45,14 @@ fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(CodecKind::Pcmu).expect("PCMU decoder");
     let mut out = [0.0f32; 960];
     decoder.decode(&[0x80; 160], &mut out).expect("speech");
-    decoder.decode_comfort_noise(data, &mut out).expect("a CN payload");
+    decoder
+        .decode_comfort_noise(data, &mut out)
+        .expect("a CN payload");
     assert!(sane(&out) && decoder.in_comfort_noise());
     decoder.conceal(&mut out).expect("the pause");
     assert!(sane(&out));
-    decoder.decode(&[0xFF; 160], &mut out).expect("speech again");
+    decoder
+        .decode(&[0xFF; 160], &mut out)
+        .expect("speech again");
     assert!(sane(&out) && !decoder.in_comfort_noise());
 });
