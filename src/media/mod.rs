@@ -367,7 +367,7 @@ impl MediaLeg {
             .unwrap_or(payload_bytes_per_ms(kind));
         let span = self.settings.jitter_max + INBOUND_MARGIN;
         let mut size = InboundSize::for_stream(bytes_per_ms, span);
-        if negotiated.accepted.iter().any(|f| f.codec == Codec::Red) {
+        if net_receive::red_pt(&negotiated.accepted).is_some() {
             // Each RED datagram queues its packet and the copy it carries.
             size.slots *= 2;
         }

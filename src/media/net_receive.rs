@@ -28,7 +28,7 @@ pub(super) fn kind_of(format: &PayloadFormat) -> Option<CodecKind> {
 }
 
 /// The payload type of RFC 2198 RED among the accepted formats.
-fn red_pt(accepted: &[PayloadFormat]) -> Option<u8> {
+pub(super) fn red_pt(accepted: &[PayloadFormat]) -> Option<u8> {
     accepted
         .iter()
         .find(|f| f.codec == Codec::Red)

@@ -8,7 +8,7 @@ use agentphone_engine::packet::OutboundPacket;
 use agentphone_media::dtmf::{DtmfConfig, DtmfEncoder, DtmfPacket};
 use agentphone_media::offer_answer::NegotiatedMedia;
 use agentphone_media::red::{self, RedBlock, MAX_BLOCK_LEN, MAX_TS_OFFSET};
-use agentphone_media::rtp_stream::RtpSender;
+use agentphone_media::rtp_stream::{RtpSender, RTP_HEADER_LEN};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -77,7 +77,7 @@ impl NetSend {
             last: None,
             last_payload: vec![0; MAX_DATAGRAM],
             // Room for the RTP header in the datagram.
-            red_payload: vec![0; MAX_DATAGRAM - 12],
+            red_payload: vec![0; MAX_DATAGRAM - RTP_HEADER_LEN],
             clock_of: Vec::new(),
             ptime_ms: negotiated.ptime_ms,
             remote: negotiated.remote_rtp,

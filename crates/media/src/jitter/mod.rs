@@ -347,14 +347,17 @@ impl JitterBuffer {
     /// nothing. Returns whether it filled a gap.
     pub fn push_redundant(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) -> bool {
         self.now_us = self.micros(now);
-        let (Some((raw_seq, highest)), Some((raw_ts, ts_ext))) = (self.seq_ref, self.ts_ref) else {
+        if self.seq_ref.is_none() || self.ts_ref.is_none() {
             return false;
-        };
+        }
         // Unwrapped against the newest packet, without moving it.
-        let ext_seq = highest + i64::from(seq.wrapping_sub(raw_seq) as i16);
-        let ext_ts = ts_ext + i64::from(ts.wrapping_sub(raw_ts) as i32);
-        let age = highest - ext_seq;
-        let arrived = !(1..128).contains(&age) || self.recv_bits & (1u128 << age) != 0;
+        let (ext_seq, ext_ts) = (self.extend_seq(seq), self.extend_ts(ts));
+        let age = match self.age_of(ext_seq) {
+            Some(age) if age > 0 => age,
+            // The newest packet itself, or beyond the bits kept.
+            _ => return false,
+        };
+        let arrived = self.recv_bits & (1u128 << age) != 0;
         let played = self.play_ts.is_some_and(|p| ext_ts < p)
             || self.last_played_seq.is_some_and(|l| ext_seq <= l);
         if arrived
@@ -374,12 +377,19 @@ impl JitterBuffer {
 
     /// Whether `seq` is held as a copy only; clears that.
     fn take_copy_bit(&mut self, seq: i64) -> bool {
-        let age = self.seq_ref.map_or(-1, |(_, h)| h - seq);
-        let held = (0..128).contains(&age) && self.copy_bits & (1u128 << age) != 0;
-        if held {
-            self.copy_bits &= !(1u128 << age);
-        }
+        let Some(age) = self.age_of(seq) else {
+            return false;
+        };
+        let held = self.copy_bits & (1u128 << age) != 0;
+        self.copy_bits &= !(1u128 << age);
         held
+    }
+
+    /// How far `seq` is behind the newest sequence number, when within the
+    /// 128 the receive and copy bits keep.
+    fn age_of(&self, seq: i64) -> Option<u32> {
+        let (_, highest) = self.seq_ref?;
+        u32::try_from(highest - seq).ok().filter(|&age| age < 128)
     }
 
     /// What to play for the next ptime, at `now`: the moment the first sample
@@ -614,20 +624,28 @@ impl JitterBuffer {
     }
 
     fn mark_received(&mut self, seq: i64) {
-        let Some((_, highest)) = self.seq_ref else {
-            return;
-        };
-        let age = highest - seq;
-        if (0..128).contains(&age) {
+        if let Some(age) = self.age_of(seq) {
             self.recv_bits |= 1u128 << age;
         }
     }
 
+    /// `seq` extended against the newest sequence number (itself at first).
+    fn extend_seq(&self, seq: u16) -> i64 {
+        self.seq_ref.map_or(i64::from(seq), |(raw, h)| {
+            h + i64::from(seq.wrapping_sub(raw) as i16)
+        })
+    }
+
+    /// `ts` extended against the newest timestamp (itself at first).
+    fn extend_ts(&self, ts: u32) -> i64 {
+        self.ts_ref.map_or(i64::from(ts), |(raw, e)| {
+            e + i64::from(ts.wrapping_sub(raw) as i32)
+        })
+    }
+
     fn unwrap_seq(&mut self, seq: u16) -> i64 {
-        let (ext, highest) = match self.seq_ref {
-            None => (i64::from(seq), i64::from(seq)),
-            Some((raw, h)) => (h + i64::from(seq.wrapping_sub(raw) as i16), h),
-        };
+        let ext = self.extend_seq(seq);
+        let highest = self.seq_ref.map_or(ext, |(_, h)| h);
         if self.seq_ref.is_none() || ext > highest {
             let shift = (ext - highest) as u32;
             (self.recv_bits, self.copy_bits) = if shift >= 128 {
@@ -641,10 +659,7 @@ impl JitterBuffer {
     }
 
     fn unwrap_ts(&mut self, ts: u32) -> i64 {
-        let ext = match self.ts_ref {
-            None => i64::from(ts),
-            Some((raw, e)) => e + i64::from(ts.wrapping_sub(raw) as i32),
-        };
+        let ext = self.extend_ts(ts);
         if self.ts_ref.is_none_or(|(_, e)| ext > e) {
             self.ts_ref = Some((ts, ext));
         }

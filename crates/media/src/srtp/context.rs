@@ -222,10 +222,7 @@ fn rtp_header_len(datagram: &[u8]) -> Result<usize, SrtpError> {
         let profile = u16::from_be_bytes([words[0], words[1]]);
         let start = len + 4;
         len = start + 4 * usize::from(u16::from_be_bytes([words[2], words[3]]));
-        if len > datagram.len() {
-            return Err(short());
-        }
-        check_extension_elements(profile, &datagram[start..len])?;
+        check_extension_elements(profile, datagram.get(start..len).ok_or_else(short)?)?;
     }
     if len > datagram.len() {
         return Err(short());
