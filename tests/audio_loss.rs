@@ -8,16 +8,14 @@
 //!
 //! Both ends are agentphone, so Opus goes with RFC 2198 redundancy (RED):
 //! each packet carries the one before it, and a single loss is played whole
-//! from the next packet. Measured (2026-12-06, four runs): Opus at 5 % loss
-//! 4.17-4.18 against a clean call of 4.14-4.38 (−0.15 to −0.19, once +0.04),
-//! 39 of the 41 dropped packets played from copies, 2 concealed (two losses
-//! in a row); jitter + loss −0.25 to −0.42. Over eight seeds offline
-//! (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are −0.23 and −0.44. The
-//! 5 % loss bound is the goal; the jitter + loss goal is not met on average
-//! (the jitter buffer's start-up, see the README), and its bound is a
-//! regression bound. Without RED (before it) the 5 % loss figure moved with
-//! the 10 ms phase of the packets against the speech, −0.21 to −0.45.
-//! PCMU: −0.30 to −0.54.
+//! from the next packet. Measured (2026-12-07, thirteen runs): Opus at 5 %
+//! loss −0.16 to −0.20, 39 of the 41 dropped packets played from copies, 2
+//! concealed (two losses in a row); jitter + loss −0.17 to −0.30 in 15 calls
+//! of 17, −0.40 and −0.75 in the other two (see [`JITTER_CALLS`]). Over
+//! eight seeds offline (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are
+//! −0.22 and −0.30. All three bounds are the goals. Without RED
+//! (before it) the 5 % loss figure moved with the 10 ms phase of the packets
+//! against the speech, −0.21 to −0.45. PCMU: −0.32 to −0.49.
 //! Each line printed with `--nocapture` states the goal next to it.
 //!
 //! The speech is made by espeak-ng (15.6 s, several sentences, so the seeded
@@ -42,9 +40,16 @@ const OPUS_LOSS_BUDGET: f64 = 0.3;
 /// Measured −0.30 to −0.54 over five runs with the gap bridged into the next
 /// packet (the relay's random loss pattern differs per run); 0.5 failed CI.
 const PCMU_LOSS_BUDGET: f64 = 0.6;
-/// Opus may lose at most this much with 0-80 ms jitter and 5 % loss (goal
-/// 0.4, not met on average; −0.25 to −0.42 in calls).
-const OPUS_JITTER_LOSS_BUDGET: f64 = 0.6;
+/// Opus may lose at most this much with 0-80 ms jitter and 5 % loss: the
+/// issue's goal, judged on the median of [`JITTER_CALLS`] calls.
+const OPUS_JITTER_LOSS_BUDGET: f64 = 0.4;
+/// Calls placed through the jittery network. The same seeded loss and delays
+/// scored −0.17 to −0.30 in 15 calls of 17, but −0.40 and −0.75 in the other
+/// two (with the same packets recovered: where the start-up's lengthening
+/// lands in the speech moves with the two ends' clock phase). One call
+/// would make that a red CI now and then; the median of three measures
+/// the chain.
+const JITTER_CALLS: usize = 3;
 /// Share of the lost Opus packets the answerer must rebuild, from the RED
 /// copy or the FEC in the next packet, rather than conceal: with the
 /// look-ahead the next packet is nearly always there.
@@ -259,13 +264,29 @@ fn opus_keeps_its_quality_under_loss_and_jitter() {
         "opus: RED is negotiated, yet FEC rebuilt more ({fec}) than RED's copies ({red})\n{}",
         lossy.report
     );
-    let jittery = scored_call("loss-opus-jitter", "opus", jitter_and_loss(0x5EED_1602));
-    assert_dropped(&jittery, 0.05);
+    // The same network three times: the median call is judged (see
+    // JITTER_CALLS).
+    let mut jittery: Vec<Scored> = (1..=JITTER_CALLS)
+        .map(|i| {
+            let call = scored_call(
+                &format!("loss-opus-jitter-{i}"),
+                "opus",
+                jitter_and_loss(0x5EED_1602),
+            );
+            assert_dropped(&call, 0.05);
+            call
+        })
+        .collect();
+    jittery.sort_by(|a, b| a.pesq.total_cmp(&b.pesq));
+    println!(
+        "opus: 0-80 ms jitter + 5 % loss, {JITTER_CALLS} calls: {:.2?}",
+        jittery.iter().map(|s| s.pesq).collect::<Vec<_>>()
+    );
     assert_within(
         "opus",
-        "0-80 ms jitter + 5 % loss",
+        "0-80 ms jitter + 5 % loss (median call)",
         &clean,
-        &jittery,
+        &jittery[JITTER_CALLS / 2],
         OPUS_JITTER_LOSS_BUDGET,
     );
 }

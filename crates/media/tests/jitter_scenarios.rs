@@ -774,6 +774,50 @@ fn a_packet_overtaken_by_its_copy_is_not_counted_recovered_nor_duplicate() {
 }
 
 #[test]
+fn copies_filling_losses_keep_the_look_ahead_they_need() {
+    // Even packets take 30 ms, odd ones 60 ms: jitter sets the target. Every
+    // 50th packet from 100 to 1000 is lost, and each loss's copy comes with
+    // an odd packet, too late for the jitter alone. The first loss is
+    // concealed and starts the look-ahead; from then on the copies come in
+    // time, so play-out sees no more gaps, yet the look-ahead must last as
+    // long as the loss does: letting it lapse after 10 s would shorten the
+    // speech, then lengthen it again at the next late copy.
+    let lost = |k: usize| (100..=1_000).contains(&k) && k.is_multiple_of(50);
+    let arrivals: Vec<_> = stream(1_700, |k| if k % 2 == 1 { 60_000 } else { 30_000 })
+        .into_iter()
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_with(stretch_config(), &arrivals, 34_200_000, 5_000, true);
+    let played: Vec<u16> = (0..1_700).filter(|&k| k != 100).collect();
+    assert_eq!(run.played(), played);
+    let at_pop = |seq: u16| {
+        run.outs
+            .iter()
+            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
+            .expect("played")
+    };
+    let (before, with) = (run.targets[at_pop(90)], run.targets[at_pop(110)]);
+    assert_eq!(with, before + 20, "one packet of look-ahead");
+    assert!(
+        run.targets[at_pop(110)..at_pop(1_190)]
+            .iter()
+            .all(|&t| t == with),
+        "the look-ahead holds while loss goes on"
+    );
+    assert!(run.outs[at_pop(110)..at_pop(1_190)]
+        .iter()
+        .all(|o| matches!(
+            o,
+            Out::Packet {
+                stretch: Stretch::None,
+                ..
+            }
+        )));
+    // 10 s after the last loss it is gone again.
+    assert_eq!(run.targets[at_pop(1_600)], before);
+}
+
+#[test]
 fn without_fec_loss_adds_no_delay() {
     let lost = |k: usize| k >= 100 && k.is_multiple_of(50);
     let arrivals: Vec<_> = stream(500, |_| 30_000)

@@ -31,7 +31,11 @@
 //! packet time (one concealed frame, after which the next packet is here) and
 //! the target keeps that packet of look-ahead for [`LOOKAHEAD_HOLD`] after
 //! each gap. On a link whose jitter already sets the target, the first gap
-//! starts the look-ahead at once (the delay is moving anyway).
+//! starts the look-ahead at once (the delay is moving anyway). An RFC 2198
+//! copy needs the same look-ahead (it comes inside the next packet), and a
+//! slot played from a copy counts as a gap for keeping it: the copies hide
+//! the loss from play-out, and a look-ahead that lapsed under them would
+//! come back by stretching speech at the next copy that came too late.
 //!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
@@ -385,6 +389,12 @@ impl JitterBuffer {
         held
     }
 
+    /// Whether `seq` is held as a redundant copy only.
+    fn is_copy(&self, seq: i64) -> bool {
+        self.age_of(seq)
+            .is_some_and(|age| self.copy_bits & (1u128 << age) != 0)
+    }
+
     /// How far `seq` is behind the newest sequence number, when within the
     /// 128 the receive and copy bits keep.
     fn age_of(&self, seq: i64) -> Option<u32> {
@@ -543,6 +553,13 @@ impl JitterBuffer {
 
     fn hand_out(&mut self, i: usize, advance: bool, stretch: Stretch) -> Playout<'_> {
         let (seq, ts) = (self.store.slot(i).seq, self.store.slot(i).ts);
+        if advance && self.is_copy(seq) && (self.lookahead() || self.est.jittery()) {
+            // Its own packet was lost. The copy hid the gap from play-out, but
+            // loss goes on, and the next copy needs the look-ahead as much as
+            // FEC does: keep it (or start it, as a gap would) instead of
+            // letting it lapse and coming back to it by stretching speech.
+            self.last_gap_us = Some(self.now_us);
+        }
         if advance {
             self.count_lost_before(seq);
             self.last_played_seq = Some(seq);
