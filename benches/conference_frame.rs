@@ -28,6 +28,11 @@
 //! | PCMU | 73 µs (0.73 %) | 147 µs (1.5 %) |
 //! | Opus | 945 µs (9.5 %) | 1.01 ms (10.1 %) |
 //!
+//! On another host of the class (2 vCPUs of an AMD EPYC, AVX2; 2026-12-07),
+//! once a conference's Opus encoders go to CELT from five legs on
+//! (`opus_effort`): PCMU 71 / 180 µs, Opus 500 / 659 µs (610 / 767 µs with
+//! the previous SILK at complexity 1).
+//!
 //! Where it goes (callgrind, instructions inside `Engine::tick`): with Opus the
 //! seven encoders are 86 % (libopus at complexity 10 with in-band FEC; SILK's
 //! delayed-decision quantiser alone 38 %), the seven decoders 12 %, jitter

@@ -40,7 +40,7 @@ pub mod room;
 pub mod stats;
 
 pub use command::{Command, EngineError, Event, PartReport, RecordTarget, Retired};
-pub use engine::{opus_complexity, Engine, EngineLimits};
+pub use engine::{opus_effort, Engine, EngineLimits};
 pub use ids::{PartId, RoomId};
 pub use record::{record, RecordTap, RecordWriter};
 

@@ -5,7 +5,7 @@
 use crate::packet::OutboundPacket;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
 use agentphone_media::codec::adapt::{AdaptConfig, LossAdapter};
-use agentphone_media::codec::{CodecError, CodecKind, Encoder};
+use agentphone_media::codec::{CodecError, CodecKind, Encoder, OpusEffort};
 
 /// Encoder for one negotiated send format.
 pub struct Packer {
@@ -60,9 +60,9 @@ impl Packer {
         self.encoder.kind()
     }
 
-    /// Sets the encoder's complexity (Opus; see [`Encoder::set_complexity`]).
-    pub fn set_complexity(&mut self, complexity: i32) {
-        let _ = self.encoder.set_complexity(complexity);
+    /// Sets how much the encoder may spend (Opus; see [`Encoder::set_effort`]).
+    pub fn set_effort(&mut self, effort: OpusEffort) {
+        let _ = self.encoder.set_effort(effort);
     }
 
     /// The far end reported losing `fraction_lost`/256 of our packets: tell

@@ -8,6 +8,7 @@ use agentphone_audio::FRAME_SAMPLES;
 use agentphone_engine::local::{LocalAudio, LocalInput};
 use agentphone_engine::room::Room;
 use agentphone_engine::{Command, EngineError, Event, PartId, RoomId};
+use agentphone_media::codec::CodecKind;
 use sim::{tail, tone, tone_db, window, Sim};
 
 const AGENT: u64 = 100;
@@ -411,4 +412,58 @@ fn a_name_removed_and_added_again_in_one_tick_is_a_new_participant() {
         .count();
     assert_eq!(removed, 1, "the first one left, once");
     assert_eq!(sim.engine.len(), 1, "the second one stays");
+}
+
+/// A voice-like sound: a 140 Hz harmonic stack (`pitch` apart per leg),
+/// syllables at 4 Hz.
+fn voiced(pitch: f64) -> impl FnMut(usize) -> f32 {
+    move |n| {
+        let t = n as f64 / 48_000.0;
+        let syllable = (0.5 - 0.5 * (2.0 * std::f64::consts::PI * 4.0 * t).cos()).powi(2);
+        let stack: f64 = (1..=12)
+            .map(|h| (2.0 * std::f64::consts::PI * pitch * f64::from(h) * t).sin() / f64::from(h))
+            .sum();
+        (4_000.0 * syllable * stack) as f32
+    }
+}
+
+/// Share of the last `n` packets the engine sent `part` that were CELT-only
+/// (Opus TOC configurations 16-31).
+fn celt_share(sim: &mut Sim, part: u64, n: usize) -> f64 {
+    let sent = &sim.remote(part).first_bytes;
+    let last = &sent[sent.len().saturating_sub(n)..];
+    last.iter().filter(|&&toc| toc >> 3 >= 16).count() as f64 / last.len().max(1) as f64
+}
+
+#[test]
+fn a_growing_opus_conference_moves_its_encoders_to_celt_and_back() {
+    let mut sim = Sim::new();
+    add_room(&mut sim, 1);
+    for leg in 1..=2 {
+        sim.add_remote_with(leg, CodecKind::Opus, voiced(120.0 + 20.0 * leg as f64));
+        join(&mut sim, leg, 1);
+    }
+    sim.run(150);
+    // A call's encoder: SILK (hybrid), with its in-band FEC.
+    assert!(celt_share(&mut sim, 1, 25) < 0.2, "two legs");
+    for leg in 3..=5 {
+        sim.add_remote_with(leg, CodecKind::Opus, voiced(120.0 + 20.0 * leg as f64));
+        join(&mut sim, leg, 1);
+    }
+    sim.run(150);
+    // Five Opus legs: each encoder in CELT, and still carrying the others.
+    for leg in 1..=5 {
+        assert_eq!(celt_share(&mut sim, leg, 25), 1.0, "five legs: leg {leg}");
+        let heard = tail(&sim.remote(leg).heard, 0.5);
+        let rms = (heard.iter().map(|x| x * x).sum::<f32>() / heard.len() as f32).sqrt();
+        assert!(
+            rms > 500.0,
+            "five legs: leg {leg} hears the others ({rms:.0} RMS)"
+        );
+    }
+    for leg in 3..=5 {
+        sim.engine.handle(Command::Remove { part: PartId(leg) });
+    }
+    sim.run(150);
+    assert!(celt_share(&mut sim, 1, 25) < 0.2, "back to two legs");
 }

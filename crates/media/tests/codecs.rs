@@ -1,8 +1,9 @@
 //! Codec behaviour seen from the call's audio path: 48 kHz in, payload
 //! bytes on the wire, 48 kHz out, with loss.
 
+use agentphone_media::codec::adapt::{AdaptConfig, LossAdapter};
 use agentphone_media::codec::{
-    CodecError, CodecKind, Decoder, Encoder, MAX_PACKET_SAMPLES, MAX_PAYLOAD_BYTES,
+    CodecError, CodecKind, Decoder, Encoder, OpusEffort, MAX_PACKET_SAMPLES, MAX_PAYLOAD_BYTES,
 };
 use agentphone_media::resample::DELAY_48K;
 
@@ -449,9 +450,17 @@ fn speech_fixture() -> Vec<f32> {
 /// returns the SNR (dB) of the decoded speech against the source, at the
 /// delay that correlates best.
 fn speech_snr(loss_every: usize) -> f64 {
+    speech_through(OpusEffort::FULL, loss_every).0
+}
+
+/// As [`speech_snr`], with the encoder at `effort`; also returns the share
+/// of packets coded in CELT-only mode (TOC configurations 16-31, RFC 6716
+/// §3.1).
+fn speech_through(effort: OpusEffort, loss_every: usize) -> (f64, f64) {
     let mut input = speech_fixture();
     input.resize(input.len().div_ceil(960) * 960 + 960, 0.0);
     let mut enc = Encoder::new(CodecKind::Opus, 20).unwrap();
+    enc.set_effort(effort).unwrap();
     let mut payload = [0u8; MAX_PAYLOAD_BYTES];
     let packets: Vec<Vec<u8>> = input
         .chunks_exact(960)
@@ -460,6 +469,7 @@ fn speech_snr(loss_every: usize) -> f64 {
             payload[..len].to_vec()
         })
         .collect();
+    let celt = packets.iter().filter(|p| p[0] >> 3 >= 16).count() as f64 / packets.len() as f64;
     let mut dec = Decoder::new(CodecKind::Opus).unwrap();
     let mut buf = [0.0f32; 960];
     let mut out = Vec::new();
@@ -483,7 +493,7 @@ fn speech_snr(loss_every: usize) -> f64 {
         sig += f64::from(x).powi(2);
         err += f64::from(x - y).powi(2);
     }
-    10.0 * (sig / err).log10()
+    (10.0 * (sig / err).log10(), celt)
 }
 
 /// The encoder's settings (bit rate, complexity, FEC strength) keep real
@@ -496,4 +506,51 @@ fn opus_speech_quality_on_a_clean_and_a_lossy_link() {
     assert!(clean > 11.7, "clean link: SNR {clean:.2} dB");
     let lossy = speech_snr(10);
     assert!(lossy > 11.4, "10 % loss with FEC: SNR {lossy:.2} dB");
+}
+
+/// A big conference's effort keeps the encoder in CELT, whose cost is a
+/// fraction of SILK's with its FEC copy (`OpusEffort`'s table), even when the
+/// loss settings ask for in-band FEC; full effort goes back to SILK.
+#[test]
+fn opus_conference_effort_stays_in_celt_and_full_effort_returns_to_silk() {
+    let (full_snr, full_celt) = speech_through(OpusEffort::FULL, 0);
+    assert!(
+        full_celt < 0.1,
+        "full effort: {full_celt:.2} of packets CELT"
+    );
+    let cheap = OpusEffort {
+        complexity: 8,
+        silk: false,
+    };
+    let (snr, celt) = speech_through(cheap, 0);
+    assert_eq!(celt, 1.0, "conference effort: only CELT");
+    assert!(
+        snr > 11.5,
+        "conference effort: SNR {snr:.2} dB (full effort {full_snr:.2})"
+    );
+
+    // Loss reports ask for FEC; the conference effort holds, then lets go.
+    let mut enc = Encoder::new(CodecKind::Opus, 20).unwrap();
+    enc.set_effort(cheap).unwrap();
+    let mut adapter = LossAdapter::new(AdaptConfig::default());
+    enc.apply(adapter.on_fraction_lost(26)).unwrap();
+    let speech = speech_fixture();
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let mut modes = |enc: &mut Encoder, packets: std::ops::Range<usize>| -> Vec<bool> {
+        packets
+            .map(|k| {
+                enc.encode(&speech[k * 960..(k + 1) * 960], &mut payload)
+                    .unwrap();
+                payload[0] >> 3 >= 16
+            })
+            .collect()
+    };
+    assert!(
+        modes(&mut enc, 0..100).iter().all(|&c| c),
+        "CELT under loss"
+    );
+    enc.set_effort(OpusEffort::FULL).unwrap();
+    let back = modes(&mut enc, 100..200);
+    let silk = back[10..].iter().filter(|&&c| !c).count();
+    assert!(silk > 80, "back to SILK: {silk} of 90 packets");
 }

@@ -11,15 +11,24 @@ use agentphone_engine::leg::{LegAudio, LegRings};
 use agentphone_engine::packer::Packer;
 use agentphone_engine::packet::{Inbound, InboundPacket};
 use agentphone_engine::{Command, Engine, EngineLimits, Event, PartId};
-use agentphone_media::codec::{CodecKind, Decoder, Encoder};
+use agentphone_media::codec::{CodecKind, Decoder, Encoder, MAX_PAYLOAD_BYTES};
 use std::time::{Duration, Instant};
 
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// A remote phone: sends `voice` as 20 ms PCMU packets on its own clock
-/// (`rate` > 1 runs fast), decodes and keeps what the engine sends it.
+fn payload_type(codec: CodecKind) -> u8 {
+    match codec {
+        CodecKind::Opus => 111,
+        CodecKind::Pcma => 8,
+        CodecKind::Pcmu => 0,
+    }
+}
+
+/// A remote phone: sends `voice` as 20 ms PCMU (or Opus) packets on its own
+/// clock (`rate` > 1 runs fast), decodes and keeps what the engine sends it.
 pub struct Remote {
     pub part: PartId,
+    codec: CodecKind,
     rings: LegRings,
     encoder: Encoder,
     decoder: Decoder,
@@ -33,6 +42,8 @@ pub struct Remote {
     pub sending: bool,
     /// Everything it heard, 48 kHz.
     pub heard: Vec<f32>,
+    /// The first byte of each packet the engine sent it (Opus: the TOC).
+    pub first_bytes: Vec<u8>,
     /// The packets that came after a gap in the engine's clock: where in
     /// `heard` they start and the RTP time they said was skipped.
     pub gaps: Vec<(usize, u32)>,
@@ -42,14 +53,24 @@ pub struct Remote {
 impl Remote {
     /// A leg for the engine and the remote phone behind it.
     pub fn new(part: u64, voice: impl FnMut(usize) -> f32 + 'static) -> (Remote, Box<LegAudio>) {
-        let packer = Packer::new(CodecKind::Pcmu, 0, 20).unwrap();
+        Self::with_codec(part, CodecKind::Pcmu, voice)
+    }
+
+    /// As [`Remote::new`], sending and receiving `codec`.
+    pub fn with_codec(
+        part: u64,
+        codec: CodecKind,
+        voice: impl FnMut(usize) -> f32 + 'static,
+    ) -> (Remote, Box<LegAudio>) {
+        let packer = Packer::new(codec, payload_type(codec), 20).unwrap();
         let (audio, rings) = LegAudio::new(packer, Cleaner::new(None, false));
         (
             Remote {
                 part: PartId(part),
+                codec,
                 rings,
-                encoder: Encoder::new(CodecKind::Pcmu, 20).unwrap(),
-                decoder: Decoder::new(CodecKind::Pcmu).unwrap(),
+                encoder: Encoder::new(codec, 20).unwrap(),
+                decoder: Decoder::new(codec).unwrap(),
                 voice: Box::new(voice),
                 sample: 0,
                 seq: 1000,
@@ -58,6 +79,7 @@ impl Remote {
                 rate: 1.0,
                 sending: true,
                 heard: Vec::new(),
+                first_bytes: Vec::new(),
                 gaps: Vec::new(),
                 started: false,
             },
@@ -75,8 +97,8 @@ impl Remote {
     pub fn send_due(&mut self, t0: Instant, elapsed: Duration) {
         if !self.started {
             let chain = Chain::new(
-                0,
-                CodecKind::Pcmu,
+                payload_type(self.codec),
+                self.codec,
                 960,
                 (Duration::from_millis(20), Duration::from_millis(200)),
             )
@@ -95,7 +117,7 @@ impl Remote {
                 *s = (self.voice)(self.sample);
                 self.sample += 1;
             }
-            let mut payload = [0u8; 400];
+            let mut payload = [0u8; MAX_PAYLOAD_BYTES];
             let n = self.encoder.encode(&pcm, &mut payload).unwrap();
             if self.sending {
                 let packet =
@@ -106,7 +128,7 @@ impl Remote {
                 );
             }
             self.seq = self.seq.wrapping_add(1);
-            self.ts = self.ts.wrapping_add(160);
+            self.ts = self.ts.wrapping_add(self.codec.timestamp_step(20));
             self.next_send += 0.020;
         }
     }
@@ -118,6 +140,7 @@ impl Remote {
             if p.skipped > 0 {
                 self.gaps.push((self.heard.len(), p.skipped));
             }
+            self.first_bytes.extend(p.payload().first());
             let n = self.decoder.decode(p.payload(), &mut pcm).unwrap();
             self.heard.extend_from_slice(&pcm[..n]);
         }
@@ -154,7 +177,17 @@ impl Sim {
 
     /// Adds a remote phone (its leg in no room yet).
     pub fn add_remote(&mut self, part: u64, voice: impl FnMut(usize) -> f32 + 'static) {
-        let (remote, audio) = Remote::new(part, voice);
+        self.add_remote_with(part, CodecKind::Pcmu, voice);
+    }
+
+    /// As [`Sim::add_remote`], the leg and its remote on `codec`.
+    pub fn add_remote_with(
+        &mut self,
+        part: u64,
+        codec: CodecKind,
+        voice: impl FnMut(usize) -> f32 + 'static,
+    ) {
+        let (remote, audio) = Remote::with_codec(part, codec, voice);
         self.engine.handle(Command::AddLeg {
             part: PartId(part),
             audio,

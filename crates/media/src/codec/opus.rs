@@ -4,6 +4,7 @@
 use ::opus::{Application, Bandwidth, Bitrate, Channels, Repacketizer, Signal};
 
 use super::adapt::{AdaptConfig, LossAdapter, OpusSettings};
+use super::OpusEffort;
 use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
 
 /// Encoder effort, 0-10: libopus defaults to 9, baresip sets 10. A 20 ms
@@ -16,6 +17,10 @@ const SCALE: f32 = 32_768.0;
 
 pub(super) struct OpusEncoder {
     enc: ::opus::Encoder,
+    /// SILK (hybrid) modes allowed; off keeps it in CELT (see [`OpusEffort`]).
+    silk: bool,
+    /// Whether the loss settings ask for in-band FEC (used while SILK is).
+    fec_wanted: bool,
     /// Input rescaled to ±1.0.
     scaled: [f32; MAX_PACKET_SAMPLES],
     /// libopus has no 30 ms frame: 30 ms packets are three 10 ms frames
@@ -55,6 +60,8 @@ impl OpusEncoder {
         }
         let mut encoder = Self {
             enc,
+            silk: true,
+            fec_wanted: false,
             scaled: [0.0; MAX_PACKET_SAMPLES],
             split,
         };
@@ -67,16 +74,29 @@ impl OpusEncoder {
     /// Loss-driven settings from the far end's reports.
     pub(super) fn apply(&mut self, s: OpusSettings) -> Result<(), CodecError> {
         self.enc.set_packet_loss_perc(s.loss_pct)?;
-        self.enc.set_inband_fec(s.fec)?;
+        self.fec_wanted = s.fec;
+        self.enc.set_inband_fec(s.fec && self.silk)?;
         self.enc.set_bitrate(Bitrate::Bits(s.bitrate))?;
         self.enc.set_dtx(s.dtx)?;
         Ok(())
     }
 
-    /// Encoder complexity, 0 (cheapest) to 10; takes effect at the next
-    /// packet, without allocating.
-    pub(super) fn set_complexity(&mut self, complexity: i32) -> Result<(), CodecError> {
-        Ok(self.enc.set_complexity(complexity.clamp(0, 10))?)
+    /// How much the encoder may spend; takes effect at the next packet,
+    /// without allocating.
+    pub(super) fn set_effort(&mut self, effort: OpusEffort) -> Result<(), CodecError> {
+        self.enc.set_complexity(effort.complexity.clamp(0, 10))?;
+        // 30 ms packets join three frames, which must share one mode: they
+        // stay on SILK voice (see `new`).
+        let silk = effort.silk || self.split.is_some();
+        if silk != self.silk {
+            self.silk = silk;
+            // Music steers libopus to CELT above 16 kbit/s (our floor is 24);
+            // in-band FEC is SILK's (LBRR) and would pull it back.
+            self.enc
+                .set_signal(if silk { Signal::Auto } else { Signal::Music })?;
+            self.enc.set_inband_fec(self.fec_wanted && silk)?;
+        }
+        Ok(())
     }
 
     pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
