@@ -564,6 +564,7 @@ impl Engine {
     /// fading tail of a room it just left), plus music on hold.
     fn deliver(&mut self, now: Instant, speaker: &mut Frame) {
         let heard = &mut *self.heard;
+        let tick = self.ticks;
         for p in &mut self.parts {
             heard.fill(0.0);
             for seat in [p.seat, p.leaving].into_iter().flatten() {
@@ -583,7 +584,7 @@ impl Engine {
                 }
             }
             match (&mut p.kind, p.voice.as_deref()) {
-                (Kind::Leg(leg), _) => leg.say(now, heard),
+                (Kind::Leg(leg), _) => leg.say(now, tick, heard),
                 (Kind::Local(local), Some(voice)) => local.listen(heard, voice, speaker),
                 (Kind::Local(local), None) => local.listen(heard, &self.voice, speaker),
             }

@@ -150,10 +150,10 @@ impl LegAudio {
         (heard == Heard::Audio, retired)
     }
 
-    /// Encodes what the peer should hear; a complete packet goes to the
-    /// network half.
-    pub(crate) fn say(&mut self, now: Instant, frame: &Frame) {
-        if let Some(mut packet) = self.packer.push(frame) {
+    /// Encodes what the peer should hear at audio tick `tick`; a complete
+    /// packet goes to the network half.
+    pub(crate) fn say(&mut self, now: Instant, tick: u64, frame: &Frame) {
+        if let Some(mut packet) = self.packer.push_at(tick, frame) {
             packet.made = Some(now);
             if !self.outbound.push(&packet) {
                 self.send_overflow += 1;

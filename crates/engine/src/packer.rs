@@ -92,6 +92,23 @@ impl Packer {
         self.filled = 0;
     }
 
+    /// As [`Packer::push`], for the frame of audio tick `tick`: a packet that
+    /// would start mid-way through a packet time of the tick count starts
+    /// with that much silence instead, so every leg's packets end on the same
+    /// ticks. The network thread is then woken for sends on those ticks only
+    /// (with 20 ms packets every other tick, however many legs there are and
+    /// whenever they joined), and a leg's first packet carries at most one
+    /// packet time less one tick of silence.
+    pub fn push_at(&mut self, tick: u64, frame: &Frame) -> Option<OutboundPacket> {
+        let frames = (self.pcm.len() / FRAME_SAMPLES).max(1) as u64;
+        if self.filled == 0 {
+            let lead = (tick % frames) as usize * FRAME_SAMPLES;
+            self.pcm[..lead].fill(0.0);
+            self.filled = lead;
+        }
+        self.push(frame)
+    }
+
     /// Adds one frame; when a packet time is complete, returns it encoded.
     pub fn push(&mut self, frame: &Frame) -> Option<OutboundPacket> {
         let end = self.filled + FRAME_SAMPLES;

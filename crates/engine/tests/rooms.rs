@@ -253,8 +253,10 @@ fn the_bridge_goes_on_after_the_agent_leaves() {
 #[test]
 fn a_stalled_clock_tells_every_leg_how_much_time_it_skipped() {
     let mut sim = two_legs_in_a_room();
-    // 51 ticks: the 20 ms packet after them is half full when the clock stalls.
-    sim.run(51);
+    // 50 ticks: every leg's 20 ms packets end on odd ticks (see
+    // `Packer::push_at`), so the one after them is half full when the clock
+    // stalls.
+    sim.run(50);
     let before: Vec<usize> = sim.remotes.iter().map(|r| r.heard.len()).collect();
     sim.stall(30);
     sim.run(100);
@@ -466,4 +468,39 @@ fn a_growing_opus_conference_moves_its_encoders_to_celt_and_back() {
     }
     sim.run(150);
     assert!(celt_share(&mut sim, 1, 25) < 0.2, "back to two legs");
+}
+
+#[test]
+fn legs_that_joined_on_different_ticks_send_on_the_same_ticks() {
+    // The network thread is woken for sends after each tick that gave any
+    // leg a packet: aligned, seven 20 ms legs wake it 50 times a second,
+    // not 100.
+    let mut sim = Sim::new();
+    add_room(&mut sim, 1);
+    sim.add_remote(1, tone(613.0, 6_000.0));
+    join(&mut sim, 1, 1);
+    sim.run(3);
+    sim.add_remote(2, tone(907.0, 6_000.0));
+    join(&mut sim, 2, 1);
+    sim.run(4);
+    sim.add_remote(3, tone(1_201.0, 6_000.0));
+    join(&mut sim, 3, 1);
+    let mut sent_on = vec![Vec::new(); 3];
+    for tick in 0..40 {
+        let before: Vec<usize> = (1..=3).map(|r| sim.remote(r).first_bytes.len()).collect();
+        sim.run(1);
+        for (r, ticks) in sent_on.iter_mut().enumerate() {
+            if sim.remote(r as u64 + 1).first_bytes.len() > before[r] {
+                ticks.push(tick);
+            }
+        }
+    }
+    let every_other: Vec<usize> = (sent_on[0][0]..40).step_by(2).collect();
+    assert_eq!(sent_on[0], every_other, "one packet every 20 ms");
+    assert_eq!(sent_on[1], sent_on[0], "leg 2 sends with leg 1");
+    assert_eq!(sent_on[2], sent_on[0], "leg 3 sends with leg 1");
+    // The packets still carry the room: leg 3 hears legs 1 and 2.
+    sim.run(100);
+    let heard = tail(&sim.remote(3).heard, 0.5);
+    assert!(tone_db(heard, 613.0) > -20.0 && tone_db(heard, 907.0) > -20.0);
 }
