@@ -5,10 +5,19 @@
 //! offset is the fastest path through the network and the largest one the
 //! slowest; their difference is the jitter a buffer must absorb. The target
 //! follows that spread upwards at once (a late packet is audible) and back
-//! down slowly, so one burst does not make the delay pump.
+//! down slowly, so one burst does not make the delay pump. Once the window
+//! holds a few packets, the slowest one alone does not count: the spread is
+//! taken to the second slowest. A single late packet (a Wi-Fi retry, a
+//! scheduling hiccup) then costs one concealed or FEC-rebuilt frame instead
+//! of raising the delay to its lateness for the next ten seconds and
+//! stretching speech twice; a second one within the window is a slow path,
+//! and the target follows it.
 
 /// Packets in the estimation window (2.56 s at 20 ms).
 pub(super) const WINDOW: usize = 128;
+/// From this many packets on, the slowest packet of the window alone does not
+/// set the target: a second one at least as slow must confirm it.
+const CONFIRM_AFTER: usize = 16;
 /// Per-packet fraction by which an over-large target decays towards the
 /// measured spread (a time constant of ~5 s at 20 ms packets).
 const DECAY: f64 = 1.0 / 256.0;
@@ -56,7 +65,20 @@ impl Estimator {
         self.len = (self.len + 1).min(WINDOW);
         let window = &self.offsets[..self.len];
         self.min = window.iter().copied().min().unwrap_or(offset_us);
-        self.max = window.iter().copied().max().unwrap_or(offset_us);
+        let (mut first, mut second) = (i64::MIN, i64::MIN);
+        for &o in window {
+            if o > first {
+                second = first;
+                first = o;
+            } else if o > second {
+                second = o;
+            }
+        }
+        self.max = if self.len >= CONFIRM_AFTER {
+            second
+        } else {
+            first
+        };
         let raw = ((self.max - self.min) as f64).clamp(self.min_delay_us, self.max_delay_us);
         if raw > self.target_us {
             self.target_us = raw;
@@ -86,27 +108,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn target_jumps_up_and_decays_slowly() {
+    fn a_confirmed_slow_path_raises_the_target_at_once_and_it_decays_slowly() {
         let mut e = Estimator::new(20_000, 200_000);
-        for _ in 0..10 {
+        for _ in 0..CONFIRM_AFTER {
             e.push(1_000);
         }
         assert_eq!(e.target_us(), 20_000);
+        // One slow packet alone is a spike: it is concealed rather than
+        // holding 90 ms of delay for seconds.
         e.push(91_000);
-        assert_eq!(e.target_us(), 90_000);
-        // The spike leaves the window after WINDOW packets; then decay.
-        for _ in 0..WINDOW {
+        assert_eq!(e.target_us(), 20_000);
+        // A second one within the window confirms a slow path: the target
+        // rises at once, to the lesser of the two.
+        for _ in 0..10 {
             e.push(1_000);
         }
-        let after_window = e.target_us();
-        assert!(
-            after_window > 80_000 && after_window < 90_000,
-            "{after_window}"
-        );
+        e.push(71_000);
+        assert_eq!(e.target_us(), 70_000);
+        // Held while both are in the window (the first leaves it WINDOW
+        // packets after it came), then decaying.
+        for _ in 0..WINDOW - 12 {
+            e.push(1_000);
+        }
+        assert_eq!(e.target_us(), 70_000);
+        for _ in 0..200 {
+            e.push(1_000);
+        }
+        let decaying = e.target_us();
+        assert!(decaying > 35_000 && decaying < 50_000, "{decaying}");
         for _ in 0..2_000 {
             e.push(1_000);
         }
         assert!(e.target_us() < 21_000);
+    }
+
+    #[test]
+    fn while_warming_up_one_slow_packet_sets_the_target() {
+        let mut e = Estimator::new(20_000, 200_000);
+        for _ in 0..5 {
+            e.push(1_000);
+        }
+        e.push(61_000);
+        assert_eq!(e.target_us(), 60_000);
     }
 
     #[test]
