@@ -58,6 +58,14 @@ impl Run {
             .count()
     }
 
+    /// The pop that played packet `seq`.
+    fn pop_of(&self, seq: u16) -> usize {
+        self.outs
+            .iter()
+            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
+            .expect("played")
+    }
+
     fn first_packet_pop(&self) -> usize {
         self.outs
             .iter()
@@ -692,14 +700,8 @@ fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
     let mut expect = vec![(100, None), (150, None), (150, next(150))];
     expect.extend((200..400).step_by(50).map(|k| (k, next(k))));
     assert_eq!(fec, expect);
-    let at_pop = |seq: u16| {
-        run.outs
-            .iter()
-            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
-            .expect("played")
-    };
-    assert_eq!(run.targets[at_pop(120)], 20);
-    assert_eq!(run.targets[at_pop(380)], 40);
+    assert_eq!(run.targets[run.pop_of(120)], 20);
+    assert_eq!(run.targets[run.pop_of(380)], 40);
     // The hold built the look-ahead: nothing was lengthened for it.
     assert!(run.outs.iter().all(|o| !matches!(
         o,
@@ -709,8 +711,8 @@ fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
         }
     )));
     // 10 s after the last loss the look-ahead is gone again.
-    assert_eq!(run.targets[at_pop(1_250)], 20);
-    assert!(run.delays[at_pop(1_290)] <= 40, "delay came back down");
+    assert_eq!(run.targets[run.pop_of(1_250)], 20);
+    assert!(run.delays[run.pop_of(1_290)] <= 40, "delay came back down");
     let played: Vec<u16> = (0..1_300).filter(|&k| !lost(k as usize)).collect();
     assert_eq!(run.played(), played);
 }
@@ -790,21 +792,15 @@ fn copies_filling_losses_keep_the_look_ahead_they_need() {
     let run = simulate_with(stretch_config(), &arrivals, 34_200_000, 5_000, true);
     let played: Vec<u16> = (0..1_700).filter(|&k| k != 100).collect();
     assert_eq!(run.played(), played);
-    let at_pop = |seq: u16| {
-        run.outs
-            .iter()
-            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
-            .expect("played")
-    };
-    let (before, with) = (run.targets[at_pop(90)], run.targets[at_pop(110)]);
+    let (before, with) = (run.targets[run.pop_of(90)], run.targets[run.pop_of(110)]);
     assert_eq!(with, before + 20, "one packet of look-ahead");
     assert!(
-        run.targets[at_pop(110)..at_pop(1_190)]
+        run.targets[run.pop_of(110)..run.pop_of(1_190)]
             .iter()
             .all(|&t| t == with),
         "the look-ahead holds while loss goes on"
     );
-    assert!(run.outs[at_pop(110)..at_pop(1_190)]
+    assert!(run.outs[run.pop_of(110)..run.pop_of(1_190)]
         .iter()
         .all(|o| matches!(
             o,
@@ -814,7 +810,7 @@ fn copies_filling_losses_keep_the_look_ahead_they_need() {
             }
         )));
     // 10 s after the last loss it is gone again.
-    assert_eq!(run.targets[at_pop(1_600)], before);
+    assert_eq!(run.targets[run.pop_of(1_600)], before);
 }
 
 #[test]
@@ -842,14 +838,12 @@ fn a_single_late_packet_costs_one_rebuilt_frame_not_seconds_of_delay() {
         }
     });
     let run = simulate_stretching(stretch_config(), &arrivals, 20_200_000, 5_000);
-    let at_pop = |seq: u16| {
-        run.outs
-            .iter()
-            .position(|o| matches!(o, Out::Packet { seq: s, .. } if *s == seq))
-            .expect("played")
-    };
-    assert_eq!(run.targets[at_pop(359)], 20);
-    assert!(run.targets[at_pop(370)] >= 120, "{}", run.targets[at_pop(370)]);
+    assert_eq!(run.targets[run.pop_of(359)], 20);
+    assert!(
+        run.targets[run.pop_of(370)] >= 120,
+        "{}",
+        run.targets[run.pop_of(370)]
+    );
 }
 
 #[test]
