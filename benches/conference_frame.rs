@@ -81,11 +81,7 @@ fn speech() -> Vec<f32> {
 }
 
 fn payload_type(kind: CodecKind) -> u8 {
-    match kind {
-        CodecKind::Opus => 111,
-        CodecKind::Pcma => 8,
-        _ => 0,
-    }
+    kind.info().static_payload_type.unwrap_or(111)
 }
 
 /// A remote leg's network half: pre-encoded packets sent every 20 ms of the

@@ -16,12 +16,9 @@ use std::time::{Duration, Instant};
 
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// G.711's static payload type, 111 for Opus (dynamic).
 fn payload_type(codec: CodecKind) -> u8 {
-    match codec {
-        CodecKind::Opus => 111,
-        CodecKind::Pcma => 8,
-        CodecKind::Pcmu => 0,
-    }
+    codec.info().static_payload_type.unwrap_or(111)
 }
 
 /// A remote phone: sends `voice` as 20 ms PCMU (or Opus) packets on its own

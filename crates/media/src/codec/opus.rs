@@ -7,9 +7,6 @@ use super::adapt::{AdaptConfig, LossAdapter, OpusSettings};
 use super::OpusEffort;
 use super::{CodecError, MAX_PACKET_SAMPLES, SAMPLES_PER_MS};
 
-/// Encoder effort, 0-10: libopus defaults to 9, baresip sets 10. A 20 ms
-/// mono frame costs well under a millisecond of CPU either way.
-const COMPLEXITY: i32 = 10;
 /// Largest single Opus frame (RFC 6716 §3.2.1).
 const MAX_FRAME_BYTES: usize = 1_275;
 /// libopus' float API works in ±1.0; the internal format is ±32768.
@@ -51,7 +48,9 @@ impl OpusEncoder {
         // We send mono even though SDP says opus/48000/2 (RFC 7587 §7 allows
         // it; `sprop-stereo=0` tells the peer).
         let mut enc = ::opus::Encoder::new(48_000, Channels::Mono, Application::Voip)?;
-        enc.set_complexity(COMPLEXITY)?;
+        // Full effort until a conference asks for less (libopus defaults to
+        // complexity 9, baresip sets 10).
+        enc.set_complexity(OpusEffort::FULL.complexity)?;
         if split.is_some() {
             // Frames joined into one packet must share mode and bandwidth
             // (RFC 6716 §3.2): SILK wideband voice keeps them constant.
@@ -60,7 +59,7 @@ impl OpusEncoder {
         }
         let mut encoder = Self {
             enc,
-            silk: true,
+            silk: OpusEffort::FULL.silk,
             fec_wanted: false,
             scaled: [0.0; MAX_PACKET_SAMPLES],
             split,

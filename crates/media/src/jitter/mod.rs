@@ -389,6 +389,13 @@ impl JitterBuffer {
         held
     }
 
+    /// Whether a gap now (or a slot played from a copy) keeps the FEC
+    /// look-ahead on without further ado: loss goes on, or jitter already
+    /// moves the delay.
+    fn gap_keeps_lookahead(&self) -> bool {
+        self.lookahead() || (self.cfg.fec && self.est.jittery())
+    }
+
     /// Whether `seq` is held as a redundant copy only.
     fn is_copy(&self, seq: i64) -> bool {
         self.age_of(seq)
@@ -451,7 +458,7 @@ impl JitterBuffer {
             }
             None => {
                 let next = self.due(play_ts + self.step);
-                if self.lookahead() || (self.cfg.fec && self.est.jittery()) {
+                if self.gap_keeps_lookahead() {
                     // Loss goes on (keep the look-ahead), or the jitter
                     // already moves the delay (start it: the delay grows
                     // anyway).
@@ -553,7 +560,7 @@ impl JitterBuffer {
 
     fn hand_out(&mut self, i: usize, advance: bool, stretch: Stretch) -> Playout<'_> {
         let (seq, ts) = (self.store.slot(i).seq, self.store.slot(i).ts);
-        if advance && self.is_copy(seq) && (self.lookahead() || self.est.jittery()) {
+        if advance && self.is_copy(seq) && self.gap_keeps_lookahead() {
             // Its own packet was lost. The copy hid the gap from play-out, but
             // loss goes on, and the next copy needs the look-ahead as much as
             // FEC does: keep it (or start it, as a gap would) instead of
