@@ -8,12 +8,15 @@
 //!
 //! Both ends are agentphone, so Opus goes with RFC 2198 redundancy (RED):
 //! each packet carries the one before it, and a single loss is played whole
-//! from the next packet. Measured (2026-12-07, thirteen runs): Opus at 5 %
-//! loss −0.16 to −0.20, 39 of the 41 dropped packets played from copies, 2
-//! concealed (two losses in a row); jitter + loss −0.17 to −0.30 in 15 calls
-//! of 17, −0.40 and −0.75 in the other two (see [`JITTER_CALLS`]). Over
-//! eight seeds offline (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are
-//! −0.22 and −0.30. All three bounds are the goals. Without RED
+//! from the next packet; two in a row are rebuilt from the FEC in the second
+//! one's copy, for which the jitter buffer grows one packet of look-ahead in
+//! a pause once loss shows. Measured (2026-12-07): Opus at 5 % loss −0.03
+//! and −0.07, 39 of the 41 dropped packets played from copies, 2 rebuilt
+//! from FEC (before the look-ahead grew for them, the two were concealed and
+//! single calls scored −0.18 to −0.69); jitter + loss −0.17 to −0.36, medians
+//! −0.20 (see [`JITTER_CALLS`]). Over eight seeds offline
+//! (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are −0.01 and −0.31.
+//! All three bounds are the goals. Without RED
 //! (before it) the 5 % loss figure moved with the 10 ms phase of the packets
 //! against the speech, −0.21 to −0.45. PCMU: −0.32 to −0.49.
 //! Each line printed with `--nocapture` states the goal next to it.

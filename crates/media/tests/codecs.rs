@@ -349,6 +349,44 @@ fn rtpmap_lookup() {
     assert!((CodecKind::Pcmu.silence_detector())(&[0xFF; 160]));
 }
 
+#[test]
+fn opus_packets_of_a_pause_are_silence_even_without_dtx() {
+    // The speech fixture (4 s), a second of digital silence, the speech
+    // again. Without DTX every packet of the pause is tens of bytes; the
+    // SILK layer's voice-activity flag tells. (SILK's detector looks for the
+    // changes speech has: a steady tone is called inactive too.)
+    let speech = speech_fixture();
+    let mut pcm = speech.clone();
+    pcm.extend(std::iter::repeat_n(0.0, 48_000));
+    pcm.extend_from_slice(&speech);
+    let mut enc = Encoder::new(CodecKind::Opus, 20).unwrap();
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let silent: Vec<(bool, usize)> = pcm
+        .chunks_exact(960)
+        .map(|chunk| {
+            let len = enc.encode(chunk, &mut payload).unwrap();
+            (CodecKind::Opus.is_silence(&payload[..len]), len)
+        })
+        .collect();
+    // Speech has its own pauses between words: most of it is voiced.
+    let speech_packets = speech.len() / 960;
+    let voiced = silent[..speech_packets]
+        .iter()
+        .filter(|&&(s, _)| !s)
+        .count();
+    assert!(
+        voiced * 10 >= speech_packets * 7,
+        "{voiced} voiced: {silent:?}"
+    );
+    // The pause, past the encoder's hangover.
+    let pause = &silent[speech_packets + 5..speech_packets + 50];
+    assert!(pause.iter().all(|&(s, len)| s && len > 2), "{silent:?}");
+    // A CELT-only packet (TOC configuration 16-31) carries no flag.
+    assert!(!CodecKind::Opus.is_silence(&[16 << 3, 0x00, 0x00]));
+    // Two frames in one packet (code 1): not judged from the first alone.
+    assert!(!CodecKind::Opus.is_silence(&[(15 << 3) | 1, 0x00, 0x00]));
+}
+
 mod robustness {
     use super::*;
     use agentphone_media::dtmf::DtmfReceiver;

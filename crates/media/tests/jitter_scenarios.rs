@@ -692,16 +692,20 @@ fn fec_that_comes_too_late_brings_one_packet_of_look_ahead() {
     let (arrivals, lost) = odd_packets_late_with_single_losses();
     let run = simulate_stretching(stretch_config(), &arrivals, 26_200_000, 5_000);
     let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
-    // The first loss is concealed (its next packet came after it was due);
-    // at the second the slot is held one packet time, after which the next
-    // packet is here; from then on one packet of look-ahead rebuilds every
-    // loss.
+    // The first loss is concealed (its next packet came after it was due).
+    // That starts the look-ahead, which waits for a pause or a gap to grow
+    // (this stream has no pause): at the second loss the slot is held one
+    // packet time, after which the next packet is here; from then on one
+    // packet of look-ahead rebuilds every loss.
     let next = |k: u16| Some((k + 1) & 0xff);
     let mut expect = vec![(100, None), (150, None), (150, next(150))];
     expect.extend((200..400).step_by(50).map(|k| (k, next(k))));
     assert_eq!(fec, expect);
-    assert_eq!(run.targets[run.pop_of(120)], 20);
+    let before_the_hold = run.pop_of(120);
+    assert_eq!(run.targets[before_the_hold], 40);
+    assert!(run.delays[before_the_hold] < 40, "grown before the hold");
     assert_eq!(run.targets[run.pop_of(380)], 40);
+    assert!(run.delays[run.pop_of(380)] >= 40, "not grown at the hold");
     // The hold built the look-ahead: nothing was lengthened for it.
     assert!(run.outs.iter().all(|o| !matches!(
         o,
@@ -722,19 +726,89 @@ fn redundancy_fills_every_loss_whose_next_packet_arrives() {
     // Each packet carries the one before it (RFC 2198).
     let (arrivals, _) = steady_with_single_losses_and_a_burst();
     let run = simulate_with(stretch_config(), &arrivals, 26_200_000, 5_000, true);
-    // Only the burst's first two are gone: their copies were lost with the
-    // packets after them (the third's came in time, with the fourth).
+    // Only the burst's first two are not played as packets: their copies
+    // were lost with the packets after them (the third's came in time, with
+    // the fourth).
     let played: Vec<u16> = (0..1_300).filter(|k| !(400..402).contains(k)).collect();
     assert_eq!(run.played(), played);
+    // The copy played at 100 started the look-ahead; with no pause in this
+    // stream it grew at the burst: the slot is held once, 400 is concealed
+    // (401 is lost too) and 401 is rebuilt from 402's FEC, which the
+    // look-ahead brought in time.
     let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_300).collect();
-    assert_eq!(fec, [(400, None), (401, None)]);
+    assert_eq!(fec, [(400, None), (400, None), (401, Some(402 & 0xff))]);
     let stats = run.jb.stats();
     assert_eq!((stats.redundant, stats.lost), (7, 2));
     // Copies of packets that did arrive are neither duplicates nor received.
     assert_eq!(stats.duplicates, 0);
     assert_eq!(stats.received, arrivals.len() as u64);
-    let start = run.first_packet_pop();
-    assert!(run.targets[..start + 1_290].iter().all(|&t| t == 20));
+    assert_eq!(run.targets[run.pop_of(99)], 20, "no look-ahead before loss");
+    assert_eq!(run.targets[run.pop_of(380)], 40);
+    assert!(run.delays[run.pop_of(380)] < 40, "speech was not stretched");
+    assert!(run.outs.iter().all(|o| !matches!(
+        o,
+        Out::Packet {
+            stretch: Stretch::Lengthen,
+            ..
+        }
+    )));
+    // 10 s after the last copy the look-ahead is gone.
+    assert_eq!(run.targets[run.pop_of(1_290)], 20);
+}
+
+/// A steady link with redundancy and talk spurts of 1 s between 0.4 s
+/// pauses: a single loss at 100, then two in a row at 300.
+#[test]
+fn the_look_ahead_grows_in_a_pause_and_rebuilds_a_double_loss_from_a_copy() {
+    let lost = |k: usize| k == 100 || k == 300 || k == 301;
+    let arrivals: Vec<Arrival> = stream(1_000, |_| 30_000)
+        .into_iter()
+        .map(|a| Arrival {
+            silent: a.seq % 70 >= 50,
+            ..a
+        })
+        .filter(|a| !lost(a.seq as usize))
+        .collect();
+    let run = simulate_with(stretch_config(), &arrivals, 20_000_000, 5_000, true);
+    // 100 is played from its copy, which starts the look-ahead. Speech goes
+    // on unstretched; a silent packet well inside the next pause (120-139)
+    // is played twice, and the delay is one packet longer from there (until
+    // the look-ahead lapses, 10 s after the last loss).
+    let stretched = |o: &Out| {
+        matches!(
+            o,
+            Out::Packet {
+                stretch: Stretch::Lengthen | Stretch::Shorten,
+                ..
+            }
+        )
+    };
+    // (The start settles within the first packets, before any loss.)
+    assert!(!run.outs[run.pop_of(50)..run.pop_of(700)]
+        .iter()
+        .any(stretched));
+    assert!(run.delays[run.pop_of(119)] < 40, "grown inside speech");
+    let repeated: Vec<u16> = run
+        .played()
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    assert_eq!(repeated.len(), 1, "one packet played twice: {repeated:?}");
+    assert!((126..140).contains(&repeated[0]), "{repeated:?}");
+    assert!(run.delays[run.pop_of(200)] >= 40);
+    // At 300 the copy of 301 (inside 302) is here in time: its FEC rebuilds
+    // 300, and 301 plays from the copy. Nothing is concealed.
+    let fec: Vec<_> = run.fec.iter().copied().filter(|f| f.0 < 1_000).collect();
+    assert_eq!(fec, [(300, Some(301 & 0xff))]);
+    // (The stream's last packets are still in the buffer when the run ends.)
+    let mut played: Vec<u16> = (0..990).filter(|&k| k != 300).collect();
+    played.insert(
+        played.iter().position(|&k| k == repeated[0]).unwrap(),
+        repeated[0],
+    );
+    let heard: Vec<u16> = run.played().into_iter().filter(|&k| k < 990).collect();
+    assert_eq!(heard, played);
 }
 
 #[test]

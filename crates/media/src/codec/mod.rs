@@ -168,11 +168,13 @@ impl CodecKind {
     }
 
     /// Whether a payload carries (near-)silence, judged without decoding
-    /// state: for G.711 every sample below about −54 dBov, for Opus a DTX
-    /// packet (at most 2 bytes). The jitter buffer drops or repeats such
-    /// packets to adapt its delay. A G.711 stream's buffer also holds its
-    /// RFC 3389 CN packets, which are never whole 10 ms blocks: those are
-    /// not silence to drop, since the comfort noise's level is in them.
+    /// state: for G.711 every sample below about −54 dBov; for Opus a DTX
+    /// packet (at most 2 bytes) or a SILK or hybrid packet whose encoder
+    /// said "no voice" (see [`opus_voice_inactive`]). The jitter buffer drops
+    /// or repeats such packets to adapt its delay. A G.711 stream's buffer
+    /// also holds its RFC 3389 CN packets, which are never whole 10 ms
+    /// blocks: those are not silence to drop, since the comfort noise's
+    /// level is in them.
     pub fn is_silence(self, payload: &[u8]) -> bool {
         const QUIET: i16 = 64;
         if matches!(self, Self::Pcmu | Self::Pcma) && !payload.len().is_multiple_of(80) {
@@ -185,7 +187,7 @@ impl CodecKind {
             Self::Pcma => payload
                 .iter()
                 .all(|&b| g711::ALAW_DECODE[usize::from(b)].unsigned_abs() < QUIET as u16),
-            Self::Opus => payload.len() <= 2,
+            Self::Opus => payload.len() <= 2 || opus_voice_inactive(payload),
         }
     }
 
@@ -198,6 +200,33 @@ impl CodecKind {
             Self::Opus => |p| CodecKind::Opus.is_silence(p),
         }
     }
+}
+
+/// Whether an Opus packet of one SILK or hybrid frame of at most 20 ms
+/// (TOC configurations 0-1, 4-5, 8-9 and 12-15, frame count code 0) says
+/// its speech is inactive. Without DTX an encoder still sends 50-100 bytes
+/// a packet through a pause, so the size alone does not tell.
+///
+/// The SILK layer starts with its frame's voice-activity flag, range coded
+/// with probability one half (RFC 6716 §4.2.3, `ec_dec_bit_logp(1)`). A
+/// fresh range decoder reads it from the first byte after the TOC
+/// (§4.1.1: `val = 127 - (b0 >> 1)` against `rng = 128`, and the flag is
+/// set when `val < rng / 2`): the flag is that byte's top bit, whatever
+/// follows. CELT-only packets carry no such flag and are never called
+/// inactive here.
+fn opus_voice_inactive(payload: &[u8]) -> bool {
+    let &[toc, first, ..] = payload else {
+        return false;
+    };
+    let config = toc >> 3;
+    let one_frame = toc & 0b11 == 0;
+    // SILK-only 10 and 20 ms (one SILK frame, one flag) or hybrid.
+    let single_silk_frame = match config {
+        0..=11 => config % 4 < 2,
+        12..=15 => true,
+        _ => false,
+    };
+    one_frame && single_silk_frame && first & 0x80 == 0
 }
 
 /// How much CPU an Opus encoder may spend. Measured on 15.6 s of espeak-ng

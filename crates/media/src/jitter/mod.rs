@@ -25,17 +25,17 @@
 //!
 //! With a codec that carries forward error correction (`JitterConfig::fec`),
 //! the packet after a lost one must be here when the lost one is due, so its
-//! FEC can rebuild it. A steady link's 20 ms already holds it: there loss adds
-//! no delay (stretching speech to add some costs more than it saves). When
-//! the next packet did come too late for FEC once, the next gap is held one
-//! packet time (one concealed frame, after which the next packet is here) and
-//! the target keeps that packet of look-ahead for [`LOOKAHEAD_HOLD`] after
-//! each gap. On a link whose jitter already sets the target, the first gap
-//! starts the look-ahead at once (the delay is moving anyway). An RFC 2198
-//! copy needs the same look-ahead (it comes inside the next packet), and a
-//! slot played from a copy counts as a gap for keeping it: the copies hide
-//! the loss from play-out, and a look-ahead that lapsed under them would
-//! come back by stretching speech at the next copy that came too late.
+//! FEC can rebuild it. A steady link's 20 ms already holds it: there a single
+//! loss adds no delay. The look-ahead (one more packet of delay, kept for
+//! [`LOOKAHEAD_HOLD`] after the last loss) starts when that was not enough:
+//! when the next packet, or its copy, came after the lost one was due; when
+//! a slot is played from an RFC 2198 copy (the copies hide the loss from
+//! play-out, but two losses in a row need the copy of the second, two
+//! packets on, whose FEC rebuilds the first); and at once at a gap on a link
+//! whose jitter already sets the target. On a steady link it then grows
+//! where nobody hears it: a silent packet played twice in a pause between
+//! phrases, or one more concealed frame at the next gap (concealed anyway);
+//! speech is never stretched for it.
 //!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
@@ -58,6 +58,12 @@ const STALE_EXCESS_US: i64 = 2_000_000;
 /// random loss of a few percent (a gap every second or so) keeps it steadily,
 /// short enough that a one-off loss costs the delay only briefly.
 pub const LOOKAHEAD_HOLD: Duration = Duration::from_secs(10);
+
+/// Silent packets in a row that make a pause between phrases, where the
+/// look-ahead may grow (a silent packet played twice): 120 ms at 20 ms. In
+/// the short silences between words, a jump in delay is heard as a stumble
+/// (PESQ scores it so too).
+const PAUSE_PACKETS: u32 = 6;
 
 /// Jitter buffer settings.
 #[derive(Debug, Clone, Copy)]
@@ -193,10 +199,11 @@ pub struct JitterBuffer {
     excess_since: Option<i64>,
     /// When play-out last met a gap (µs), for the FEC look-ahead.
     last_gap_us: Option<i64>,
+    /// Silent packets played in a row, to tell a pause from a short gap
+    /// between words.
+    silent_run: u32,
     /// Timestamp of a packet whose FEC was wanted before it arrived.
     fec_awaited: Option<i64>,
-    /// That packet did arrive: the delay is too short for FEC.
-    fec_came_late: bool,
     /// The latest push or pop (µs).
     now_us: i64,
     max_delay_us: i64,
@@ -232,7 +239,7 @@ impl JitterBuffer {
             excess_since: None,
             last_gap_us: None,
             fec_awaited: None,
-            fec_came_late: false,
+            silent_run: 0,
             now_us: 0,
             max_delay_us: max_us,
             stats: JitterStats::default(),
@@ -295,10 +302,7 @@ impl JitterBuffer {
         let now_us = self.micros(now);
         self.now_us = now_us;
         let (ext_seq, ext_ts) = (self.unwrap_seq(seq), self.unwrap_ts(ts));
-        if self.fec_awaited == Some(ext_ts) {
-            self.fec_awaited = None;
-            self.fec_came_late = true;
-        }
+        self.note_fec_arrival(ext_ts);
         match self.classify(ext_seq, ext_ts) {
             Arrival::Duplicate if self.take_copy_bit(ext_seq) => {
                 // Its redundant copy came first (reordering) and holds, or
@@ -356,6 +360,9 @@ impl JitterBuffer {
         }
         // Unwrapped against the newest packet, without moving it.
         let (ext_seq, ext_ts) = (self.extend_seq(seq), self.extend_ts(ts));
+        // A copy carries its packet's FEC as well: after a double loss the
+        // copy of the second packet is what could have rebuilt the first.
+        self.note_fec_arrival(ext_ts);
         let age = match self.age_of(ext_seq) {
             Some(age) if age > 0 => age,
             // The newest packet itself, or beyond the bits kept.
@@ -377,6 +384,17 @@ impl JitterBuffer {
         self.copy_bits |= 1u128 << age;
         self.stats.redundant += 1;
         true
+    }
+
+    /// The packet at `ext_ts` (or its copy) arrived: if a gap before it
+    /// wanted its FEC, the delay was too short for FEC.
+    fn note_fec_arrival(&mut self, ext_ts: i64) {
+        if self.fec_awaited == Some(ext_ts) {
+            // Start the look-ahead now: it grows at the next silence or
+            // gap (see `pop`), ready for the next loss.
+            self.fec_awaited = None;
+            self.last_gap_us = Some(self.now_us);
+        }
     }
 
     /// Whether `seq` is held as a copy only; clears that.
@@ -424,20 +442,36 @@ impl JitterBuffer {
         let e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         let due = self.due(play_ts);
-        let due_silent = due.filter(|&i| self.is_silent(i));
+        // Silence to repeat or drop: a silent packet after another one. The
+        // first after speech may still hold a word's tail (a voice-activity
+        // flag turns off before the sound has quite faded).
+        let due_silent = due.filter(|&i| self.silent_run > 0 && self.is_silent(i));
         if e < 0 {
             // Behind target: stretch by one frame, repeating silence if we can,
             // lengthening speech by a pitch period if the caller can, else
-            // inserting a concealment frame.
-            return match (due, due_silent) {
-                (_, Some(i)) => self.hand_out(i, false, Stretch::None),
-                (Some(i), None) if self.cfg.stretch && e > -2 * self.step_us => {
-                    self.hand_out(i, true, Stretch::Lengthen)
+            // inserting a concealment frame. Behind only by the look-ahead,
+            // speech plays on: the look-ahead is for the next loss, and
+            // grows at the next silence or gap (a gap is concealed anyway)
+            // rather than by stretching speech now.
+            let lookahead_only = e + target - self.est.target_us() >= 0 && !self.est.jittery();
+            let in_pause = self.silent_run >= PAUSE_PACKETS;
+            match (due, due_silent) {
+                (_, Some(i)) if !lookahead_only || in_pause => {
+                    return self.hand_out(i, false, Stretch::None)
                 }
-                _ => self.missing(play_ts, None),
-            };
+                (Some(_), _) if lookahead_only => {}
+                (Some(i), None) if self.cfg.stretch && e > -2 * self.step_us => {
+                    return self.hand_out(i, true, Stretch::Lengthen)
+                }
+                _ => return self.missing(play_ts, None),
+            }
         }
-        if let Some(i) = due_silent.filter(|_| e < self.step_us / 4) {
+        if let Some(i) = due_silent.filter(|_| !self.cfg.stretch && e < self.step_us / 4) {
+            // Close below target with silence due: take the drift here, as
+            // the next speech packet could not be lengthened. (A caller that
+            // stretches lengthens speech gently instead; repeating here would
+            // leave the delay most of a packet above target, and the speech
+            // after the silence would be shortened for it.)
             return self.hand_out(i, false, Stretch::None);
         }
         let (play_ts, e, due) = self.shrink(now_us, play_ts, e, due);
@@ -464,18 +498,8 @@ impl JitterBuffer {
                     // anyway).
                     self.last_gap_us = Some(now_us);
                 } else if self.cfg.fec && next.is_none() {
-                    if self.fec_came_late {
-                        // FEC has come too late before: hold the slot for
-                        // one packet time (one concealed frame, the
-                        // look-ahead built at once instead of by stretching
-                        // the speech after it), and keep that look-ahead
-                        // while loss goes on.
-                        self.fec_came_late = false;
-                        self.last_gap_us = Some(now_us);
-                        return self.missing(play_ts, None);
-                    }
                     // Whether the look-ahead would have helped shows when
-                    // (if) the next packet arrives.
+                    // (if) the next packet, or its copy, arrives.
                     self.fec_awaited = Some(play_ts + self.step);
                 }
                 self.play_ts = Some(play_ts + self.step);
@@ -504,7 +528,9 @@ impl JitterBuffer {
         // a speech packet on top would be the skip stretching avoids.
         let stale = !self.cfg.stretch && now_us - since >= STALE_EXCESS_US;
         while e >= band
-            && (stale || e >= 3 * self.step_us || due.is_none_or(|i| self.is_silent(i)))
+            && (stale
+                || e >= 3 * self.step_us
+                || due.is_none_or(|i| self.silent_run > 0 && self.is_silent(i)))
             && self.store.has_from(play_ts + self.step)
         {
             let next_ts = match due {
@@ -560,14 +586,20 @@ impl JitterBuffer {
 
     fn hand_out(&mut self, i: usize, advance: bool, stretch: Stretch) -> Playout<'_> {
         let (seq, ts) = (self.store.slot(i).seq, self.store.slot(i).ts);
-        if advance && self.is_copy(seq) && self.gap_keeps_lookahead() {
-            // Its own packet was lost. The copy hid the gap from play-out, but
-            // loss goes on, and the next copy needs the look-ahead as much as
-            // FEC does: keep it (or start it, as a gap would) instead of
-            // letting it lapse and coming back to it by stretching speech.
+        if advance && self.is_copy(seq) && self.cfg.fec {
+            // Its own packet was lost: loss is present. The next single loss
+            // is covered by its copy without look-ahead, but two in a row
+            // need the copy of the second (two packets on) in time, whose
+            // FEC rebuilds the first: keep the look-ahead, or start it (it
+            // grows in the next pause, see `pop`).
             self.last_gap_us = Some(self.now_us);
         }
         if advance {
+            self.silent_run = if self.is_silent(i) {
+                self.silent_run.saturating_add(1)
+            } else {
+                0
+            };
             self.count_lost_before(seq);
             self.last_played_seq = Some(seq);
             self.play_ts = Some(ts + self.step);
