@@ -16,9 +16,10 @@
 //! single calls scored −0.18 to −0.69); jitter + loss −0.17 to −0.36, medians
 //! −0.20 (see [`JITTER_CALLS`]). Over eight seeds offline
 //! (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are −0.01 and −0.31.
-//! All three bounds are the goals. Without RED
-//! (before it) the 5 % loss figure moved with the 10 ms phase of the packets
-//! against the speech, −0.21 to −0.45. PCMU: −0.32 to −0.49.
+//! All three bounds are the goals. Without RED (before it) the 5 %
+//! loss figure moved with the 10 ms phase of the packets against the speech,
+//! −0.21 to −0.45. PCMU: −0.18 to −0.35 over three loss patterns (see
+//! [`PCMU_LOSS_SEEDS`]).
 //! Each line printed with `--nocapture` states the goal next to it.
 //!
 //! The speech is made by espeak-ng (15.6 s, several sentences, so the seeded
@@ -39,10 +40,14 @@ use common::{agentphone, ports::free_port, repo_root, WorkDir};
 /// Opus (with RED) may lose at most this much PESQ-WB at 5 % loss: the
 /// issue's goal.
 const OPUS_LOSS_BUDGET: f64 = 0.3;
-/// PCMU may lose at most this much PESQ-WB at 5 % loss: the goal.
-/// Measured −0.30 to −0.54 over five runs with the gap bridged into the next
-/// packet (the relay's random loss pattern differs per run); 0.5 failed CI.
+/// PCMU may lose at most this much PESQ-WB at 5 % loss: the goal,
+/// judged on the median of the [`PCMU_LOSS_SEEDS`] calls. One call of seed
+/// 0x5EED1603 measured −0.30 to −0.54 here, and −0.86 on a CI machine whose
+/// audio ticks ran up to 65 ms late; the three seeds measured −0.35, −0.18
+/// and −0.24 (2026-12-07).
 const PCMU_LOSS_BUDGET: f64 = 0.6;
+/// The relay seeds of the three PCMU calls at 5 % loss.
+const PCMU_LOSS_SEEDS: [u64; 3] = [0x5EED_1603, 0x5EED_1604, 0x5EED_1605];
 /// Opus may lose at most this much with 0-80 ms jitter and 5 % loss: the
 /// issue's goal, judged on the median of [`JITTER_CALLS`] calls.
 const OPUS_JITTER_LOSS_BUDGET: f64 = 0.4;
@@ -297,7 +302,29 @@ fn opus_keeps_its_quality_under_loss_and_jitter() {
 #[test]
 fn pcmu_keeps_its_quality_under_loss() {
     let clean = scored_call("loss-pcmu-clean", "pcmu", Impairment::none());
-    let lossy = scored_call("loss-pcmu-5", "pcmu", loss(0x5EED_1603));
-    assert_dropped(&lossy, 0.05);
-    assert_within("pcmu", "5 % loss", &clean, &lossy, PCMU_LOSS_BUDGET);
+    // G.711 has no FEC: every loss is concealed, and what it costs depends
+    // on what the lost packets held. Three loss patterns; the median call
+    // is judged (this test runs beside the longer Opus one, so it adds no
+    // time to the run).
+    let mut lossy: Vec<Scored> = PCMU_LOSS_SEEDS
+        .iter()
+        .map(|&seed| {
+            let call = scored_call(&format!("loss-pcmu-5-{seed:x}"), "pcmu", loss(seed));
+            assert_dropped(&call, 0.05);
+            call
+        })
+        .collect();
+    lossy.sort_by(|a, b| a.pesq.total_cmp(&b.pesq));
+    println!(
+        "pcmu: 5 % loss, {} patterns: {:.2?}",
+        lossy.len(),
+        lossy.iter().map(|s| s.pesq).collect::<Vec<_>>()
+    );
+    assert_within(
+        "pcmu",
+        "5 % loss (median of three patterns)",
+        &clean,
+        &lossy[lossy.len() / 2],
+        PCMU_LOSS_BUDGET,
+    );
 }
