@@ -124,6 +124,8 @@ struct Scored {
     relay: RelayStats,
     /// The answerer's `media stopped` line.
     report: String,
+    /// The caller's (how its ticks kept time shows in both).
+    caller_report: String,
 }
 
 /// PESQ-WB of `recording` against `reference`.
@@ -195,14 +197,16 @@ fn scored_call(test: &str, codec: &str, impairment: Impairment) -> Scored {
     let relay_stats = relay.stats();
     drop(relay);
     let recording = agentphone::only_recording_in(&record_dir);
-    let output = callee.output();
-    let report = agentphone::media_stopped(&output)
-        .unwrap_or_default()
-        .to_string();
+    let stopped = |output: String| {
+        agentphone::media_stopped(&output)
+            .unwrap_or_default()
+            .to_string()
+    };
     let scored = Scored {
         pesq: pesq_wb(&speech, &recording),
         relay: relay_stats,
-        report,
+        report: stopped(callee.output()),
+        caller_report: stopped(caller.output()),
     };
     eprintln!(
         "{test}: PESQ-WB {:.3}, relay to callee {:?}\n{test}: {}",
@@ -229,10 +233,12 @@ fn assert_within(codec: &str, network: &str, clean: &Scored, impaired: &Scored, 
     );
     assert!(
         drop <= budget,
-        "{codec}: PESQ-WB fell from {:.2} to {:.2} under {network} ({drop:.2} > {budget})\n{}",
+        "{codec}: PESQ-WB fell from {:.2} to {:.2} under {network} ({drop:.2} > {budget})\n\
+         answerer: {}\ncaller: {}",
         clean.pesq,
         impaired.pesq,
-        impaired.report
+        impaired.report,
+        impaired.caller_report
     );
 }
 

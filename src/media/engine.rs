@@ -96,10 +96,12 @@ impl MediaEngine {
                             return;
                         }
                     };
-                    if let Err(e) = priority::raise(priority::AUDIO) {
+                    match priority::raise(priority::AUDIO) {
+                        Ok(()) => timing.realtime.store(true, Ordering::Relaxed),
                         // Without the privilege the thread runs at normal
-                        // priority: ticks may start late on a busy machine.
-                        tracing::debug!("audio thread keeps normal priority: {e}");
+                        // priority: ticks may start late on a busy machine,
+                        // which the media report says next to the lateness.
+                        Err(e) => tracing::debug!("audio thread keeps normal priority: {e}"),
                     }
                     let engine = Engine::new(EngineLimits::default());
                     let rings = (cmd_rx, ev_tx);
@@ -232,6 +234,12 @@ impl MediaEngine {
     pub fn timing(&self) -> TickSummary {
         self.inner.timing.load()
     }
+
+    /// Whether the audio thread got real-time scheduling (it needs root or
+    /// an RLIMIT_RTPRIO; without it, a busy machine delays its ticks).
+    pub fn realtime(&self) -> bool {
+        self.inner.timing.realtime.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +270,12 @@ mod tests {
         // shows as 200; a clock twice as fast or slow would show 500 or 100.
         assert_eq!(timing.ticks, 200, "{timing:?}");
         assert!(timing.busy_mean_ms < 1.0, "{timing:?}");
+        // It says whether it got real-time scheduling: exactly when a
+        // thread of this process may.
+        let allowed = std::thread::spawn(|| priority::raise(priority::AUDIO).is_ok())
+            .join()
+            .expect("probe thread");
+        assert_eq!(engine.realtime(), allowed);
     }
 }
 
@@ -406,6 +420,8 @@ struct Timing {
     busy_mean_us: AtomicU64,
     busy_p99_us: AtomicU64,
     busy_max_us: AtomicU64,
+    /// The audio thread runs under real-time scheduling.
+    realtime: AtomicBool,
 }
 
 impl Timing {

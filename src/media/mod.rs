@@ -626,6 +626,7 @@ impl MediaLeg {
             dropped: net.dropped,
             overflow: net.ring_overflow + leg.leg.send_overflow,
             timing: self.engine.timing(),
+            audio_realtime: self.engine.realtime(),
             srtp: net.srtp,
             srtp_dropped: net.srtp_counts,
         };

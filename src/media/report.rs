@@ -43,6 +43,9 @@ pub struct MediaReport {
     /// How the media engine's audio thread kept its 10 ms ticks (the whole
     /// process so far).
     pub timing: TickSummary,
+    /// The audio thread ran under real-time scheduling: without it, late
+    /// ticks say the machine was busy rather than that the engine was slow.
+    pub audio_realtime: bool,
     /// The SRTP suite at the end of the call; None for plain RTP.
     pub srtp: Option<SrtpSuite>,
     /// Packets SRTP refused (authentication, replay, malformed): dropped,
@@ -94,6 +97,7 @@ impl MediaReport {
             tick_late_p99_ms = format_args!("{:.2}", self.timing.late_p99_ms),
             tick_late_max_ms = format_args!("{:.2}", self.timing.late_max_ms),
             tick_busy_mean_ms = format_args!("{:.3}", self.timing.busy_mean_ms),
+            audio_realtime = self.audio_realtime,
             "media stopped"
         );
     }
@@ -190,6 +194,9 @@ impl fmt::Display for MediaReport {
                 ", audio ticks late p99 {:.1} ms max {:.1} ms",
                 self.timing.late_p99_ms, self.timing.late_max_ms
             )?;
+            if !self.audio_realtime {
+                write!(f, " (audio thread without real-time priority)")?;
+            }
         }
         if !self.digits_received.is_empty() {
             write!(f, ", DTMF received \"{}\"", self.digits_received)?;
