@@ -33,12 +33,15 @@
 //! (`opus_effort`): PCMU 71 / 180 µs, Opus 500 / 659 µs (610 / 767 µs with
 //! the previous SILK at complexity 1).
 //!
-//! Where it goes (callgrind, instructions inside `Engine::tick`): with Opus the
-//! seven encoders are 86 % (libopus at complexity 10 with in-band FEC; SILK's
-//! delayed-decision quantiser alone 38 %), the seven decoders 12 %, jitter
-//! buffers, mix and the engine itself 2 %. With PCMU the 48 ⇄ 8 kHz resampling
-//! is 81 % (down 51 %, up 30 %), the mix 2 %. Noise removal adds about 10 µs per
-//! leg and tick.
+//! Where it goes (callgrind, instructions inside `Engine::tick`, 2026-12-07:
+//! `valgrind --tool=callgrind --toggle-collect='agentphone_engine::engine::Engine::tick'
+//! target/release/deps/conference_frame-* --bench conference_tick_8_parties/opus/denoise_off
+//! --profile-time 3`): with Opus the seven encoders are 67 % (CELT at
+//! complexity 8: the CELT encode 46 %, the encoder's signal analysis most of
+//! the rest), the seven decoders 30 %, jitter buffers, mix and the engine
+//! itself 3 %. With PCMU the 48 ⇄ 8 kHz resampling is 76 % (down 52 %, up
+//! 24 %), G.711 itself 6 %, the mix with its level meters 13 %. Noise removal
+//! adds about 10 µs per leg and tick.
 //!
 //! The whole bridge process costs more than its ticks: the legs' network halves
 //! on tokio (about 2 % of a core for seven legs) and waking every 10 ms with
