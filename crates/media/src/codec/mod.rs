@@ -170,7 +170,7 @@ impl CodecKind {
     /// Whether a payload carries (near-)silence, judged without decoding
     /// state: for G.711 every sample below about −54 dBov; for Opus a DTX
     /// packet (at most 2 bytes) or a SILK or hybrid packet whose encoder
-    /// said "no voice" (see [`opus_voice_inactive`]). The jitter buffer drops
+    /// said "no voice" (the SILK voice-activity flag). The jitter buffer drops
     /// or repeats such packets to adapt its delay. A G.711 stream's buffer
     /// also holds its RFC 3389 CN packets, which are never whole 10 ms
     /// blocks: those are not silence to drop, since the comfort noise's

@@ -35,7 +35,9 @@
 //! whose jitter already sets the target. On a steady link it then grows
 //! where nobody hears it: a silent packet played twice in a pause between
 //! phrases, or one more concealed frame at the next gap (concealed anyway);
-//! speech is never stretched for it.
+//! speech is never stretched for it. It goes in a pause too: once its hold
+//! expires it waits up to 5 s for one, and a whole packet of excess
+//! in a pause is dropped as silence.
 //!
 //! Runs of packets that cannot be played (late, out of range) mean the
 //! sender's timeline moved: the buffer resynchronises on the new one.
@@ -64,6 +66,10 @@ pub const LOOKAHEAD_HOLD: Duration = Duration::from_secs(10);
 /// the short silences between words, a jump in delay is heard as a stumble
 /// (PESQ scores it so too).
 const PAUSE_PACKETS: u32 = 6;
+
+/// How long an expired look-ahead waits for a pause to go in (see
+/// `keep_lookahead_for_a_pause`).
+const PAUSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Jitter buffer settings.
 #[derive(Debug, Clone, Copy)]
@@ -202,6 +208,8 @@ pub struct JitterBuffer {
     /// Silent packets played in a row, to tell a pause from a short gap
     /// between words.
     silent_run: u32,
+    /// The look-ahead's hold expired in speech: it is kept until a pause.
+    lookahead_kept: bool,
     /// Timestamp of a packet whose FEC was wanted before it arrived.
     fec_awaited: Option<i64>,
     /// The latest push or pop (µs).
@@ -240,6 +248,7 @@ impl JitterBuffer {
             last_gap_us: None,
             fec_awaited: None,
             silent_run: 0,
+            lookahead_kept: false,
             now_us: 0,
             max_delay_us: max_us,
             stats: JitterStats::default(),
@@ -262,9 +271,26 @@ impl JitterBuffer {
     /// Whether the FEC look-ahead is on.
     pub fn lookahead(&self) -> bool {
         self.cfg.fec
+            && (self.lookahead_kept
+                || self
+                    .last_gap_us
+                    .is_some_and(|g| self.now_us - g < LOOKAHEAD_HOLD.as_micros() as i64))
+    }
+
+    /// Lets an expired look-ahead go only in a pause, where its packet of
+    /// delay leaves as a dropped silent packet; in speech it would leave as
+    /// shortened speech. A stream that finds no pause within
+    /// [`PAUSE_WAIT`] lets it go anyway.
+    fn keep_lookahead_for_a_pause(&mut self, now_us: i64) {
+        let was_on = self.lookahead();
+        let hold = LOOKAHEAD_HOLD.as_micros() as i64;
+        let wait = PAUSE_WAIT.as_micros() as i64;
+        self.lookahead_kept = was_on
+            && self.cfg.stretch
+            && self.silent_run < PAUSE_PACKETS
             && self
                 .last_gap_us
-                .is_some_and(|g| self.now_us - g < LOOKAHEAD_HOLD.as_micros() as i64)
+                .is_some_and(|g| (hold..hold + wait).contains(&(now_us - g)));
     }
 
     /// Forgets all packets and timing (new SSRC, sequence restart). The
@@ -433,6 +459,7 @@ impl JitterBuffer {
     /// played, which keeps stretch decisions exact).
     pub fn pop(&mut self, now: Instant) -> Playout<'_> {
         let now_us = self.micros(now);
+        self.keep_lookahead_for_a_pause(now_us);
         self.now_us = now_us;
         let Some(play_ts) = self.play_ts.or_else(|| self.try_start(now_us)) else {
             return Playout::Empty;
@@ -518,7 +545,16 @@ impl JitterBuffer {
         mut e: i64,
         mut due: Option<usize>,
     ) -> (i64, i64, Option<usize>) {
-        let band = self.step_us * 5 / 4;
+        // In a pause a whole packet of excess goes at once (what a lapsed
+        // look-ahead leaves): silence is dropped rather than speech
+        // shortened after it. Elsewhere a little more, so the wobble of a
+        // clean link (up to a tick) never drops anything.
+        let in_pause = self.cfg.stretch && self.silent_run >= PAUSE_PACKETS;
+        let band = if in_pause {
+            self.step_us
+        } else {
+            self.step_us * 5 / 4
+        };
         if e < band {
             self.excess_since = None;
             return (play_ts, e, due);
