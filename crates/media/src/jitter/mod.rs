@@ -287,7 +287,7 @@ impl JitterBuffer {
         let wait = PAUSE_WAIT.as_micros() as i64;
         self.lookahead_kept = was_on
             && self.cfg.stretch
-            && self.silent_run < PAUSE_PACKETS
+            && !self.in_pause()
             && self
                 .last_gap_us
                 .is_some_and(|g| (hold..hold + wait).contains(&(now_us - g)));
@@ -306,6 +306,10 @@ impl JitterBuffer {
         self.last_played_seq = None;
         self.unplayable_run = 0;
         self.excess_since = None;
+        // Both belong to the old timeline; the look-ahead, like the learned
+        // target, belongs to the network and is kept.
+        self.fec_awaited = None;
+        self.silent_run = 0;
     }
 
     /// Counters and delays so far.
@@ -469,10 +473,7 @@ impl JitterBuffer {
         let e = now_us - self.media_us(play_ts) - self.est.min_offset() - target;
         self.stats.delay_ms = ((e + target).max(0) / 1_000) as u32;
         let due = self.due(play_ts);
-        // Silence to repeat or drop: a silent packet after another one. The
-        // first after speech may still hold a word's tail (a voice-activity
-        // flag turns off before the sound has quite faded).
-        let due_silent = due.filter(|&i| self.silent_run > 0 && self.is_silent(i));
+        let due_silent = due.filter(|&i| self.within_silence(i));
         if e < 0 {
             // Behind target: stretch by one frame, repeating silence if we can,
             // lengthening speech by a pitch period if the caller can, else
@@ -481,9 +482,8 @@ impl JitterBuffer {
             // grows at the next silence or gap (a gap is concealed anyway)
             // rather than by stretching speech now.
             let lookahead_only = e + target - self.est.target_us() >= 0 && !self.est.jittery();
-            let in_pause = self.silent_run >= PAUSE_PACKETS;
             match (due, due_silent) {
-                (_, Some(i)) if !lookahead_only || in_pause => {
+                (_, Some(i)) if !lookahead_only || self.in_pause() => {
                     return self.hand_out(i, false, Stretch::None)
                 }
                 (Some(_), _) if lookahead_only => {}
@@ -549,8 +549,7 @@ impl JitterBuffer {
         // look-ahead leaves): silence is dropped rather than speech
         // shortened after it. Elsewhere a little more, so the wobble of a
         // clean link (up to a tick) never drops anything.
-        let in_pause = self.cfg.stretch && self.silent_run >= PAUSE_PACKETS;
-        let band = if in_pause {
+        let band = if self.cfg.stretch && self.in_pause() {
             self.step_us
         } else {
             self.step_us * 5 / 4
@@ -564,9 +563,7 @@ impl JitterBuffer {
         // a speech packet on top would be the skip stretching avoids.
         let stale = !self.cfg.stretch && now_us - since >= STALE_EXCESS_US;
         while e >= band
-            && (stale
-                || e >= 3 * self.step_us
-                || due.is_none_or(|i| self.silent_run > 0 && self.is_silent(i)))
+            && (stale || e >= 3 * self.step_us || due.is_none_or(|i| self.within_silence(i)))
             && self.store.has_from(play_ts + self.step)
         {
             let next_ts = match due {
@@ -598,6 +595,18 @@ impl JitterBuffer {
 
     fn is_silent(&self, i: usize) -> bool {
         self.cfg.silence.is_some_and(|f| f(self.store.payload(i)))
+    }
+
+    /// A silent packet after another one: silence to repeat or drop. The
+    /// first after speech may still hold a word's tail (a voice-activity
+    /// flag turns off before the sound has quite faded).
+    fn within_silence(&self, i: usize) -> bool {
+        self.silent_run > 0 && self.is_silent(i)
+    }
+
+    /// Play-out is in a pause between phrases (see [`PAUSE_PACKETS`]).
+    fn in_pause(&self) -> bool {
+        self.silent_run >= PAUSE_PACKETS
     }
 
     /// Starts play-out once the earliest packet has waited the target delay.
