@@ -242,6 +242,33 @@ fn assert_within(codec: &str, network: &str, clean: &Scored, impaired: &Scored, 
     );
 }
 
+/// Places one call of `codec` per `(name, impairment)`, each dropping
+/// about 5 % of the caller's packets, and judges the median call against
+/// `clean` as [`assert_within`] does.
+fn assert_median_within(
+    codec: &str,
+    network: &str,
+    clean: &Scored,
+    calls: impl IntoIterator<Item = (String, Impairment)>,
+    budget: f64,
+) {
+    let mut scored: Vec<Scored> = calls
+        .into_iter()
+        .map(|(name, impairment)| {
+            let call = scored_call(&name, codec, impairment);
+            assert_dropped(&call, 0.05);
+            call
+        })
+        .collect();
+    scored.sort_by(|a, b| a.pesq.total_cmp(&b.pesq));
+    println!(
+        "{codec}: {network}, {} calls: {:.2?}",
+        scored.len(),
+        scored.iter().map(|s| s.pesq).collect::<Vec<_>>()
+    );
+    assert_within(codec, network, clean, &scored[scored.len() / 2], budget);
+}
+
 /// A `key=value` field of the media report line.
 fn field(report: &str, key: &str) -> u64 {
     report
@@ -280,27 +307,17 @@ fn opus_keeps_its_quality_under_loss_and_jitter() {
     );
     // The same network three times: the median call is judged (see
     // JITTER_CALLS).
-    let mut jittery: Vec<Scored> = (1..=JITTER_CALLS)
-        .map(|i| {
-            let call = scored_call(
-                &format!("loss-opus-jitter-{i}"),
-                "opus",
-                jitter_and_loss(0x5EED_1602),
-            );
-            assert_dropped(&call, 0.05);
-            call
-        })
-        .collect();
-    jittery.sort_by(|a, b| a.pesq.total_cmp(&b.pesq));
-    println!(
-        "opus: 0-80 ms jitter + 5 % loss, {JITTER_CALLS} calls: {:.2?}",
-        jittery.iter().map(|s| s.pesq).collect::<Vec<_>>()
-    );
-    assert_within(
+    let calls = (1..=JITTER_CALLS).map(|i| {
+        (
+            format!("loss-opus-jitter-{i}"),
+            jitter_and_loss(0x5EED_1602),
+        )
+    });
+    assert_median_within(
         "opus",
         "0-80 ms jitter + 5 % loss (median call)",
         &clean,
-        &jittery[JITTER_CALLS / 2],
+        calls,
         OPUS_JITTER_LOSS_BUDGET,
     );
 }
@@ -312,25 +329,14 @@ fn pcmu_keeps_its_quality_under_loss() {
     // on what the lost packets held. Three loss patterns; the median call
     // is judged (this test runs beside the longer Opus one, so it adds no
     // time to the run).
-    let mut lossy: Vec<Scored> = PCMU_LOSS_SEEDS
+    let calls = PCMU_LOSS_SEEDS
         .iter()
-        .map(|&seed| {
-            let call = scored_call(&format!("loss-pcmu-5-{seed:x}"), "pcmu", loss(seed));
-            assert_dropped(&call, 0.05);
-            call
-        })
-        .collect();
-    lossy.sort_by(|a, b| a.pesq.total_cmp(&b.pesq));
-    println!(
-        "pcmu: 5 % loss, {} patterns: {:.2?}",
-        lossy.len(),
-        lossy.iter().map(|s| s.pesq).collect::<Vec<_>>()
-    );
-    assert_within(
+        .map(|&seed| (format!("loss-pcmu-5-{seed:x}"), loss(seed)));
+    assert_median_within(
         "pcmu",
         "5 % loss (median of three patterns)",
         &clean,
-        &lossy[lossy.len() / 2],
+        calls,
         PCMU_LOSS_BUDGET,
     );
 }

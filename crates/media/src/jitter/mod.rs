@@ -437,13 +437,6 @@ impl JitterBuffer {
         held
     }
 
-    /// Whether a gap now (or a slot played from a copy) keeps the FEC
-    /// look-ahead on without further ado: loss goes on, or jitter already
-    /// moves the delay.
-    fn gap_keeps_lookahead(&self) -> bool {
-        self.lookahead() || (self.cfg.fec && self.est.jittery())
-    }
-
     /// Whether `seq` is held as a redundant copy only.
     fn is_copy(&self, seq: i64) -> bool {
         self.age_of(seq)
@@ -519,7 +512,7 @@ impl JitterBuffer {
             }
             None => {
                 let next = self.due(play_ts + self.step);
-                if self.gap_keeps_lookahead() {
+                if self.lookahead() || (self.cfg.fec && self.est.jittery()) {
                     // Loss goes on (keep the look-ahead), or the jitter
                     // already moves the delay (start it: the delay grows
                     // anyway).
