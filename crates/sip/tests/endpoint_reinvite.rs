@@ -5,8 +5,8 @@
 
 mod common;
 
-use agentphone_sip::{CallId, CallState, Credentials, EndReason, EndpointError, Event};
-use common::{response_to, Pair, Wired};
+use agentphone_sip::{CallId, CallState, EndReason, EndpointError, Event};
+use common::{challenge, Pair, Wired};
 use std::time::Duration;
 
 const BOB_INITIAL: &[u8] = b"v=0\r\nbob-initial";
@@ -54,11 +54,6 @@ fn sent<'a>(p: &'a Pair, mark: usize, prefix: &str, cseq: &str) -> Vec<&'a Wired
         .iter()
         .filter(|w| w.line.starts_with(prefix) && w.header("CSeq") == Some(cseq))
         .collect()
-}
-
-fn cseq_number(w: &Wired) -> u32 {
-    let v = w.header("CSeq").expect("CSeq");
-    v.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// A request built from `template` (one that crossed): same dialog headers,
@@ -195,13 +190,13 @@ fn hold_from_the_callee_uses_its_own_cseq_space() {
         "{}",
         invite.text
     );
-    let n = cseq_number(invite);
+    let n = invite.cseq_number();
     assert_eq!(p.wire[mark + 2].header("CSeq"), Some(&*format!("{n} ACK")));
 
     let mark = p.wire.len();
     p.b.reinvite(p.now, b, RESUME.to_vec()).unwrap();
     p.run_for(Duration::from_secs(1));
-    assert_eq!(cseq_number(&p.wire[mark]), n + 1);
+    assert_eq!(p.wire[mark].cseq_number(), n + 1);
     assert_eq!(answered(&p.b_events).len(), 2);
     assert_eq!(p.a.remote_sdp(a), Some(RESUME));
     no_bye_or_end(&p);
@@ -496,14 +491,6 @@ fn hangup_while_a_reinvite_waits_answers_it_487() {
         .any(|e| matches!(e, Event::ReInviteFailed { .. })));
 }
 
-/// A 401 for the re-INVITE Alice just sent.
-fn challenge(reinvite: &str, nonce: &str) -> Vec<u8> {
-    let www = format!(
-        "WWW-Authenticate: Digest realm=\"example.org\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"\r\n"
-    );
-    response_to(reinvite, "401 Unauthorized", &www)
-}
-
 #[test]
 fn a_peer_that_always_answers_491_gets_five_sends_then_a_failure() {
     let mut p = Pair::new();
@@ -511,24 +498,7 @@ fn a_peer_that_always_answers_491_gets_five_sends_then_a_failure() {
     p.drop_all("INVITE");
     let mark = p.wire.len();
     p.a.reinvite(p.now, a, HOLD.to_vec()).unwrap();
-    let mut refused = Vec::new();
-    for _ in 0..10 {
-        p.shuttle();
-        let fresh: Vec<Wired> = p.wire[mark..]
-            .iter()
-            .filter(|w| w.line.starts_with("INVITE") && !refused.contains(&cseq_number(w)))
-            .cloned()
-            .collect();
-        for w in fresh {
-            // Timer A resends each one: refuse each CSeq once.
-            if refused.contains(&cseq_number(&w)) {
-                continue;
-            }
-            refused.push(cseq_number(&w));
-            p.inject(false, &response_to(&w.text, "491 Request Pending", ""));
-        }
-        p.run_for(Duration::from_secs(5));
-    }
+    let refused = p.refuse_each_send_with_491(mark, "INVITE");
     assert_eq!(refused, [2, 3, 4, 5, 6], "a new CSeq per retry, five sends");
     assert!(p
         .a_events
@@ -540,14 +510,7 @@ fn a_peer_that_always_answers_491_gets_five_sends_then_a_failure() {
 #[test]
 fn challenged_reinvite_is_answered_once_with_the_account_credentials() {
     let mut p = Pair::new();
-    let creds = Credentials {
-        user: "alice".into(),
-        password: "secret".into(),
-    };
-    let a = p.call_with(Some(creds));
-    let b = p.incoming();
-    p.b.answer(p.now, b, BOB_INITIAL.to_vec()).unwrap();
-    p.run_for(Duration::from_millis(10));
+    let (a, _b) = p.established_with_credentials(BOB_INITIAL);
     p.auto_accept = true;
 
     // First re-INVITE: intercepted and challenged.

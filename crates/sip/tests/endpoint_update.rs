@@ -1,12 +1,13 @@
 //! UPDATE flows (RFC 3311) between two endpoints in memory on a fake clock:
 //! offers in confirmed and early dialogs, refreshes without SDP, rejection,
-//! the automatic answer, glare (491), overlap with an INVITE (500), and the
-//! responses that end the call.
+//! the automatic answer, glare (491) and its bound on retries, an auth
+//! challenge, overlap with an INVITE (500), and the responses that end the
+//! call.
 
 mod common;
 
 use agentphone_sip::{CallId, CallState, EndReason, EndpointError, Event};
-use common::{response_to, Pair, Wired};
+use common::{challenge, response_to, Pair, Wired};
 use std::time::Duration;
 
 const BOB_INITIAL: &[u8] = b"v=0\r\nbob-initial";
@@ -313,4 +314,86 @@ fn rfc3311_5_1_unanswered_update_ends_the_call_with_a_bye() {
     p.run_for(Duration::from_secs(40));
     assert_eq!(Pair::ended(&p.a_events), Some(EndReason::NoAnswer(408)));
     assert_eq!(Pair::ended(&p.b_events), Some(EndReason::RemoteHangup));
+}
+
+/// The UPDATEs Alice sent since `mark` (retransmissions included).
+fn sent_updates(p: &Pair, mark: usize) -> Vec<Wired> {
+    p.wire[mark..]
+        .iter()
+        .filter(|w| w.from_a && w.line.starts_with("UPDATE"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn rfc3311_5_1_a_peer_that_always_answers_491_gets_five_updates_then_a_failure() {
+    let mut p = Pair::new();
+    let (a, _b) = established(&mut p);
+    p.drop_all("UPDATE");
+    let mark = p.wire.len();
+    p.a.update(p.now, a, Some(HOLD.to_vec())).unwrap();
+    let refused = p.refuse_each_send_with_491(mark, "UPDATE");
+    assert_eq!(refused, [2, 3, 4, 5, 6], "a new CSeq per retry, five sends");
+    assert!(p
+        .a_events
+        .contains(&Event::UpdateFailed { call: a, code: 491 }));
+    assert_eq!(p.a.call_state(a), Some(CallState::Confirmed));
+    assert_eq!(
+        p.a.local_sdp(a),
+        Some(&b"v=0\r\n"[..]),
+        "the old session stays"
+    );
+}
+
+#[test]
+fn rfc3311_5_1_a_challenged_update_is_answered_once_with_the_account_credentials() {
+    let mut p = Pair::new();
+    let (a, _b) = p.established_with_credentials(BOB_INITIAL);
+    p.drop_all("UPDATE");
+
+    // The first UPDATE is challenged; the retry carries the credentials.
+    let mark = p.wire.len();
+    p.a.update(p.now, a, Some(HOLD.to_vec())).unwrap();
+    p.shuttle();
+    let first = sent_updates(&p, mark);
+    assert_eq!(first.len(), 1, "{:#?}", p.lines());
+    assert_eq!(first[0].cseq_number(), 2);
+    assert_eq!(first[0].header("Authorization"), None);
+    p.inject(false, &challenge(&first[0].text, "n1"));
+    p.shuttle();
+    let retried: Vec<Wired> = sent_updates(&p, mark)
+        .into_iter()
+        .filter(|w| w.cseq_number() == 3)
+        .collect();
+    assert_eq!(retried.len(), 1, "{:#?}", p.lines());
+    let auth = retried[0].header("Authorization").expect("Authorization");
+    assert!(
+        auth.contains("username=\"alice\"") && auth.contains("nonce=\"n1\""),
+        "{auth}"
+    );
+    assert_eq!(retried[0].body().as_bytes(), HOLD);
+
+    // Challenged again with the nonce it answered: refused, not looped.
+    p.inject(false, &challenge(&retried[0].text, "n1"));
+    p.run_for(Duration::from_secs(1));
+    assert!(
+        p.a_events
+            .contains(&Event::UpdateFailed { call: a, code: 401 }),
+        "{:?}",
+        p.a_events
+    );
+    assert_eq!(
+        sent_updates(&p, mark)
+            .iter()
+            .filter(|w| w.cseq_number() > 3)
+            .count(),
+        0,
+        "no third UPDATE"
+    );
+    assert_eq!(p.a.call_state(a), Some(CallState::Confirmed));
+    assert_eq!(
+        p.a.local_sdp(a),
+        Some(&b"v=0\r\n"[..]),
+        "the old session stays"
+    );
 }

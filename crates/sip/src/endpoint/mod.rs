@@ -18,6 +18,7 @@ mod config;
 mod extensions;
 mod inbound;
 mod keepalive;
+mod outbound;
 mod prack;
 mod refer_in;
 mod refer_out;

@@ -2,17 +2,12 @@
 //! the 2xx and its ACK, glare (491) and its random backoff, one answer to an
 //! auth challenge, and the responses that end the dialog (§12.2.1.2).
 
-use super::build::{finish_request, set_body, ALLOW};
-use super::{Endpoint, EndpointError, Event, Owner};
+use super::build::{set_body, ALLOW};
+use super::outbound::Outbound;
+use super::{Endpoint, EndpointError, Event};
 use crate::rsip::{Header, Method, Request, Response};
-use crate::session::{CallId, CallState, EndReason, OutboundReInvite, OutboundStep, Role};
-use rand::Rng;
-use std::time::{Duration, Instant};
-
-/// Sends of one re-INVITE at most (first send, glare retries, the auth
-/// retry, deferrals behind the peer's INVITE): a peer that answers 491 for
-/// ever does not keep us retrying.
-const MAX_ATTEMPTS: u32 = 5;
+use crate::session::{CallId, CallState, EndReason, OutboundAttempt, OutboundReInvite};
+use std::time::Instant;
 
 impl Endpoint {
     /// Sends a re-INVITE with `sdp_offer` in an established call (hold,
@@ -42,14 +37,11 @@ impl Endpoint {
         }
         c.reinvite_out = Some(OutboundReInvite {
             offer: sdp_offer,
-            step: OutboundStep::Backoff(now),
-            request: None,
-            attempts: 0,
-            answered_nonces: Vec::new(),
+            attempt: OutboundAttempt::new(now),
         });
         let sent = self
             .build_reinvite(call)
-            .and_then(|req| self.launch_reinvite(now, call, req));
+            .and_then(|req| self.launch_outbound(now, call, Outbound::ReInvite, req));
         if sent.is_err() {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.reinvite_out = None;
@@ -61,7 +53,7 @@ impl Endpoint {
 
     /// A new re-INVITE for `call`'s pending offer: next CSeq of the dialog,
     /// our Contact, the route set, fresh branch (§14.1, §12.2.1.1).
-    fn build_reinvite(&mut self, call: CallId) -> Result<Request, EndpointError> {
+    pub(super) fn build_reinvite(&mut self, call: CallId) -> Result<Request, EndpointError> {
         let transport = self.calls[&call].peer.transport;
         let via = self.via(transport);
         let user_agent = self.cfg.user_agent.clone();
@@ -89,31 +81,6 @@ impl Endpoint {
         Ok(req)
     }
 
-    fn launch_reinvite(
-        &mut self,
-        now: Instant,
-        call: CallId,
-        mut req: Request,
-    ) -> Result<(), EndpointError> {
-        finish_request(&mut req);
-        let dest = self.in_dialog_destination(call);
-        let key = self
-            .tx
-            .send_request(now, req.clone(), dest)
-            .map_err(|e| EndpointError::Transaction(e.to_string()))?;
-        self.owners.insert(key, Owner::Call(call));
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.reinvite_out.as_mut())
-        {
-            out.step = OutboundStep::Sent(key);
-            out.request = Some(req);
-            out.attempts += 1;
-        }
-        Ok(())
-    }
-
     /// A response on our re-INVITE's transaction.
     pub(super) fn reinvite_response(
         &mut self,
@@ -138,8 +105,8 @@ impl Endpoint {
                 self.timer_on_2xx_received(now, call, &resp);
                 self.reinvite_accepted(call, resp)
             }
-            491 => self.reinvite_glare(now, call),
-            401 | 407 => self.reinvite_challenged(now, call, code, resp),
+            491 => self.outbound_glare(now, call, Outbound::ReInvite),
+            401 | 407 => self.outbound_challenged(now, call, Outbound::ReInvite, code, resp),
             481 => {
                 // §12.2.1.2: the peer has no such dialog; a BYE would get 481 too.
                 let phrase = resp.reason_phrase().unwrap_or("").to_string();
@@ -150,7 +117,7 @@ impl Endpoint {
         }
     }
 
-    fn reinvite_failed(&mut self, call: CallId, code: u16) {
+    pub(super) fn reinvite_failed(&mut self, call: CallId, code: u16) {
         if let Some(c) = self.calls.get_mut(&call) {
             c.reinvite_out = None;
             self.events.push_back(Event::ReInviteFailed { call, code });
@@ -172,7 +139,7 @@ impl Endpoint {
         let Some(dialog) = c.dialog.as_mut() else {
             return;
         };
-        let Some(invite) = out.request else {
+        let Some(invite) = out.attempt.request else {
             return;
         };
         dialog.refresh_target(&resp);
@@ -192,32 +159,6 @@ impl Endpoint {
         }
     }
 
-    /// 491: both sides sent a re-INVITE at once. Try again after a random
-    /// 2.1-4 s if we chose the Call-ID, else 0-2 s, in 10 ms steps (§14.1),
-    /// so the two retries do not collide again.
-    fn reinvite_glare(&mut self, now: Instant, call: CallId) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let attempts = c.reinvite_out.as_ref().map_or(0, |r| r.attempts);
-        if attempts >= MAX_ATTEMPTS {
-            return self.reinvite_failed(call, 491);
-        }
-        let steps = if c.role == Role::Uac {
-            self.rng.random_range(210..=400u64)
-        } else {
-            self.rng.random_range(0..=200u64)
-        };
-        let at = now + Duration::from_millis(steps * 10);
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.reinvite_out.as_mut())
-        {
-            out.step = OutboundStep::Backoff(at);
-        }
-    }
-
     /// The glare backoff of `call`'s re-INVITE is over: send it again, unless
     /// the peer's re-INVITE is still in progress (then back off once more).
     pub(super) fn reinvite_backoff_over(&mut self, now: Instant, call: CallId) {
@@ -227,66 +168,14 @@ impl Endpoint {
         let due = c
             .reinvite_out
             .as_ref()
-            .is_some_and(|r| matches!(r.step, OutboundStep::Backoff(at) if at <= now));
+            .is_some_and(|r| r.attempt.backoff_over(now));
         if !due {
             return;
         }
         if c.invite_in_progress() || c.state != CallState::Confirmed {
-            // Counted as a send, so a peer that keeps an INVITE going cannot
-            // keep us deferring for ever.
-            if let Some(out) = self
-                .calls
-                .get_mut(&call)
-                .and_then(|c| c.reinvite_out.as_mut())
-            {
-                out.attempts += 1;
-            }
-            return self.reinvite_glare(now, call);
+            return self.defer_outbound(now, call, Outbound::ReInvite);
         }
-        let sent = self
-            .build_reinvite(call)
-            .and_then(|req| self.launch_reinvite(now, call, req));
-        if let Err(e) = sent {
-            tracing::warn!(%call, error = %e, "re-INVITE retry not sent");
-            self.reinvite_failed(call, 491);
-        }
-    }
-
-    /// 401/407: answer the challenge once with the call's credentials, in a
-    /// new re-INVITE (next CSeq, §22.2); a second challenge fails it.
-    fn reinvite_challenged(&mut self, now: Instant, call: CallId, code: u16, resp: Response) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let (Some(creds), Some(out)) = (c.credentials.clone(), c.reinvite_out.as_ref()) else {
-            return self.reinvite_failed(call, code);
-        };
-        let answered = out.answered_nonces.clone();
-        if out.attempts >= MAX_ATTEMPTS {
-            return self.reinvite_failed(call, code);
-        }
-        let mut req = match self.build_reinvite(call) {
-            Ok(r) => r,
-            Err(_) => return self.reinvite_failed(call, code),
-        };
-        let nonce = match self.answer_challenge(&mut req, &resp, &creds, &answered) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::info!(%call, code, error = ?e, "re-INVITE challenge not answered");
-                return self.reinvite_failed(call, code);
-            }
-        };
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.reinvite_out.as_mut())
-        {
-            out.answered_nonces.push(nonce);
-        }
-        if let Err(e) = self.launch_reinvite(now, call, req) {
-            tracing::warn!(%call, error = %e, "authenticated re-INVITE not sent");
-            self.reinvite_failed(call, code);
-        }
+        self.resend_outbound(now, call, Outbound::ReInvite, 491);
     }
 
     /// 408 or no response at all: the peer is gone (§12.2.1.2). Say BYE in

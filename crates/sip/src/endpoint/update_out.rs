@@ -3,18 +3,14 @@
 //! glare (491) and its random backoff, one answer to an auth challenge, one
 //! retry after 422, and the responses that end the dialog.
 
-use super::build::{finish_request, set_body, ALLOW};
-use super::{Endpoint, EndpointError, Event, Owner};
+use super::build::{set_body, ALLOW};
+use super::outbound::Outbound;
+use super::{Endpoint, EndpointError, Event};
 use crate::message;
 use crate::rsip::{Header, Method, Request, Response};
 use crate::session::timer::parse_delta;
-use crate::session::{CallId, CallState, EndReason, OutboundStep, OutboundUpdate, Role};
-use rand::Rng;
+use crate::session::{CallId, CallState, EndReason, OutboundAttempt, OutboundUpdate};
 use std::time::{Duration, Instant};
-
-/// Sends of one UPDATE at most (first send, glare retries, auth and 422
-/// retries, deferrals).
-const MAX_ATTEMPTS: u32 = 5;
 
 impl Endpoint {
     /// Sends an UPDATE in `call`: with `sdp_offer`, a new offer (hold,
@@ -74,15 +70,12 @@ impl Endpoint {
             .ok_or(EndpointError::NoSuchCall(call))?;
         c.ext.update_out = Some(OutboundUpdate {
             offer,
-            step: OutboundStep::Backoff(now),
-            request: None,
-            attempts: 0,
-            answered_nonces: Vec::new(),
+            attempt: OutboundAttempt::new(now),
             internal,
         });
         let sent = self
             .build_update(call)
-            .and_then(|req| self.launch_update(now, call, req));
+            .and_then(|req| self.launch_outbound(now, call, Outbound::Update, req));
         if sent.is_err() {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.ext.update_out = None;
@@ -94,7 +87,7 @@ impl Endpoint {
 
     /// A new UPDATE for `call`'s pending one: next CSeq, our Contact, the
     /// route set, session-timer headers, the offer if any.
-    fn build_update(&mut self, call: CallId) -> Result<Request, EndpointError> {
+    pub(super) fn build_update(&mut self, call: CallId) -> Result<Request, EndpointError> {
         let transport = self.calls[&call].peer.transport;
         let via = self.via(transport);
         let user_agent = self.cfg.user_agent.clone();
@@ -121,31 +114,6 @@ impl Endpoint {
         Ok(req)
     }
 
-    fn launch_update(
-        &mut self,
-        now: Instant,
-        call: CallId,
-        mut req: Request,
-    ) -> Result<(), EndpointError> {
-        finish_request(&mut req);
-        let dest = self.in_dialog_destination(call);
-        let key = self
-            .tx
-            .send_request(now, req.clone(), dest)
-            .map_err(|e| EndpointError::Transaction(e.to_string()))?;
-        self.owners.insert(key, Owner::Call(call));
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.ext.update_out.as_mut())
-        {
-            out.step = OutboundStep::Sent(key);
-            out.request = Some(req);
-            out.attempts += 1;
-        }
-        Ok(())
-    }
-
     /// A response on our UPDATE's transaction.
     pub(super) fn update_response(
         &mut self,
@@ -164,8 +132,8 @@ impl Endpoint {
         match code {
             100..=199 => {}
             200..=299 => self.update_accepted(now, call, resp),
-            491 => self.update_glare(now, call),
-            401 | 407 => self.update_challenged(now, call, code, resp),
+            491 => self.outbound_glare(now, call, Outbound::Update),
+            401 | 407 => self.outbound_challenged(now, call, Outbound::Update, code, resp),
             422 => self.update_too_brief(now, call, resp),
             481 => {
                 let phrase = resp.reason_phrase().unwrap_or("").to_string();
@@ -176,7 +144,7 @@ impl Endpoint {
         }
     }
 
-    fn update_failed(&mut self, call: CallId, code: u16) {
+    pub(super) fn update_failed(&mut self, call: CallId, code: u16) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -217,31 +185,6 @@ impl Endpoint {
         }
     }
 
-    /// 491: try again after the same random backoff as a re-INVITE (RFC
-    /// 3311 §5.1 refers to RFC 3261 §14.1).
-    fn update_glare(&mut self, now: Instant, call: CallId) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let attempts = c.ext.update_out.as_ref().map_or(0, |u| u.attempts);
-        if attempts >= MAX_ATTEMPTS {
-            return self.update_failed(call, 491);
-        }
-        let steps = if c.role == Role::Uac {
-            self.rng.random_range(210..=400u64)
-        } else {
-            self.rng.random_range(0..=200u64)
-        };
-        let at = now + Duration::from_millis(steps * 10);
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.ext.update_out.as_mut())
-        {
-            out.step = OutboundStep::Backoff(at);
-        }
-    }
-
     /// The backoff of `call`'s UPDATE is over: send it again, unless an
     /// offer/answer of the peer is in progress (then back off once more).
     pub(super) fn update_backoff_over(&mut self, now: Instant, call: CallId) {
@@ -251,7 +194,7 @@ impl Endpoint {
         let Some(out) = c.ext.update_out.as_ref() else {
             return;
         };
-        if !matches!(out.step, OutboundStep::Backoff(at) if at <= now) {
+        if !out.attempt.backoff_over(now) {
             return;
         }
         let busy = out.offer.is_some()
@@ -261,57 +204,9 @@ impl Endpoint {
                     .as_ref()
                     .is_some_and(|r| r.in_flight().is_some()));
         if busy || c.dialog.is_none() {
-            if let Some(out) = self
-                .calls
-                .get_mut(&call)
-                .and_then(|c| c.ext.update_out.as_mut())
-            {
-                out.attempts += 1;
-            }
-            return self.update_glare(now, call);
+            return self.defer_outbound(now, call, Outbound::Update);
         }
-        let sent = self
-            .build_update(call)
-            .and_then(|req| self.launch_update(now, call, req));
-        if let Err(e) = sent {
-            tracing::warn!(%call, error = %e, "UPDATE retry not sent");
-            self.update_failed(call, 491);
-        }
-    }
-
-    /// 401/407: answer the challenge once, in a new UPDATE (next CSeq).
-    fn update_challenged(&mut self, now: Instant, call: CallId, code: u16, resp: Response) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let (Some(creds), Some(out)) = (c.credentials.clone(), c.ext.update_out.as_ref()) else {
-            return self.update_failed(call, code);
-        };
-        if out.attempts >= MAX_ATTEMPTS {
-            return self.update_failed(call, code);
-        }
-        let answered = out.answered_nonces.clone();
-        let Ok(mut req) = self.build_update(call) else {
-            return self.update_failed(call, code);
-        };
-        let nonce = match self.answer_challenge(&mut req, &resp, &creds, &answered) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::info!(%call, code, error = ?e, "UPDATE challenge not answered");
-                return self.update_failed(call, code);
-            }
-        };
-        if let Some(out) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.ext.update_out.as_mut())
-        {
-            out.answered_nonces.push(nonce);
-        }
-        if let Err(e) = self.launch_update(now, call, req) {
-            tracing::warn!(%call, error = %e, "authenticated UPDATE not sent");
-            self.update_failed(call, code);
-        }
+        self.resend_outbound(now, call, Outbound::Update, 491);
     }
 
     /// 422 (RFC 4028 §7.4): ask again, once, for the peer's Min-SE.
@@ -328,11 +223,6 @@ impl Endpoint {
         if let Some(t) = c.ext.timer.as_mut() {
             t.interval = t.interval.max(Duration::from_secs(u64::from(min)));
         }
-        let sent = self
-            .build_update(call)
-            .and_then(|req| self.launch_update(now, call, req));
-        if sent.is_err() {
-            self.update_failed(call, 422);
-        }
+        self.resend_outbound(now, call, Outbound::Update, 422);
     }
 }

@@ -4,7 +4,7 @@
 
 use super::timer::SessionTimer;
 use super::update::{InboundUpdate, OutboundUpdate};
-use super::{Call, CallState, OutboundStep, Role};
+use super::{Call, CallState, Role};
 use crate::rsip::Response;
 use crate::transaction::TxKey;
 use std::collections::VecDeque;
@@ -65,10 +65,10 @@ impl CallExtensions {
     /// The earliest instant one of the extension timers is due.
     pub fn next_deadline(&self) -> Option<Instant> {
         let answer = self.update_in.as_ref().map(|u| u.answer_by);
-        let backoff = self.update_out.as_ref().and_then(|u| match u.step {
-            OutboundStep::Backoff(at) => Some(at),
-            OutboundStep::Sent(_) => None,
-        });
+        let backoff = self
+            .update_out
+            .as_ref()
+            .and_then(|u| u.attempt.backoff_until());
         let timer = self.timer.as_ref().map(SessionTimer::next_deadline);
         let rel = self.unacked.as_ref().map(|r| r.next.min(r.give_up));
         [answer, backoff, timer, rel].into_iter().flatten().min()

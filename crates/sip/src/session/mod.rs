@@ -8,7 +8,9 @@ pub mod timer;
 mod update;
 
 pub use ext::{CallExtensions, ReliableProvisional};
-pub use reinvite::{InboundReInvite, OutboundReInvite, OutboundStep, Pending2xx, Retransmit2xx};
+pub use reinvite::{
+    InboundReInvite, OutboundAttempt, OutboundReInvite, OutboundStep, Pending2xx, Retransmit2xx,
+};
 pub use timer::SessionTimerConfig;
 pub use update::{InboundUpdate, OutboundUpdate};
 
@@ -263,10 +265,10 @@ impl Call {
             .as_ref()
             .map(|p| p.schedule.next.min(p.schedule.give_up));
         let answer = self.reinvite_in.as_ref().map(|r| r.answer_by);
-        let backoff = self.reinvite_out.as_ref().and_then(|r| match r.step {
-            OutboundStep::Backoff(at) => Some(at),
-            OutboundStep::Sent(_) => None,
-        });
+        let backoff = self
+            .reinvite_out
+            .as_ref()
+            .and_then(|r| r.attempt.backoff_until());
         [retransmit, answer, backoff, self.ext.next_deadline()]
             .into_iter()
             .flatten()

@@ -52,7 +52,7 @@ impl InboundReInvite {
     }
 }
 
-/// Where our own re-INVITE stands.
+/// Where our own re-INVITE or UPDATE stands.
 #[derive(Debug, Clone)]
 pub enum OutboundStep {
     /// Sent on this client transaction, no final response yet.
@@ -61,27 +61,66 @@ pub enum OutboundStep {
     Backoff(Instant),
 }
 
-/// A re-INVITE we sent, from `Endpoint::reinvite` until its final response.
+/// What our re-INVITE and UPDATE keep alike from the first send until the
+/// final response: the send in progress and what the retries used up.
 #[derive(Debug, Clone)]
-pub struct OutboundReInvite {
-    /// Our SDP offer.
-    pub offer: Vec<u8>,
+pub struct OutboundAttempt {
     /// Where it stands.
     pub step: OutboundStep,
     /// The request as last sent (for its auth headers and CSeq).
     pub request: Option<Request>,
-    /// How many times it was sent (first send, glare retries, auth retry).
+    /// How many times it was sent (first send, glare retries, auth retry,
+    /// deferrals).
     pub attempts: u32,
     /// Nonces answered for it, so refused credentials fail instead of looping.
     pub answered_nonces: Vec<String>,
 }
 
-impl OutboundReInvite {
-    /// Whether this re-INVITE's transaction is live (not in a glare backoff).
+impl OutboundAttempt {
+    /// Not sent yet: due at `now`.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            step: OutboundStep::Backoff(now),
+            request: None,
+            attempts: 0,
+            answered_nonces: Vec::new(),
+        }
+    }
+
+    /// The live client transaction, if not in a glare backoff.
     pub fn in_flight(&self) -> Option<TxKey> {
         match self.step {
             OutboundStep::Sent(k) => Some(k),
             OutboundStep::Backoff(_) => None,
         }
+    }
+
+    /// In a backoff that has ended by `now`: time to send again.
+    pub fn backoff_over(&self, now: Instant) -> bool {
+        self.backoff_until().is_some_and(|at| at <= now)
+    }
+
+    /// When the glare backoff ends, if in one.
+    pub fn backoff_until(&self) -> Option<Instant> {
+        match self.step {
+            OutboundStep::Backoff(at) => Some(at),
+            OutboundStep::Sent(_) => None,
+        }
+    }
+}
+
+/// A re-INVITE we sent, from `Endpoint::reinvite` until its final response.
+#[derive(Debug, Clone)]
+pub struct OutboundReInvite {
+    /// Our SDP offer.
+    pub offer: Vec<u8>,
+    /// Its sends and retries.
+    pub attempt: OutboundAttempt,
+}
+
+impl OutboundReInvite {
+    /// Whether this re-INVITE's transaction is live (not in a glare backoff).
+    pub fn in_flight(&self) -> Option<TxKey> {
+        self.attempt.in_flight()
     }
 }

@@ -1,7 +1,7 @@
 //! The state a call keeps for UPDATE (RFC 3311): the one it received and
 //! has not answered yet, and the one it sent and waits on.
 
-use super::OutboundStep;
+use super::OutboundAttempt;
 use crate::rsip::Request;
 use crate::transaction::TxKey;
 use std::time::Instant;
@@ -23,14 +23,8 @@ pub struct InboundUpdate {
 pub struct OutboundUpdate {
     /// Our SDP offer; `None` for a session refresh.
     pub offer: Option<Vec<u8>>,
-    /// Where it stands (sent, or waiting out a 491 backoff).
-    pub step: OutboundStep,
-    /// The request as last sent.
-    pub request: Option<Request>,
-    /// How many times it was sent.
-    pub attempts: u32,
-    /// Nonces answered for it.
-    pub answered_nonces: Vec<String>,
+    /// Its sends and retries.
+    pub attempt: OutboundAttempt,
     /// Sent by the session timer, not the application: no events on its
     /// outcome, only on a dead dialog.
     pub internal: bool,
@@ -39,10 +33,7 @@ pub struct OutboundUpdate {
 impl OutboundUpdate {
     /// The live client transaction, if not backing off.
     pub fn in_flight(&self) -> Option<TxKey> {
-        match self.step {
-            OutboundStep::Sent(k) => Some(k),
-            OutboundStep::Backoff(_) => None,
-        }
+        self.attempt.in_flight()
     }
 
     /// Whether it carries an offer still waiting for its answer (§5.2).

@@ -41,6 +41,12 @@ impl Wired {
     pub fn body(&self) -> &str {
         self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
     }
+
+    /// The number of its CSeq.
+    pub fn cseq_number(&self) -> u32 {
+        let cseq = self.header("CSeq").expect("CSeq");
+        cseq.split_whitespace().next().unwrap().parse().unwrap()
+    }
 }
 
 pub struct Pair {
@@ -206,6 +212,30 @@ impl Pair {
         panic!("endpoints never went quiet");
     }
 
+    /// For 50 s of fake time, answers 491 to each new CSeq of the requests
+    /// A sent since `mark` whose first line starts with `method` (its
+    /// retransmissions of one CSeq are refused once); returns those CSeqs
+    /// in order. The requests must not reach B (`drop_all`).
+    pub fn refuse_each_send_with_491(&mut self, mark: usize, method: &str) -> Vec<u32> {
+        let mut refused = Vec::new();
+        for _ in 0..10 {
+            self.shuttle();
+            let fresh: Vec<Wired> = self.wire[mark..]
+                .iter()
+                .filter(|w| w.from_a && w.line.starts_with(method))
+                .cloned()
+                .collect();
+            for w in fresh {
+                if !refused.contains(&w.cseq_number()) {
+                    refused.push(w.cseq_number());
+                    self.inject(false, &response_to(&w.text, "491 Request Pending", ""));
+                }
+            }
+            self.run_for(Duration::from_secs(5));
+        }
+        refused
+    }
+
     /// Advances the fake clock to the next timer of either side (bounded).
     pub fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
@@ -233,6 +263,19 @@ impl Pair {
 
     pub fn call(&mut self) -> CallId {
         self.call_with(None)
+    }
+
+    /// An answered call in which Alice answers challenges as `alice` /
+    /// `secret`; Bob answered with `bob_sdp`. Returns (Alice's, Bob's) ids.
+    pub fn established_with_credentials(&mut self, bob_sdp: &[u8]) -> (CallId, CallId) {
+        let a = self.call_with(Some(Credentials {
+            user: "alice".into(),
+            password: "secret".into(),
+        }));
+        let b = self.incoming();
+        self.b.answer(self.now, b, bob_sdp.to_vec()).unwrap();
+        self.run_for(Duration::from_millis(10));
+        (a, b)
     }
 
     /// Alice calls Bob, answering challenges with `credentials`.
@@ -281,6 +324,14 @@ impl Pair {
 
 /// A response to `request` (text of one that crossed), as a proxy would
 /// answer: `status` line, the transaction headers, `extra` header lines.
+/// A 401 for `request` with a digest challenge of `nonce` (MD5, qop=auth).
+pub fn challenge(request: &str, nonce: &str) -> Vec<u8> {
+    let www = format!(
+        "WWW-Authenticate: Digest realm=\"example.org\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"\r\n"
+    );
+    response_to(request, "401 Unauthorized", &www)
+}
+
 pub fn response_to(request: &str, status: &str, extra: &str) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status}\r\n");
     for line in request.split("\r\n\r\n").next().unwrap().lines().skip(1) {
