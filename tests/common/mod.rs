@@ -23,6 +23,7 @@ pub mod process;
 pub mod raw_call;
 pub mod raw_register;
 pub mod relay;
+pub mod relay_draws;
 pub mod sipp;
 pub mod tones;
 

@@ -28,6 +28,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::relay_draws::Draws;
+
 /// Longest SIP or RTP datagram handled.
 const MAX_DATAGRAM: usize = 65_535;
 /// How often blocked threads look at the stop flag.
@@ -339,7 +341,7 @@ fn sip_loop(shared: &Shared, socket: &UdpSocket, callee: SocketAddr, ports: Medi
 
 /// Receives one side's RTP and queues it for the other side, impaired.
 fn media_loop(shared: &Shared, socket: &UdpSocket, from_side: Side, imp: Impairment) {
-    let mut rng = SplitMix64(imp.seed);
+    let mut draws = Draws::new(imp.seed);
     let mut buf = vec![0; MAX_DATAGRAM];
     let mut order = 0u64;
     let spread = imp.delay_max.saturating_sub(imp.delay_min);
@@ -348,7 +350,7 @@ fn media_loop(shared: &Shared, socket: &UdpSocket, from_side: Side, imp: Impairm
             continue;
         };
         let arrived = Instant::now();
-        let (to, towards) = {
+        let (to, towards, held) = {
             let mut state = shared.state();
             let (to, towards) = match from_side {
                 Side::Caller => (state.callee_rtp, Side::Callee),
@@ -360,18 +362,18 @@ fn media_loop(shared: &Shared, socket: &UdpSocket, from_side: Side, imp: Impairm
                 stats.unroutable += 1;
                 continue;
             };
-            if rng.unit() < f64::from_bits(shared.loss.load(Ordering::Relaxed)) {
+            let Some(held) = draws.fate(f64::from_bits(shared.loss.load(Ordering::Relaxed))) else {
                 stats.dropped += 1;
                 continue;
-            }
+            };
             let every = shared.tamper_every.load(Ordering::Relaxed);
             if every > 0 && stats.received.is_multiple_of(every) && len > 16 {
                 buf[len / 2] ^= 0x10;
                 stats.tampered += 1;
             }
-            (to, towards)
+            (to, towards, held)
         };
-        let delay = imp.delay_min + spread.mul_f64(rng.unit());
+        let delay = imp.delay_min + spread.mul_f64(held);
         order += 1;
         let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.push(Reverse(Pending {
@@ -501,23 +503,4 @@ pub fn rewrite_sdp(datagram: &[u8], media: SocketAddr) -> (Vec<u8>, Option<Socke
         _ => None,
     };
     (out.into_bytes(), announced)
-}
-
-/// SplitMix64: a small, well-mixed seeded generator (no dependency needed for a
-/// test's coin flips).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }

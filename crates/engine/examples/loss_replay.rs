@@ -1,11 +1,11 @@
 //! Replays a call's receive path offline: encodes a 48 kHz mono WAV with our
 //! Opus encoder (20 ms packets), passes the packets through a model of the
-//! `audio_loss` test's relay (the same SplitMix64 draws, so a seed gives the
-//! same loss pattern and delays as in the test), and plays them through the
-//! engine's receive [`Chain`] on a fake 10 ms clock, as a leg's listener does.
-//! Writes what the listener would have heard, so PESQ-WB of a jitter buffer or
-//! stretcher change can be measured without placing calls, and prints what
-//! happened at each packet that was not simply decoded.
+//! `audio_loss` test's relay (its very draws, `tests/common/relay_draws.rs`, so
+//! a seed gives the same loss pattern and delays as in the test), and plays
+//! them through the engine's receive [`Chain`] on a fake 10 ms clock, as a
+//! leg's listener does. Writes what the listener would have heard, so PESQ-WB
+//! of a jitter buffer or stretcher change can be measured without placing
+//! calls, and prints what happened at each packet that was not simply decoded.
 //!
 //! ```sh
 //! cargo run -p agentphone-engine --release --example loss_replay -- \
@@ -22,6 +22,8 @@
 
 #[path = "../../media/examples/common/mod.rs"]
 mod common;
+#[path = "../../../tests/common/relay_draws.rs"]
+mod relay_draws;
 
 use std::error::Error;
 use std::path::Path;
@@ -34,23 +36,6 @@ use common::{read_wav_48k_mono, write_wav_48k_mono};
 
 const PACKET: usize = 960;
 const TICK: usize = 480;
-
-/// The test relay's generator (tests/common/relay.rs).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn parse_seed(s: &str) -> Result<u64, Box<dyn Error>> {
     Ok(match s.strip_prefix("0x") {
@@ -96,16 +81,14 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // The relay: one loss draw per packet, one delay draw per forwarded one;
     // loopback adds a fraction of a millisecond.
-    let mut rng = SplitMix64(seed);
+    let mut draws = relay_draws::Draws::new(seed);
     let mut arrivals: Vec<(f64, usize)> = Vec::new();
     let mut lost = Vec::new();
     for k in 0..packets.len() {
-        if rng.unit() < loss {
-            lost.push(k);
-            continue;
+        match draws.fate(loss) {
+            None => lost.push(k),
+            Some(held) => arrivals.push((k as f64 * 20.0 + 0.2 + jitter_ms * held, k)),
         }
-        let delay = jitter_ms * rng.unit();
-        arrivals.push((k as f64 * 20.0 + 0.2 + delay, k));
     }
     arrivals.sort_by(|a, b| a.0.total_cmp(&b.0));
 
