@@ -14,7 +14,7 @@
 //! and −0.07, 39 of the 41 dropped packets played from copies, 2 rebuilt
 //! from FEC (before the look-ahead grew for them, the two were concealed and
 //! single calls scored −0.18 to −0.69); jitter + loss −0.17 to −0.36, medians
-//! −0.20 (see [`JITTER_CALLS`]). Over eight seeds offline
+//! −0.20 (see [`JITTER_CALLS`] for the odd worse call). Over eight seeds offline
 //! (`REPLAY_RED=1 scripts/loss-seeds.sh`) the means are −0.01 and −0.31.
 //! All three bounds are the goals. Without RED (before it) the 5 %
 //! loss figure moved with the 10 ms phase of the packets against the speech,
@@ -55,9 +55,14 @@ const OPUS_JITTER_LOSS_BUDGET: f64 = 0.4;
 /// scored −0.17 to −0.30 in 15 calls of 17, but −0.40 and −0.75 in the other
 /// two (with the same packets recovered: where the start-up's lengthening
 /// lands in the speech moves with the two ends' clock phase). One call
-/// would make that a red CI now and then; the median of three measures
-/// the chain.
-const JITTER_CALLS: usize = 3;
+/// would make that a red CI now and then, and so did three: CI scored
+/// −0.19, −0.47 and −0.41 once (2026-12-07; the two bad calls each shortened
+/// 9-12 ms of speech after their delay crept above target), while nine
+/// calls here the same day scored −0.20 to −0.41, all but one within −0.28.
+/// With one bad call in eight, two of three fail about one run in
+/// twenty-five; three of five, one in sixty. The median of five measures the
+/// chain.
+const JITTER_CALLS: usize = 5;
 /// Share of the lost Opus packets the answerer must rebuild, from the RED
 /// copy or the FEC in the next packet, rather than conceal: with the
 /// look-ahead the next packet is nearly always there.

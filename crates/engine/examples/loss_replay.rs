@@ -18,7 +18,12 @@
 //! 5 % loss call, `0x5EED1602` its jitter + loss call), `PHASE_MS` where the
 //! receiver's 10 ms ticks fall relative to the sender's packets.
 //! `REPLAY_RED=1` has each packet carry the one before it (RFC 2198 RED, as
-//! two agentphones send Opus to each other).
+//! two agentphones send Opus to each other). `REPLAY_PACED=1` hands each
+//! packet to the chain at the read before the tick that takes it, as a call's
+//! network half does (`src/media/pacer.rs`), so the delay estimate sees read
+//! times on the 10 ms lattice rather than arrival times. It still misses the
+//! ticks' and reads' own jitter of a real call, which moves the fastest
+//! offset by a millisecond or two now and then.
 
 #[path = "../../media/examples/common/mod.rs"]
 mod common;
@@ -125,10 +130,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut errors = 0;
     let ticks = packets.len() * 2 + 30;
     let mut events = Vec::new();
+    // REPLAY_PACED=1: the sockets are read 3 ms before each tick.
+    let paced = std::env::var_os("REPLAY_PACED").is_some();
     for t in 0..ticks {
         let now_ms = t as f64 * 10.0 + phase_ms;
-        while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now_ms {
-            let (at, k) = arrivals[next_arrival];
+        let read_ms = if paced { now_ms - 3.0 } else { now_ms };
+        while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= read_ms {
+            let (arrived, k) = arrivals[next_arrival];
+            let at = if paced { read_ms } else { arrived };
             chain.push(t0 + ms(at), k as u16, (k * PACKET) as u32, &packets[k]);
             if red && k > 0 {
                 let j = k - 1;
