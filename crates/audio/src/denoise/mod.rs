@@ -18,7 +18,7 @@
 //! CPU has them, otherwise a portable version; tests hold each to the reference
 //! output.
 
-mod activation;
+pub(crate) mod activation;
 mod bands;
 mod features;
 mod fft;

@@ -20,7 +20,7 @@
 mod clip;
 mod ramp;
 
-pub use clip::{soft_clip, CLIP_KNEE, CLIP_LIMIT};
+pub use clip::{soft_clip, soft_clip_frame, CLIP_KNEE, CLIP_LIMIT};
 pub use ramp::{Ramp, RAMP_SAMPLES};
 
 use crate::frame::{Frame, FRAME_SAMPLES};
@@ -255,9 +255,8 @@ impl Mixer {
     /// contribution, clipped as a listener who says nothing would hear it (a
     /// room recording).
     pub fn mixed(&self, out: &mut Frame) {
-        for (o, &t) in out.iter_mut().zip(self.total.iter()) {
-            *o = soft_clip(t);
-        }
+        out.copy_from_slice(&self.total[..]);
+        soft_clip_frame(out);
     }
 
     /// Meter of what a participant says (after gain, before mute and hold).
@@ -302,8 +301,9 @@ impl Mixer {
             // The contribution becomes what this leg hears: N-1.
             let out = &mut self.frames[slot];
             for (o, &t) in out.iter_mut().zip(self.total.iter()) {
-                *o = soft_clip(t - *o);
+                *o = t - *o;
             }
+            soft_clip_frame(out);
             leg.hear.apply(out);
             self.heard[slot].process(out);
             if leg.leaving && leg.talk.is_closed() && leg.hear.is_closed() {
