@@ -322,8 +322,6 @@ impl Pair {
     }
 }
 
-/// A response to `request` (text of one that crossed), as a proxy would
-/// answer: `status` line, the transaction headers, `extra` header lines.
 /// A 401 for `request` with a digest challenge of `nonce` (MD5, qop=auth).
 pub fn challenge(request: &str, nonce: &str) -> Vec<u8> {
     let www = format!(
@@ -332,6 +330,19 @@ pub fn challenge(request: &str, nonce: &str) -> Vec<u8> {
     response_to(request, "401 Unauthorized", &www)
 }
 
+/// The Authorization of a request sent again after [`challenge`]: it must
+/// answer `nonce` as the account's user ("alice").
+pub fn answer_to_challenge<'a>(resent: &'a Wired, nonce: &str) -> &'a str {
+    let auth = resent.header("Authorization").expect("Authorization");
+    assert!(
+        auth.contains("username=\"alice\"") && auth.contains(&format!("nonce=\"{nonce}\"")),
+        "{auth}"
+    );
+    auth
+}
+
+/// A response to `request` (text of one that crossed), as a proxy would
+/// answer: `status` line, the transaction headers, `extra` header lines.
 pub fn response_to(request: &str, status: &str, extra: &str) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status}\r\n");
     for line in request.split("\r\n\r\n").next().unwrap().lines().skip(1) {
