@@ -390,49 +390,58 @@ mod x86 {
             let taps = up.taps.as_ptr().cast::<f32>();
             let mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
             let o = out.as_mut_ptr();
-            // Chain c takes taps c, c + 4, ...: written out so the
-            // accumulators stay in registers (an array indexed by `k % 4`
-            // in a loop was kept in memory).
-            let step = |acc: &mut [__m256; 4], at: usize, k: usize, c: usize| {
-                let t = _mm256_loadu_ps(taps.add(8 * k));
-                acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*buf.add(at + k)), t, acc[c]);
-            };
             let mut i = 0;
             while i + 2 <= n {
-                let (mut a, mut b) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
-                for k in (0..TAPS_PER_PHASE / 4 * 4).step_by(4) {
-                    for c in 0..4 {
-                        step(&mut a, i, k + c, c);
-                        step(&mut b, i + 1, k + c, c);
-                    }
-                }
-                for k in TAPS_PER_PHASE / 4 * 4..TAPS_PER_PHASE {
-                    step(&mut a, i, k, 0);
-                    step(&mut b, i + 1, k, 0);
-                }
+                let [a, b] = window_sums(buf, taps, [i, i + 1]);
                 // Full stores, in time order: lanes 6 and 7 land on the
                 // next input's outputs, which its own store then writes;
                 // only the chunk's last input needs the (slower) masked one.
-                _mm256_storeu_ps(o.add(RATIO * i), sum4(a));
+                _mm256_storeu_ps(o.add(RATIO * i), a);
                 if i + 2 < n {
-                    _mm256_storeu_ps(o.add(RATIO * (i + 1)), sum4(b));
+                    _mm256_storeu_ps(o.add(RATIO * (i + 1)), b);
                 } else {
-                    _mm256_maskstore_ps(o.add(RATIO * (i + 1)), mask, sum4(b));
+                    _mm256_maskstore_ps(o.add(RATIO * (i + 1)), mask, b);
                 }
                 i += 2;
             }
             if i < n {
-                let mut a = [_mm256_setzero_ps(); 4];
-                for k in (0..TAPS_PER_PHASE / 4 * 4).step_by(4) {
-                    for c in 0..4 {
-                        step(&mut a, i, k + c, c);
-                    }
-                }
-                for k in TAPS_PER_PHASE / 4 * 4..TAPS_PER_PHASE {
-                    step(&mut a, i, k, 0);
-                }
-                _mm256_maskstore_ps(o.add(RATIO * i), mask, sum4(a));
+                let [a] = window_sums(buf, taps, [i]);
+                _mm256_maskstore_ps(o.add(RATIO * i), mask, a);
             }
+        }
+    }
+
+    /// The six outputs (lanes 0-5) of each input whose window starts at
+    /// `buf[starts[m]]`: each tap vector is loaded once for all of them,
+    /// and each input sums in four chains (tap k in chain k % 4).
+    #[inline(always)]
+    unsafe fn window_sums<const M: usize>(
+        buf: *const f32,
+        taps: *const f32,
+        starts: [usize; M],
+    ) -> [__m256; M] {
+        // SAFETY: the caller (`upsample_avx2`, AVX2 and FMA enabled) passes
+        // window starts with start + 41 <= its buffer's length and `taps`
+        // of 41 rows of 8.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); 4]; M];
+            let step = |acc: &mut [[__m256; 4]; M], k: usize, c: usize| {
+                let t = _mm256_loadu_ps(taps.add(8 * k));
+                for (a, &at) in acc.iter_mut().zip(&starts) {
+                    a[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*buf.add(at + k)), t, a[c]);
+                }
+            };
+            // Unrolled by the chain so the accumulators stay in registers
+            // (an array indexed by `k % 4` in a loop was kept in memory).
+            for k in (0..TAPS_PER_PHASE / 4 * 4).step_by(4) {
+                for c in 0..4 {
+                    step(&mut acc, k + c, c);
+                }
+            }
+            for k in TAPS_PER_PHASE / 4 * 4..TAPS_PER_PHASE {
+                step(&mut acc, k, 0);
+            }
+            acc.map(|a| sum4(a))
         }
     }
 
