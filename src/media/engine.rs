@@ -11,7 +11,8 @@
 //! Recordings are written by a disk thread ([`super::disk`]).
 
 use super::disk::Disk;
-use super::pacer::{self, Reads, TickClock};
+use super::net_leg::NetHalf;
+use super::pacer::{self, Pacer, TickClock};
 use super::priority;
 use crate::audio_io::{AudioBackend, AudioIo};
 use agentphone_audio::meter::Level;
@@ -49,12 +50,9 @@ struct Inner {
     disk: Disk,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Taken when the engine goes, so the pacer can end.
-    reads: Option<Reads>,
-    /// What legs' wakers notify, and the send signal they follow (taken
-    /// when the engine goes, so its task can end).
-    send_tick: Arc<tokio::sync::Notify>,
-    sends: Option<watch::Receiver<u64>>,
+    /// Reads and sends every leg's packets on the network thread; released
+    /// when the engine goes.
+    pacer: Pacer<NetHalf>,
 }
 
 /// What a leg's audio half calls after a tick that gave it packets.
@@ -120,11 +118,8 @@ impl MediaEngine {
                 return Err(anyhow!("the audio backend did not open within 10 s"));
             }
         }
-        let (reads, pacer) = pacer::pacer(clock);
-        super::net_runtime::spawn(pacer)?;
-        let send_tick = Arc::new(tokio::sync::Notify::new());
-        let (sends, send_task) = pacer::sends(send_tick.clone());
-        super::net_runtime::spawn(send_task)?;
+        let (pacer, pacer_task) = pacer::pacer(clock);
+        super::net_runtime::spawn(pacer_task)?;
         let waiters: Waiters = Arc::default();
         let levels: Levels = Arc::default();
         tokio::spawn(event_task(
@@ -142,33 +137,19 @@ impl MediaEngine {
                 disk,
                 stop,
                 thread: Mutex::new(Some(thread)),
-                reads: Some(reads),
-                send_tick,
-                sends: Some(sends),
+                pacer,
             }),
         })
     }
 
-    /// The signal a leg's network half reads its RTP socket on.
-    pub(super) fn read_signal(&self) -> Result<watch::Receiver<u64>> {
-        self.inner
-            .reads
-            .as_ref()
-            .map(Reads::subscribe)
-            .ok_or_else(|| anyhow!("the media engine has stopped"))
+    /// The pacer a leg's network half joins (see [`super::pacer`]).
+    pub(super) fn pacer(&self) -> &Pacer<NetHalf> {
+        &self.inner.pacer
     }
 
-    /// The signal a leg's network half sends on, and the waker its audio
-    /// half calls after a tick that gave it packets.
-    pub(super) fn send_signal(&self) -> Result<(watch::Receiver<u64>, LegWaker)> {
-        let mut rx = self
-            .inner
-            .sends
-            .clone()
-            .ok_or_else(|| anyhow!("the media engine has stopped"))?;
-        rx.mark_unchanged();
-        let tick = self.inner.send_tick.clone();
-        Ok((rx, Box::new(move || tick.notify_one())))
+    /// What a leg's audio half calls after a tick that gave it packets.
+    pub(super) fn send_waker(&self) -> LegWaker {
+        Box::new(self.inner.pacer.send_waker())
     }
 
     /// A fresh name for a participant or a room.
@@ -281,11 +262,7 @@ mod tests {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(reads) = self.reads.take() {
-            reads.release();
-        }
-        drop(self.sends.take());
-        self.send_tick.notify_one();
+        self.pacer.release();
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();

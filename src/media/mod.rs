@@ -373,9 +373,8 @@ impl MediaLeg {
         }
         let (audio, rings) = LegAudio::with_inbound(packer, cleaner, size);
         // After a tick that gave any leg packets the audio thread wakes the
-        // engine's send task once; it signals every leg (see `pacer`).
-        let (sends, waker) = self.engine.send_signal()?;
-        let audio = audio.with_waker(waker);
+        // pacer once; it sends every leg's packets (see `pacer`).
+        let audio = audio.with_waker(self.engine.send_waker());
         let sockets = self
             .sockets
             .take()
@@ -414,13 +413,19 @@ impl MediaLeg {
         let sockets = (rtp, rtcp, self.sdp.local().addr);
         let (stop, stop_rx) = oneshot::channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let reads = self.engine.read_signal()?;
         let net_media = negotiated.clone();
+        let pacer = self.engine.pacer().clone();
         let task = net_runtime::spawn(async move {
             // Built on the network thread: its reactor takes the sockets.
-            let net =
-                net_leg::NetLeg::new(sockets, &net_media, rings, jitter, watchdog, quality_tx)?;
-            Ok(net.run(control_rx, stop_rx, (sends, reads)).await)
+            let net = net_leg::NetLeg::new(
+                sockets,
+                &net_media,
+                rings,
+                jitter,
+                (watchdog, quality_tx),
+                &pacer,
+            )?;
+            Ok(net.run(control_rx, stop_rx).await)
         })?;
         tracing::info!(
             codec = %negotiated.send_codec.codec,

@@ -1,14 +1,17 @@
-//! A leg's network half, one task per leg on the network thread
-//! (`net_runtime`): RTP and RTCP sockets,
+//! A leg's network half on the network thread (`net_runtime`): RTP and RTCP
+//! sockets,
 //! latching and SSRC tracking ([`NetReceive`]), packetising and RFC 4733
 //! digits ([`NetSend`]), SRTP/SRTCP ([`NetSrtp`]), RTCP reports, the RTP
-//! timeout. It moves packets and
-//! never decodes: received payloads go to the audio thread with their arrival
-//! time, encoded ones come back after every tick of the audio thread.
+//! timeout. It moves packets and never decodes: received payloads go to the
+//! audio thread with their arrival time, encoded ones come back after every
+//! tick of the audio thread. The pacer (`pacer`) does the per-tick reads and
+//! sends for every leg at once; the leg's own task wakes only for RTCP, for
+//! the call's controls and at its end.
 
 use super::net_receive::NetReceive;
 use super::net_send::NetSend;
 use super::net_srtp::{NetSrtp, SrtpCounts};
+use super::pacer::{Paced, PacedLeg, Pacer};
 use super::watchdog::RtpWatchdog;
 use super::Control;
 use agentphone_engine::leg::LegRings;
@@ -17,6 +20,7 @@ use agentphone_media::rtcp_stats::{CallQuality, NtpTime, RtcpSession};
 use agentphone_media::rtp_stream::DropCounters;
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -41,11 +45,12 @@ pub(super) struct NetReport {
     pub(super) srtp_counts: SrtpCounts,
 }
 
-pub(super) struct NetLeg {
+/// A leg's network half: what the pacer reads and sends on every tick, and
+/// what the leg's task needs for RTCP and renegotiation.
+pub(super) struct NetHalf {
     /// Read on the pacer's signal, not on readiness (see `pacer`), so not
     /// registered with the reactor; non-blocking.
     rtp: std::net::UdpSocket,
-    rtcp: UdpSocket,
     remote_rtcp: SocketAddr,
     rtcp_session: RtcpSession,
     rx: NetReceive,
@@ -56,26 +61,56 @@ pub(super) struct NetLeg {
     /// The call's quality as of the last second, for the controls.
     quality: tokio::sync::watch::Sender<CallQuality>,
     datagram: Vec<u8>,
+}
+
+impl Paced for NetHalf {
+    fn read(&mut self) {
+        self.read_rtp();
+    }
+
+    fn send(&mut self) -> bool {
+        self.send_encoded();
+        self.watchdog
+            .check(Instant::now(), self.rx.receiver().last_arrival());
+        !self.outbound.is_abandoned()
+    }
+
+    fn second(&mut self) {
+        // The RTP timeout is checked at every packet sent; this slow backstop
+        // covers a leg that sends nothing (held by the peer or by us).
+        self.watchdog
+            .check(Instant::now(), self.rx.receiver().last_arrival());
+        let now = self
+            .rtcp_session
+            .quality(self.tx.sender(), self.rx.receiver());
+        self.quality.send_replace(now);
+    }
+}
+
+/// A leg's own task: its RTCP socket, renegotiation and digits from the
+/// call, its end. The per-tick work is the pacer's.
+pub(super) struct NetLeg {
+    half: Arc<PacedLeg<NetHalf>>,
+    rtcp: UdpSocket,
     rtcp_datagram: Vec<u8>,
 }
 
 impl NetLeg {
     /// `ip` is the address the sockets are bound on, for the RTCP CNAME
     /// (given, not asked of the socket). Runs on the network thread, whose
-    /// reactor the sockets join here.
+    /// reactor the RTCP socket joins here; the rest joins `pacer`.
     pub(super) fn new(
         (rtp, rtcp, ip): (std::net::UdpSocket, std::net::UdpSocket, std::net::IpAddr),
         negotiated: &NegotiatedMedia,
         rings: LegRings,
         jitter: (Duration, Duration),
-        watchdog: RtpWatchdog,
-        quality: tokio::sync::watch::Sender<CallQuality>,
+        (watchdog, quality): (RtpWatchdog, tokio::sync::watch::Sender<CallQuality>),
+        pacer: &Pacer<NetHalf>,
     ) -> anyhow::Result<Self> {
         let cname = format!("agentphone@{ip}");
         let rtcp = UdpSocket::from_std(rtcp).context("register the RTCP socket")?;
-        Ok(NetLeg {
+        let half = NetHalf {
             rtp,
-            rtcp,
             remote_rtcp: negotiated.remote_rtcp,
             rtcp_session: RtcpSession::new(Instant::now(), &cname),
             rx: NetReceive::new(negotiated, rings.inbound, jitter),
@@ -85,74 +120,56 @@ impl NetLeg {
             watchdog,
             quality,
             datagram: vec![0; MAX_DATAGRAM],
+        };
+        Ok(NetLeg {
+            half: pacer.join(half),
+            rtcp,
             rtcp_datagram: vec![0; MAX_DATAGRAM],
         })
     }
 
-    /// Runs until `stop` fires (or its sender is dropped, or the audio half or
-    /// the pacer is gone); `sends` signals after a tick that gave any leg
-    /// packets, `reads` just before each tick.
+    /// Runs until `stop` fires (or its sender is dropped), or the pacer lets
+    /// the leg go (its audio half or the engine is gone).
     pub(super) async fn run(
-        mut self,
+        self,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut stop: oneshot::Receiver<()>,
-        (mut sends, mut reads): (
-            tokio::sync::watch::Receiver<u64>,
-            tokio::sync::watch::Receiver<u64>,
-        ),
     ) -> NetReport {
-        // The RTP timeout is checked at every packet sent; this slow backstop
-        // covers a leg that sends nothing (held by the peer or by us).
-        let mut watch_at = tokio::time::interval(Duration::from_secs(1));
         // One timer for the RTCP reports, moved only when the report time
-        // changes: this loop turns for every read signal and every send
-        // (~150 times a second), and a fresh timer each turn cost a
-        // timer-wheel insert and removal each time.
-        let rtcp_due = tokio::time::sleep_until(self.next_rtcp());
+        // changes.
+        let rtcp_due = tokio::time::sleep_until(self.half.lock().next_rtcp());
         tokio::pin!(rtcp_due);
+        let released = self.half.released();
+        tokio::pin!(released);
+        let mut rtcp_datagram = self.rtcp_datagram;
         loop {
-            let due = self.next_rtcp();
+            let due = self.half.lock().next_rtcp();
             if rtcp_due.deadline() != due {
                 rtcp_due.as_mut().reset(due);
             }
             tokio::select! {
                 _ = &mut stop => break,
-                Some(cmd) = control.recv() => self.on_control(cmd),
-                sent = sends.changed() => {
-                    if sent.is_err() {
-                        break; // the engine is gone
-                    }
-                    self.send_encoded();
-                    self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
-                    if self.outbound.is_abandoned() {
-                        break; // the audio half is gone (engine stopped)
-                    }
-                }
-                read = reads.changed() => match read {
-                    Ok(()) => self.read_rtp(),
-                    Err(_) => break, // the engine is gone
-                },
-                got = self.rtcp.recv_from(&mut self.rtcp_datagram) => match got {
-                    Ok((len, _)) => self.on_rtcp(len),
+                () = &mut released => break,
+                Some(cmd) = control.recv() => self.half.lock().on_control(cmd),
+                got = self.rtcp.recv_from(&mut rtcp_datagram) => match got {
+                    Ok((len, _)) => self.half.lock().on_rtcp(&rtcp_datagram[..len]),
                     Err(e) => tracing::debug!("RTCP receive: {e}"),
                 },
                 _ = &mut rtcp_due => {
-                    self.send_rtcp();
+                    let mut half = self.half.lock();
+                    half.send_rtcp(&self.rtcp);
                     // Pending again even if the schedule did not move.
-                    let due = self.next_rtcp();
-                    rtcp_due.as_mut().reset(due);
-                }
-                _ = watch_at.tick() => {
-                    self.watchdog.check(Instant::now(), self.rx.receiver().last_arrival());
-                    let now = self.rtcp_session.quality(self.tx.sender(), self.rx.receiver());
-                    self.quality.send_replace(now);
+                    rtcp_due.as_mut().reset(half.next_rtcp());
                 }
             }
         }
-        self.send_encoded();
-        self.report()
+        let mut half = self.half.lock();
+        half.send_encoded();
+        half.report()
     }
+}
 
+impl NetHalf {
     /// Everything the RTP socket holds, up to [`MAX_READS`] datagrams.
     fn read_rtp(&mut self) {
         for _ in 0..MAX_READS {
@@ -222,12 +239,12 @@ impl NetLeg {
         }
     }
 
-    fn on_rtcp(&mut self, len: usize) {
+    fn on_rtcp(&mut self, datagram: &[u8]) {
         let now = Instant::now();
         let ntp = NtpTime::from_system_time(SystemTime::now());
         let ssrc = self.tx.sender().ssrc();
         let before = self.rtcp_session.remote_report();
-        let Some(plain) = self.srtp.incoming_rtcp(&self.rtcp_datagram[..len]) else {
+        let Some(plain) = self.srtp.incoming_rtcp(datagram) else {
             return;
         };
         if let Err(e) = self.rtcp_session.handle_packet(now, ntp, ssrc, &plain) {
@@ -240,7 +257,7 @@ impl NetLeg {
         }
     }
 
-    fn send_rtcp(&mut self) {
+    fn send_rtcp(&mut self, rtcp: &UdpSocket) {
         let now = Instant::now();
         let ntp = NtpTime::from_system_time(SystemTime::now());
         let report =
@@ -251,7 +268,7 @@ impl NetLeg {
                 let Some(bytes) = self.srtp.outgoing_rtcp(&bytes) else {
                     return;
                 };
-                if let Err(e) = self.rtcp.try_send_to(&bytes, self.remote_rtcp) {
+                if let Err(e) = rtcp.try_send_to(&bytes, self.remote_rtcp) {
                     tracing::debug!("RTCP send: {e}");
                 }
             }

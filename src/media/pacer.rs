@@ -1,30 +1,37 @@
-//! When the network halves read their RTP sockets: all together, once per
-//! audio tick, just before it.
+//! The pacer: one task on the network thread that does every leg's socket
+//! work of a tick, reads just before the audio tick and sends just after it.
 //!
 //! Reading each socket when a datagram arrives wakes the network thread for
 //! every packet of every leg (seven legs at 20 ms: 350 wake-ups a second on
 //! top of the sends), and on a VM each wake-up costs tens of microseconds
 //! whatever little work follows. The audio thread only looks at the inbound
 //! rings at its tick, so a read just before the tick hands it the same
-//! packets: the pacer signals every leg `MARGIN` before the next tick and
-//! each drains its socket (not registered with the reactor, so a datagram
-//! wakes nobody). A packet that lands inside the margin waits one tick, as
-//! a little network jitter would; the arrival times the jitter buffer sees
-//! are the read times, at most one tick after the real ones.
+//! packets: the pacer reads every leg's RTP socket `MARGIN` before the next
+//! tick (the sockets are not registered with the reactor, so a datagram
+//! wakes nobody). A packet that lands inside the margin waits one tick, as a
+//! little network jitter would; the arrival times the jitter buffer sees are
+//! the read times, at most one tick after the real ones.
 //!
 //! Sends go the other way round: after a tick that gave any leg a packet the
-//! audio thread wakes one task ([`sends`]), which signals every leg on the
-//! network thread itself, so the audio thread makes one cross-thread wake-up
-//! (one system call) a tick however many legs there are.
+//! audio thread notifies the pacer once (one system call a tick however many
+//! legs there are), and the pacer sends every leg's packets.
+//!
+//! The pacer calls the legs itself ([`Paced`]) rather than signalling a task
+//! per leg: a leg's own task (RTCP, renegotiation, its end) then sleeps
+//! through the ticks. With a task per leg each wake-up polled every leg's
+//! task and each of its timers, channels and sockets again: in an
+//! eight-party bridge a third of the network thread's time was tokio's
+//! bookkeeping.
 //!
 //! The tick times come from the audio thread ([`TickClock::mark`], an atomic
 //! store per tick), so the reads follow a sound card's clock as well as the
-//! null backend's. With no leg listening the pacer sleeps until one does.
+//! null backend's. With no leg joined the pacer sleeps until one joins.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 /// The audio thread's tick period.
 pub(super) const PERIOD: Duration = Duration::from_millis(10);
@@ -40,7 +47,8 @@ const MARGIN: Duration = Duration::from_micros(3_000);
 /// A read closer than this to the last one is skipped (the next tick's is
 /// taken), so a late timer does not read twice in a row.
 const MIN_GAP: Duration = Duration::from_millis(2);
-
+/// Reads between two calls of [`Paced::second`].
+const READS_PER_SECOND: u64 = 100;
 /// The start of the audio thread's latest tick, shared with the pacer.
 pub(super) struct TickClock {
     epoch: Instant,
@@ -90,89 +98,208 @@ pub(super) fn next_read(last_tick: Option<Instant>, now: Instant) -> Instant {
     at
 }
 
-/// What a leg needs to follow the pacer: a receiver of its read signals.
-#[derive(Clone)]
-pub(super) struct Reads {
-    signal: watch::Receiver<u64>,
-    legs: Arc<Notify>,
+/// What the pacer does with a leg's network half.
+pub(super) trait Paced: Send + 'static {
+    /// Just before a tick: reads what the leg's RTP socket holds.
+    fn read(&mut self);
+    /// After a tick that gave some leg packets: sends this leg's. `false`
+    /// when the leg's audio half is gone (the pacer then lets the leg go).
+    fn send(&mut self) -> bool;
+    /// About once a second: the slow checks (RTP timeout of a leg that
+    /// sends nothing, the quality figures for the controls).
+    fn second(&mut self);
 }
 
-impl Reads {
-    /// A leg's own receiver; wakes the pacer if it was idle.
-    pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
-        let mut rx = self.signal.clone();
-        rx.mark_unchanged();
-        self.legs.notify_one();
-        rx
-    }
-
-    /// The engine is going: drops its receiver, then lets an idle pacer see
-    /// that and end once the legs' receivers are gone too.
-    pub(super) fn release(self) {
-        let legs = self.legs;
-        drop(self.signal);
-        legs.notify_one();
-    }
+/// A leg's network half as the pacer and the leg's own task share it: both
+/// run on the network thread, so the lock is never contended.
+pub(super) struct PacedLeg<L> {
+    state: Mutex<L>,
+    /// The pacer let go of the leg (its audio half or the engine is gone);
+    /// `let_go` wakes the leg's task to end.
+    released: AtomicBool,
+    let_go: Notify,
 }
 
-/// The pacer's task and the handle legs subscribe through. The task ends
-/// once the handle and every leg's receiver are gone.
-pub(super) fn pacer(clock: Arc<TickClock>) -> (Reads, impl std::future::Future<Output = ()>) {
-    let (tx, rx) = watch::channel(0u64);
-    let legs = Arc::new(Notify::new());
-    let reads = Reads {
-        signal: rx,
-        legs: legs.clone(),
-    };
-    let task = async move {
-        let mut n = 0u64;
-        loop {
-            match tx.receiver_count() {
-                0 => return,
-                // Only the engine's own handle: no leg to read for.
-                1 => {
-                    legs.notified().await;
-                    continue;
-                }
-                _ => {}
-            }
-            // tokio's clock (the real one outside tests) so the sleep and
-            // the schedule agree.
-            let now = tokio::time::Instant::now().into_std();
-            let at = next_read(clock.last_start(), now);
-            tokio::time::sleep_until(at.into()).await;
-            n += 1;
-            tx.send_replace(n);
+impl<L> PacedLeg<L> {
+    fn new(state: L) -> Self {
+        PacedLeg {
+            state: Mutex::new(state),
+            released: AtomicBool::new(false),
+            let_go: Notify::new(),
         }
-    };
-    (reads, task)
-}
+    }
 
-/// The send signal: the audio thread calls `tick.notify_one()` after a tick
-/// that produced packets (cheap when already notified); the task turns that
-/// into one signal for every leg's receiver. It ends when woken with no
-/// receiver left (the engine wakes it as it goes).
-pub(super) fn sends(
-    tick: Arc<Notify>,
-) -> (watch::Receiver<u64>, impl std::future::Future<Output = ()>) {
-    let (tx, rx) = watch::channel(0u64);
-    let task = async move {
-        let mut n = 0u64;
+    /// The leg's state (a panic elsewhere while it was held leaves it usable:
+    /// each step works on whole packets).
+    pub(super) fn lock(&self) -> MutexGuard<'_, L> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn release(&self) {
+        self.released.store(true, Ordering::Release);
+        self.let_go.notify_one();
+    }
+
+    /// Resolves once the pacer has let go of the leg.
+    pub(super) async fn released(&self) {
         loop {
-            tick.notified().await;
-            if tx.receiver_count() == 0 {
+            let woken = self.let_go.notified();
+            if self.released.load(Ordering::Acquire) {
                 return;
             }
-            n += 1;
-            tx.send_replace(n);
+            woken.await;
+        }
+    }
+}
+
+/// What the pacer and the engine share.
+struct Shared<L> {
+    /// Legs joined since the pacer last looked.
+    joining: Mutex<Vec<Weak<PacedLeg<L>>>>,
+    /// A leg joined while the pacer idled, or the engine is going.
+    wake: Notify,
+    /// What the audio thread notifies after a tick that gave packets...
+    sent: Notify,
+    /// ...once however many legs' wakers it calls: set by the first, cleared
+    /// by the pacer before it sends.
+    sent_pending: AtomicBool,
+    engine_gone: AtomicBool,
+}
+
+/// The engine's handle on the pacer.
+pub(super) struct Pacer<L> {
+    shared: Arc<Shared<L>>,
+}
+
+impl<L> Clone for Pacer<L> {
+    fn clone(&self) -> Self {
+        Pacer {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<L: Paced> Pacer<L> {
+    /// Hands a leg's network half to the pacer; the leg's task keeps the
+    /// returned handle (the pacer drops the leg once that handle is gone).
+    pub(super) fn join(&self, leg: L) -> Arc<PacedLeg<L>> {
+        let leg = Arc::new(PacedLeg::new(leg));
+        if self.shared.engine_gone.load(Ordering::Acquire) {
+            leg.release();
+        } else {
+            lock(&self.shared.joining).push(Arc::downgrade(&leg));
+            self.shared.wake.notify_one();
+        }
+        leg
+    }
+
+    /// What a leg's audio half calls after a tick that gave it packets:
+    /// cheap when already notified that tick.
+    pub(super) fn send_waker(&self) -> impl Fn() + Send + 'static {
+        let shared = self.shared.clone();
+        move || {
+            // A waker that finds the flag set comes before the pacer's pass,
+            // which clears it before it looks at any ring: nothing is left
+            // unsent.
+            if !shared.sent_pending.swap(true, Ordering::SeqCst) {
+                shared.sent.notify_one();
+            }
+        }
+    }
+
+    /// The engine is going: the pacer lets every leg go and ends.
+    pub(super) fn release(&self) {
+        self.shared.engine_gone.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        self.shared.sent.notify_one();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The pacer's handle and its task (to spawn on the network thread). The
+/// task ends once [`Pacer::release`] was called.
+pub(super) fn pacer<L: Paced>(clock: Arc<TickClock>) -> (Pacer<L>, impl Future<Output = ()>) {
+    let shared = Arc::new(Shared {
+        joining: Mutex::new(Vec::new()),
+        wake: Notify::new(),
+        sent: Notify::new(),
+        sent_pending: AtomicBool::new(false),
+        engine_gone: AtomicBool::new(false),
+    });
+    let pacer = Pacer {
+        shared: shared.clone(),
+    };
+    let task = async move {
+        let mut legs: Vec<Arc<PacedLeg<L>>> = Vec::new();
+        let mut reads = 0u64;
+        // One timer, moved after each read: a fresh one per read would be a
+        // timer-wheel insert and removal a tick.
+        let timer = tokio::time::sleep(PERIOD);
+        tokio::pin!(timer);
+        let mut armed = false;
+        loop {
+            legs.extend(lock(&shared.joining).drain(..).filter_map(|w| w.upgrade()));
+            // A leg whose task ended holds the last reference.
+            legs.retain(|l| Arc::strong_count(l) > 1 && !l.released.load(Ordering::Relaxed));
+            if shared.engine_gone.load(Ordering::Acquire) {
+                legs.iter().for_each(|l| l.release());
+                lock(&shared.joining)
+                    .drain(..)
+                    .filter_map(|w| w.upgrade())
+                    .for_each(|l| l.release());
+                return;
+            }
+            if legs.is_empty() {
+                armed = false;
+                shared.wake.notified().await;
+                continue;
+            }
+            if !armed {
+                // tokio's clock (the real one outside tests) so the sleep
+                // and the schedule agree.
+                let now = tokio::time::Instant::now().into_std();
+                timer
+                    .as_mut()
+                    .reset(next_read(clock.last_start(), now).into());
+                armed = true;
+            }
+            tokio::select! {
+                biased;
+                () = shared.sent.notified() => {
+                    // A full barrier (a store alone may pass the rings'
+                    // loads below, and a waker then see the flag still set).
+                    shared.sent_pending.swap(false, Ordering::SeqCst);
+                    for leg in &legs {
+                        if !leg.lock().send() {
+                            leg.release();
+                        }
+                    }
+                }
+                () = &mut timer => {
+                    reads += 1;
+                    let second = reads % READS_PER_SECOND == 0;
+                    for leg in &legs {
+                        let mut state = leg.lock();
+                        state.read();
+                        if second {
+                            state.second();
+                        }
+                    }
+                    armed = false;
+                }
+            }
         }
     };
-    (rx, task)
+    (pacer, task)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -202,57 +329,152 @@ mod tests {
         assert_eq!((at + MARGIN - t0).as_nanos() % PERIOD.as_nanos(), 0);
     }
 
-    #[tokio::test]
-    async fn one_tick_notification_signals_every_leg_and_the_task_ends_with_them() {
-        let tick = Arc::new(Notify::new());
-        let (rx, task) = sends(tick.clone());
-        let task = tokio::spawn(task);
-        let mut legs = [rx.clone(), rx.clone(), rx.clone()];
-        drop(rx);
-        // Several legs' wakers in one tick: one notification, one signal.
-        tick.notify_one();
-        tick.notify_one();
-        for leg in &mut legs {
-            tokio::time::timeout(Duration::from_secs(1), leg.changed())
-                .await
-                .expect("signalled")
-                .expect("task alive");
-        }
-        drop(legs);
-        tick.notify_one();
-        tokio::time::timeout(Duration::from_secs(1), task)
-            .await
-            .expect("the task ends once no leg listens")
-            .expect("no panic");
-    }
-
     #[test]
     fn before_any_tick_reads_a_period_ahead() {
         let now = Instant::now();
         assert_eq!(next_read(None, now), now + PERIOD);
     }
 
-    #[tokio::test]
-    async fn signals_every_period_only_while_a_leg_listens_and_ends_with_them() {
+    /// Counts what the pacer asked of it.
+    #[derive(Clone, Default)]
+    struct Counts {
+        reads: Arc<AtomicUsize>,
+        sends: Arc<AtomicUsize>,
+        seconds: Arc<AtomicUsize>,
+        /// `send` reports the audio half gone.
+        audio_gone: Arc<AtomicBool>,
+    }
+
+    impl Paced for Counts {
+        fn read(&mut self) {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        fn send(&mut self) -> bool {
+            self.sends.fetch_add(1, Ordering::Relaxed);
+            !self.audio_gone.load(Ordering::Relaxed)
+        }
+        fn second(&mut self) {
+            self.seconds.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn get(n: &AtomicUsize) -> usize {
+        n.load(Ordering::Relaxed)
+    }
+
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(5 * MS).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    /// A pacer with the audio thread's clock ticking now.
+    fn started() -> (Pacer<Counts>, tokio::task::JoinHandle<()>) {
         let clock = Arc::new(TickClock::new());
         clock.mark(Instant::now());
-        let (reads, task) = pacer(clock);
-        let task = tokio::spawn(task);
-        // No leg: no signal.
-        tokio::time::sleep(5 * PERIOD).await;
-        assert!(!reads.signal.has_changed().expect("pacer alive"));
-        let mut leg = reads.subscribe();
-        for _ in 0..3 {
-            tokio::time::timeout(2 * PERIOD, leg.changed())
-                .await
-                .expect("a read signal within two periods")
-                .expect("pacer alive");
-        }
-        drop(leg);
-        reads.release();
-        tokio::time::timeout(3 * PERIOD, task)
+        let (pacer, task) = pacer::<Counts>(clock);
+        (pacer, tokio::spawn(task))
+    }
+
+    #[tokio::test]
+    async fn one_notification_sends_every_leg_once() {
+        let (pacer, _task) = started();
+        let legs: Vec<Counts> = (0..3).map(|_| Counts::default()).collect();
+        let _held: Vec<_> = legs.iter().map(|c| pacer.join(c.clone())).collect();
+        // Let the pacer take the legs in (at its first read).
+        until("every leg was read", || {
+            legs.iter().all(|c| get(&c.reads) > 0)
+        })
+        .await;
+        // Several legs' wakers in one tick: one notification.
+        let wake = pacer.send_waker();
+        wake();
+        wake();
+        until("every leg sent", || legs.iter().all(|c| get(&c.sends) == 1)).await;
+        tokio::time::sleep(3 * PERIOD).await;
+        assert!(
+            legs.iter().all(|c| get(&c.sends) == 1),
+            "sent again unasked"
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_come_every_period_only_while_a_leg_is_joined() {
+        let (pacer, task) = started();
+        let leg = Counts::default();
+        let held = pacer.join(leg.clone());
+        tokio::time::sleep(30 * PERIOD).await;
+        // Timers on a shared test machine run late, never early.
+        let n = get(&leg.reads);
+        assert!((10..=31).contains(&n), "{n} reads in 30 periods");
+        // The leg's task ended (dropped its handle): no more reads.
+        drop(held);
+        tokio::time::sleep(3 * PERIOD).await;
+        let after = get(&leg.reads);
+        tokio::time::sleep(10 * PERIOD).await;
+        assert_eq!(get(&leg.reads), after, "read after the leg ended");
+        pacer.release();
+        tokio::time::timeout(Duration::from_secs(1), task)
             .await
-            .expect("the pacer ends with its last receiver")
+            .expect("the pacer ends when released")
             .expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn the_slow_checks_run_about_once_a_second() {
+        let (pacer, _task) = started();
+        let leg = Counts::default();
+        let _held = pacer.join(leg.clone());
+        until("a hundred reads", || get(&leg.reads) >= 100).await;
+        tokio::time::sleep(2 * PERIOD).await;
+        assert_eq!(get(&leg.seconds), get(&leg.reads) / 100);
+    }
+
+    #[tokio::test]
+    async fn a_leg_whose_audio_half_is_gone_is_let_go_alone() {
+        let (pacer, _task) = started();
+        let (gone, stays) = (Counts::default(), Counts::default());
+        gone.audio_gone.store(true, Ordering::Relaxed);
+        let gone_leg = pacer.join(gone.clone());
+        let stays_leg = pacer.join(stays.clone());
+        until("both read", || {
+            get(&gone.reads) > 0 && get(&stays.reads) > 0
+        })
+        .await;
+        pacer.send_waker()();
+        tokio::time::timeout(Duration::from_secs(1), gone_leg.released())
+            .await
+            .expect("the leg is let go");
+        let reads = get(&gone.reads);
+        tokio::time::sleep(5 * PERIOD).await;
+        assert_eq!(get(&gone.reads), reads, "read after being let go");
+        assert!(!stays_leg.released.load(Ordering::Relaxed));
+        let n = get(&stays.reads);
+        until("the other leg is still read", || get(&stays.reads) > n + 2).await;
+    }
+
+    #[tokio::test]
+    async fn release_lets_every_leg_go_and_ends_the_task() {
+        let (pacer, task) = started();
+        let legs: Vec<_> = (0..2).map(|_| pacer.join(Counts::default())).collect();
+        pacer.release();
+        for leg in &legs {
+            tokio::time::timeout(Duration::from_secs(1), leg.released())
+                .await
+                .expect("let go when the engine goes");
+        }
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("the pacer ends")
+            .expect("no panic");
+        // A leg joining afterwards is let go at once.
+        let late = pacer.join(Counts::default());
+        tokio::time::timeout(Duration::from_secs(1), late.released())
+            .await
+            .expect("let go at once");
     }
 }
