@@ -280,7 +280,7 @@ pub(super) fn pacer<L: Paced>(clock: Arc<TickClock>) -> (Pacer<L>, impl Future<O
                 }
                 () = &mut timer => {
                     reads += 1;
-                    let second = reads % READS_PER_SECOND == 0;
+                    let second = reads.is_multiple_of(READS_PER_SECOND);
                     for leg in &legs {
                         let mut state = leg.lock();
                         state.read();
