@@ -7,7 +7,7 @@
 //! whatever left the engine, so nothing is freed on the audio thread. After each
 //! tick the thread wakes the network halves that were given packets to send,
 //! and the event task when it pushed events; it marks each tick's start for
-//! the pacer that times the legs' socket reads ([`super::pacer`]).
+//! the pacer thread that reads and sends every leg's RTP ([`super::pacer`]).
 //! Recordings are written by a disk thread ([`super::disk`]).
 
 use super::disk::Disk;
@@ -50,9 +50,10 @@ struct Inner {
     disk: Disk,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Reads and sends every leg's packets on the network thread; released
+    /// Reads and sends every leg's packets on a thread of its own; released
     /// when the engine goes.
     pacer: Pacer<NetHalf>,
+    pacer_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// What a leg's audio half calls after a tick that gave it packets.
@@ -118,8 +119,8 @@ impl MediaEngine {
                 return Err(anyhow!("the audio backend did not open within 10 s"));
             }
         }
-        let (pacer, pacer_task) = pacer::pacer(clock);
-        super::net_runtime::spawn(pacer_task)?;
+        let (pacer, pacer_thread) =
+            pacer::pacer(clock).context("cannot start the RTP pacer thread")?;
         let waiters: Waiters = Arc::default();
         let levels: Levels = Arc::default();
         tokio::spawn(event_task(
@@ -138,6 +139,7 @@ impl MediaEngine {
                 stop,
                 thread: Mutex::new(Some(thread)),
                 pacer,
+                pacer_thread: Mutex::new(Some(pacer_thread)),
             }),
         })
     }
@@ -263,6 +265,9 @@ mod tests {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.pacer.release();
+        if let Some(t) = self.pacer_thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();

@@ -1,9 +1,9 @@
 //! Per-call media legs on the process's media engine ([`MediaEngine`]): the
 //! RTP socket pair each call owns, the SDP offer/answer that describes it, and
 //! once the call is up (or early media arrives) its two halves: the network
-//! half (`net_leg`, on the network thread, `net_runtime`, where the `pacer`
-//! reads and sends every leg's packets around each tick) and the audio half
-//! on the engine's audio thread, placed in a room of its own with the call's local end (1:1 call) or
+//! half (`net_leg`: its RTP read and sent around each tick by the `pacer`'s
+//! thread, its RTCP and controls on the network thread, `net_runtime`) and
+//! the audio half on the engine's audio thread, placed in a room of its own with the call's local end (1:1 call) or
 //! in a shared room (a conference bridge).
 
 mod disk;

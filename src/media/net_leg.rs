@@ -1,12 +1,12 @@
-//! A leg's network half on the network thread (`net_runtime`): RTP and RTCP
-//! sockets,
+//! A leg's network half: RTP and RTCP sockets,
 //! latching and SSRC tracking ([`NetReceive`]), packetising and RFC 4733
 //! digits ([`NetSend`]), SRTP/SRTCP ([`NetSrtp`]), RTCP reports, the RTP
 //! timeout. It moves packets and never decodes: received payloads go to the
 //! audio thread with their arrival time, encoded ones come back after every
-//! tick of the audio thread. The pacer (`pacer`) does the per-tick reads and
-//! sends for every leg at once; the leg's own task wakes only for RTCP, for
-//! the call's controls and at its end.
+//! tick of the audio thread. The pacer (`pacer`, a thread of its own) does
+//! the per-tick reads and sends for every leg at once; the leg's own task,
+//! on the network thread (`net_runtime`), wakes only for RTCP, for the
+//! call's controls and at its end.
 
 use super::net_receive::NetReceive;
 use super::net_send::NetSend;

@@ -8,8 +8,9 @@
 //! wake-up costs far more than the task's own work: an eight-party G.711
 //! bridge spent ~1.5 % of a core on ~720 context switches a second. On one
 //! thread, a tick's packets for every leg go out in one wake-up, and nothing
-//! else is woken (today the `pacer` task does every leg's per-tick reads and
-//! sends). The RTCP sockets are registered with this runtime's reactor when
+//! else is woken (since then the per-tick RTP reads and sends moved to the
+//! `pacer`'s own thread; the legs' tasks here wake for RTCP and controls).
+//! The RTCP sockets are registered with this runtime's reactor when
 //! the network half starts (see [`super::net_leg::NetLeg::new`]), so their
 //! readiness never passes through the SIP loop's runtime either.
 

@@ -1,5 +1,5 @@
-//! The pacer: one task on the network thread that does every leg's socket
-//! work of a tick, reads just before the audio tick and sends just after it.
+//! The pacer: one thread that does every leg's RTP socket work of a tick,
+//! reads just before the audio tick and sends just after it.
 //!
 //! Reading each socket when a datagram arrives wakes the network thread for
 //! every packet of every leg (seven legs at 20 ms: 350 wake-ups a second on
@@ -13,7 +13,7 @@
 //! the read times, at most one tick after the real ones.
 //!
 //! Sends go the other way round: after a tick that gave any leg a packet the
-//! audio thread notifies the pacer once (one system call a tick however many
+//! audio thread wakes the pacer once (one system call a tick however many
 //! legs there are), and the pacer sends every leg's packets.
 //!
 //! The pacer calls the legs itself ([`Paced`]) rather than signalling a task
@@ -26,8 +26,10 @@
 //! The tick times come from the audio thread ([`TickClock::mark`], an atomic
 //! store per tick), so the reads follow a sound card's clock as well as the
 //! null backend's. With no leg joined the pacer sleeps until one joins.
+//! RTCP, renegotiation and each leg's end stay with the leg's task on the
+//! network runtime (`net_runtime`); the two share the leg's state under a
+//! lock that each holds for one step.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -35,9 +37,9 @@ use tokio::sync::Notify;
 
 /// The audio thread's tick period.
 pub(super) const PERIOD: Duration = Duration::from_millis(10);
-/// How long before a tick the sockets are read. tokio's timer fires up to
-/// 1 ms after its deadline, so reads land 2-3 ms before the tick, leaving
-/// room for the network thread's own scheduling delay on a busy machine: at
+/// How long before a tick the sockets are read, leaving room for the
+/// pacer's own scheduling delay on a busy machine (measured when the reads
+/// ran on tokio's timer, which fired up to 1 ms late, so 2-3 ms early): at
 /// 1.5 ms, reads that slipped past the tick made the packet after a loss miss
 /// its FEC turn (Opus at 5 % loss fell 0.56 in one run of eight, jitter with
 /// loss 0.46-0.74 against 0.47-0.51 before); at 3 ms, 0.23-0.27 and 0.48-0.51.
@@ -156,14 +158,19 @@ impl<L> PacedLeg<L> {
 struct Shared<L> {
     /// Legs joined since the pacer last looked.
     joining: Mutex<Vec<Weak<PacedLeg<L>>>>,
-    /// A leg joined while the pacer idled, or the engine is going.
-    wake: Notify,
-    /// What the audio thread notifies after a tick that gave packets...
-    sent: Notify,
-    /// ...once however many legs' wakers it calls: set by the first, cleared
-    /// by the pacer before it sends.
+    /// Set by the first of a tick's leg wakers, cleared by the pacer before
+    /// it sends: one wake-up a tick however many legs produced packets.
     sent_pending: AtomicBool,
     engine_gone: AtomicBool,
+    /// The pacer's thread, woken by the wakers, by a joining leg and by the
+    /// engine going.
+    thread: std::thread::Thread,
+}
+
+impl<L> Shared<L> {
+    fn wake(&self) {
+        self.thread.unpark();
+    }
 }
 
 /// The engine's handle on the pacer.
@@ -188,13 +195,13 @@ impl<L: Paced> Pacer<L> {
             leg.release();
         } else {
             lock(&self.shared.joining).push(Arc::downgrade(&leg));
-            self.shared.wake.notify_one();
+            self.shared.wake();
         }
         leg
     }
 
     /// What a leg's audio half calls after a tick that gave it packets:
-    /// cheap when already notified that tick.
+    /// an atomic swap when the pacer was already woken that tick.
     pub(super) fn send_waker(&self) -> impl Fn() + Send + 'static {
         let shared = self.shared.clone();
         move || {
@@ -202,16 +209,15 @@ impl<L: Paced> Pacer<L> {
             // which clears it before it looks at any ring: nothing is left
             // unsent.
             if !shared.sent_pending.swap(true, Ordering::SeqCst) {
-                shared.sent.notify_one();
+                shared.wake();
             }
         }
     }
 
-    /// The engine is going: the pacer lets every leg go and ends.
+    /// The engine is going: the pacer lets every leg go and its thread ends.
     pub(super) fn release(&self) {
         self.shared.engine_gone.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
-        self.shared.sent.notify_one();
+        self.shared.wake();
     }
 }
 
@@ -219,81 +225,91 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The pacer's handle and its task (to spawn on the network thread). The
-/// task ends once [`Pacer::release`] was called.
-pub(super) fn pacer<L: Paced>(clock: Arc<TickClock>) -> (Pacer<L>, impl Future<Output = ()>) {
+/// Starts the pacer's thread (`agentphone-rtp`), which ends once
+/// [`Pacer::release`] was called.
+///
+/// A thread of its own, not a task on the network runtime: it sleeps on a
+/// futex until the next read or a waker's call, where the runtime's reactor
+/// added epoll, its timer wheel (millisecond deadlines, so about one read in
+/// ten woke the thread twice) and its task bookkeeping to every wake-up.
+pub(super) fn pacer<L: Paced>(
+    clock: Arc<TickClock>,
+) -> std::io::Result<(Pacer<L>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared<L>>>();
+    let thread = std::thread::Builder::new()
+        .name("agentphone-rtp".into())
+        .spawn(move || {
+            let Ok(shared) = rx.recv() else { return };
+            if let Err(e) = super::priority::raise(super::priority::NETWORK) {
+                // Packets are then read when the scheduler gets round to it:
+                // on a busy machine some miss the tick they arrived for.
+                tracing::debug!("RTP pacer thread keeps normal priority: {e}");
+            }
+            run(&shared, &clock);
+        })?;
     let shared = Arc::new(Shared {
         joining: Mutex::new(Vec::new()),
-        wake: Notify::new(),
-        sent: Notify::new(),
         sent_pending: AtomicBool::new(false),
         engine_gone: AtomicBool::new(false),
+        thread: thread.thread().clone(),
     });
-    let pacer = Pacer {
-        shared: shared.clone(),
-    };
-    let task = async move {
-        let mut legs: Vec<Arc<PacedLeg<L>>> = Vec::new();
-        let mut reads = 0u64;
-        // One timer, moved after each read: a fresh one per read would be a
-        // timer-wheel insert and removal a tick.
-        let timer = tokio::time::sleep(PERIOD);
-        tokio::pin!(timer);
-        let mut armed = false;
+    // The thread only waits for this; it cannot have gone.
+    let _ = tx.send(shared.clone());
+    Ok((Pacer { shared }, thread))
+}
+
+/// The pacer's loop: reads before each tick, sends when woken for it.
+fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock) {
+    let mut legs: Vec<Arc<PacedLeg<L>>> = Vec::new();
+    let mut reads = 0u64;
+    loop {
+        legs.extend(lock(&shared.joining).drain(..).filter_map(|w| w.upgrade()));
+        // A leg whose task ended holds the last reference.
+        legs.retain(|l| Arc::strong_count(l) > 1 && !l.released.load(Ordering::Relaxed));
+        if shared.engine_gone.load(Ordering::Acquire) {
+            legs.iter().for_each(|l| l.release());
+            lock(&shared.joining)
+                .drain(..)
+                .filter_map(|w| w.upgrade())
+                .for_each(|l| l.release());
+            return;
+        }
+        if legs.is_empty() {
+            std::thread::park();
+            continue;
+        }
+        let at = next_read(clock.last_start(), Instant::now());
         loop {
-            legs.extend(lock(&shared.joining).drain(..).filter_map(|w| w.upgrade()));
-            // A leg whose task ended holds the last reference.
-            legs.retain(|l| Arc::strong_count(l) > 1 && !l.released.load(Ordering::Relaxed));
-            if shared.engine_gone.load(Ordering::Acquire) {
-                legs.iter().for_each(|l| l.release());
-                lock(&shared.joining)
-                    .drain(..)
-                    .filter_map(|w| w.upgrade())
-                    .for_each(|l| l.release());
-                return;
-            }
-            if legs.is_empty() {
-                armed = false;
-                shared.wake.notified().await;
-                continue;
-            }
-            if !armed {
-                // tokio's clock (the real one outside tests) so the sleep
-                // and the schedule agree.
-                let now = tokio::time::Instant::now().into_std();
-                timer
-                    .as_mut()
-                    .reset(next_read(clock.last_start(), now).into());
-                armed = true;
-            }
-            tokio::select! {
-                biased;
-                () = shared.sent.notified() => {
-                    // A full barrier (a store alone may pass the rings'
-                    // loads below, and a waker then see the flag still set).
-                    shared.sent_pending.swap(false, Ordering::SeqCst);
-                    for leg in &legs {
-                        if !leg.lock().send() {
-                            leg.release();
-                        }
+            // A full barrier (a store alone may pass the rings' loads in
+            // `send`, and a waker then see the flag still set).
+            if shared.sent_pending.swap(false, Ordering::SeqCst) {
+                let mut gone = false;
+                for leg in &legs {
+                    if !leg.lock().send() {
+                        leg.release();
+                        gone = true;
                     }
                 }
-                () = &mut timer => {
-                    reads += 1;
-                    let second = reads.is_multiple_of(READS_PER_SECOND);
-                    for leg in &legs {
-                        let mut state = leg.lock();
-                        state.read();
-                        if second {
-                            state.second();
-                        }
-                    }
-                    armed = false;
+                if gone {
+                    legs.retain(|l| !l.released.load(Ordering::Relaxed));
                 }
+            }
+            let now = Instant::now();
+            if now >= at || shared.engine_gone.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::park_timeout(at - now);
+        }
+        reads += 1;
+        let second = reads.is_multiple_of(READS_PER_SECOND);
+        for leg in &legs {
+            let mut state = leg.lock();
+            state.read();
+            if second {
+                state.second();
             }
         }
-    };
-    (pacer, task)
+    }
 }
 
 #[cfg(test)]
@@ -373,15 +389,14 @@ mod tests {
     }
 
     /// A pacer with the audio thread's clock ticking now.
-    fn started() -> (Pacer<Counts>, tokio::task::JoinHandle<()>) {
+    fn started() -> (Pacer<Counts>, std::thread::JoinHandle<()>) {
         let clock = Arc::new(TickClock::new());
         clock.mark(Instant::now());
-        let (pacer, task) = pacer::<Counts>(clock);
-        (pacer, tokio::spawn(task))
+        pacer::<Counts>(clock).expect("pacer thread")
     }
 
     #[tokio::test]
-    async fn one_notification_sends_every_leg_once() {
+    async fn a_tick_of_wakers_sends_every_leg_and_nothing_more() {
         let (pacer, _task) = started();
         let legs: Vec<Counts> = (0..3).map(|_| Counts::default()).collect();
         let _held: Vec<_> = legs.iter().map(|c| pacer.join(c.clone())).collect();
@@ -390,15 +405,46 @@ mod tests {
             legs.iter().all(|c| get(&c.reads) > 0)
         })
         .await;
-        // Several legs' wakers in one tick: one notification.
+        // The wakers of one tick, back to back.
         let wake = pacer.send_waker();
-        wake();
-        wake();
-        until("every leg sent", || legs.iter().all(|c| get(&c.sends) == 1)).await;
+        for _ in 0..8 {
+            wake();
+        }
+        until("every leg sent", || legs.iter().all(|c| get(&c.sends) >= 1)).await;
         tokio::time::sleep(3 * PERIOD).await;
+        let sends: Vec<usize> = legs.iter().map(|c| get(&c.sends)).collect();
+        // No send without a waker.
+        tokio::time::sleep(5 * PERIOD).await;
+        let later: Vec<usize> = legs.iter().map(|c| get(&c.sends)).collect();
+        assert_eq!(later, sends, "sent again unasked");
+    }
+
+    #[test]
+    fn wakers_called_while_the_pacer_sends_cost_one_more_pass() {
+        let (pacer, _thread) = started();
+        let leg = Counts::default();
+        let held = pacer.join(leg.clone());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while get(&leg.reads) == 0 {
+            assert!(Instant::now() < deadline, "never read");
+            std::thread::sleep(MS);
+        }
+        let wake = pacer.send_waker();
+        {
+            // The pacer blocks in its pass on this leg while the rest of the
+            // tick's wakers (and many more) are called.
+            let _busy = held.lock();
+            wake();
+            std::thread::sleep(20 * MS);
+            for _ in 0..100 {
+                wake();
+            }
+        }
+        std::thread::sleep(5 * PERIOD);
+        let passes = get(&leg.sends);
         assert!(
-            legs.iter().all(|c| get(&c.sends) == 1),
-            "sent again unasked"
+            (1..=2).contains(&passes),
+            "{passes} send passes for 101 wakers"
         );
     }
 
@@ -418,10 +464,8 @@ mod tests {
         tokio::time::sleep(10 * PERIOD).await;
         assert_eq!(get(&leg.reads), after, "read after the leg ended");
         pacer.release();
-        tokio::time::timeout(Duration::from_secs(1), task)
-            .await
-            .expect("the pacer ends when released")
-            .expect("no panic");
+        until("the pacer ends when released", || task.is_finished()).await;
+        task.join().expect("no panic");
     }
 
     #[tokio::test]
@@ -467,10 +511,8 @@ mod tests {
                 .await
                 .expect("let go when the engine goes");
         }
-        tokio::time::timeout(Duration::from_secs(1), task)
-            .await
-            .expect("the pacer ends")
-            .expect("no panic");
+        until("the pacer ends", || task.is_finished()).await;
+        task.join().expect("no panic");
         // A leg joining afterwards is let go at once.
         let late = pacer.join(Counts::default());
         tokio::time::timeout(Duration::from_secs(1), late.released())
