@@ -72,6 +72,7 @@ impl MediaEngine {
     pub fn start(backend: AudioBackend) -> Result<MediaEngine> {
         // Before the audio thread, so no failure after it leaves it running.
         let disk = Disk::start().context("cannot start the recording thread")?;
+        super::net_runtime::ensure_started()?;
         let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(COMMAND_SLOTS);
         let (ev_tx, ev_rx) = rtrb::RingBuffer::new(EVENT_SLOTS);
         let (tick_tx, tick_rx) = watch::channel(0u64);
@@ -119,8 +120,14 @@ impl MediaEngine {
                 return Err(anyhow!("the audio backend did not open within 10 s"));
             }
         }
-        let (pacer, pacer_thread) =
-            pacer::pacer(clock).context("cannot start the RTP pacer thread")?;
+        let (pacer, pacer_thread) = match pacer::pacer(clock) {
+            Ok(p) => p,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = thread.join();
+                return Err(anyhow!("cannot start the RTP pacer thread: {e}"));
+            }
+        };
         let waiters: Waiters = Arc::default();
         let levels: Levels = Arc::default();
         tokio::spawn(event_task(

@@ -43,17 +43,29 @@ fn start() -> Result<Handle, String> {
     Ok(handle)
 }
 
+/// Starts the network thread if it is not running yet. The media engine
+/// calls it as it starts, so the runtime's own descriptors (epoll, its
+/// waker) are taken then, not by the first call (which might find the
+/// process's descriptors used up, and would then have no audio instead of
+/// failing cleanly).
+pub(super) fn ensure_started() -> Result<()> {
+    handle().map(|_| ())
+}
+
+fn handle() -> Result<&'static Handle> {
+    RUNTIME
+        .get_or_init(start)
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
 /// Runs `task` on the network thread.
 pub(super) fn spawn<F>(task: F) -> Result<JoinHandle<F::Output>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handle = RUNTIME
-        .get_or_init(start)
-        .as_ref()
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(handle.spawn(task))
+    Ok(handle()?.spawn(task))
 }
 
 #[cfg(test)]
