@@ -3,8 +3,9 @@
 //! once the call is up (or early media arrives) its two halves: the network
 //! half (`net_leg`: its RTP read and sent around each tick by the `pacer`'s
 //! thread, its RTCP and controls on the network thread, `net_runtime`) and
-//! the audio half on the engine's audio thread, placed in a room of its own with the call's local end (1:1 call) or
-//! in a shared room (a conference bridge).
+//! the audio half on the engine's audio thread, placed in a room of its own
+//! with the call's local end (1:1 call) or in a shared room (a conference
+//! bridge).
 
 mod disk;
 mod engine;

@@ -70,16 +70,14 @@ impl Paced for NetHalf {
 
     fn send(&mut self) -> bool {
         self.send_encoded();
-        self.watchdog
-            .check(Instant::now(), self.rx.receiver().last_arrival());
+        self.check_rtp_timeout();
         !self.outbound.is_abandoned()
     }
 
     fn second(&mut self) {
         // The RTP timeout is checked at every packet sent; this slow backstop
         // covers a leg that sends nothing (held by the peer or by us).
-        self.watchdog
-            .check(Instant::now(), self.rx.receiver().last_arrival());
+        self.check_rtp_timeout();
         let now = self
             .rtcp_session
             .quality(self.tx.sender(), self.rx.receiver());
@@ -170,6 +168,11 @@ impl NetLeg {
 }
 
 impl NetHalf {
+    fn check_rtp_timeout(&mut self) {
+        self.watchdog
+            .check(Instant::now(), self.rx.receiver().last_arrival());
+    }
+
     /// Everything the RTP socket holds, up to [`MAX_READS`] datagrams.
     fn read_rtp(&mut self) {
         for _ in 0..MAX_READS {

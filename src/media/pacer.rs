@@ -51,6 +51,7 @@ const MARGIN: Duration = Duration::from_micros(3_000);
 const MIN_GAP: Duration = Duration::from_millis(2);
 /// Reads between two calls of [`Paced::second`].
 const READS_PER_SECOND: u64 = 100;
+
 /// The start of the audio thread's latest tick, shared with the pacer.
 pub(super) struct TickClock {
     epoch: Instant,
@@ -112,8 +113,9 @@ pub(super) trait Paced: Send + 'static {
     fn second(&mut self);
 }
 
-/// A leg's network half as the pacer and the leg's own task share it: both
-/// run on the network thread, so the lock is never contended.
+/// A leg's network half as the pacer's thread and the leg's own task share
+/// it: each holds the lock for one step (a read, a send pass, an RTCP
+/// packet), so it is rarely contended.
 pub(super) struct PacedLeg<L> {
     state: Mutex<L>,
     /// The pacer let go of the leg (its audio half or the engine is gone);
@@ -134,7 +136,7 @@ impl<L> PacedLeg<L> {
     /// The leg's state (a panic elsewhere while it was held leaves it usable:
     /// each step works on whole packets).
     pub(super) fn lock(&self) -> MutexGuard<'_, L> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     fn release(&self) {
