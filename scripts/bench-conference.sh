@@ -26,6 +26,8 @@
 #                     other machines, so they should not delay the bridge's
 #                     audio thread on a small box (0: same priority)
 #   SKIP_BUILD=1      use the existing target/release/agentphone
+#   BIN=PATH          measure this agentphone binary (implies SKIP_BUILD=1;
+#                     for old/new comparisons of two builds)
 # The closing table, one row per configuration: cpu_% (bridge process, % of
 # one core), audio_% (its audio thread alone; the rest is the legs' network
 # halves on tokio), the issue's target, the bridge's tick lateness p99/max and
@@ -45,7 +47,7 @@ denoises=${DENOISE:-off on}
 caller_nice=${CALLER_NICE:-10}
 legs=7
 duration=$((window + 10))
-bin=target/release/agentphone
+bin=${BIN:-target/release/agentphone}
 out_root=target/bench-conference
 clk_tck=$(getconf CLK_TCK)
 
@@ -56,7 +58,7 @@ for d in $denoises; do
   case $d in on | off) ;; *) echo "DENOISE must be on or off, not '$d'" >&2; exit 2 ;; esac
 done
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
+if [ "${SKIP_BUILD:-0}" != 1 ] && [ -z "${BIN:-}" ]; then
   bash scripts/setup-build.sh
   cargo build --release --quiet
 fi

@@ -6,8 +6,9 @@
 //! Nothing is decoded here: decoding runs on the audio clock.
 
 use agentphone_engine::chain::Chain;
-use agentphone_engine::packet::{Inbound, InboundPacket, PacketKind};
+use agentphone_engine::packet::{Inbound, PacketKind};
 use agentphone_engine::rings::InboundSender;
+use agentphone_engine::rings::PacketRefused;
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
 use agentphone_media::offer_answer::{Codec, NegotiatedMedia, PayloadFormat};
@@ -187,16 +188,11 @@ impl NetReceive {
             {
                 continue;
             }
-            let copy = InboundPacket::new(
-                now,
+            let at = (
                 seq.wrapping_sub(back as u16),
                 ts.wrapping_sub(block.ts_offset),
-                block.data,
             );
-            match copy {
-                Some(p) => self.send(Inbound::Packet(p.with_kind(PacketKind::Redundant))),
-                None => self.malformed_payloads += 1,
-            }
+            self.send_packet(now, at, PacketKind::Redundant, block.data);
         }
     }
 
@@ -218,10 +214,7 @@ impl NetReceive {
             // with its audio, so it goes to the audio's chain (which plays it
             // if it is G.711). Before any audio there is nothing to fill.
             if self.chain_pt.is_some() {
-                match InboundPacket::new(now, seq, ts, payload) {
-                    Some(p) => self.send(Inbound::Packet(p.with_kind(PacketKind::ComfortNoise))),
-                    None => self.malformed_payloads += 1,
-                }
+                self.send_packet(now, (seq, ts), PacketKind::ComfortNoise, payload);
             }
             return;
         }
@@ -235,10 +228,7 @@ impl NetReceive {
         if (self.chain_pt != Some(pt) || longer()) && !self.start_chain(pt, payload) {
             return;
         }
-        match InboundPacket::new(now, seq, ts, payload) {
-            Some(p) => self.send(Inbound::Packet(p)),
-            None => self.malformed_payloads += 1,
-        }
+        self.send_packet(now, (seq, ts), PacketKind::Audio, payload);
     }
 
     /// First packet, or the peer switched codec: a fresh chain for it, built
@@ -273,6 +263,15 @@ impl NetReceive {
     /// Passes the far end's latest loss report on to the audio half's encoder.
     pub(super) fn peer_loss(&mut self, fraction_lost: u8) {
         self.send(Inbound::PeerLoss { fraction_lost });
+    }
+
+    /// Queues a payload for the audio half, copied once, into the ring.
+    fn send_packet(&mut self, now: Instant, at: (u16, u32), kind: PacketKind, payload: &[u8]) {
+        match self.ring.push_packet(now, at, kind, payload) {
+            Ok(()) => {}
+            Err(PacketRefused::Full) => self.ring_overflow += 1,
+            Err(PacketRefused::TooLong) => self.malformed_payloads += 1,
+        }
     }
 
     fn send(&mut self, item: Inbound) {

@@ -4,10 +4,10 @@ use crate::chain::Recovery;
 use crate::clean::Cleaner;
 use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
-use crate::packet::Inbound;
+
 use crate::rings::{
     inbound_ring, inbound_ring_sized, outbound_ring, InboundReceiver, InboundSender, InboundSize,
-    OutboundReceiver, OutboundSender,
+    OutboundReceiver, OutboundSender, Received,
 };
 use agentphone_audio::Frame;
 use agentphone_media::jitter::JitterStats;
@@ -135,13 +135,16 @@ impl LegAudio {
         frame: &mut Frame,
     ) -> (bool, Option<Box<crate::chain::Chain>>) {
         let mut retired = None;
-        while let Ok(item) = self.inbound.pop() {
-            if let Inbound::PeerLoss { fraction_lost } = item {
-                self.packer.on_peer_loss(fraction_lost);
-                continue;
+        let (listener, packer) = (&mut self.listener, &mut self.packer);
+        while let Ok(replaced) = self.inbound.pop_with(|item| {
+            if let Received::PeerLoss { fraction_lost } = item {
+                packer.on_peer_loss(fraction_lost);
+                return None;
             }
-            retired = self.listener.accept(item);
-            if retired.is_some() {
+            listener.accept(item)
+        }) {
+            if replaced.is_some() {
+                retired = replaced;
                 break;
             }
         }

@@ -3,7 +3,8 @@
 //! 10 ms frames on the audio clock.
 
 use crate::chain::{Chain, Pulled, Recovery};
-use crate::packet::{Inbound, PacketKind};
+use crate::packet::PacketKind;
+use crate::rings::Received;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
 use agentphone_media::jitter::JitterStats;
 use std::time::{Duration, Instant};
@@ -44,12 +45,17 @@ impl Listener {
 
     /// Takes one item off the inbound ring; returns a chain that was replaced
     /// (to be dropped off the audio thread).
-    pub(crate) fn accept(&mut self, item: Inbound) -> Option<Box<Chain>> {
+    pub(crate) fn accept(&mut self, item: Received<'_>) -> Option<Box<Chain>> {
         match item {
-            Inbound::Packet(p) => {
+            Received::Packet {
+                arrival: at,
+                seq,
+                ts,
+                kind,
+                payload,
+            } => {
                 if let Some(chain) = &mut self.chain {
-                    let (at, seq, ts, payload) = (p.arrival, p.seq, p.ts, p.payload());
-                    match p.kind {
+                    match kind {
                         PacketKind::Audio => chain.push(at, seq, ts, payload),
                         PacketKind::ComfortNoise => chain.push_comfort_noise(at, seq, ts, payload),
                         PacketKind::Redundant => chain.push_redundant(at, seq, ts, payload),
@@ -57,7 +63,7 @@ impl Listener {
                 }
                 None
             }
-            Inbound::Chain(chain) => {
+            Received::Chain(chain) => {
                 self.pending_len = 0;
                 let old = self.chain.replace(chain)?;
                 self.earlier = Some(merge(self.earlier, old.stats()));
@@ -65,8 +71,8 @@ impl Listener {
                 Some(old)
             }
             // The send side's business (see `LegAudio::hear`).
-            Inbound::PeerLoss { .. } => None,
-            Inbound::Restart => {
+            Received::PeerLoss { .. } => None,
+            Received::Restart => {
                 if let Some(chain) = &mut self.chain {
                     chain.restart();
                 }

@@ -87,10 +87,14 @@ impl<H> PayloadTx<H> {
         if self.items.is_full() || len > MAX_PAYLOAD || self.bytes.slots() < len {
             return Err(header);
         }
-        let Ok(chunk) = self.bytes.write_chunk_uninit(len) else {
+        let Ok(mut chunk) = self.bytes.write_chunk(len) else {
             return Err(header);
         };
-        chunk.fill_from_iter(payload.iter().copied());
+        let (a, b) = chunk.as_mut_slices();
+        let (head, tail) = payload.split_at(a.len());
+        a.copy_from_slice(head);
+        b.copy_from_slice(tail);
+        chunk.commit_all();
         // Only this sender fills the item ring, and it had room above.
         if self.items.push((header, len as u16)).is_err() {
             unreachable!("the item ring had a free slot a moment ago");
@@ -100,6 +104,33 @@ impl<H> PayloadTx<H> {
 }
 
 impl<H> PayloadRx<H> {
+    /// The next header and its payload, lent to `f` where it lies in the
+    /// byte ring; a payload split by the ring's end is put together in
+    /// `scratch` first. Nothing is copied otherwise.
+    fn pop_with<R>(
+        &mut self,
+        scratch: &mut [u8; MAX_PAYLOAD],
+        f: impl FnOnce(H, &[u8]) -> R,
+    ) -> Result<R, PopError> {
+        let (header, len) = self.items.pop()?;
+        let len = usize::from(len);
+        // The sender committed these bytes before the header.
+        let chunk = self
+            .bytes
+            .read_chunk(len)
+            .expect("a payload is in the byte ring before its header");
+        let (a, b) = chunk.as_slices();
+        let r = if b.is_empty() {
+            f(header, a)
+        } else {
+            scratch[..a.len()].copy_from_slice(a);
+            scratch[a.len()..len].copy_from_slice(b);
+            f(header, &scratch[..len])
+        };
+        chunk.commit_all();
+        Ok(r)
+    }
+
     /// The next header, its payload copied into `into` (at least
     /// [`MAX_PAYLOAD`] long); returns the payload's length.
     fn pop(&mut self, into: &mut [u8]) -> Result<(H, usize), PopError> {
@@ -137,7 +168,48 @@ enum Item {
 pub struct InboundSender(PayloadTx<Item>);
 
 /// The audio half's end of the inbound ring.
-pub struct InboundReceiver(PayloadRx<Item>);
+pub struct InboundReceiver {
+    ring: PayloadRx<Item>,
+    /// Where a payload split by the byte ring's end is put together
+    /// (allocated with the ring, off the audio thread).
+    scratch: Box<[u8; MAX_PAYLOAD]>,
+}
+
+/// An inbound item as the audio half reads it: a packet's payload is lent
+/// from the ring for the call of [`InboundReceiver::pop_with`].
+pub enum Received<'a> {
+    /// An audio payload as it arrived.
+    Packet {
+        /// When the datagram arrived.
+        arrival: Instant,
+        /// RTP sequence number.
+        seq: u16,
+        /// RTP timestamp.
+        ts: u32,
+        /// Audio, comfort noise or a redundant copy.
+        kind: PacketKind,
+        /// The payload, in the ring.
+        payload: &'a [u8],
+    },
+    /// See [`Inbound::Chain`].
+    Chain(Box<Chain>),
+    /// See [`Inbound::Restart`].
+    Restart,
+    /// See [`Inbound::PeerLoss`].
+    PeerLoss {
+        /// RFC 3550 §6.4.1 fraction lost.
+        fraction_lost: u8,
+    },
+}
+
+/// Why [`InboundSender::push_packet`] refused a packet (nothing is queued).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketRefused {
+    /// The item or the byte ring is full.
+    Full,
+    /// The payload is longer than [`MAX_PAYLOAD`].
+    TooLong,
+}
 
 /// An inbound ring of `slots` items and [`INBOUND_BYTES`] of payload.
 pub fn inbound_ring(slots: usize) -> (InboundSender, InboundReceiver) {
@@ -150,7 +222,11 @@ pub fn inbound_ring(slots: usize) -> (InboundSender, InboundReceiver) {
 /// An inbound ring of `size`.
 pub fn inbound_ring_sized(size: InboundSize) -> (InboundSender, InboundReceiver) {
     let (tx, rx) = payload_ring(size.slots, size.bytes);
-    (InboundSender(tx), InboundReceiver(rx))
+    let rx = InboundReceiver {
+        ring: rx,
+        scratch: Box::new([0; MAX_PAYLOAD]),
+    };
+    (InboundSender(tx), rx)
 }
 
 #[cfg(test)]
@@ -159,6 +235,28 @@ fn inbound_ring_with(slots: usize, bytes: usize) -> (InboundSender, InboundRecei
 }
 
 impl InboundSender {
+    /// Queues one received payload, copied once into the byte ring.
+    pub fn push_packet(
+        &mut self,
+        arrival: Instant,
+        (seq, ts): (u16, u32),
+        kind: PacketKind,
+        payload: &[u8],
+    ) -> Result<(), PacketRefused> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(PacketRefused::TooLong);
+        }
+        let header = Item::Packet {
+            arrival,
+            seq,
+            ts,
+            kind,
+        };
+        self.0
+            .push(header, payload)
+            .map_err(|_| PacketRefused::Full)
+    }
+
     /// Queues `item` for the audio half; hands it back when either ring is
     /// full (nothing of it is queued then).
     // The error hands the packet back by value, as rtrb's own push does:
@@ -199,24 +297,47 @@ impl InboundSender {
 }
 
 impl InboundReceiver {
-    /// The next item, its payload copied out of the byte ring.
+    /// Hands the next item to `f`, a packet's payload lent from the ring:
+    /// the audio half's way in, with no copy of the payload.
+    pub fn pop_with<R>(&mut self, f: impl FnOnce(Received<'_>) -> R) -> Result<R, PopError> {
+        self.ring.pop_with(&mut self.scratch, |header, payload| {
+            f(match header {
+                Item::Packet {
+                    arrival,
+                    seq,
+                    ts,
+                    kind,
+                } => Received::Packet {
+                    arrival,
+                    seq,
+                    ts,
+                    kind,
+                    payload,
+                },
+                Item::Chain(c) => Received::Chain(c),
+                Item::Restart => Received::Restart,
+                Item::PeerLoss { fraction_lost } => Received::PeerLoss { fraction_lost },
+            })
+        })
+    }
+
+    /// The next item, its payload copied out of the ring.
     pub fn pop(&mut self) -> Result<Inbound, PopError> {
-        let mut data = [0u8; MAX_PAYLOAD];
-        let (header, len) = self.0.pop(&mut data)?;
-        Ok(match header {
-            Item::Packet {
+        self.pop_with(|item| match item {
+            Received::Packet {
                 arrival,
                 seq,
                 ts,
                 kind,
+                payload,
             } => Inbound::Packet(
-                InboundPacket::new(arrival, seq, ts, &data[..len])
+                InboundPacket::new(arrival, seq, ts, payload)
                     .expect("the sender took only payloads that fit")
                     .with_kind(kind),
             ),
-            Item::Chain(c) => Inbound::Chain(c),
-            Item::Restart => Inbound::Restart,
-            Item::PeerLoss { fraction_lost } => Inbound::PeerLoss { fraction_lost },
+            Received::Chain(c) => Inbound::Chain(c),
+            Received::Restart => Inbound::Restart,
+            Received::PeerLoss { fraction_lost } => Inbound::PeerLoss { fraction_lost },
         })
     }
 }
@@ -305,6 +426,66 @@ mod tests {
             }
         }
         assert!(rx.pop().is_err());
+    }
+
+    #[test]
+    fn packets_pushed_in_place_are_lent_whole_also_where_the_byte_ring_wraps() {
+        // 1000 bytes of room and 300-byte payloads: every few packets one is
+        // split by the ring's end and comes out of the scratch buffer.
+        let (mut tx, mut rx) = inbound_ring_with(4, 1000);
+        let at = Instant::now();
+        for seq in 0..50u16 {
+            let payload: Vec<u8> = (0..300).map(|i| (i as u16 ^ seq) as u8).collect();
+            let kind = if seq % 3 == 0 {
+                PacketKind::Redundant
+            } else {
+                PacketKind::Audio
+            };
+            tx.push_packet(at, (seq, u32::from(seq) * 160), kind, &payload)
+                .expect("room");
+            let got = rx
+                .pop_with(|item| match item {
+                    Received::Packet {
+                        arrival,
+                        seq,
+                        ts,
+                        kind,
+                        payload,
+                    } => (arrival, seq, ts, kind, payload.to_vec()),
+                    _ => panic!("expected a packet"),
+                })
+                .expect("an item");
+            assert_eq!(got, (at, seq, u32::from(seq) * 160, kind, payload));
+        }
+        assert!(rx.pop_with(|_| ()).is_err());
+    }
+
+    #[test]
+    fn push_packet_refuses_a_full_ring_and_an_oversized_payload_queuing_nothing() {
+        let (mut tx, mut rx) = inbound_ring_with(8, 1000);
+        let at = Instant::now();
+        let long = vec![0u8; MAX_PAYLOAD + 1];
+        assert_eq!(
+            tx.push_packet(at, (1, 0), PacketKind::Audio, &long),
+            Err(PacketRefused::TooLong)
+        );
+        assert_eq!(
+            tx.push_packet(at, (2, 0), PacketKind::Audio, &[7; 600]),
+            Ok(())
+        );
+        assert_eq!(
+            tx.push_packet(at, (3, 0), PacketKind::Audio, &[8; 600]),
+            Err(PacketRefused::Full)
+        );
+        expect_packet_bytes(rx.pop().unwrap(), 2, &[7; 600]);
+        assert!(rx.pop().is_err());
+    }
+
+    fn expect_packet_bytes(item: Inbound, seq: u16, bytes: &[u8]) {
+        let Inbound::Packet(p) = item else {
+            panic!("expected packet {seq}");
+        };
+        assert_eq!((p.seq, p.payload()), (seq, bytes));
     }
 
     #[test]
