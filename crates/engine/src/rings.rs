@@ -104,6 +104,17 @@ impl<H> PayloadTx<H> {
 }
 
 impl<H> PayloadRx<H> {
+    /// The next header and its payload's bytes, still in the byte ring.
+    fn next(&mut self) -> Result<(H, rtrb::chunks::ReadChunk<'_, u8>), PopError> {
+        let (header, len) = self.items.pop()?;
+        // The sender committed these bytes before the header.
+        let chunk = self
+            .bytes
+            .read_chunk(usize::from(len))
+            .expect("a payload is in the byte ring before its header");
+        Ok((header, chunk))
+    }
+
     /// The next header and its payload, lent to `f` where it lies in the
     /// byte ring; a payload split by the ring's end is put together in
     /// `scratch` first. Nothing is copied otherwise.
@@ -112,17 +123,12 @@ impl<H> PayloadRx<H> {
         scratch: &mut [u8; MAX_PAYLOAD],
         f: impl FnOnce(H, &[u8]) -> R,
     ) -> Result<R, PopError> {
-        let (header, len) = self.items.pop()?;
-        let len = usize::from(len);
-        // The sender committed these bytes before the header.
-        let chunk = self
-            .bytes
-            .read_chunk(len)
-            .expect("a payload is in the byte ring before its header");
+        let (header, chunk) = self.next()?;
         let (a, b) = chunk.as_slices();
         let r = if b.is_empty() {
             f(header, a)
         } else {
+            let len = a.len() + b.len();
             scratch[..a.len()].copy_from_slice(a);
             scratch[a.len()..len].copy_from_slice(b);
             f(header, &scratch[..len])
@@ -134,14 +140,9 @@ impl<H> PayloadRx<H> {
     /// The next header, its payload copied into `into` (at least
     /// [`MAX_PAYLOAD`] long); returns the payload's length.
     fn pop(&mut self, into: &mut [u8]) -> Result<(H, usize), PopError> {
-        let (header, len) = self.items.pop()?;
-        let len = usize::from(len);
-        // The sender committed these bytes before the header.
-        let chunk = self
-            .bytes
-            .read_chunk(len)
-            .expect("a payload is in the byte ring before its header");
+        let (header, chunk) = self.next()?;
         let (a, b) = chunk.as_slices();
+        let len = a.len() + b.len();
         into[..a.len()].copy_from_slice(a);
         into[a.len()..len].copy_from_slice(b);
         chunk.commit_all();
@@ -444,15 +445,18 @@ mod tests {
             tx.push_packet(at, (seq, u32::from(seq) * 160), kind, &payload)
                 .expect("room");
             let got = rx
-                .pop_with(|item| match item {
-                    Received::Packet {
+                .pop_with(|item| {
+                    let Received::Packet {
                         arrival,
                         seq,
                         ts,
                         kind,
                         payload,
-                    } => (arrival, seq, ts, kind, payload.to_vec()),
-                    _ => panic!("expected a packet"),
+                    } = item
+                    else {
+                        panic!("expected a packet");
+                    };
+                    (arrival, seq, ts, kind, payload.to_vec())
                 })
                 .expect("an item");
             assert_eq!(got, (at, seq, u32::from(seq) * 160, kind, payload));
