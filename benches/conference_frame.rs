@@ -56,7 +56,7 @@ use agentphone_engine::clean::Cleaner;
 use agentphone_engine::leg::{LegAudio, LegRings};
 use agentphone_engine::local::{LocalAudio, LocalInput};
 use agentphone_engine::packer::Packer;
-use agentphone_engine::packet::{Inbound, InboundPacket};
+use agentphone_engine::packet::{Inbound, PacketKind};
 use agentphone_engine::room::Room;
 use agentphone_engine::{Command, Engine, EngineLimits, Event, PartId, RoomId};
 use agentphone_media::codec::{CodecKind, Encoder};
@@ -109,10 +109,14 @@ impl Remote {
             return;
         }
         let payload = &self.packets[self.sent % self.packets.len()];
-        let packet = InboundPacket::new(now, self.seq, self.ts, payload).expect("payload fits");
+        // As the network half pushes a packet (`NetReceive`).
+        let pushed =
+            self.rings
+                .inbound
+                .push_packet(now, (self.seq, self.ts), PacketKind::Audio, payload);
         assert!(
-            self.rings.inbound.push(Inbound::Packet(packet)).is_ok(),
-            "inbound ring full: the engine is not draining it"
+            pushed.is_ok(),
+            "inbound ring refused the packet ({pushed:?}): the engine is not draining it"
         );
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(self.step);

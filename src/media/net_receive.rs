@@ -7,8 +7,7 @@
 
 use agentphone_engine::chain::Chain;
 use agentphone_engine::packet::{Inbound, PacketKind};
-use agentphone_engine::rings::InboundSender;
-use agentphone_engine::rings::PacketRefused;
+use agentphone_engine::rings::{InboundSender, PacketRefused};
 use agentphone_media::codec::CodecKind;
 use agentphone_media::dtmf::DtmfReceiver;
 use agentphone_media::offer_answer::{Codec, NegotiatedMedia, PayloadFormat};

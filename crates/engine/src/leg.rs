@@ -4,7 +4,6 @@ use crate::chain::Recovery;
 use crate::clean::Cleaner;
 use crate::listen::{Heard, Listener};
 use crate::packer::Packer;
-
 use crate::rings::{
     inbound_ring, inbound_ring_sized, outbound_ring, InboundReceiver, InboundSender, InboundSize,
     OutboundReceiver, OutboundSender, Received,

@@ -9,7 +9,7 @@ use agentphone_engine::chain::Chain;
 use agentphone_engine::clean::Cleaner;
 use agentphone_engine::leg::{LegAudio, LegRings};
 use agentphone_engine::packer::Packer;
-use agentphone_engine::packet::{Inbound, InboundPacket};
+use agentphone_engine::packet::{Inbound, PacketKind};
 use agentphone_engine::{Command, Engine, EngineLimits, Event, PartId};
 use agentphone_media::codec::{CodecKind, Decoder, Encoder, MAX_PAYLOAD_BYTES};
 use std::time::{Duration, Instant};
@@ -117,11 +117,16 @@ impl Remote {
             let mut payload = [0u8; MAX_PAYLOAD_BYTES];
             let n = self.encoder.encode(&pcm, &mut payload).unwrap();
             if self.sending {
-                let packet =
-                    InboundPacket::new(t0 + elapsed, self.seq, self.ts, &payload[..n]).unwrap();
+                let at = (self.seq, self.ts);
+                let pushed = self.rings.inbound.push_packet(
+                    t0 + elapsed,
+                    at,
+                    PacketKind::Audio,
+                    &payload[..n],
+                );
                 assert!(
-                    self.rings.inbound.push(Inbound::Packet(packet)).is_ok(),
-                    "inbound ring full"
+                    pushed.is_ok(),
+                    "inbound ring refused the packet: {pushed:?}"
                 );
             }
             self.seq = self.seq.wrapping_add(1);
