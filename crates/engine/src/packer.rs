@@ -16,8 +16,9 @@ pub struct Packer {
     tick_step: u32,
     /// Timestamp units skipped since the last packet (see [`Packer::skip`]).
     skipped: u32,
-    pcm: Vec<f32>,
-    filled: usize,
+    /// The frames of the packet being built are in the encoder (its 8 kHz
+    /// samples, for G.711), not in a 48 kHz buffer here: see
+    /// [`Encoder::push_frame`].
     errors: u64,
     /// Opus settings from the far end's loss reports.
     adapter: LossAdapter,
@@ -28,13 +29,11 @@ impl Packer {
     pub fn new(kind: CodecKind, payload_type: u8, ptime_ms: u32) -> Result<Self, CodecError> {
         let encoder = Encoder::new(kind, ptime_ms)?;
         Ok(Packer {
-            pcm: vec![0.0; encoder.samples_per_packet()],
             encoder,
             payload_type,
             step: kind.timestamp_step(ptime_ms),
             tick_step: kind.timestamp_step(10),
             skipped: 0,
-            filled: 0,
             errors: 0,
             adapter: LossAdapter::new(AdaptConfig::default()),
         })
@@ -85,11 +84,11 @@ impl Packer {
     /// half full, as [`OutboundPacket::skipped`]. Those frames are dropped:
     /// sent after the gap they would play a stall's length late.
     pub fn skip(&mut self, ticks: u32) {
-        let pending = ticks.saturating_add((self.filled / FRAME_SAMPLES) as u32);
+        let pending = ticks.saturating_add(self.encoder.pending_frames() as u32);
         self.skipped = self
             .skipped
             .saturating_add(pending.saturating_mul(self.tick_step));
-        self.filled = 0;
+        self.encoder.discard_pending();
     }
 
     /// As [`Packer::push`], for the frame of audio tick `tick`: a packet that
@@ -100,31 +99,30 @@ impl Packer {
     /// whenever they joined), and a leg's first packet carries at most one
     /// packet time less one tick of silence.
     pub fn push_at(&mut self, tick: u64, frame: &Frame) -> Option<OutboundPacket> {
-        let frames = (self.pcm.len() / FRAME_SAMPLES).max(1) as u64;
-        if self.filled == 0 {
-            let lead = (tick % frames) as usize * FRAME_SAMPLES;
-            self.pcm[..lead].fill(0.0);
-            self.filled = lead;
+        let frames = (self.encoder.samples_per_packet() / FRAME_SAMPLES).max(1) as u64;
+        if self.encoder.pending_frames() == 0 {
+            const SILENCE: Frame = [0.0; FRAME_SAMPLES];
+            for _ in 0..tick % frames {
+                if self.encoder.push_frame(&SILENCE).is_err() {
+                    self.errors += 1;
+                }
+            }
         }
         self.push(frame)
     }
 
     /// Adds one frame; when a packet time is complete, returns it encoded.
     pub fn push(&mut self, frame: &Frame) -> Option<OutboundPacket> {
-        let end = self.filled + FRAME_SAMPLES;
-        if end > self.pcm.len() {
-            // Packet times are whole multiples of 10 ms; never reached.
-            self.filled = 0;
-            return None;
+        match self.encoder.push_frame(frame) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(_) => {
+                self.errors += 1;
+                return None;
+            }
         }
-        self.pcm[self.filled..end].copy_from_slice(frame);
-        self.filled = end;
-        if self.filled < self.pcm.len() {
-            return None;
-        }
-        self.filled = 0;
         let mut out = OutboundPacket::new(self.payload_type, self.step);
-        match self.encoder.encode(&self.pcm, out.buffer_mut()) {
+        match self.encoder.finish(out.buffer_mut()) {
             Ok(n) => {
                 out.set_len(n);
                 out.skipped = std::mem::take(&mut self.skipped);

@@ -96,19 +96,40 @@ const UP_CHUNK: usize = 80;
 /// Inputs before the newest that an output's window needs.
 const UP_HIST: usize = TAPS_PER_PHASE - 1;
 
+/// The upsampler's coefficients: `[k][p]` = 6·h[p + 6·(40 - k)] (lanes 6
+/// and 7 zero): for each history sample, its weight in all six outputs, so
+/// one input costs 41 vector multiply-adds instead of six dot products each
+/// ending in a horizontal sum. The gain of 6 restores the level lost by
+/// zero-stuffing.
+type UpTaps = [[f32; LANES]; TAPS_PER_PHASE];
+
+/// The coefficients every upsampler of the process reads. One copy, not one
+/// per resampler: an audio tick runs every leg's resamplers once, 10 ms
+/// after the last time, when other work has pushed them out of the caches;
+/// a shared copy is fetched once a tick, a copy per leg once per leg.
+fn up_taps() -> &'static UpTaps {
+    static UP: std::sync::OnceLock<UpTaps> = std::sync::OnceLock::new();
+    UP.get_or_init(|| {
+        let h = prototype();
+        let mut taps = [[0.0f32; LANES]; TAPS_PER_PHASE];
+        for (k, lanes) in taps.iter_mut().enumerate() {
+            for (p, c) in lanes.iter_mut().take(RATIO).enumerate() {
+                // Reversed so the history is walked in time order.
+                *c = (RATIO as f64 * h[p + RATIO * (TAPS_PER_PHASE - 1 - k)]) as f32;
+            }
+        }
+        taps
+    })
+}
+
 /// Upsamples 8 kHz to 48 kHz, keeping its filter state across calls.
 #[derive(Clone)]
 pub struct Upsampler {
-    /// `taps[k][p]` = 6·h[p + 6·(40 - k)] (lanes 6 and 7 zero): for each
-    /// history sample, its weight in all six outputs, so one input costs 41
-    /// vector multiply-adds instead of six dot products each ending in a
-    /// horizontal sum. The gain of 6 restores the level lost by
-    /// zero-stuffing.
-    taps: [[f32; LANES]; TAPS_PER_PHASE],
-    /// The last `UP_HIST` inputs, then room for a chunk: input `i` of a
-    /// chunk is `buf[UP_HIST + i]` and its window the slice `buf[i..]`, so
-    /// neighbouring inputs' windows overlap and can share each tap load.
-    buf: [f32; UP_HIST + UP_CHUNK],
+    /// The last `UP_HIST` inputs. The state is only this: the coefficients
+    /// are shared ([`up_taps`]) and the working window lives on the stack
+    /// during a call (see [`Upsampler::run_chunks`]), so a leg's resampler
+    /// touches a few cache lines of its own per tick.
+    hist: [f32; UP_HIST],
 }
 
 impl Default for Upsampler {
@@ -120,23 +141,16 @@ impl Default for Upsampler {
 impl Upsampler {
     /// A fresh upsampler with silent history.
     pub fn new() -> Self {
-        let h = prototype();
-        let mut taps = [[0.0f32; LANES]; TAPS_PER_PHASE];
-        for (k, lanes) in taps.iter_mut().enumerate() {
-            for (p, c) in lanes.iter_mut().take(RATIO).enumerate() {
-                // Reversed so the history is walked in time order.
-                *c = (RATIO as f64 * h[p + RATIO * (TAPS_PER_PHASE - 1 - k)]) as f32;
-            }
-        }
+        // Designed now, off the audio thread, rather than at the first call.
+        let _ = up_taps();
         Self {
-            taps,
-            buf: [0.0; UP_HIST + UP_CHUNK],
+            hist: [0.0; UP_HIST],
         }
     }
 
     /// Forgets the history (start of a new stream).
     pub fn reset(&mut self) {
-        self.buf = [0.0; UP_HIST + UP_CHUNK];
+        self.hist = [0.0; UP_HIST];
     }
 
     /// Resamples `input` (8 kHz) into `output` (48 kHz); returns the samples
@@ -156,32 +170,42 @@ impl Upsampler {
     /// [`process`](Self::process) with the kernel chosen by the caller
     /// (`simd`: the x86 one, which the caller has checked is available).
     fn run_chunks(&mut self, input: &[f32], output: &mut [f32], simd: bool) {
+        let taps = up_taps();
+        // The history, then room for a chunk: input `i` of a chunk is
+        // `buf[UP_HIST + i]` and its window the slice `buf[i..]`, so
+        // neighbouring inputs' windows overlap and can share each tap load.
+        // On the stack, which every leg's call reuses while it is in cache.
+        let mut buf = [0.0f32; UP_HIST + UP_CHUNK];
+        buf[..UP_HIST].copy_from_slice(&self.hist);
         for (chunk, out) in input
             .chunks(UP_CHUNK)
             .zip(output.chunks_mut(UP_CHUNK * RATIO))
         {
-            self.buf[UP_HIST..UP_HIST + chunk.len()].copy_from_slice(chunk);
+            let n = chunk.len();
+            buf[UP_HIST..UP_HIST + n].copy_from_slice(chunk);
             if simd {
                 #[cfg(target_arch = "x86_64")]
-                x86::upsample(self, chunk.len(), out);
+                x86::upsample(&buf[..UP_HIST + n], taps, out);
             } else {
-                self.run(chunk.len(), out);
+                Self::run(&buf[..UP_HIST + n], taps, out);
             }
-            self.buf.copy_within(chunk.len()..chunk.len() + UP_HIST, 0);
+            buf.copy_within(n..n + UP_HIST, 0);
         }
+        self.hist.copy_from_slice(&buf[..UP_HIST]);
     }
 
-    /// The portable kernel: the chunk of `n` inputs is in `buf`,
+    /// The portable kernel: `buf` is the history and a chunk of `n` inputs,
     /// `output.len() == 6 * n`.
-    fn run(&self, n: usize, output: &mut [f32]) {
+    fn run(buf: &[f32], taps: &UpTaps, output: &mut [f32]) {
+        let n = buf.len() - UP_HIST;
         for (i, out) in output.chunks_exact_mut(RATIO).enumerate().take(n) {
-            let window = &self.buf[i..i + TAPS_PER_PHASE];
+            let window = &buf[i..i + TAPS_PER_PHASE];
             // Four chains of additions, not one: each add waits for the
             // previous one in its chain (the latency, not the arithmetic,
             // bounds a single chain).
             let mut acc = [[0.0f32; LANES]; 4];
             let (wq, wr) = window.split_at(TAPS_PER_PHASE / 4 * 4);
-            let (tq, tr) = self.taps.split_at(wq.len());
+            let (tq, tr) = taps.split_at(wq.len());
             for (w4, t4) in wq.chunks_exact(4).zip(tq.chunks_exact(4)) {
                 for j in 0..4 {
                     for (a, &c) in acc[j].iter_mut().zip(&t4[j]) {
@@ -206,16 +230,27 @@ const DOWN_CHUNK: usize = 480;
 /// Input history the next output needs besides its newest sample.
 const DOWN_HIST: usize = DOWN_TAPS - 1;
 
+/// The downsampler's coefficients: the prototype reversed, so the dot
+/// product runs over history in time order; shared as [`up_taps`] is.
+fn down_taps() -> &'static [f32; DOWN_TAPS] {
+    static DOWN: std::sync::OnceLock<[f32; DOWN_TAPS]> = std::sync::OnceLock::new();
+    DOWN.get_or_init(|| {
+        let h = prototype();
+        let mut taps = [0.0f32; DOWN_TAPS];
+        // The newest sample (last) meets h[0]; the padding meets the oldest.
+        for (i, t) in taps.iter_mut().enumerate().skip(DOWN_TAPS - TAPS) {
+            *t = h[DOWN_TAPS - 1 - i] as f32;
+        }
+        taps
+    })
+}
+
 /// Downsamples 48 kHz to 8 kHz, keeping its filter state across calls.
 #[derive(Clone)]
 pub struct Downsampler {
-    /// Prototype reversed, so the dot product runs over history in time order.
-    taps: [f32; DOWN_TAPS],
-    /// The last `DOWN_HIST` inputs, then room for a chunk: every output's
-    /// window is one contiguous slice, written once per input sample (a ring
-    /// stored twice cost two stores and a modulo per sample, and vector loads
-    /// that overlapped the stores just made).
-    buf: Box<[f32; DOWN_HIST + DOWN_CHUNK]>,
+    /// The last `DOWN_HIST` inputs (the working window is on the stack, as
+    /// the upsampler's).
+    hist: [f32; DOWN_HIST],
     /// Input samples since the last output (0..6).
     phase: usize,
 }
@@ -229,22 +264,16 @@ impl Default for Downsampler {
 impl Downsampler {
     /// A fresh downsampler with silent history.
     pub fn new() -> Self {
-        let h = prototype();
-        let mut taps = [0.0f32; DOWN_TAPS];
-        // The newest sample (last) meets h[0]; the padding meets the oldest.
-        for (i, t) in taps.iter_mut().enumerate().skip(DOWN_TAPS - TAPS) {
-            *t = h[DOWN_TAPS - 1 - i] as f32;
-        }
+        let _ = down_taps();
         Self {
-            taps,
-            buf: Box::new([0.0; DOWN_HIST + DOWN_CHUNK]),
+            hist: [0.0; DOWN_HIST],
             phase: 0,
         }
     }
 
     /// Forgets the history (start of a new stream).
     pub fn reset(&mut self) {
-        self.buf.fill(0.0);
+        self.hist = [0.0; DOWN_HIST];
         self.phase = 0;
     }
 
@@ -270,35 +299,45 @@ impl Downsampler {
     /// [`process`](Self::process) with the kernel chosen by the caller, as
     /// for the upsampler; returns the samples written.
     fn run_chunks(&mut self, input: &[f32], output: &mut [f32], simd: bool) -> usize {
+        let taps = down_taps();
+        // The history, then room for a chunk: every output's window is one
+        // contiguous slice, written once per input sample (a ring stored
+        // twice cost two stores and a modulo per sample, and vector loads
+        // that overlapped the stores just made). On the stack, as the
+        // upsampler's.
+        let mut buf = [0.0f32; DOWN_HIST + DOWN_CHUNK];
+        buf[..DOWN_HIST].copy_from_slice(&self.hist);
         let mut written = 0;
         for chunk in input.chunks(DOWN_CHUNK) {
             let n = chunk.len();
-            self.buf[DOWN_HIST..DOWN_HIST + n].copy_from_slice(chunk);
+            buf[DOWN_HIST..DOWN_HIST + n].copy_from_slice(chunk);
             // Output m is computed on input 6m (phase 0), so the delay is a
             // whole number of 8 kHz samples. Input `i` of the chunk is
             // `buf[DOWN_HIST + i]`, the newest of the window `buf[i..]`.
             let first = (RATIO - self.phase) % RATIO;
             let count = n.saturating_sub(first).div_ceil(RATIO);
             let out = &mut output[written..written + count];
+            let window = &buf[..DOWN_HIST + n];
             if simd {
                 #[cfg(target_arch = "x86_64")]
-                x86::downsample(self, first, out);
+                x86::downsample(window, taps, first, out);
             } else {
-                self.run(first, out);
+                Self::run(window, taps, first, out);
             }
             written += count;
             self.phase = (self.phase + n) % RATIO;
-            self.buf.copy_within(n..n + DOWN_HIST, 0);
+            buf.copy_within(n..n + DOWN_HIST, 0);
         }
+        self.hist.copy_from_slice(&buf[..DOWN_HIST]);
         written
     }
 
-    /// The portable kernel: output `j` is the window ending at chunk input
-    /// `first + 6j`.
-    fn run(&self, first: usize, output: &mut [f32]) {
+    /// The portable kernel: output `j` is the window of `buf` ending at
+    /// chunk input `first + 6j`.
+    fn run(buf: &[f32], taps: &[f32; DOWN_TAPS], first: usize, output: &mut [f32]) {
         for (j, o) in output.iter_mut().enumerate() {
             let i = first + RATIO * j;
-            *o = dot(&self.buf[i..i + DOWN_TAPS], &self.taps);
+            *o = dot(&buf[i..i + DOWN_TAPS], taps);
         }
     }
 }
@@ -348,7 +387,7 @@ fn simd() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
-    use super::{Downsampler, Upsampler, DOWN_TAPS, RATIO, TAPS_PER_PHASE, UP_HIST};
+    use super::{UpTaps, DOWN_TAPS, RATIO, TAPS_PER_PHASE, UP_HIST};
     use std::arch::x86_64::*;
 
     /// Whether this CPU runs AVX2 and FMA (std caches the answer).
@@ -356,38 +395,41 @@ mod x86 {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     }
 
-    /// Upsamples the `n` inputs waiting in `up.buf` into `out` (`6 * n`).
-    pub(super) fn upsample(up: &Upsampler, n: usize, out: &mut [f32]) {
-        assert!(available() && out.len() == RATIO * n && UP_HIST + n <= up.buf.len());
+    /// Upsamples the `n` inputs that follow the history in `buf`
+    /// (`UP_HIST + n` long) into `out` (`6 * n`).
+    pub(super) fn upsample(buf: &[f32], taps: &UpTaps, out: &mut [f32]) {
+        let n = buf.len().saturating_sub(UP_HIST);
+        assert!(available() && buf.len() > UP_HIST && out.len() == RATIO * n);
         // SAFETY: the CPU has AVX2 and FMA (checked above, the only
         // requirement of the `target_feature` function); the lengths
         // asserted are the ones its body's pointer arithmetic relies on.
-        unsafe { upsample_avx2(up, n, out) }
+        unsafe { upsample_avx2(buf, taps, n, out) }
     }
 
-    /// Downsamples into `out`: output `j` ends at chunk input `first + 6j`.
-    pub(super) fn downsample(down: &Downsampler, first: usize, out: &mut [f32]) {
+    /// Downsamples into `out`: output `j` ends at chunk input `first + 6j`
+    /// of `buf` (the history, then the chunk).
+    pub(super) fn downsample(buf: &[f32], taps: &[f32; DOWN_TAPS], first: usize, out: &mut [f32]) {
         let last_end = first + RATIO * out.len().saturating_sub(1) + DOWN_TAPS;
-        assert!(available() && (out.is_empty() || last_end <= down.buf.len()));
+        assert!(available() && (out.is_empty() || last_end <= buf.len()));
         // SAFETY: as in `upsample`: features checked, and every window read,
         // `buf[first + 6j .. first + 6j + DOWN_TAPS]` for j < out.len(),
         // lies in `buf` (asserted for the last, the others start earlier).
-        unsafe { downsample_avx2(down, first, out) }
+        unsafe { downsample_avx2(buf, taps, first, out) }
     }
 
     /// Six outputs (lanes 0-5) of each input; two inputs at a time so each
     /// tap vector loaded serves both, in eight chains of multiply-adds (four
     /// an input) so the adds' latency is hidden.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn upsample_avx2(up: &Upsampler, n: usize, out: &mut [f32]) {
+    unsafe fn upsample_avx2(buf: &[f32], taps: &UpTaps, n: usize, out: &mut [f32]) {
         // SAFETY (whole body): `buf` holds UP_HIST + n samples (asserted by
         // the caller), the window of input i is buf[i..i + 41] with
         // i + 41 <= UP_HIST + n; `taps` has 41 rows of 8; outputs of input i
         // go to out[6i..6i + 8], inside `out` (6n long) for i < n - 1, and
         // for the last input through a 6-lane masked store.
         unsafe {
-            let buf = up.buf.as_ptr();
-            let taps = up.taps.as_ptr().cast::<f32>();
+            let buf = buf.as_ptr();
+            let taps = taps.as_ptr().cast::<f32>();
             let mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
             let o = out.as_mut_ptr();
             let mut i = 0;
@@ -456,14 +498,14 @@ mod x86 {
     /// the eight sums come out of one transposing reduction instead of
     /// eight horizontal sums.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn downsample_avx2(down: &Downsampler, first: usize, out: &mut [f32]) {
+    unsafe fn downsample_avx2(buf: &[f32], taps: &[f32; DOWN_TAPS], first: usize, out: &mut [f32]) {
         // SAFETY (whole body): window j is buf[first + 6j ..][..DOWN_TAPS],
         // inside `buf` for every j < out.len() (asserted by the caller), and
         // only such windows are read; taps hold DOWN_TAPS = 8·m floats;
         // the vector store goes to out[j..j + 8] only when j + 8 <= len.
         unsafe {
-            let buf = down.buf.as_ptr();
-            let taps = down.taps.as_ptr();
+            let buf = buf.as_ptr();
+            let taps = taps.as_ptr();
             let o = out.as_mut_ptr();
             let len = out.len();
             let mut j = 0;

@@ -3,7 +3,8 @@
 
 use agentphone_media::codec::adapt::{AdaptConfig, LossAdapter};
 use agentphone_media::codec::{
-    CodecError, CodecKind, Decoder, Encoder, OpusEffort, MAX_PACKET_SAMPLES, MAX_PAYLOAD_BYTES,
+    CodecError, CodecKind, Decoder, Encoder, OpusEffort, FRAME_SAMPLES, MAX_PACKET_SAMPLES,
+    MAX_PAYLOAD_BYTES,
 };
 use agentphone_media::resample::DELAY_48K;
 
@@ -591,4 +592,84 @@ fn opus_conference_effort_stays_in_celt_and_full_effort_returns_to_silk() {
     let back = modes(&mut enc, 100..200);
     let silk = back[10..].iter().filter(|&&c| !c).count();
     assert!(silk > 80, "back to SILK: {silk} of 90 packets");
+}
+
+/// Frames pushed one at a time give the bytes `encode` gives for the same
+/// audio, packet after packet (the resampler's and libopus's state carried
+/// the same way), for every codec and the packet times a call uses.
+#[test]
+fn frames_pushed_one_by_one_encode_as_whole_packets_do() {
+    let audio = voice(48_000);
+    for kind in [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus] {
+        for ptime in [10, 20, 30, 60] {
+            let mut whole = Encoder::new(kind, ptime).unwrap();
+            let mut framed = Encoder::new(kind, ptime).unwrap();
+            let packet = whole.samples_per_packet();
+            let (mut a, mut b) = ([0u8; MAX_PAYLOAD_BYTES], [0u8; MAX_PAYLOAD_BYTES]);
+            for (p, pcm) in audio.chunks_exact(packet).enumerate() {
+                let n = whole.encode(pcm, &mut a).unwrap();
+                for (f, frame) in pcm.chunks_exact(FRAME_SAMPLES).enumerate() {
+                    assert_eq!(framed.pending_frames(), f);
+                    let last = (f + 1) * FRAME_SAMPLES == packet;
+                    assert_eq!(framed.push_frame(frame).unwrap(), last);
+                }
+                let m = framed.finish(&mut b).unwrap();
+                assert_eq!(
+                    &a[..n],
+                    &b[..m],
+                    "{kind:?} {ptime} ms, packet {p}: framed bytes differ"
+                );
+                assert_eq!(framed.pending_frames(), 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_packet_not_yet_complete_is_not_finished_and_can_be_dropped() {
+    let mut enc = Encoder::new(CodecKind::Pcmu, 20).unwrap();
+    let mut out = [0u8; MAX_PAYLOAD_BYTES];
+    assert!(matches!(
+        enc.push_frame(&[0.0; 960]),
+        Err(CodecError::FrameLength {
+            expected: 480,
+            got: 960
+        })
+    ));
+    assert!(!enc.push_frame(&[0.0; FRAME_SAMPLES]).unwrap());
+    assert!(matches!(
+        enc.finish(&mut out),
+        Err(CodecError::FrameLength {
+            expected: 960,
+            got: 480
+        })
+    ));
+    assert_eq!(enc.pending_frames(), 1, "still pending after the refusal");
+    enc.discard_pending();
+    assert_eq!(enc.pending_frames(), 0);
+    // A loud packet after the dropped frame: all of it is the new audio.
+    let loud = tone(1_000.0, 960, 20_000.0, 0);
+    assert!(!enc.push_frame(&loud[..480]).unwrap());
+    assert!(enc.push_frame(&loud[480..]).unwrap());
+    assert!(matches!(
+        enc.finish(&mut out[..100]),
+        Err(CodecError::BufferTooSmall {
+            needed: 160,
+            got: 100
+        })
+    ));
+    assert_eq!(
+        enc.finish(&mut out).unwrap(),
+        160,
+        "kept for a larger buffer"
+    );
+    let mut whole = Encoder::new(CodecKind::Pcmu, 20).unwrap();
+    let mut expected = [0u8; 160];
+    whole.encode(&loud, &mut expected).unwrap();
+    // The dropped frame was silence, so the history is a fresh encoder's.
+    assert_eq!(
+        &out[..160],
+        &expected[..],
+        "the packet is the loud audio alone"
+    );
 }

@@ -272,12 +272,19 @@ enum EncoderInner {
     Opus(Box<OpusEncoder>),
 }
 
-/// Encodes 48 kHz audio into RTP payloads of one codec and packet time.
+/// Encodes 48 kHz audio into RTP payloads of one codec and packet time:
+/// a whole packet's audio at once ([`Encoder::encode`]), or 10 ms frames as
+/// they come ([`Encoder::push_frame`], then [`Encoder::finish`]).
 pub struct Encoder {
     kind: CodecKind,
     ptime_ms: u32,
     inner: EncoderInner,
+    /// 48 kHz samples of the packet being built by `push_frame`.
+    pending: usize,
 }
+
+/// 48 kHz samples in one frame given to [`Encoder::push_frame`] (10 ms).
+pub const FRAME_SAMPLES: usize = 10 * SAMPLES_PER_MS;
 
 impl Encoder {
     /// An encoder for `kind` producing packets of `ptime_ms` (10, 20, 30, 40,
@@ -294,6 +301,7 @@ impl Encoder {
             kind,
             ptime_ms,
             inner,
+            pending: 0,
         })
     }
 
@@ -333,7 +341,8 @@ impl Encoder {
     }
 
     /// Encodes one packet's worth of 48 kHz audio into `out`; returns the
-    /// payload length.
+    /// payload length. Frames given to [`Encoder::push_frame`] and not
+    /// finished are dropped.
     pub fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
         let expected = self.samples_per_packet();
         if pcm.len() != expected {
@@ -342,10 +351,68 @@ impl Encoder {
                 got: pcm.len(),
             });
         }
+        self.pending = 0;
         match &mut self.inner {
             EncoderInner::G711(e) => e.encode(pcm, out),
             EncoderInner::Opus(e) => e.encode(pcm, out),
         }
+    }
+
+    /// Adds 10 ms of 48 kHz audio ([`FRAME_SAMPLES`]) to the packet being
+    /// built; returns whether the packet time is complete, when
+    /// [`Encoder::finish`] writes it (a frame pushed to a complete packet
+    /// starts the next one, dropping it). The output equals
+    /// [`Encoder::encode`] of the same audio. Use it where frames come one
+    /// at a time: G.711 keeps only the 8 kHz samples of the frames so far,
+    /// so the caller holds no 48 kHz packet buffer (an audio tick touches
+    /// every leg's buffers, and a smaller one is less to fetch).
+    pub fn push_frame(&mut self, frame: &[f32]) -> Result<bool, CodecError> {
+        if frame.len() != FRAME_SAMPLES {
+            return Err(CodecError::FrameLength {
+                expected: FRAME_SAMPLES,
+                got: frame.len(),
+            });
+        }
+        let full = self.samples_per_packet();
+        if self.pending >= full {
+            self.pending = 0;
+        }
+        match &mut self.inner {
+            EncoderInner::G711(e) => e.push_frame(frame, self.pending)?,
+            EncoderInner::Opus(e) => e.push_frame(frame, self.pending)?,
+        }
+        self.pending += FRAME_SAMPLES;
+        Ok(self.pending >= full)
+    }
+
+    /// Encodes the packet completed by [`Encoder::push_frame`] into `out`;
+    /// returns the payload length. On an error (a packet not yet complete,
+    /// [`CodecError::FrameLength`]; `out` too small) the packet stays
+    /// pending.
+    pub fn finish(&mut self, out: &mut [u8]) -> Result<usize, CodecError> {
+        let expected = self.samples_per_packet();
+        if self.pending != expected {
+            return Err(CodecError::FrameLength {
+                expected,
+                got: self.pending,
+            });
+        }
+        let written = match &mut self.inner {
+            EncoderInner::G711(e) => e.finish(expected, out),
+            EncoderInner::Opus(e) => e.finish(expected, out),
+        }?;
+        self.pending = 0;
+        Ok(written)
+    }
+
+    /// 10 ms frames in the packet being built.
+    pub fn pending_frames(&self) -> usize {
+        self.pending / FRAME_SAMPLES
+    }
+
+    /// Drops the frames of the packet being built.
+    pub fn discard_pending(&mut self) {
+        self.pending = 0;
     }
 
     /// Encodes one 20 ms packet (the common ptime); an encoder built for

@@ -36,12 +36,7 @@ impl G711Encoder {
     /// `pcm` length was checked by the caller against the ptime.
     pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
         let n = self.down.output_len(pcm.len());
-        if out.len() < n {
-            return Err(CodecError::BufferTooSmall {
-                needed: n,
-                got: out.len(),
-            });
-        }
+        check_payload(n, out.len())?;
         let n =
             self.down
                 .process(pcm, &mut self.narrow)
@@ -49,6 +44,36 @@ impl G711Encoder {
                     needed: n,
                     got: self.narrow.len(),
                 })?;
+        self.compand(n, out);
+        Ok(n)
+    }
+
+    /// Narrows one 10 ms frame (480 samples, checked by the caller) into the
+    /// packet being built, whose first `at` 48 kHz samples are in: the
+    /// packet then keeps only its 8 kHz samples, not the 48 kHz ones.
+    pub(super) fn push_frame(&mut self, frame: &[f32], at: usize) -> Result<(), CodecError> {
+        let len = self.narrow.len();
+        let start = (at / RATIO).min(len);
+        let room = len - start;
+        self.down
+            .process(frame, &mut self.narrow[start..])
+            .map(|_| ())
+            .map_err(|_| CodecError::BufferTooSmall {
+                needed: frame.len() / RATIO,
+                got: room,
+            })
+    }
+
+    /// Writes the packet of `samples` (48 kHz) built by
+    /// [`push_frame`](Self::push_frame) into `out`.
+    pub(super) fn finish(&mut self, samples: usize, out: &mut [u8]) -> Result<usize, CodecError> {
+        let n = (samples / RATIO).min(self.narrow.len());
+        check_payload(n, out.len())?;
+        self.compand(n, out);
+        Ok(n)
+    }
+
+    fn compand(&self, n: usize, out: &mut [u8]) {
         let encode = if self.alaw {
             linear_to_alaw
         } else {
@@ -57,8 +82,14 @@ impl G711Encoder {
         for (o, &s) in out.iter_mut().zip(&self.narrow[..n]) {
             *o = encode(to_i16(s));
         }
-        Ok(n)
     }
+}
+
+fn check_payload(needed: usize, got: usize) -> Result<(), CodecError> {
+    if got < needed {
+        return Err(CodecError::BufferTooSmall { needed, got });
+    }
+    Ok(())
 }
 
 pub(super) struct G711Decoder {

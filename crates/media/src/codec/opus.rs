@@ -99,16 +99,33 @@ impl OpusEncoder {
     }
 
     pub(super) fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, CodecError> {
-        let Some(scaled) = self.scaled.get_mut(..pcm.len()) else {
+        self.push_frame(pcm, 0)?;
+        self.finish(pcm.len(), out)
+    }
+
+    /// Scales `pcm` into the packet being built, after its first `at`
+    /// samples.
+    pub(super) fn push_frame(&mut self, pcm: &[f32], at: usize) -> Result<(), CodecError> {
+        let Some(scaled) = self.scaled.get_mut(at..at + pcm.len()) else {
             return Err(CodecError::FrameLength {
                 expected: MAX_PACKET_SAMPLES,
-                got: pcm.len(),
+                got: at + pcm.len(),
             });
         };
         for (d, &s) in scaled.iter_mut().zip(pcm) {
             *d = s / SCALE;
         }
-        let pcm = &*scaled;
+        Ok(())
+    }
+
+    /// Encodes the packet of `samples` built by [`push_frame`](Self::push_frame).
+    pub(super) fn finish(&mut self, samples: usize, out: &mut [u8]) -> Result<usize, CodecError> {
+        let Some(pcm) = self.scaled.get(..samples) else {
+            return Err(CodecError::FrameLength {
+                expected: MAX_PACKET_SAMPLES,
+                got: samples,
+            });
+        };
         let Some(split) = &mut self.split else {
             return Ok(self.enc.encode_float(pcm, out)?);
         };
