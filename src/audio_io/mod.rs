@@ -53,10 +53,20 @@ pub enum AudioBackend {
     },
 }
 
+/// What a clocked backend (file, tone, null) waits on until its next tick
+/// when it does not sleep by itself.
+pub trait Metronome: Send + Sync {
+    /// Returns at `deadline` or a little after it (the caller measures how
+    /// late); never much before.
+    fn wait_until(&self, deadline: Instant);
+}
+
 enum Capture {
     Source {
         source: Box<dyn AudioSource + Send>,
         next_tick: Instant,
+        /// Who wakes the thread for its ticks; `None`: its own sleep.
+        metronome: Option<std::sync::Arc<dyn Metronome>>,
     },
     Device(device::DeviceCapture),
 }
@@ -109,12 +119,25 @@ impl AudioIo {
             capture: Capture::Source {
                 source,
                 next_tick: Instant::now(),
+                metronome: None,
             },
             playback: Playback::Sink(sink),
             late: Duration::ZERO,
             skipped: 0,
             overruns_seen: 0,
         })
+    }
+
+    /// A clocked backend waits for its ticks on `metronome` instead of
+    /// sleeping; a sound card keeps its own pace (false then).
+    pub fn follow(&mut self, metronome: std::sync::Arc<dyn Metronome>) -> bool {
+        match &mut self.capture {
+            Capture::Source { metronome: m, .. } => {
+                *m = Some(metronome);
+                true
+            }
+            Capture::Device(_) => false,
+        }
     }
 
     /// Whether a sound device paces the ticks (otherwise a 10 ms sleep clock does).
@@ -127,10 +150,17 @@ impl AudioIo {
     /// `Ended` means a played file is over (`mic` is silent; ticks go on).
     pub fn next_frame(&mut self, mic: &mut Frame) -> anyhow::Result<SourceStatus> {
         match &mut self.capture {
-            Capture::Source { source, next_tick } => {
+            Capture::Source {
+                source,
+                next_tick,
+                metronome,
+            } => {
                 let now = Instant::now();
                 if *next_tick > now {
-                    std::thread::sleep(*next_tick - now);
+                    match metronome {
+                        Some(m) => m.wait_until(*next_tick),
+                        None => std::thread::sleep(*next_tick - now),
+                    }
                 }
                 // Read again after the sleep: a process stopped while it
                 // slept (the usual place) wakes far behind too.

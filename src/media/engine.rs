@@ -87,7 +87,10 @@ impl MediaEngine {
                 .spawn(move || {
                     // cpal streams may not move between threads: open here.
                     let io = match AudioIo::open(&backend) {
-                        Ok(io) => {
+                        Ok(mut io) => {
+                            // A clocked backend ticks when the pacer has read
+                            // (see `TickClock`); a sound card keeps its pace.
+                            io.follow(clock.clone());
                             let _ = opened_tx.send(Ok(()));
                             io
                         }
