@@ -13,7 +13,7 @@
 use super::disk::Disk;
 use super::net_leg::NetHalf;
 use super::pacer::{self, Pacer, TickClock};
-use super::priority;
+use super::{affinity, priority};
 use crate::audio_io::{AudioBackend, AudioIo};
 use agentphone_audio::meter::Level;
 use agentphone_audio::FRAME_SAMPLES;
@@ -86,13 +86,13 @@ impl MediaEngine {
                 .name("agentphone-audio".into())
                 .spawn(move || {
                     // cpal streams may not move between threads: open here.
-                    let io = match AudioIo::open(&backend) {
+                    let (io, clocked) = match AudioIo::open(&backend) {
                         Ok(mut io) => {
                             // A clocked backend ticks when the pacer has read
                             // (see `TickClock`); a sound card keeps its pace.
-                            io.follow(clock.clone());
+                            let clocked = io.follow(clock.clone());
                             let _ = opened_tx.send(Ok(()));
-                            io
+                            (io, clocked)
                         }
                         Err(e) => {
                             let _ = opened_tx.send(Err(e));
@@ -100,7 +100,12 @@ impl MediaEngine {
                         }
                     };
                     match priority::raise(priority::AUDIO) {
-                        Ok(()) => timing.realtime.store(true, Ordering::Relaxed),
+                        Ok(()) => {
+                            timing.realtime.store(true, Ordering::Relaxed);
+                            if clocked {
+                                share_cpu_with_pacer(&clock);
+                            }
+                        }
                         // Without the privilege the thread runs at normal
                         // priority: ticks may start late on a busy machine,
                         // which the media report says next to the lateness.
@@ -287,6 +292,18 @@ impl Drop for Inner {
 
 /// The audio thread: wait for the tick, apply commands, tick, hand out events,
 /// wake the network halves. Nothing here allocates, locks or logs per tick.
+/// Pins the (real-time) audio thread of a clocked backend to the CPU it is
+/// on, for the pacer that wakes it to join (see `super::affinity`).
+fn share_cpu_with_pacer(clock: &TickClock) {
+    let Some(cpu) = affinity::current_cpu() else {
+        return;
+    };
+    match affinity::pin_to(cpu) {
+        Ok(()) => clock.share_cpu(cpu),
+        Err(e) => tracing::debug!(cpu, "audio thread stays unpinned: {e}"),
+    }
+}
+
 fn audio_thread(
     mut io: AudioIo,
     mut engine: Engine,

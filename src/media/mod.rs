@@ -7,6 +7,7 @@
 //! with the call's local end (1:1 call) or in a shared room (a conference
 //! bridge).
 
+mod affinity;
 mod disk;
 mod engine;
 mod net_leg;

@@ -36,7 +36,7 @@
 //! lock that each holds for one step.
 
 use crate::audio_io::Metronome;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -87,7 +87,12 @@ pub(super) struct TickClock {
     driving: AtomicBool,
     /// The audio thread, once it waits on this clock.
     audio: OnceLock<std::thread::Thread>,
+    /// The CPU the audio thread is pinned to (`NO_CPU`: none), for the
+    /// pacer to join it (see `super::affinity`).
+    cpu: AtomicUsize,
 }
+
+const NO_CPU: usize = usize::MAX;
 
 impl TickClock {
     pub(super) fn new() -> Self {
@@ -98,6 +103,20 @@ impl TickClock {
             kicked_ns: AtomicU64::new(0),
             driving: AtomicBool::new(false),
             audio: OnceLock::new(),
+            cpu: AtomicUsize::new(NO_CPU),
+        }
+    }
+
+    /// The audio thread is pinned to `cpu`: a real-time pacer driving it
+    /// pins itself there too.
+    pub(super) fn share_cpu(&self, cpu: usize) {
+        self.cpu.store(cpu, Ordering::Release);
+    }
+
+    fn shared_cpu(&self) -> Option<usize> {
+        match self.cpu.load(Ordering::Acquire) {
+            NO_CPU => None,
+            cpu => Some(cpu),
         }
     }
 
@@ -266,6 +285,8 @@ struct Shared<L> {
     /// it sends: one wake-up a tick however many legs produced packets.
     sent_pending: AtomicBool,
     engine_gone: AtomicBool,
+    /// The CPU the pacer thread is pinned to (`NO_CPU`: none).
+    pinned: AtomicUsize,
     /// The pacer's thread, woken by the wakers, by a joining leg and by the
     /// engine going.
     thread: std::thread::Thread,
@@ -344,17 +365,23 @@ pub(super) fn pacer<L: Paced>(
         .name("agentphone-rtp".into())
         .spawn(move || {
             let Ok(shared) = rx.recv() else { return };
-            if let Err(e) = super::priority::raise(super::priority::NETWORK) {
-                // Packets are then read when the scheduler gets round to it:
-                // on a busy machine some miss the tick they arrived for.
-                tracing::debug!("RTP pacer thread keeps normal priority: {e}");
-            }
-            run(&shared, &clock);
+            let realtime = match super::priority::raise(super::priority::NETWORK) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Packets are then read when the scheduler gets round to
+                    // it: on a busy machine some miss the tick they arrived
+                    // for.
+                    tracing::debug!("RTP pacer thread keeps normal priority: {e}");
+                    false
+                }
+            };
+            run(&shared, &clock, realtime);
         })?;
     let shared = Arc::new(Shared {
         joining: Mutex::new(Vec::new()),
         sent_pending: AtomicBool::new(false),
         engine_gone: AtomicBool::new(false),
+        pinned: AtomicUsize::new(NO_CPU),
         thread: thread.thread().clone(),
     });
     // The thread only waits for this; it cannot have gone.
@@ -363,9 +390,12 @@ pub(super) fn pacer<L: Paced>(
 }
 
 /// The pacer's loop: reads before each tick, sends when woken for it.
-fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock) {
+/// `realtime`: the thread got real-time priority, so it may be pinned.
+fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock, realtime: bool) {
     let mut legs: Vec<Arc<PacedLeg<L>>> = Vec::new();
     let mut reads = 0u64;
+    // The audio thread's CPU the pacer last tried to join.
+    let mut joined = None;
     loop {
         legs.extend(lock(&shared.joining).drain(..).filter_map(|w| w.upgrade()));
         // A leg whose task ended holds the last reference.
@@ -386,6 +416,10 @@ fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock) {
         }
         let drive = clock.follows();
         clock.drive(drive);
+        if drive && realtime && clock.shared_cpu() != joined {
+            joined = clock.shared_cpu();
+            join_audio_cpu(shared, joined);
+        }
         let at = if drive {
             clock.next_kick()
         } else {
@@ -427,10 +461,22 @@ fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock) {
     }
 }
 
+/// Pins the pacer to the audio thread's CPU (see `super::affinity`); tried
+/// once per CPU the audio thread shares, not every period.
+fn join_audio_cpu<L>(shared: &Shared<L>, cpu: Option<usize>) {
+    let Some(cpu) = cpu else { return };
+    match super::affinity::pin_to(cpu) {
+        Ok(()) => {
+            shared.pinned.store(cpu, Ordering::Relaxed);
+            tracing::debug!(cpu, "RTP pacer runs on the audio thread's CPU");
+        }
+        Err(e) => tracing::debug!(cpu, "RTP pacer cannot join the audio thread's CPU: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -690,6 +736,33 @@ mod tests {
         while !thread.is_finished() {
             assert!(Instant::now() < deadline, "the pacer did not end");
             std::thread::sleep(MS);
+        }
+    }
+
+    #[test]
+    fn a_realtime_pacer_joins_the_audio_threads_cpu_while_it_drives() {
+        let clock = Arc::new(TickClock::new());
+        let cpu = crate::media::affinity::current_cpu().expect("a CPU");
+        clock.share_cpu(cpu);
+        let (pacer, _thread) = pacer::<Counts>(clock.clone()).expect("pacer thread");
+        let pinned = || pacer.shared.pinned.load(Ordering::Relaxed);
+        // No leg: nothing to drive, nothing pinned.
+        clocked_ticks(&clock, &Counts::default(), 5);
+        assert_eq!(pinned(), NO_CPU);
+        let leg = Counts::default();
+        let _held = pacer.join(leg.clone());
+        clocked_ticks(&clock, &leg, 10);
+        let allowed = std::thread::spawn(|| {
+            crate::media::priority::raise(crate::media::priority::NETWORK).is_ok()
+        })
+        .join()
+        .expect("thread");
+        if allowed {
+            assert_eq!(pinned(), cpu, "a real-time pacer joins the audio CPU");
+        } else {
+            // Without real-time priority it could be held up by whatever
+            // else runs on that CPU: it stays free.
+            assert_eq!(pinned(), NO_CPU);
         }
     }
 
