@@ -9,7 +9,8 @@ use crate::{PartId, RoomId};
 use agentphone_audio::mixer::{ParticipantId, Ramp};
 use agentphone_audio::source::AudioSource;
 use agentphone_audio::{Frame, FRAME_SAMPLES};
-use agentphone_media::codec::OpusEffort;
+use agentphone_media::codec::{OpusEffort, MAX_PACKET_SAMPLES};
+use agentphone_media::stretch::room_to_lengthen;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -110,12 +111,20 @@ pub struct Engine {
     rooms: Vec<Option<(RoomId, Box<Room>)>>,
     moh: Option<Box<dyn AudioSource + Send>>,
     moh_frame: Box<Frame>,
+    /// `moh_frame` is all zeros (so a tick with nobody held need not write
+    /// it again: 2 KB the tick would otherwise fetch only to clear).
+    moh_silent: bool,
     scratch: Box<Frame>,
     /// A leg's voice on its way to the mixer, and what a participant hears
     /// on its way out: one frame each for the whole engine, not per
     /// participant.
     voice: Box<Frame>,
     heard: Box<Frame>,
+    /// Where every leg's packet is decoded before its first 10 ms go out:
+    /// one buffer for the whole engine, warm in the cache from leg to leg,
+    /// where each chain's own buffer was cold at every packet (see
+    /// `Listener::play`). Sized for the longest packet, lengthened.
+    decoded: Box<[f32]>,
     events: VecDeque<Event>,
     limits: EngineLimits,
     ticks: u64,
@@ -132,9 +141,11 @@ impl Engine {
             rooms: Vec::with_capacity(limits.rooms),
             moh: None,
             moh_frame: Box::new([0.0; FRAME_SAMPLES]),
+            moh_silent: true,
             scratch: Box::new([0.0; FRAME_SAMPLES]),
             voice: Box::new([0.0; FRAME_SAMPLES]),
             heard: Box::new([0.0; FRAME_SAMPLES]),
+            decoded: vec![0.0; room_to_lengthen(MAX_PACKET_SAMPLES)].into_boxed_slice(),
             events: VecDeque::with_capacity(limits.events),
             limits,
             ticks: 0,
@@ -499,8 +510,13 @@ impl Engine {
         match (&mut self.moh, anyone_held) {
             (Some(src), true) => {
                 src.read_frame(&mut self.moh_frame);
+                self.moh_silent = false;
             }
-            _ => self.moh_frame.fill(0.0),
+            _ if self.moh_silent => {}
+            _ => {
+                self.moh_frame.fill(0.0);
+                self.moh_silent = true;
+            }
         }
     }
 
@@ -515,7 +531,7 @@ impl Engine {
             let mut retired = None;
             let audible = match &mut p.kind {
                 Kind::Leg(leg) => {
-                    let (audible, old) = leg.hear(now, voice);
+                    let (audible, old) = leg.hear(now, voice, &mut self.decoded);
                     retired = old;
                     Some(audible)
                 }

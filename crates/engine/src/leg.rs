@@ -132,6 +132,7 @@ impl LegAudio {
         &mut self,
         now: Instant,
         frame: &mut Frame,
+        scratch: &mut [f32],
     ) -> (bool, Option<Box<crate::chain::Chain>>) {
         let mut retired = None;
         let (listener, packer) = (&mut self.listener, &mut self.packer);
@@ -147,7 +148,7 @@ impl LegAudio {
                 break;
             }
         }
-        let heard = self.listener.play(now, frame);
+        let heard = self.listener.play(now, frame, scratch);
         self.cleaner.process(frame);
         (heard == Heard::Audio, retired)
     }

@@ -83,8 +83,12 @@ impl Listener {
     }
 
     /// Fills `out` with what the peer says now: decoded, concealed or silence.
-    /// `now` is when the frame's first sample plays.
-    pub(crate) fn play(&mut self, now: Instant, out: &mut Frame) -> Heard {
+    /// `now` is when the frame's first sample plays. A packet is decoded into
+    /// `scratch`, which every leg shares and so finds in the cache, and only
+    /// what this frame does not take is kept in the chain's own buffer for
+    /// the next ticks: decoding into that buffer wrote a whole packet to
+    /// memory that had gone cold since the last one.
+    pub(crate) fn play(&mut self, now: Instant, out: &mut Frame, scratch: &mut [f32]) -> Heard {
         let mut filled = 0;
         let mut heard = Heard::Nothing;
         while filled < FRAME_SAMPLES {
@@ -95,14 +99,33 @@ impl Listener {
             if self.pending_len == 0 {
                 // A packet taken mid-frame starts playing that much later.
                 let at = now + Duration::from_micros(filled as u64 * 1_000 / 48);
-                match chain.pull_decoded(at, &mut self.decode_errors) {
+                // The chain's buffer bounds the packet (and its lengthening)
+                // as when it was decoded there.
+                let room = chain.decoded_mut().len().min(scratch.len());
+                let decoded = &mut scratch[..room];
+                let n = match chain.pull(at, decoded, &mut self.decode_errors) {
                     Pulled::Nothing | Pulled::Audio(0) | Pulled::Concealed(0) => {
                         out[filled..].fill(0.0);
                         break;
                     }
-                    Pulled::Audio(n) => (self.pending_len, self.pending_real) = (n, true),
-                    Pulled::Concealed(n) => (self.pending_len, self.pending_real) = (n, false),
+                    Pulled::Audio(n) => {
+                        self.pending_real = true;
+                        n.min(room)
+                    }
+                    Pulled::Concealed(n) => {
+                        self.pending_real = false;
+                        n.min(room)
+                    }
+                };
+                if self.pending_real {
+                    heard = Heard::Audio;
                 }
+                let take = n.min(FRAME_SAMPLES - filled);
+                out[filled..filled + take].copy_from_slice(&decoded[..take]);
+                chain.decoded_mut()[..n - take].copy_from_slice(&decoded[take..n]);
+                self.pending_len = n - take;
+                filled += take;
+                continue;
             }
             if self.pending_real {
                 heard = Heard::Audio;
@@ -149,5 +172,128 @@ fn merge(total: Option<JitterStats>, next: JitterStats) -> JitterStats {
         dropped: t.dropped + next.dropped,
         resyncs: t.resyncs + next.resyncs,
         ..next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentphone_media::codec::{CodecKind, Encoder};
+
+    const PACKET: usize = 1_440; // 30 ms: a packet's audio spans two ticks
+    const DELAYS: (Duration, Duration) = (Duration::from_millis(40), Duration::from_millis(200));
+
+    /// 30 ms PCMU packets of a gliding tone, with one lost, each arriving
+    /// on time at `t0 + 30 ms · k`.
+    fn packets() -> Vec<(u16, u32, Vec<u8>)> {
+        let mut enc = Encoder::new(CodecKind::Pcmu, 30).expect("encoder");
+        let mut phase = 0.0f64;
+        (0..40u16)
+            .filter(|&k| k != 17)
+            .map(|k| {
+                let pcm: Vec<f32> = (0..PACKET)
+                    .map(|i| {
+                        let f = 200.0 + 2.0 * f64::from(k) + i as f64 * 0.01;
+                        phase += 2.0 * std::f64::consts::PI * f / 48_000.0;
+                        (8_000.0 * phase.sin()) as f32
+                    })
+                    .collect();
+                let mut out = [0u8; 1_500];
+                let n = enc.encode(&pcm, &mut out).expect("encode");
+                (k, u32::from(k) * 240, out[..n].to_vec())
+            })
+            .collect()
+    }
+
+    /// What a listener plays over `ticks` frames, with `scratch` filled with
+    /// `poison` before every frame.
+    fn listen(ticks: u32, poison: f32) -> Vec<f32> {
+        let mut l = Listener::new();
+        let chain = Chain::new(0, CodecKind::Pcmu, PACKET, DELAYS).expect("chain");
+        assert!(l.accept(Received::Chain(Box::new(chain))).is_none());
+        let t0 = Instant::now();
+        let packets = packets();
+        let mut next = packets.iter().peekable();
+        let mut scratch = vec![0.0f32; 8_640];
+        let mut played = Vec::new();
+        for tick in 0..ticks {
+            let now = t0 + Duration::from_millis(10 * u64::from(tick));
+            while let Some((seq, ts, payload)) =
+                next.next_if(|(seq, _, _)| t0 + Duration::from_millis(30 * u64::from(*seq)) <= now)
+            {
+                let _ = l.accept(Received::Packet {
+                    arrival: now,
+                    seq: *seq,
+                    ts: *ts,
+                    kind: PacketKind::Audio,
+                    payload,
+                });
+            }
+            scratch.fill(poison);
+            let mut frame = [0.0f32; FRAME_SAMPLES];
+            l.play(now, &mut frame, &mut scratch);
+            played.extend_from_slice(&frame);
+        }
+        played
+    }
+
+    /// The same packets pulled from a chain directly, packet after packet.
+    fn pulled(ticks: u32) -> Vec<f32> {
+        let mut chain = Chain::new(0, CodecKind::Pcmu, PACKET, DELAYS).expect("chain");
+        let t0 = Instant::now();
+        let packets = packets();
+        let mut next = packets.iter().peekable();
+        let mut out: Vec<f32> = Vec::new();
+        let mut errors = 0;
+        let mut tick = 0u32;
+        while tick < ticks {
+            let now = t0 + Duration::from_millis(10 * u64::from(tick));
+            while let Some((seq, ts, payload)) =
+                next.next_if(|(seq, _, _)| t0 + Duration::from_millis(30 * u64::from(*seq)) <= now)
+            {
+                chain.push(now, *seq, *ts, payload);
+            }
+            // A packet is pulled when this frame needs more than is decoded,
+            // to start playing where the audio so far ends.
+            let start = tick as usize * FRAME_SAMPLES;
+            if out.len() < start + FRAME_SAMPLES {
+                let into = out.len().saturating_sub(start) as u64;
+                let at = now + Duration::from_micros(into * 1_000 / 48);
+                match chain.pull_decoded(at, &mut errors) {
+                    Pulled::Audio(n) | Pulled::Concealed(n) if n > 0 => {
+                        out.extend_from_slice(&chain.decoded_mut()[..n]);
+                        continue;
+                    }
+                    _ => out.resize((tick as usize + 1) * FRAME_SAMPLES, 0.0),
+                }
+            }
+            tick += 1;
+        }
+        out.truncate(ticks as usize * FRAME_SAMPLES);
+        out
+    }
+
+    #[test]
+    fn frames_carry_the_decoded_stream_unchanged_whatever_the_scratch_held() {
+        let clean = listen(150, 0.0);
+        assert!(clean.iter().any(|s| s.abs() > 1_000.0), "the tone plays");
+        let poisoned = listen(150, f32::NAN);
+        assert!(
+            clean
+                .iter()
+                .zip(&poisoned)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "what the scratch held before a packet leaked into the frames"
+        );
+        let reference = pulled(150);
+        let first = reference.iter().position(|s| *s != 0.0).expect("audio");
+        assert_eq!(clean.iter().position(|s| *s != 0.0), Some(first));
+        assert!(
+            clean
+                .iter()
+                .zip(&reference)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "the frames are not the chain's stream cut in 10 ms pieces"
+        );
     }
 }
