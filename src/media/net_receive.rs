@@ -288,7 +288,7 @@ impl NetReceive {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentphone_engine::rings::{inbound_ring_sized, InboundSize};
+    use agentphone_engine::rings::{inbound_ring_sized, InboundSize, Received};
 
     fn pcmu_call() -> NegotiatedMedia {
         call_offering("0")
@@ -314,16 +314,16 @@ mod tests {
     /// What the network half queued for the audio half, in order.
     fn queued(rx: &mut agentphone_engine::rings::InboundReceiver) -> Vec<String> {
         let mut seen = Vec::new();
-        while let Ok(item) = rx.pop() {
-            seen.push(match item {
-                Inbound::Chain(_) => "chain".to_string(),
-                Inbound::Packet(p) => match p.kind {
-                    PacketKind::Audio => format!("packet {}", p.seq),
-                    PacketKind::ComfortNoise => format!("CN {}", p.seq),
-                    PacketKind::Redundant => format!("copy {} ts {}", p.seq, p.ts),
-                },
-                _ => "other".to_string(),
-            });
+        while let Ok(item) = rx.pop_with(|item| match item {
+            Received::Chain(_) => "chain".to_string(),
+            Received::Packet { kind, seq, ts, .. } => match kind {
+                PacketKind::Audio => format!("packet {seq}"),
+                PacketKind::ComfortNoise => format!("CN {seq}"),
+                PacketKind::Redundant => format!("copy {seq} ts {ts}"),
+            },
+            _ => "other".to_string(),
+        }) {
+            seen.push(item);
         }
         seen
     }
@@ -451,12 +451,12 @@ mod tests {
             receive.on_datagram(now, from, &rtp(seq, ts, len));
         }
         let mut seen = Vec::new();
-        while let Ok(item) = rx.pop() {
-            seen.push(match item {
-                Inbound::Chain(c) => format!("chain fits 40 ms: {}", c.fits(1920)),
-                Inbound::Packet(p) => format!("packet {}", p.seq),
-                _ => "other".to_string(),
-            });
+        while let Ok(item) = rx.pop_with(|item| match item {
+            Received::Chain(c) => format!("chain fits 40 ms: {}", c.fits(1920)),
+            Received::Packet { seq, .. } => format!("packet {seq}"),
+            _ => "other".to_string(),
+        }) {
+            seen.push(item);
         }
         assert_eq!(
             seen,

@@ -1,5 +1,8 @@
 //! What crosses the rings between a leg's network half and its audio half.
-//! Payloads are copied into fixed arrays so pushing and popping never allocate.
+//! A received packet's payload goes into the inbound byte ring as it is
+//! (`InboundSender::push_packet`); these are the other items, and the
+//! outbound packet, whose payload is a fixed array so encoding never
+//! allocates.
 
 use crate::chain::Chain;
 use std::time::Instant;
@@ -8,13 +11,8 @@ use std::time::Instant;
 /// G.711 is 960).
 pub const MAX_PAYLOAD: usize = 1_500;
 
-/// From the network half to the audio half.
-// The ring's slots are allocated once; boxing the large variant would allocate
-// per packet instead, which is what the ring is there to avoid.
-#[allow(clippy::large_enum_variant)]
+/// From the network half to the audio half, besides packets.
 pub enum Inbound {
-    /// An audio payload as it arrived, for the jitter buffer.
-    Packet(InboundPacket),
     /// The receive chain for a new payload type (first packet, or the peer
     /// switched codec), built by the network half off the audio thread. Packets
     /// after it belong to it; the one it replaces is handed back.
@@ -41,51 +39,6 @@ pub enum PacketKind {
     /// An RFC 2198 redundant copy of an earlier packet, taken out of a later
     /// one: it only fills that packet's place if the packet itself is lost.
     Redundant,
-}
-
-/// One received audio payload with what the jitter buffer needs.
-pub struct InboundPacket {
-    /// When the datagram arrived (the network half's clock read).
-    pub arrival: Instant,
-    /// RTP sequence number.
-    pub seq: u16,
-    /// RTP timestamp.
-    pub ts: u32,
-    /// Audio, comfort noise or a redundant copy.
-    pub kind: PacketKind,
-    len: u16,
-    data: [u8; MAX_PAYLOAD],
-}
-
-impl InboundPacket {
-    /// Copies `payload`; None when it is longer than [`MAX_PAYLOAD`].
-    pub fn new(arrival: Instant, seq: u16, ts: u32, payload: &[u8]) -> Option<Self> {
-        let len = payload.len();
-        if len > MAX_PAYLOAD {
-            return None;
-        }
-        let mut data = [0; MAX_PAYLOAD];
-        data[..len].copy_from_slice(payload);
-        Some(InboundPacket {
-            arrival,
-            seq,
-            ts,
-            kind: PacketKind::Audio,
-            len: len as u16,
-            data,
-        })
-    }
-
-    /// Says what the payload is (comfort noise, a redundant copy).
-    pub fn with_kind(mut self, kind: PacketKind) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    /// The payload.
-    pub fn payload(&self) -> &[u8] {
-        &self.data[..usize::from(self.len)]
-    }
 }
 
 /// From the audio half to the network half: one packet time of encoded audio.

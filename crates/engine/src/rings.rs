@@ -12,7 +12,7 @@
 //! (each ring's commit is a release, each read an acquire).
 
 use crate::chain::Chain;
-use crate::packet::{Inbound, InboundPacket, OutboundPacket, PacketKind, MAX_PAYLOAD};
+use crate::packet::{Inbound, OutboundPacket, PacketKind, MAX_PAYLOAD};
 use rtrb::{PopError, PushError, RingBuffer};
 use std::time::{Duration, Instant};
 
@@ -258,42 +258,22 @@ impl InboundSender {
             .map_err(|_| PacketRefused::Full)
     }
 
-    /// Queues `item` for the audio half; hands it back when either ring is
-    /// full (nothing of it is queued then).
-    // The error hands the packet back by value, as rtrb's own push does:
-    // boxing it would allocate on a full ring, the moment to avoid it.
-    #[allow(clippy::result_large_err)]
+    /// Queues `item` for the audio half; hands it back when the ring is
+    /// full.
     pub fn push(&mut self, item: Inbound) -> Result<(), PushError<Inbound>> {
-        let back = |header: Item, packet: Option<InboundPacket>| {
-            PushError::Full(match (header, packet) {
-                (_, Some(p)) => Inbound::Packet(p),
-                (Item::Chain(c), None) => Inbound::Chain(c),
-                (Item::Restart, None) => Inbound::Restart,
-                (Item::PeerLoss { fraction_lost }, None) => Inbound::PeerLoss { fraction_lost },
-                (Item::Packet { .. }, None) => {
-                    unreachable!("a packet header comes with its packet")
-                }
-            })
+        let header = match item {
+            Inbound::Chain(c) => Item::Chain(c),
+            Inbound::Restart => Item::Restart,
+            Inbound::PeerLoss { fraction_lost } => Item::PeerLoss { fraction_lost },
         };
-        match item {
-            Inbound::Packet(p) => {
-                let header = Item::Packet {
-                    arrival: p.arrival,
-                    seq: p.seq,
-                    ts: p.ts,
-                    kind: p.kind,
-                };
-                self.0
-                    .push(header, p.payload())
-                    .map_err(|h| back(h, Some(p)))
-            }
-            Inbound::Chain(c) => self.0.push(Item::Chain(c), &[]).map_err(|h| back(h, None)),
-            Inbound::Restart => self.0.push(Item::Restart, &[]).map_err(|h| back(h, None)),
-            Inbound::PeerLoss { fraction_lost } => self
-                .0
-                .push(Item::PeerLoss { fraction_lost }, &[])
-                .map_err(|h| back(h, None)),
-        }
+        self.0.push(header, &[]).map_err(|header| {
+            PushError::Full(match header {
+                Item::Chain(c) => Inbound::Chain(c),
+                Item::Restart => Inbound::Restart,
+                Item::PeerLoss { fraction_lost } => Inbound::PeerLoss { fraction_lost },
+                Item::Packet { .. } => unreachable!("only control items are pushed here"),
+            })
+        })
     }
 }
 
@@ -319,26 +299,6 @@ impl InboundReceiver {
                 Item::Restart => Received::Restart,
                 Item::PeerLoss { fraction_lost } => Received::PeerLoss { fraction_lost },
             })
-        })
-    }
-
-    /// The next item, its payload copied out of the ring.
-    pub fn pop(&mut self) -> Result<Inbound, PopError> {
-        self.pop_with(|item| match item {
-            Received::Packet {
-                arrival,
-                seq,
-                ts,
-                kind,
-                payload,
-            } => Inbound::Packet(
-                InboundPacket::new(arrival, seq, ts, payload)
-                    .expect("the sender took only payloads that fit")
-                    .with_kind(kind),
-            ),
-            Received::Chain(c) => Inbound::Chain(c),
-            Received::Restart => Inbound::Restart,
-            Received::PeerLoss { fraction_lost } => Inbound::PeerLoss { fraction_lost },
         })
     }
 }
@@ -398,21 +358,42 @@ impl OutboundReceiver {
 mod tests {
     use super::*;
 
-    fn packet(seq: u16, len: usize) -> Inbound {
-        let payload: Vec<u8> = (0..len).map(|i| (i as u16 ^ seq) as u8).collect();
-        Inbound::Packet(
-            InboundPacket::new(Instant::now(), seq, u32::from(seq) * 160, &payload).unwrap(),
+    fn payload(seq: u16, len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i as u16 ^ seq) as u8).collect()
+    }
+
+    fn push(tx: &mut InboundSender, seq: u16, len: usize) -> Result<(), PacketRefused> {
+        let at = Instant::now();
+        tx.push_packet(
+            at,
+            (seq, u32::from(seq) * 160),
+            PacketKind::Audio,
+            &payload(seq, len),
         )
     }
 
-    fn expect_packet(item: Inbound, seq: u16, len: usize) {
-        let Inbound::Packet(p) = item else {
-            panic!("expected packet {seq}");
-        };
-        assert_eq!(p.seq, seq);
-        assert_eq!(p.ts, u32::from(seq) * 160);
-        let want: Vec<u8> = (0..len).map(|i| (i as u16 ^ seq) as u8).collect();
-        assert_eq!(p.payload(), &want[..], "payload of {seq}");
+    /// A packet's (seq, ts, payload), or what else an item is.
+    type Popped = Result<(u16, u32, Vec<u8>), &'static str>;
+
+    /// The next item.
+    fn pop(rx: &mut InboundReceiver) -> Result<Popped, PopError> {
+        rx.pop_with(|item| match item {
+            Received::Packet {
+                seq, ts, payload, ..
+            } => Ok((seq, ts, payload.to_vec())),
+            Received::Chain(_) => Err("chain"),
+            Received::Restart => Err("restart"),
+            Received::PeerLoss { fraction_lost: 3 } => Err("peer loss 3"),
+            Received::PeerLoss { .. } => Err("peer loss"),
+        })
+    }
+
+    fn expect_packet(rx: &mut InboundReceiver, seq: u16, len: usize) {
+        assert_eq!(
+            pop(rx).expect("an item"),
+            Ok((seq, u32::from(seq) * 160, payload(seq, len))),
+            "packet {seq}"
+        );
     }
 
     #[test]
@@ -420,13 +401,13 @@ mod tests {
         // 1000 bytes of payload room: packets of 300 wrap it every few.
         let (mut tx, mut rx) = inbound_ring_with(4, 1000);
         for seq in 0..50u16 {
-            assert!(tx.push(packet(seq, 300)).is_ok(), "room");
+            assert!(push(&mut tx, seq, 300).is_ok(), "room");
             if seq % 2 == 1 {
-                expect_packet(rx.pop().unwrap(), seq - 1, 300);
-                expect_packet(rx.pop().unwrap(), seq, 300);
+                expect_packet(&mut rx, seq - 1, 300);
+                expect_packet(&mut rx, seq, 300);
             }
         }
-        assert!(rx.pop().is_err());
+        assert!(pop(&mut rx).is_err());
     }
 
     #[test]
@@ -481,58 +462,53 @@ mod tests {
             tx.push_packet(at, (3, 0), PacketKind::Audio, &[8; 600]),
             Err(PacketRefused::Full)
         );
-        expect_packet_bytes(rx.pop().unwrap(), 2, &[7; 600]);
-        assert!(rx.pop().is_err());
-    }
-
-    fn expect_packet_bytes(item: Inbound, seq: u16, bytes: &[u8]) {
-        let Inbound::Packet(p) = item else {
-            panic!("expected packet {seq}");
-        };
-        assert_eq!((p.seq, p.payload()), (seq, bytes));
+        assert_eq!(pop(&mut rx).expect("an item"), Ok((2, 0, vec![7; 600])));
+        assert!(pop(&mut rx).is_err());
     }
 
     #[test]
-    fn a_full_byte_ring_hands_the_packet_back_and_queues_nothing() {
+    fn a_full_byte_ring_refuses_the_packet_and_queues_nothing() {
         let (mut tx, mut rx) = inbound_ring_with(8, 1000);
-        assert!(tx.push(packet(1, 600)).is_ok(), "room");
-        let Err(PushError::Full(back)) = tx.push(packet(2, 600)) else {
-            panic!("600 more bytes do not fit in 400");
-        };
-        expect_packet(back, 2, 600);
+        assert!(push(&mut tx, 1, 600).is_ok(), "room");
+        assert_eq!(
+            push(&mut tx, 2, 600),
+            Err(PacketRefused::Full),
+            "600 more bytes do not fit in 400"
+        );
         assert!(tx.push(Inbound::Restart).is_ok(), "a header needs no bytes");
-        expect_packet(rx.pop().unwrap(), 1, 600);
-        assert!(matches!(rx.pop().unwrap(), Inbound::Restart));
-        assert!(rx.pop().is_err());
+        expect_packet(&mut rx, 1, 600);
+        assert_eq!(pop(&mut rx).expect("an item"), Err("restart"));
+        assert!(pop(&mut rx).is_err());
     }
 
     #[test]
     fn a_full_item_ring_hands_the_item_back() {
         let (mut tx, mut rx) = inbound_ring_with(2, 1000);
-        assert!(tx.push(packet(1, 10)).is_ok(), "room");
+        assert!(push(&mut tx, 1, 10).is_ok(), "room");
         assert!(
             tx.push(Inbound::PeerLoss { fraction_lost: 3 }).is_ok(),
             "room"
         );
-        assert!(matches!(tx.push(packet(3, 10)), Err(PushError::Full(_))));
-        expect_packet(rx.pop().unwrap(), 1, 10);
+        assert_eq!(push(&mut tx, 3, 10), Err(PacketRefused::Full));
         assert!(matches!(
-            rx.pop().unwrap(),
-            Inbound::PeerLoss { fraction_lost: 3 }
+            tx.push(Inbound::Restart),
+            Err(PushError::Full(Inbound::Restart))
         ));
+        expect_packet(&mut rx, 1, 10);
+        assert_eq!(pop(&mut rx).expect("an item"), Err("peer loss 3"));
         // The refused packet left no bytes behind.
         assert!(
-            tx.push(packet(4, 1000)).is_ok(),
+            push(&mut tx, 4, 1000).is_ok(),
             "the whole byte ring is free"
         );
-        expect_packet(rx.pop().unwrap(), 4, 1000);
+        expect_packet(&mut rx, 4, 1000);
     }
 
     #[test]
     fn a_largest_payload_fits() {
         let (mut tx, mut rx) = inbound_ring(4);
-        assert!(tx.push(packet(7, MAX_PAYLOAD)).is_ok(), "room");
-        expect_packet(rx.pop().unwrap(), 7, MAX_PAYLOAD);
+        assert!(push(&mut tx, 7, MAX_PAYLOAD).is_ok(), "room");
+        expect_packet(&mut rx, 7, MAX_PAYLOAD);
     }
 
     #[test]
@@ -551,11 +527,11 @@ mod tests {
         // 500 ms of 20 ms G.711 packets go through while nothing drains.
         let (mut tx, mut rx) = inbound_ring_sized(g711);
         for seq in 0..25 {
-            assert!(tx.push(packet(seq, 160)).is_ok(), "packet {seq}");
+            assert!(push(&mut tx, seq, 160).is_ok(), "packet {seq}");
         }
-        assert!(tx.push(packet(25, 160)).is_err(), "the span is full");
+        assert!(push(&mut tx, 25, 160).is_err(), "the span is full");
         for seq in 0..25 {
-            expect_packet(rx.pop().unwrap(), seq, 160);
+            expect_packet(&mut rx, seq, 160);
         }
     }
 
