@@ -37,17 +37,12 @@ pub(super) fn pin_to(cpu: usize) -> std::io::Result<()> {
     // below CPU_SETSIZE, checked above); `sched_setaffinity` reads
     // `size_of::<cpu_set_t>()` bytes of it during the call and keeps
     // nothing. pid 0 is the calling thread.
-    let rc = unsafe {
+    super::priority::os_status(unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_ZERO(&mut set);
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    })
 }
 
 #[cfg(test)]

@@ -28,7 +28,11 @@ pub(super) fn raise(level: i32) -> std::io::Result<()> {
     // SAFETY: `sched_setscheduler` reads the `sched_param` behind the pointer
     // during the call only; `param` is a live, initialised local. pid 0 means
     // the calling thread. No memory is shared or kept by the kernel.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    os_status(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) })
+}
+
+/// A libc call's status (0, or -1 with `errno` set) as a `Result`.
+pub(super) fn os_status(rc: i32) -> std::io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {

@@ -277,22 +277,16 @@ mod tests {
     fn frames_carry_the_decoded_stream_unchanged_whatever_the_scratch_held() {
         let clean = listen(150, 0.0);
         assert!(clean.iter().any(|s| s.abs() > 1_000.0), "the tone plays");
-        let poisoned = listen(150, f32::NAN);
+        let bits = |x: &[f32]| x.iter().map(|s| s.to_bits()).collect::<Vec<u32>>();
         assert!(
-            clean
-                .iter()
-                .zip(&poisoned)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            bits(&clean) == bits(&listen(150, f32::NAN)),
             "what the scratch held before a packet leaked into the frames"
         );
         let reference = pulled(150);
         let first = reference.iter().position(|s| *s != 0.0).expect("audio");
         assert_eq!(clean.iter().position(|s| *s != 0.0), Some(first));
         assert!(
-            clean
-                .iter()
-                .zip(&reference)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            bits(&clean) == bits(&reference),
             "the frames are not the chain's stream cut in 10 ms pieces"
         );
     }
