@@ -290,8 +290,6 @@ impl Drop for Inner {
     }
 }
 
-/// The audio thread: wait for the tick, apply commands, tick, hand out events,
-/// wake the network halves. Nothing here allocates, locks or logs per tick.
 /// Pins the (real-time) audio thread of a clocked backend to the CPU it is
 /// on, for the pacer that wakes it to join (see `super::affinity`).
 fn share_cpu_with_pacer(clock: &TickClock) {
@@ -304,6 +302,8 @@ fn share_cpu_with_pacer(clock: &TickClock) {
     }
 }
 
+/// The audio thread: wait for the tick, apply commands, tick, hand out events,
+/// wake the network halves. Nothing here allocates, locks or logs per tick.
 fn audio_thread(
     mut io: AudioIo,
     mut engine: Engine,

@@ -416,8 +416,9 @@ fn run<L: Paced>(shared: &Shared<L>, clock: &TickClock, realtime: bool) {
         }
         let drive = clock.follows();
         clock.drive(drive);
-        if drive && realtime && clock.shared_cpu() != joined {
-            joined = clock.shared_cpu();
+        let audio_cpu = clock.shared_cpu();
+        if drive && realtime && audio_cpu != joined {
+            joined = audio_cpu;
             join_audio_cpu(shared, joined);
         }
         let at = if drive {

@@ -103,21 +103,16 @@ impl Listener {
                 // as when it was decoded there.
                 let room = chain.decoded_mut().len().min(scratch.len());
                 let decoded = &mut scratch[..room];
-                let n = match chain.pull(at, decoded, &mut self.decode_errors) {
+                let (n, real) = match chain.pull(at, decoded, &mut self.decode_errors) {
                     Pulled::Nothing | Pulled::Audio(0) | Pulled::Concealed(0) => {
                         out[filled..].fill(0.0);
                         break;
                     }
-                    Pulled::Audio(n) => {
-                        self.pending_real = true;
-                        n.min(room)
-                    }
-                    Pulled::Concealed(n) => {
-                        self.pending_real = false;
-                        n.min(room)
-                    }
+                    Pulled::Audio(n) => (n.min(room), true),
+                    Pulled::Concealed(n) => (n.min(room), false),
                 };
-                if self.pending_real {
+                self.pending_real = real;
+                if real {
                     heard = Heard::Audio;
                 }
                 let take = n.min(FRAME_SAMPLES - filled);

@@ -16,9 +16,9 @@ pub struct Packer {
     tick_step: u32,
     /// Timestamp units skipped since the last packet (see [`Packer::skip`]).
     skipped: u32,
-    /// The frames of the packet being built are in the encoder (its 8 kHz
-    /// samples, for G.711), not in a 48 kHz buffer here: see
-    /// [`Encoder::push_frame`].
+    // The frames of the packet being built are in the encoder (its 8 kHz
+    // samples, for G.711), not in a 48 kHz buffer here: see
+    // `Encoder::push_frame`.
     errors: u64,
     /// Opus settings from the far end's loss reports.
     adapter: LossAdapter,

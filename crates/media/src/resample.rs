@@ -56,15 +56,10 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// The prototype low-pass at 48 kHz with unity DC gain, padded to [`TAPS`]:
-/// designed once per process (a Kaiser window of Bessel sums), not for each
-/// resampler, since every G.711 call builds two of them when it starts.
-fn prototype() -> &'static [f64; TAPS] {
-    static PROTOTYPE: std::sync::OnceLock<[f64; TAPS]> = std::sync::OnceLock::new();
-    PROTOTYPE.get_or_init(design_prototype)
-}
-
-fn design_prototype() -> [f64; TAPS] {
+/// The prototype low-pass at 48 kHz with unity DC gain, padded to [`TAPS`]
+/// (a Kaiser window of Bessel sums). Designed twice per process, once for
+/// each direction's shared coefficients ([`up_taps`], [`down_taps`]).
+fn prototype() -> [f64; TAPS] {
     let mut h = [0.0f64; TAPS];
     let fc = 4_000.0 / 48_000.0; // cut-off as a fraction of the 48 kHz rate
     let m = (PROTO_LEN - 1) as f64;
